@@ -1,0 +1,130 @@
+"""Pytest plugin loaded by the grader's runner for challenge test suites (public and hidden).
+
+It gives suites the fixtures they use (`base_url`, `client`), the `category` marker that states which
+scorecard category a test speaks to, and writes a JSON report of every verdict to `--grader-report`.
+The app under test is reached only over HTTP at `GRADER_APP_URL`; suites never import candidate code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CATEGORY_IDS = (
+    "python_fundamentals",
+    "api_design",
+    "databases",
+    "testing",
+    "infrastructure",
+    "observability",
+)
+UNCATEGORIZED = "uncategorized"
+MESSAGE_LIMIT = 2000
+REPORT_KEY = pytest.StashKey["GraderReport"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("grader")
+    group.addoption("--grader-report", default=None, help="Write the grader's JSON report of verdicts here.")
+    group.addoption(
+        "--app-url",
+        default=os.environ.get("GRADER_APP_URL", "http://127.0.0.1:8000"),
+        help="Base URL of the app under test (default: $GRADER_APP_URL).",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "category(name): scorecard category this test gives evidence for")
+    report = GraderReport()
+    config.stash[REPORT_KEY] = report
+
+
+class GraderReport:
+    """Collects one record per test; a test's verdict is the worst of its setup/call/teardown phases."""
+
+    def __init__(self) -> None:
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.started = time.monotonic()
+
+    def record(self, item_nodeid: str, name: str, category: str, report: pytest.TestReport) -> None:
+        entry = self.tests.setdefault(
+            item_nodeid,
+            {"nodeid": item_nodeid, "name": name, "category": category, "outcome": "passed",
+             "duration_s": 0.0, "message": None},
+        )
+        entry["duration_s"] = round(entry["duration_s"] + report.duration, 4)
+        outcome = _phase_outcome(report)
+        if outcome == "passed" or entry["outcome"] in ("failed", "error"):
+            return
+        entry["outcome"] = outcome
+        entry["message"] = _short_message(report)
+
+
+def _phase_outcome(report: pytest.TestReport) -> str:
+    if report.passed:
+        return "passed"
+    if report.skipped:
+        return "skipped"
+    return "failed" if report.when == "call" else "error"
+
+
+def _short_message(report: pytest.TestReport) -> str | None:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else (str(report.longrepr) if report.longrepr else "")
+    if report.skipped and isinstance(report.longrepr, tuple):
+        text = str(report.longrepr[2])
+    return text[:MESSAGE_LIMIT] or None
+
+
+def test_category(item: pytest.Item) -> str:
+    """The category named by the nearest `@pytest.mark.category(...)`, else 'uncategorized'."""
+    marker = item.get_closest_marker("category")
+    if marker is None or not marker.args:
+        return UNCATEGORIZED
+    name = str(marker.args[0])
+    return name if name in CATEGORY_IDS else UNCATEGORIZED
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    grader_report = item.config.stash[REPORT_KEY]
+    grader_report.record(item.nodeid, item.name, test_category(item), report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    path = session.config.getoption("--grader-report")
+    if not path:
+        return
+    report = session.config.stash[REPORT_KEY]
+    payload = {
+        "exit_status": int(exitstatus),
+        "duration_s": round(time.monotonic() - report.started, 3),
+        "collected": session.testscollected,
+        "tests": list(report.tests.values()),
+    }
+    target = Path(path)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.replace(target)
+
+
+@pytest.fixture(scope="session")
+def base_url(pytestconfig: pytest.Config) -> str:
+    """Base URL of the candidate's app, without a trailing slash."""
+    return str(pytestconfig.getoption("--app-url")).rstrip("/")
+
+
+@pytest.fixture
+def client(base_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client bound to the app; no redirects followed, 10 s timeout per request."""
+    with httpx.Client(base_url=base_url, timeout=10.0, follow_redirects=False) as http:
+        yield http

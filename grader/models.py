@@ -1,0 +1,227 @@
+"""Data records shared across the grader: challenge bundle, findings, check results and the result file.
+
+Everything here is plain pydantic so it validates on load and serialises to the published JSON Schema.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = "1.0"
+
+CATEGORY_IDS: tuple[str, ...] = (
+    "python_fundamentals",
+    "api_design",
+    "databases",
+    "testing",
+    "infrastructure",
+    "observability",
+)
+
+DEFAULT_WEIGHTS: dict[str, int] = {
+    "python_fundamentals": 20,
+    "api_design": 20,
+    "databases": 20,
+    "testing": 15,
+    "infrastructure": 15,
+    "observability": 10,
+}
+
+
+class Strict(BaseModel):
+    """Base for records read from files a person writes: unknown keys are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- challenge bundle (challenge.toml) -------------------------------------------------------------
+
+
+class AppContract(Strict):
+    """How the candidate's app must behave to be graded: where it listens and what it is given."""
+
+    port: int = Field(8000, ge=1024, le=65535, description="Port the app listens on inside the sandbox.")
+    health_path: str = Field("/health", description="Path that answers 200 once the app is ready.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables for the app.")
+
+    @field_validator("health_path")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+
+class Limits(Strict):
+    """Resource and time limits applied to every grading of this challenge."""
+
+    memory_mb: int = Field(512, ge=64, description="Memory limit of the app container.")
+    cpus: float = Field(1.0, gt=0, le=64)
+    pids: int = Field(128, ge=16, description="Maximum number of processes/threads of the app.")
+    startup_timeout_s: float = Field(60, gt=0, description="How long the app may take to answer its health path.")
+    test_timeout_s: float = Field(180, gt=0, description="Wall time for the hidden suite.")
+    data_mb: int = Field(64, ge=1, description="Size of the writable data dir.")
+    log_bytes: int = Field(1_000_000, ge=1024, description="Cap on the app output kept for the report.")
+
+
+class SolutionExpectation(Strict):
+    """What the grader's own tests expect when grading one bundled solution."""
+
+    kind: Literal["reference", "flawed"]
+    framework: Literal["fastapi", "flask", "django"]
+    expected_failures: list[str] = Field(
+        default_factory=list, description="Hidden test names (function names) this solution must fail."
+    )
+    note: str = ""
+
+
+class Challenge(Strict):
+    """A validated challenge bundle. `root` is where the bundle lives on disk (not read from the toml)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    title: str
+    python: str = Field("3.11", pattern=r"^3\.\d+$")
+    app: AppContract = Field(default_factory=AppContract)  # type: ignore[arg-type]
+    limits: Limits = Field(default_factory=Limits)  # type: ignore[arg-type]
+    scorecard: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    solutions: dict[str, SolutionExpectation] = Field(default_factory=dict)
+    root: str = Field("", exclude=True)
+
+    @field_validator("scorecard")
+    @classmethod
+    def _known_categories(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(CATEGORY_IDS))
+        if unknown:
+            raise ValueError(f"unknown categories {unknown}; use {list(CATEGORY_IDS)}")
+        if any(weight < 0 for weight in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("weights must be >= 0 and add up to more than 0")
+        return value
+
+
+# --- findings and checks ---------------------------------------------------------------------------
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+class Finding(BaseModel):
+    """One piece of evidence: what was seen, where, and how much it weighs."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    severity: Severity = Severity.WARNING
+    rule: str | None = None
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"  # the check could not run: not the candidate's failure
+    SKIPPED = "skipped"
+
+
+class TestCase(BaseModel):
+    """One hidden test's verdict."""
+
+    name: str
+    nodeid: str
+    category: str
+    outcome: Literal["passed", "failed", "error", "skipped"]
+    duration_s: float = 0.0
+    message: str | None = None
+
+
+class CheckResult(BaseModel):
+    """The outcome of one check for one category."""
+
+    id: str
+    category: str
+    status: CheckStatus
+    score: float = Field(ge=0)
+    max_score: float = Field(ge=0)
+    summary: str = ""
+    findings: list[Finding] = Field(default_factory=list)
+    tests: list[TestCase] = Field(default_factory=list)
+
+
+# --- result.json -----------------------------------------------------------------------------------
+
+
+class SubmissionInfo(BaseModel):
+    name: str
+    source: str
+    source_kind: Literal["directory", "zip", "tar", "git"]
+    content_hash: str
+    file_count: int
+    framework: str | None
+    start_command: str | None
+    start_command_source: str | None
+    requirements: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class SandboxInfo(BaseModel):
+    backend: Literal["docker", "local"]
+    isolated: bool
+    image: str | None = None
+    image_id: str | None = None
+    base_image: str | None = None
+    environment_hash: str | None = None
+    environment_reused: bool = False
+    limits: Limits
+    warnings: list[str] = Field(default_factory=list)
+
+
+class AppRun(BaseModel):
+    """What happened to the candidate's app process."""
+
+    started: bool
+    start_seconds: float | None = None
+    exit_code: int | None = None
+    oom_killed: bool = False
+    log_tail: str = ""
+    log_truncated: bool = False
+    problem: str | None = None
+
+
+class CategoryScore(BaseModel):
+    id: str
+    weight: float
+    score: float | None = Field(None, ge=0, le=100, description="0-100, or null when nothing measured it.")
+    evaluated: bool
+    checks: list[str] = Field(default_factory=list)
+    note: str = ""
+
+
+class Timings(BaseModel):
+    intake_s: float = 0.0
+    environment_s: float = 0.0
+    app_start_s: float = 0.0
+    tests_s: float = 0.0
+    total_s: float = 0.0
+
+
+class GradeResult(BaseModel):
+    """The machine-readable result of grading one submission (`result.json`)."""
+
+    schema_version: str = SCHEMA_VERSION
+    grader_version: str
+    graded_at: str
+    status: Literal["graded", "error"]
+    error: str | None = None
+    challenge: dict[str, str]
+    submission: SubmissionInfo | None
+    sandbox: SandboxInfo | None
+    app: AppRun | None = None
+    checks: list[CheckResult] = Field(default_factory=list)
+    categories: list[CategoryScore] = Field(default_factory=list)
+    overall: float | None = Field(None, ge=0, le=100)
+    evaluated_weight: float = Field(0, ge=0, le=100, description="Share of scorecard weight that was measured.")
+    timings: Timings = Field(default_factory=Timings)

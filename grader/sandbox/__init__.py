@@ -1,0 +1,1 @@
+"""Sandbox backends: `docker` (the isolation boundary) and `local` (a convenience, not a boundary)."""

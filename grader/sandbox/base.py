@@ -1,0 +1,87 @@
+"""The sandbox backend interface: prepare an environment once, then run one grading in it.
+
+A backend never decides scores. It starts the candidate's app with the limits it is given, runs the
+grader's test command beside it, and returns what happened.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.models import AppRun, Finding, Limits
+
+
+class SandboxError(Exception):
+    """The sandbox itself could not do its work (no engine, image build failed, ...): not the candidate's fault."""
+
+
+@dataclass(frozen=True)
+class EnvironmentRequest:
+    """What an environment must contain: the candidate's normalized requirements for one Python version."""
+
+    python: str
+    requirements: tuple[str, ...]
+    wheels_dir: Path | None  # host directory holding every wheel the requirements need
+
+
+@dataclass
+class Environment:
+    """A ready environment (an image or a venv) keyed by the hash of its request."""
+
+    backend: str
+    key: str
+    python: str
+    reused: bool
+    image: str | None = None
+    image_id: str | None = None
+    base_image: str | None = None
+    venv: Path | None = None
+    reason: str = ""  # why it was built or reused, for the log
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One grading run: the app to start and the grader's test suite to run against it."""
+
+    snapshot: Path  # read-only copy of the submission
+    start_command: str  # shell command; $PORT and $DATABASE_URL are set
+    app_env: dict[str, str]
+    port: int
+    health_path: str
+    limits: Limits
+    tests_dir: Path  # the challenge suite (hidden tests): only the runner sees it
+    output_dir: Path  # host dir where the runner's report lands
+    pytest_args: tuple[str, ...] = ()
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced; `report` is the plugin's JSON report path when the suite ran."""
+
+    app: AppRun
+    report: Path | None
+    runner_log: str = ""
+    runner_problem: str | None = None
+    tests_seconds: float = 0.0
+    findings: list[Finding] = field(default_factory=list)
+
+
+class Sandbox(abc.ABC):
+    """A backend that can prepare environments and run gradings in them."""
+
+    name: str
+    isolated: bool
+
+    @abc.abstractmethod
+    def prepare(self, request: EnvironmentRequest) -> Environment:
+        """Build or reuse the environment for `request`."""
+
+    @abc.abstractmethod
+    def run(self, environment: Environment, plan: RunPlan) -> RunOutcome:
+        """Start the app, wait for health, run the suite, and clean up everything it started."""
+
+    def describe_image(self) -> str | None:
+        """The base image this backend runs on, if any."""
+        return None
