@@ -73,6 +73,7 @@ class Sandbox(abc.ABC):
 
     name: str
     isolated: bool
+    wheel_target: str  # "linux-container" or "host": the platform wheels are downloaded for
 
     @abc.abstractmethod
     def prepare(self, request: EnvironmentRequest) -> Environment:
@@ -81,6 +82,10 @@ class Sandbox(abc.ABC):
     @abc.abstractmethod
     def run(self, environment: Environment, plan: RunPlan) -> RunOutcome:
         """Start the app, wait for health, run the suite, and clean up everything it started."""
+
+    def prepare_runner(self, request: EnvironmentRequest) -> None:
+        """Build the grader-controlled runner, where the backend has one (default: none needed)."""
+        return None
 
     def describe_image(self) -> str | None:
         """The base image this backend runs on, if any."""

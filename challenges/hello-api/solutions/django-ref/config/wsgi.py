@@ -1,0 +1,9 @@
+"""WSGI config: exposes the WSGI callable as `application`."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+application = get_wsgi_application()

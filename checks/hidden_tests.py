@@ -1,0 +1,99 @@
+"""The hidden-test check: the challenge's pytest suite run against the app over HTTP.
+
+Each test states its scorecard category with `@pytest.mark.category(...)`; the check yields one result
+per category with score = tests passed and max_score = tests run (skipped tests count for nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from checks.base import CheckContext, CheckOutput
+from grader.models import CATEGORY_IDS, CheckResult, CheckStatus, Finding, Severity, TestCase
+
+REPORT_NAME = "hidden.json"
+UNCATEGORIZED = "uncategorized"
+
+
+class HiddenTestsCheck:
+    """Runs the hidden suite with the grader's pytest plugin and scores it per category."""
+
+    id = "hidden-tests"
+    categories: tuple[str, ...] = CATEGORY_IDS
+
+    def __init__(self, fail_all_reason: str | None = None) -> None:
+        self.fail_all_reason = fail_all_reason
+
+    def command(self, context: CheckContext) -> list[str]:
+        """pytest with the grader plugin, no config files read, no cache written."""
+        argv = [
+            "python", "-m", "pytest", "-p", "checks.pytest_plugin", "-p", "no:cacheprovider",
+            "-q", "-rN", "--color=no", "-c", "/dev/null", "--rootdir", context.tests_dir,
+            "--app-url", context.app_url,
+            "--grader-report", f"{context.output_dir}/{REPORT_NAME}",
+        ]
+        if self.fail_all_reason:
+            argv += ["--grader-fail-all", self.fail_all_reason]
+        return [*argv, context.tests_dir]
+
+    def parse(self, output: CheckOutput) -> list[CheckResult]:
+        """One CheckResult per category; a missing or unreadable report is the grader's error."""
+        report_path = output.output_dir / REPORT_NAME
+        try:
+            report: dict[str, Any] = json.loads(report_path.read_text())
+        except (OSError, ValueError):
+            tail = output.log.strip()[-800:]
+            return [self._error(f"the hidden suite produced no report (exit {output.exit_code}): {tail}")]
+        return results_from_report(report, self.id)
+
+    def _error(self, message: str) -> CheckResult:
+        return CheckResult(
+            id=self.id, category=UNCATEGORIZED, status=CheckStatus.ERROR, score=0, max_score=0,
+            summary=message, findings=[Finding(message=message, severity=Severity.ERROR)],
+        )
+
+
+def results_from_report(report: dict[str, Any], check_id: str = HiddenTestsCheck.id) -> list[CheckResult]:
+    """Group the plugin's test records by category into scored results."""
+    by_category: dict[str, list[TestCase]] = defaultdict(list)
+    for record in report.get("tests", []):
+        case = TestCase.model_validate(record)
+        by_category[case.category].append(case)
+    return [_category_result(check_id, category, cases) for category, cases in sorted(by_category.items())]
+
+
+def _category_result(check_id: str, category: str, cases: list[TestCase]) -> CheckResult:
+    counted = [case for case in cases if case.outcome != "skipped"]
+    passed = sum(case.outcome == "passed" for case in counted)
+    findings = [_failure_finding(case) for case in counted if case.outcome != "passed"]
+    if category == UNCATEGORIZED:
+        findings.insert(0, Finding(
+            message=f"{len(cases)} hidden test(s) have no valid @pytest.mark.category and were not scored",
+            severity=Severity.ERROR, rule="challenge-authoring",
+        ))
+        status = CheckStatus.SKIPPED
+    else:
+        status = CheckStatus.PASSED if passed == len(counted) else CheckStatus.FAILED
+    return CheckResult(
+        id=f"{check_id}/{category}",
+        category=category,
+        status=status,
+        score=passed if category != UNCATEGORIZED else 0,
+        max_score=len(counted) if category != UNCATEGORIZED else 0,
+        summary=f"{passed}/{len(counted)} hidden tests passed",
+        findings=findings,
+        tests=cases,
+    )
+
+
+def _failure_finding(case: TestCase) -> Finding:
+    path = case.nodeid.split("::", 1)[0]
+    return Finding(
+        message=f"{case.name} {case.outcome}: {case.message or 'no message'}",
+        file=str(Path(path)),
+        severity=Severity.ERROR,
+        rule=case.name,
+    )

@@ -1,0 +1,293 @@
+"""The grading pipeline: a sequence of small steps from a submission path to `result.json`.
+
+intake -> dependencies -> start command -> wheels -> environment -> run (app + hidden suite) -> score.
+A step that fails because of the submission becomes evidence in the result; a step that fails because
+the grader could not do its work (no engine, no network for wheels) makes the result `status: error`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+from checks.base import CheckContext, CheckOutput
+from checks.hidden_tests import HiddenTestsCheck
+from grader import __version__
+from grader.challenge import challenge_content_hash, hidden_tests_dir
+from grader.deps import DependencyError, WheelSet, download_wheels, read_dependencies, requirements_key
+from grader.detect import AppSpec, detect_app
+from grader.intake import IntakeError, Snapshot, submission_name, take_snapshot
+from grader.models import (
+    AppRun,
+    Challenge,
+    CheckResult,
+    Finding,
+    GradeResult,
+    SandboxInfo,
+    Severity,
+    SubmissionInfo,
+    Timings,
+)
+from grader.paths import cache_dir
+from grader.sandbox.base import EnvironmentRequest, RunOutcome, RunPlan, Sandbox, SandboxError
+from grader.scoring import score_categories
+
+RESULT_FILE = "result.json"
+Log = Callable[[str], None]
+
+LOCAL_WARNING = (
+    "graded with the local backend: the app ran as a plain process on this machine, which is not an "
+    "isolation boundary; use --sandbox docker for hiring decisions"
+)
+
+
+class GradingError(Exception):
+    """The grader could not grade this submission (not the candidate's fault, or unusable input)."""
+
+
+@dataclass
+class Grading:
+    """State carried through the steps of one grading."""
+
+    source: Path
+    challenge: Challenge
+    sandbox: Sandbox
+    out_root: Path
+    log: Log
+    started: float = field(default_factory=time.monotonic)
+    timings: Timings = field(default_factory=Timings)
+    snapshot: Snapshot | None = None
+    app_spec: AppSpec | None = None
+    requirements: tuple[str, ...] = ()
+    submission_findings: list[Finding] = field(default_factory=list)
+    sandbox_info: SandboxInfo | None = None
+
+    @property
+    def name(self) -> str:
+        return self.snapshot.name if self.snapshot else submission_name(self.source)
+
+
+def runner_requirements() -> tuple[str, ...]:
+    """The runner's tools, pinned to the versions this grader was tested with."""
+    return tuple(f"{name}=={version(name)}" for name in ("pytest", "httpx"))
+
+
+def grade_submission(
+    source: Path, challenge: Challenge, sandbox: Sandbox, out_root: Path, log: Log = print
+) -> GradeResult:
+    """Grade one submission and write `out_root/<name>/result.json`; never raises for bad input."""
+    grading = Grading(source=source, challenge=challenge, sandbox=sandbox, out_root=out_root, log=log)
+    try:
+        result = _grade(grading)
+    except (IntakeError, GradingError, SandboxError, DependencyError) as exc:
+        result = _error_result(grading, str(exc))
+    write_result(result, result_dir(out_root, grading.name))
+    return result
+
+
+def _grade(grading: Grading) -> GradeResult:
+    take_intake(grading)
+    wheels = fetch_wheels(grading)
+    outcome = run_in_sandbox(grading, wheels)
+    checks = hidden_test_results(grading, outcome)
+    return _graded_result(grading, outcome, checks)
+
+
+def take_intake(grading: Grading) -> None:
+    """Snapshot the submission, read its dependencies and work out how to start it."""
+    t0 = time.monotonic()
+    grading.log(f"{grading.source}: taking a snapshot")
+    snapshot = take_snapshot(grading.source, cache_dir("snapshots"))
+    grading.snapshot = snapshot
+    deps = read_dependencies(snapshot.path)
+    grading.requirements = deps.requirements
+    grading.app_spec = detect_app(snapshot.path, deps.requirements)
+    grading.submission_findings = [*deps.findings, *grading.app_spec.findings]
+    grading.timings.intake_s = round(time.monotonic() - t0, 3)
+
+
+def fetch_wheels(grading: Grading) -> WheelSet:
+    """Download the submission's wheels on the host; the sandbox installs them with no network."""
+    t0 = time.monotonic()
+    python = grading.challenge.python
+    target = grading.sandbox.wheel_target
+    key = requirements_key([*grading.requirements, python, target])
+    grading.log(f"{grading.name}: resolving {len(grading.requirements)} requirement(s)")
+    wheels = download_wheels(grading.requirements, cache_dir("wheelsets") / key, python, target)  # type: ignore[arg-type]
+    grading.submission_findings.extend(wheels.findings)
+    grading.timings.environment_s += round(time.monotonic() - t0, 3)
+    return wheels
+
+
+def _runner_wheels(grading: Grading) -> WheelSet:
+    python = grading.challenge.python
+    tools = runner_requirements()
+    key = requirements_key([*tools, python, "runner"])
+    return download_wheels(tools, cache_dir("wheelsets") / key, python, grading.sandbox.wheel_target)  # type: ignore[arg-type]
+
+
+def run_in_sandbox(grading: Grading, wheels: WheelSet) -> RunOutcome | None:
+    """Prepare the environment and run the app with the hidden suite; None when there is no app to start."""
+    assert grading.snapshot is not None and grading.app_spec is not None
+    sandbox, challenge = grading.sandbox, grading.challenge
+    t0 = time.monotonic()
+    if sandbox.wheel_target == "linux-container":
+        runner_wheels = _runner_wheels(grading)
+        sandbox.prepare_runner(EnvironmentRequest(challenge.python, runner_wheels.installable,
+                                                  runner_wheels.directory))
+    grading.log(f"{grading.name}: preparing the environment ({sandbox.name})")
+    environment = sandbox.prepare(EnvironmentRequest(challenge.python, wheels.installable, wheels.directory))
+    grading.log(f"{grading.name}: {environment.reason or 'environment ready'}")
+    grading.timings.environment_s += round(time.monotonic() - t0, 3)
+    grading.sandbox_info = SandboxInfo(
+        backend=sandbox.name,  # type: ignore[arg-type]
+        isolated=sandbox.isolated,
+        image=environment.image,
+        image_id=environment.image_id,
+        base_image=environment.base_image,
+        environment_hash=environment.key,
+        environment_reused=environment.reused,
+        limits=challenge.limits,
+        warnings=[] if sandbox.isolated else [LOCAL_WARNING],
+    )
+    if not grading.app_spec.start_command:
+        return None
+    plan = RunPlan(
+        snapshot=grading.snapshot.path,
+        start_command=grading.app_spec.start_command,
+        app_env=dict(challenge.app.env),
+        port=challenge.app.port,
+        health_path=challenge.app.health_path,
+        limits=challenge.limits,
+        tests_dir=hidden_tests_dir(challenge),
+        output_dir=result_dir(grading.out_root, grading.name),
+    )
+    grading.log(f"{grading.name}: starting the app: {plan.start_command}")
+    outcome = sandbox.run(environment, plan)
+    grading.timings.app_start_s = outcome.app.start_seconds or 0.0
+    grading.timings.tests_s = outcome.tests_seconds
+    return outcome
+
+
+def hidden_test_results(grading: Grading, outcome: RunOutcome | None) -> list[CheckResult]:
+    """Scored hidden-test results; if the app never answered, every hidden test counts as failed."""
+    if outcome is not None and outcome.runner_problem:
+        raise GradingError(f"the hidden suite could not run: {outcome.runner_problem}")
+    if outcome is not None and outcome.report is not None:
+        return HiddenTestsCheck().parse(CheckOutput(outcome.report.parent, 0, outcome.runner_log))
+    reason = _not_started_reason(outcome)
+    grading.log(f"{grading.name}: {reason}")
+    return fail_all_hidden_tests(grading.challenge, reason)
+
+
+def _not_started_reason(outcome: RunOutcome | None) -> str:
+    if outcome is None:
+        return "the app was not started: no start command was found"
+    return f"the app {outcome.app.problem or 'did not start'}"
+
+
+def fail_all_hidden_tests(challenge: Challenge, reason: str) -> list[CheckResult]:
+    """Run the hidden suite with every test failed for `reason`: exact per-category counts, no app needed.
+
+    Only the grader's own plugin and the challenge's trusted tests run here; no candidate code.
+    """
+    check = HiddenTestsCheck(fail_all_reason=reason)
+    with tempfile.TemporaryDirectory(prefix="grader-failall-") as scratch:
+        context = CheckContext(str(hidden_tests_dir(challenge)), scratch, "http://127.0.0.1:9")
+        argv = [sys.executable, *check.command(context)[1:]]
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=scratch, timeout=300, check=False)
+        return check.parse(CheckOutput(Path(scratch), proc.returncode, proc.stdout + proc.stderr))
+
+
+def _submission_info(grading: Grading) -> SubmissionInfo | None:
+    snapshot, spec = grading.snapshot, grading.app_spec
+    if snapshot is None:
+        return None
+    return SubmissionInfo(
+        name=snapshot.name,
+        source=str(grading.source),
+        source_kind=snapshot.source_kind,
+        content_hash=snapshot.content_hash,
+        file_count=snapshot.file_count,
+        framework=spec.framework if spec else None,
+        start_command=spec.start_command if spec else None,
+        start_command_source=spec.source if spec else None,
+        requirements=list(grading.requirements),
+        findings=grading.submission_findings,
+    )
+
+
+def _challenge_info(challenge: Challenge) -> dict[str, str]:
+    return {"id": challenge.id, "title": challenge.title, "content_hash": challenge_content_hash(challenge)}
+
+
+def _graded_result(grading: Grading, outcome: RunOutcome | None, checks: list[CheckResult]) -> GradeResult:
+    categories, overall, evaluated = score_categories(checks, grading.challenge.scorecard)
+    app = outcome.app if outcome else AppRun(started=False, problem="no start command was found")
+    grading.timings.total_s = round(time.monotonic() - grading.started, 3)
+    if outcome:
+        _write_app_log(grading, outcome)
+    return GradeResult(
+        grader_version=__version__,
+        graded_at=_now(),
+        status="graded",
+        challenge=_challenge_info(grading.challenge),
+        submission=_submission_info(grading),
+        sandbox=grading.sandbox_info,
+        app=app,
+        checks=checks,
+        categories=categories,
+        overall=overall,
+        evaluated_weight=evaluated,
+        timings=grading.timings,
+    )
+
+
+def _error_result(grading: Grading, message: str) -> GradeResult:
+    grading.timings.total_s = round(time.monotonic() - grading.started, 3)
+    grading.log(f"{grading.name}: not graded: {message}")
+    findings = grading.submission_findings
+    findings.append(Finding(message=message, severity=Severity.ERROR, rule="not-graded"))
+    return GradeResult(
+        grader_version=__version__,
+        graded_at=_now(),
+        status="error",
+        error=message,
+        challenge=_challenge_info(grading.challenge),
+        submission=_submission_info(grading),
+        sandbox=grading.sandbox_info,
+        timings=grading.timings,
+    )
+
+
+def _write_app_log(grading: Grading, outcome: RunOutcome) -> None:
+    path = result_dir(grading.out_root, grading.name) / "app.log"
+    path.write_text(outcome.app.log_tail, encoding="utf-8")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def result_dir(out_root: Path, name: str) -> Path:
+    """`out_root/<name>`, created on demand."""
+    path = out_root / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def write_result(result: GradeResult, directory: Path) -> Path:
+    """Write `result.json` atomically (a reader never sees half a file)."""
+    path = directory / RESULT_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path

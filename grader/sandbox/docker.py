@@ -1,0 +1,388 @@
+"""The Docker backend: the isolation boundary between candidate code and the grader.
+
+One grading is a three-container pod with no network at all:
+- `pod`: a tiny holder of a `--network none` network namespace (loopback only, no route anywhere);
+- `app`: the candidate's app, joined to the pod's namespace, read-only root, non-root, no capabilities,
+  limits on memory, CPUs and processes, a size-capped tmpfs as its only writable place;
+- `runner`: the grader's image running the hidden suite, joined to the same namespace, so it reaches the
+  app on 127.0.0.1 and nothing else. Hidden tests are mounted into the runner only.
+Every container carries a `grader.run` label and is removed in `finally`, also after timeouts and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from checks.base import CheckContext
+from checks.hidden_tests import HiddenTestsCheck
+from grader import __version__
+from grader.models import AppRun, Finding, Limits, Severity
+from grader.paths import cache_dir, checks_dir
+from grader.sandbox import images
+from grader.sandbox.base import Environment, EnvironmentRequest, RunOutcome, RunPlan, Sandbox, SandboxError
+
+MANAGED_LABEL = "grader.managed"
+RUN_LABEL = "grader.run"
+SANDBOX_UID = "10001:10001"
+APP_DATA_DIR = "/data"
+RUNNER_TESTS = "/grader/tests"
+RUNNER_LIB = "/grader/lib"
+RUNNER_OUT = "/grader/out"
+READY_MARKER = "ready"
+NOT_READY_EXIT = 40
+LOG_TAIL_CHARS = 4000
+POLL_S = 0.1
+STOP_GRACE_S = 2
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass
+class _Pod:
+    holder: Any = None
+    app: Any = None
+    runner: Any = None
+
+    def containers(self) -> list[Any]:
+        return [c for c in (self.runner, self.app, self.holder) if c is not None]
+
+
+class DockerSandbox(Sandbox):
+    """Grades in locked-down containers on a local Docker engine."""
+
+    name = "docker"
+    isolated = True
+    wheel_target = "linux-container"
+
+    def __init__(self, python: str = "3.11", client: Any = None, log: Log = _quiet) -> None:
+        self.python = python
+        self.client = client if client is not None else images.connect()
+        self.log = log
+        self._runner: images.ImageRef | None = None
+
+    # --- environments -----------------------------------------------------------------------------
+
+    def base_image(self) -> str:
+        """The base image tag, built on first use (registry first, else the offline bootstrap)."""
+        tag = images.base_image_tag(self.python)
+        if images.image_exists(self.client, tag):
+            return tag
+        self.log(f"base image {tag} is missing: building it once (later gradings reuse it)")
+        try:
+            return images.build_base_image(self.client, self.python, log=self.log)
+        except SandboxError as registry_error:
+            self.log(f"registry build failed ({registry_error}); trying the offline bootstrap")
+            try:
+                return images.bootstrap_base_image(self.client, self.python, log=self.log)
+            except SandboxError as offline_error:
+                raise SandboxError(
+                    f"base image {tag} is missing and could not be built ({offline_error}): "
+                    "run `grader sandbox build` (with a registry) or `grader sandbox bootstrap --offline`"
+                ) from None
+
+    def describe_image(self) -> str | None:
+        return images.base_image_tag(self.python)
+
+    def prepare(self, request: EnvironmentRequest) -> Environment:
+        """The candidate's environment image, keyed by base image, Python, requirements, grader version."""
+        base = self.base_image()
+        key = environment_key(self._image_id(base), request.python, request.requirements)
+        ref = images.ensure_python_image(
+            self.client, base=base, role="env", key=key, wheels_dir=request.wheels_dir,
+            requirements=list(request.requirements), log=self.log,
+        )
+        return Environment(
+            backend=self.name, key=key, python=request.python, reused=ref.reused, image=ref.tag,
+            image_id=ref.id, base_image=base, reason=ref.reason,
+        )
+
+    def prepare_runner(self, request: EnvironmentRequest) -> None:
+        """The grader-controlled runner image (pytest, httpx): never built from candidate input."""
+        base = self.base_image()
+        key = environment_key(self._image_id(base), request.python, ("runner", *request.requirements))
+        self._runner = images.ensure_python_image(
+            self.client, base=base, role="runner", key=key, wheels_dir=request.wheels_dir,
+            requirements=list(request.requirements), log=self.log,
+        )
+
+    def _image_id(self, tag: str) -> str:
+        return str(self.client.images.get(tag).id)
+
+    # --- one grading ------------------------------------------------------------------------------
+
+    def run(self, environment: Environment, plan: RunPlan) -> RunOutcome:
+        """Start the pod, wait for the app's health path, run the suite, always remove everything."""
+        if self._runner is None:
+            raise SandboxError("the runner image is not prepared: call prepare_runner() first")
+        if environment.image is None:
+            raise SandboxError("the environment has no image")
+        run_id = uuid.uuid4().hex[:12]
+        with _writable_output(plan.output_dir) as out_dir, self._pod(run_id) as pod:
+            pod.holder = self._start_holder(run_id)
+            pod.app = self._start_app(run_id, pod.holder.id, environment.image, plan)
+            pod.runner = self._start_runner(run_id, pod.holder.id, plan, out_dir)
+            return self._supervise(pod, plan, out_dir)
+
+    @contextmanager
+    def _pod(self, run_id: str) -> Iterator[_Pod]:
+        pod = _Pod()
+        try:
+            yield pod
+        finally:
+            for container in pod.containers():
+                _remove(container)
+            remove_run_containers(self.client, run_id)
+
+    def _labels(self, run_id: str, role: str) -> dict[str, str]:
+        return {MANAGED_LABEL: "1", RUN_LABEL: run_id, "grader.role": role, "grader.version": __version__}
+
+    def _locked_down(self, run_id: str, role: str) -> dict[str, Any]:
+        """Options every container of the pod shares."""
+        return {
+            "detach": True,
+            "user": SANDBOX_UID,
+            "read_only": True,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "labels": self._labels(run_id, role),
+            "name": f"grader-{run_id}-{role}",
+            "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+        }
+
+    def _start_holder(self, run_id: str) -> Any:
+        # The runner image, not the candidate's: a candidate wheel could shadow `sleep` on PATH.
+        assert self._runner is not None
+        return self.client.containers.run(
+            self._runner.tag, ["/bin/sleep", "infinity"], network_mode="none", mem_limit="16m", pids_limit=4,
+            nano_cpus=100_000_000, **self._locked_down(run_id, "pod"),
+        )
+
+    def _start_app(self, run_id: str, holder_id: str, image: str, plan: RunPlan) -> Any:
+        limits = plan.limits
+        options = self._locked_down(run_id, "app")
+        options["log_config"]["config"]["max-size"] = f"{max(limits.log_bytes // 1024, 64)}k"
+        return self.client.containers.run(
+            image,
+            ["/bin/sh", "-c", plan.start_command],
+            network_mode=f"container:{holder_id}",
+            environment=app_environment(plan),
+            working_dir="/app",
+            volumes={str(plan.snapshot): {"bind": "/app", "mode": "ro"}},
+            tmpfs={
+                APP_DATA_DIR: f"size={limits.data_mb}m,uid=10001,gid=10001,mode=0700",
+                "/tmp": "size=32m,uid=10001,gid=10001,mode=1777",
+            },
+            mem_limit=f"{limits.memory_mb}m",
+            memswap_limit=f"{limits.memory_mb}m",
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=limits.pids,
+            **options,
+        )
+
+    def _start_runner(self, run_id: str, holder_id: str, plan: RunPlan, out_dir: Path) -> Any:
+        assert self._runner is not None
+        app_url = f"http://127.0.0.1:{plan.port}"
+        check = HiddenTestsCheck()
+        pytest_argv = check.command(CheckContext(RUNNER_TESTS, RUNNER_OUT, app_url)) + list(plan.pytest_args)
+        wait_argv = ["python", "-m", "checks.wait_for_app", app_url + plan.health_path,
+                     str(plan.limits.startup_timeout_s)]
+        script = (
+            f"{shlex.join(wait_argv)} || exit {NOT_READY_EXIT}; "
+            f": > {RUNNER_OUT}/{READY_MARKER}; exec {shlex.join(pytest_argv)}"
+        )
+        return self.client.containers.run(
+            self._runner.tag,
+            ["/bin/sh", "-c", script],
+            network_mode=f"container:{holder_id}",
+            environment={"PYTHONPATH": RUNNER_LIB, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
+            working_dir="/tmp",
+            volumes={
+                str(plan.tests_dir): {"bind": RUNNER_TESTS, "mode": "ro"},
+                str(checks_dir()): {"bind": f"{RUNNER_LIB}/checks", "mode": "ro"},
+                str(out_dir): {"bind": RUNNER_OUT, "mode": "rw"},
+            },
+            tmpfs={"/tmp": "size=64m,uid=10001,gid=10001,mode=1777"},
+            mem_limit="512m",
+            pids_limit=256,
+            nano_cpus=1_000_000_000,
+            **self._locked_down(run_id, "runner"),
+        )
+
+    def _supervise(self, pod: _Pod, plan: RunPlan, out_dir: Path) -> RunOutcome:
+        """Watch runner and app until the runner ends, the app dies before health, or time runs out."""
+        started = time.monotonic()
+        deadline = started + plan.limits.startup_timeout_s + plan.limits.test_timeout_s + 10
+        ready_at: float | None = None
+        died_early = False
+        timed_out = False
+        while True:
+            runner_state = _state(pod.runner)
+            if ready_at is None and (out_dir / READY_MARKER).exists():
+                ready_at = time.monotonic()
+            if runner_state["Status"] == "exited":
+                break
+            if ready_at is None and _state(pod.app)["Status"] == "exited":
+                died_early = True
+                break
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+            time.sleep(POLL_S)
+        if ready_at is None and (out_dir / READY_MARKER).exists():
+            ready_at = time.monotonic()
+        _stop(pod.runner)
+        runner_exit = _state(pod.runner).get("ExitCode")
+        _stop(pod.app)
+        app = self._app_run(pod.app, plan.limits, ready_at, started, died_early, runner_exit)
+        report = out_dir / "hidden.json"
+        problem = None
+        if timed_out:
+            problem = f"the hidden suite did not finish within {plan.limits.test_timeout_s:g} s"
+        elif app.started and not report.exists():
+            problem = f"the runner ended with exit code {runner_exit} without a report"
+        tests_seconds = time.monotonic() - ready_at if ready_at else 0.0
+        return RunOutcome(
+            app=app,
+            report=_copy_out(report, plan.output_dir) if report.exists() else None,
+            runner_log=_logs(pod.runner)[-LOG_TAIL_CHARS:],
+            runner_problem=problem,
+            tests_seconds=round(tests_seconds, 3),
+            findings=[],
+        )
+
+    def _app_run(
+        self, app: Any, limits: Limits, ready_at: float | None, started: float, died_early: bool,
+        runner_exit: int | None,
+    ) -> AppRun:
+        state = _state(app)
+        log = _logs(app)
+        exit_code = state.get("ExitCode") if state.get("Status") == "exited" else None
+        oom = bool(state.get("OOMKilled"))
+        problem = None
+        if ready_at is None:
+            problem = _start_problem(limits, died_early or exit_code is not None, exit_code, oom, runner_exit)
+        return AppRun(
+            started=ready_at is not None,
+            start_seconds=round(ready_at - started, 3) if ready_at else None,
+            exit_code=exit_code,
+            oom_killed=oom,
+            log_tail=log[-LOG_TAIL_CHARS:],
+            log_truncated=len(log.encode()) >= limits.log_bytes * 0.9,
+            problem=problem,
+        )
+
+
+# --- helpers ------------------------------------------------------------------------------------------
+
+
+def environment_key(base_image_id: str, python: str, requirements: tuple[str, ...] | list[str]) -> str:
+    """Hash of everything an environment image depends on."""
+    payload = json.dumps([base_image_id, python, sorted(requirements), __version__])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def app_environment(plan: RunPlan) -> dict[str, str]:
+    """The app's whole environment: the contract variables, then the challenge's own (formatted)."""
+    env = {
+        "PORT": str(plan.port),
+        "DATA_DIR": APP_DATA_DIR,
+        "DATABASE_URL": f"sqlite:///{APP_DATA_DIR}/app.db",
+        "HOME": "/tmp",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name, value in plan.app_env.items():
+        env[name] = value.replace("{data_dir}", APP_DATA_DIR).replace("{port}", str(plan.port))
+    return env
+
+
+def _start_problem(
+    limits: Limits, exited: bool, exit_code: int | None, oom: bool, runner_exit: int | None
+) -> str:
+    if oom:
+        return f"did not start: killed for exceeding the {limits.memory_mb} MB memory limit"
+    if exited:
+        return f"did not start: the app exited with code {exit_code} before answering its health path"
+    if runner_exit == NOT_READY_EXIT:
+        return f"did not start within {limits.startup_timeout_s:g} s: the health path never answered 2xx"
+    return "did not start: the grader's runner stopped before the app answered"
+
+
+@contextmanager
+def _writable_output(target: Path) -> Iterator[Path]:
+    """A private scratch dir the runner (uid 10001) may write; results are copied out afterwards."""
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="run-", dir=cache_dir("runs")) as scratch:
+        out = Path(scratch) / "out"
+        out.mkdir()
+        out.chmod(0o777)
+        yield out
+
+
+def _copy_out(report: Path, target: Path) -> Path:
+    destination = target / report.name
+    destination.write_bytes(report.read_bytes())
+    return destination
+
+
+def _state(container: Any) -> dict[str, Any]:
+    try:
+        container.reload()
+    except Exception:  # gone already: treat as exited
+        return {"Status": "exited", "ExitCode": None}
+    state: dict[str, Any] = container.attrs.get("State", {})
+    return state
+
+
+def _stop(container: Any) -> None:
+    try:
+        container.stop(timeout=STOP_GRACE_S)
+    except Exception:
+        pass
+
+
+def _remove(container: Any) -> None:
+    try:
+        container.remove(force=True, v=True)
+    except Exception:
+        pass
+
+
+def _logs(container: Any) -> str:
+    try:
+        raw: bytes = container.logs(stdout=True, stderr=True)
+    except Exception:
+        return ""
+    return raw.decode("utf-8", errors="replace")
+
+
+def remove_run_containers(client: Any, run_id: str | None = None) -> int:
+    """Remove the grader's containers (of one run, or all of them); returns how many were removed."""
+    label = f"{RUN_LABEL}={run_id}" if run_id else MANAGED_LABEL
+    removed = 0
+    for container in client.containers.list(all=True, filters={"label": label}):
+        _remove(container)
+        removed += 1
+    return removed
+
+
+def findings_for_isolation() -> list[Finding]:
+    """Stated in every Docker result so a reader knows what the boundary was."""
+    return [Finding(
+        message="graded in Docker: no network, read-only root, non-root user, no capabilities, limits applied",
+        severity=Severity.INFO, rule="sandbox",
+    )]
