@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,12 +98,13 @@ def test_category(item: pytest.Item) -> str:
     return name if name in CATEGORY_IDS else UNCATEGORIZED
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    report: pytest.TestReport = outcome.get_result()
-    grader_report = item.config.stash[REPORT_KEY]
-    grader_report.record(item.nodeid, item.name, test_category(item), report)
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    item.config.stash[REPORT_KEY].record(item.nodeid, item.name, test_category(item), report)
+    return report
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -264,6 +264,8 @@ def _error_result(grading: Grading, message: str) -> GradeResult:
         challenge=_challenge_info(grading.challenge),
         submission=_submission_info(grading),
         sandbox=grading.sandbox_info,
+        overall=None,
+        evaluated_weight=0,
         timings=grading.timings,
     )
 

@@ -18,7 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -349,17 +349,13 @@ def _state(container: Any) -> dict[str, Any]:
 
 
 def _stop(container: Any) -> None:
-    try:
+    with suppress(Exception):  # already stopped or gone
         container.stop(timeout=STOP_GRACE_S)
-    except Exception:
-        pass
 
 
 def _remove(container: Any) -> None:
-    try:
+    with suppress(Exception):  # already gone
         container.remove(force=True, v=True)
-    except Exception:
-        pass
 
 
 def _logs(container: Any) -> str:

@@ -54,7 +54,7 @@ def error(status: int, message: str) -> tuple[Response, int]:
 
 
 class InvalidNote(Exception):
-    """A request body that is not a valid note: 400 when it is not a JSON object, 422 when a field is wrong."""
+    """An invalid request body: 400 when it is not a JSON object, 422 when a field is wrong."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -105,7 +105,9 @@ def create_app() -> Flask:
     def create_note() -> tuple[Response, int, dict[str, str]]:
         note = validate_note(request.get_json(silent=True))
         with connect() as db:
-            cursor = db.execute("INSERT INTO notes (title, body) VALUES (?, ?)", (note["title"], note["body"]))
+            cursor = db.execute(
+                "INSERT INTO notes (title, body) VALUES (?, ?)", (note["title"], note["body"])
+            )
             note_id = cursor.lastrowid
         return jsonify({"id": note_id, **note}), 201, {"Location": f"/notes/{note_id}"}
 

@@ -1,0 +1,124 @@
+"""Grade every bundled hello-api solution end to end, through the CLI, on both backends.
+
+Docker runs the real engine (in CI a missing engine fails these tests instead of skipping them). Each
+result must validate against the published JSON Schema, references must pass every hidden test, and
+flawed solutions must fail exactly the tests their challenge.toml lists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from grader.challenge import load_challenge
+from grader.models import Challenge
+
+from .conftest import REPO_ROOT
+
+SCHEMA = json.loads((REPO_ROOT / "grader" / "schema" / "result.schema.json").read_text())
+CHALLENGE: Challenge = load_challenge("hello-api")
+SOLUTIONS = sorted(CHALLENGE.solutions)
+pytestmark = pytest.mark.slow
+
+
+def grade_all(backend: str, out: Path) -> subprocess.CompletedProcess[str]:
+    sources = [str(Path(CHALLENGE.root) / "solutions" / name) for name in SOLUTIONS]
+    argv = [sys.executable, "-m", "grader", "grade", *sources, "--challenge", "hello-api",
+            "--sandbox", backend, "--out", str(out)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=1500, check=False, env=dict(os.environ))
+
+
+def docker_containers(label: str = "grader.managed") -> list[str]:
+    proc = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={label}"], capture_output=True, text=True,
+                          check=False)
+    return proc.stdout.split()
+
+
+@pytest.fixture(scope="module")
+def docker_results(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> dict[str, dict[str, Any]]:
+    volumes_before = set(subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True,
+                                        check=False).stdout.split())
+    out = tmp_path_factory.mktemp("docker-results")
+    proc = grade_all("docker", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    volumes_after = set(subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True,
+                                       check=False).stdout.split())
+    assert volumes_after <= volumes_before, f"volumes left behind: {volumes_after - volumes_before}"
+    return {name: json.loads((out / name / "result.json").read_text()) for name in SOLUTIONS}
+
+
+@pytest.fixture(scope="module")
+def local_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("local-results")
+    proc = grade_all("local", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "not an isolation boundary" in proc.stderr
+    return {name: json.loads((out / name / "result.json").read_text()) for name in SOLUTIONS}
+
+
+def failed_hidden_tests(result: dict[str, Any]) -> set[str]:
+    return {
+        test["name"]
+        for check in result["checks"] if check["id"].startswith("hidden-tests/")
+        for test in check["tests"] if test["outcome"] in ("failed", "error")
+    }
+
+
+def hidden_test_count(result: dict[str, Any]) -> int:
+    return sum(len(c["tests"]) for c in result["checks"] if c["id"].startswith("hidden-tests/"))
+
+
+def assert_graded_as_expected(result: dict[str, Any], name: str, backend: str) -> None:
+    jsonschema.validate(result, SCHEMA)
+    expectation = CHALLENGE.solutions[name]
+    assert result["status"] == "graded", result.get("error")
+    assert result["sandbox"]["backend"] == backend
+    assert result["submission"]["framework"] == expectation.framework
+    assert result["app"]["started"], result["app"]
+    assert hidden_test_count(result) >= 10
+    assert failed_hidden_tests(result) == set(expectation.expected_failures)
+    if expectation.kind == "reference":
+        assert result["overall"] == 100.0
+    else:
+        assert result["overall"] is not None and result["overall"] < 100.0
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", SOLUTIONS)
+def test_docker_grades_solution(docker_results: dict[str, dict[str, Any]], name: str) -> None:
+    result = docker_results[name]
+    assert_graded_as_expected(result, name, "docker")
+    assert result["sandbox"]["isolated"] is True
+    assert result["sandbox"]["image"].startswith("grader-env:")
+    assert result["sandbox"]["warnings"] == []
+
+
+@pytest.mark.docker
+def test_docker_leaves_no_container(docker_results: dict[str, dict[str, Any]]) -> None:
+    assert docker_results
+    assert docker_containers() == []
+
+
+@pytest.mark.docker
+def test_same_requirements_share_one_environment(docker_results: dict[str, dict[str, Any]]) -> None:
+    by_requirements: dict[tuple[str, ...], set[str]] = {}
+    for result in docker_results.values():
+        key = tuple(result["submission"]["requirements"])
+        by_requirements.setdefault(key, set()).add(result["sandbox"]["environment_hash"])
+    assert all(len(hashes) == 1 for hashes in by_requirements.values())
+
+
+@pytest.mark.parametrize("name", SOLUTIONS)
+def test_local_grades_solution(local_results: dict[str, dict[str, Any]], name: str) -> None:
+    result = local_results[name]
+    assert_graded_as_expected(result, name, "local")
+    assert result["sandbox"]["isolated"] is False
+    assert any("not an isolation boundary" in w for w in result["sandbox"]["warnings"])
+
