@@ -63,6 +63,10 @@ _KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _PYTHON_PATTERN = re.compile(r"^3\.\d{1,2}$")
 _FROM_STEP = re.compile(r"^Step \d+/\d+ : FROM\b", re.IGNORECASE)
 _TAIL_LINES = 25
+_NON_ZERO = re.compile(r"returned a non-zero code: (\d+)")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the classic builder colours a step's stderr red
+# The classic builder's own lines between a step's output: image ids and container bookkeeping.
+_BUILDER_CHATTER = re.compile(r"^\s*(---> |Running in |Removing intermediate container |Successfully )")
 # "I: Unpacking the base system...", "I: Base system installed successfully.", but not the one line per
 # package ("I: Unpacking libc6:amd64...") that debootstrap prints around them.
 _DEBOOTSTRAP_PHASE = re.compile(
@@ -158,6 +162,7 @@ def build_base_image(client: DockerClient, python: str, *, log: Log, refresh: bo
     tag = base_image_tag(python)
     upstream = f"python:{python}-slim"
     log(f"building {tag} from {upstream}")
+    replaced = _image_ids(client, (tag,))
     try:
         image_id = _build_base(client, python, base=upstream, pull=refresh, log=log)
     except _BuildFailed as failure:
@@ -168,6 +173,7 @@ def build_base_image(client: DockerClient, python: str, *, log: Log, refresh: bo
             ) from None
         raise SandboxError(failure.describe(f"could not build {tag} from {upstream}")) from None
     log(f"built {tag} ({_short(image_id)})")
+    _drop_replaced(client, replaced, log)
     return tag
 
 
@@ -191,6 +197,7 @@ def bootstrap_base_image(
     _check_can_debootstrap()
     mirror = mirror or os.environ.get(MIRROR_ENV) or None
     rootfs_tag = f"{ROOTFS_REPOSITORY}:{suite}"
+    replaced = _image_ids(client, (tag, rootfs_tag))
     workdir = Path(tempfile.mkdtemp(prefix="grader-bootstrap-"))
     try:
         rootfs = workdir / "rootfs"
@@ -207,6 +214,7 @@ def bootstrap_base_image(
     except _BuildFailed as failure:
         raise SandboxError(failure.describe(f"could not build {tag} from {rootfs_tag}")) from None
     log(f"built {tag} ({_short(image_id)})")
+    _drop_replaced(client, replaced, log)
     return tag
 
 
@@ -223,6 +231,28 @@ def _build_base(client: DockerClient, python: str, *, base: str, pull: bool, log
             network_mode=None,  # the base Dockerfile downloads nothing, but a pull of BASE may be needed
             log=log,
         )
+
+
+def _image_ids(client: DockerClient, tags: Iterable[str]) -> list[str]:
+    """The ids the engine holds under these tags now (a rebuild may move the tags elsewhere)."""
+    return [image.id for tag in tags if (image := _get_image(client, tag)) is not None]
+
+
+def _drop_replaced(client: DockerClient, old_ids: Iterable[str], log: Log) -> None:
+    """Delete images a rebuild replaced, so a re-bootstrap does not leave 150 MB behind each time.
+
+    An image that kept a tag (the rebuild came out identical) stays. So does an old base that env images
+    were built on: the engine refuses to delete it, and those images still work until they are pruned.
+    """
+    from docker.errors import APIError
+
+    for old_id in old_ids:
+        image = _get_image(client, old_id)
+        if image is None or image.tags:
+            continue
+        with contextlib.suppress(APIError):
+            client.images.remove(old_id, noprune=False)
+            log(f"removed the replaced image {_short(old_id)}")
 
 
 def _suite_for(python: str) -> str:
@@ -548,10 +578,16 @@ class _BuildFailed(Exception):
         return bool(_FROM_STEP.match(self.step))
 
     def describe(self, sentence: str) -> str:
-        """One sentence, then the engine's error and the build's last lines (where pip says what failed)."""
-        lines = [f"{sentence}: {self.message}"]
+        """One sentence, then what the failing step printed last (where pip says what it could not find).
+
+        The classic builder's error repeats the whole RUN command; its exit code is all the sentence needs.
+        """
+        exit_code = _NON_ZERO.search(self.message)
+        reason = f"the step exited with code {exit_code.group(1)}" if exit_code else self.message
+        lines = [f"{sentence} ({reason})."]
         if self.tail:
-            lines.append("last lines of the build:")
+            where = self.step.split(" : ")[0].lower() if self.step else "the build"  # "step 8/14"
+            lines.append(f"last output of {where}:")
             lines.extend(f"  {line}" for line in self.tail)
         return "\n".join(lines)
 
@@ -617,14 +653,14 @@ def _run_build(
             timeout=None,  # a silent pip install of a big wheel may take minutes
         )
         for chunk in chunks:
-            for line in str(chunk.get("stream", "")).splitlines():
-                line = line.rstrip()
-                if not line:
-                    continue
-                tail.append(line)
+            for raw in str(chunk.get("stream", "")).splitlines():
+                line = _ANSI.sub("", raw).rstrip()
                 if line.startswith("Step "):
                     step = line
+                    tail.clear()  # keep only what the current step printed
                     log(line)
+                elif line and not _BUILDER_CHATTER.match(line):
+                    tail.append(line)
             if chunk.get("error"):
                 raise _BuildFailed(str(chunk["error"]), tail, step)
     except APIError as exc:  # the engine refused the build outright (bad context, unknown option, ...)

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
+from checks.base import CheckContext
+from checks.hidden_tests import REPORT_NAME, HiddenTestsCheck
 from checks.wait_for_app import wait_for_health
 from grader.models import AppRun, Finding, Limits, Severity
 from grader.paths import cache_dir, checks_dir
@@ -61,6 +63,7 @@ class LocalSandbox(Sandbox):
 
     name = "local"
     isolated = False
+    wheel_target = "host"
 
     def __init__(self, python: str | None = None) -> None:
         """`python` is the interpreter venvs are made from (default: the one running the grader)."""
@@ -538,10 +541,10 @@ class SuiteRun:
 
 def _run_suite(plan: RunPlan, app_url: str, work: Path) -> SuiteRun:
     """Run the hidden suite with the grader's interpreter against `app_url`, within the test timeout."""
-    report = plan.output_dir / "hidden.json"
+    report = plan.output_dir / REPORT_NAME
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     report.unlink(missing_ok=True)  # a report left by an earlier run must not pass for this one
-    command = _suite_command(plan, app_url, report, work)
+    command = _suite_command(plan, app_url, report)
     cwd = work / "runner"
     cwd.mkdir()
     log_path = work / "runner.log"
@@ -554,14 +557,10 @@ def _run_suite(plan: RunPlan, app_url: str, work: Path) -> SuiteRun:
     return SuiteRun(report if report.exists() else None, log, problem, seconds)
 
 
-def _suite_command(plan: RunPlan, app_url: str, report: Path, work: Path) -> list[str]:
-    ini = work / "pytest.ini"
-    ini.write_text("[pytest]\n")  # an empty ini: no pyproject.toml or ini up the tree is read
-    return [
-        sys.executable, "-m", "pytest", "-p", "checks.pytest_plugin", "-p", "no:cacheprovider", "-q",
-        "--app-url", app_url, "--grader-report", str(report), "-c", str(ini),
-        "--rootdir", str(plan.tests_dir), str(plan.tests_dir), *plan.pytest_args,
-    ]
+def _suite_command(plan: RunPlan, app_url: str, report: Path) -> list[str]:
+    """The hidden-test check's own command, run with the grader's interpreter."""
+    argv = HiddenTestsCheck().command(CheckContext(str(plan.tests_dir), str(report.parent), app_url))
+    return [sys.executable, *argv[1:], *plan.pytest_args]
 
 
 def _runner_environment(app_url: str, home: Path) -> dict[str, str]:

@@ -146,6 +146,7 @@ def test_offline_bootstrap_builds_the_base_image(docker_client: Any) -> None:
     if not _can_debootstrap():
         skip_or_fail("the offline bootstrap needs root and debootstrap")
     before = set(Path(tempfile.gettempdir()).glob("grader-bootstrap-*"))
+    old = docker_client.images.get(BASE_TAG).id if images.image_exists(docker_client, BASE_TAG) else None
     lines: list[str] = []
 
     tag = images.bootstrap_base_image(docker_client, PYTHON, log=lines.append)
@@ -159,6 +160,10 @@ def test_offline_bootstrap_builds_the_base_image(docker_client: Any) -> None:
     assert any(line.startswith("imported the root filesystem") for line in lines)
     assert not [line for line in lines if line.startswith("I: Unpacking lib")], "per-package noise logged"
     assert set(Path(tempfile.gettempdir()).glob("grader-bootstrap-*")) == before, "temp rootfs left behind"
+    python_images = [docker_client.images.list(filters={"label": f"grader.role={r}"}) for r in ("env", "runner")]
+    if old is not None and old != docker_client.images.get(tag).id and not any(python_images):
+        # Nothing was built on the old base, so nothing excuses keeping it.
+        assert not images.image_exists(docker_client, old), "the replaced base image was left behind"
 
 
 def test_base_image_has_the_venv_the_user_and_the_path(docker_client: Any, base_image: str) -> None:
