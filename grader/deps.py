@@ -551,6 +551,8 @@ _NO_MATCH = re.compile(
 )
 _NO_MATCH_SHORT = re.compile(r"No matching distribution found for (?P<req>\S+)")
 _COLLECTING = re.compile(r"^\s*Collecting (?P<req>\S+)(?: \(from (?P<parent>[^()]*(?:\([^()]*\)[^()]*)*)\))?")
+# pip logs these in its "Retrying ..." warnings (it retries 5 times unless told otherwise); a failure
+# to reach the index otherwise looks exactly like a package that does not exist.
 _NETWORK_SIGNS = (
     "NewConnectionError",
     "Failed to establish a new connection",

@@ -367,7 +367,7 @@ def _read_chunks(rel: str, opener: Callable[[], IO[bytes]]) -> Iterator[bytes]:
             while chunk := source.read(_CHUNK):
                 yield chunk
     except (OSError, EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError, RuntimeError) as exc:
-        raise IntakeError(f"{rel!r} could not be read from the submission ({exc}); check the file.") from exc
+        raise IntakeError(f"{rel!r} could not be read from the submission ({_reason(exc)}); check the file.") from exc
 
 
 def _hash_entries(files: dict[str, tuple[bool, str]]) -> str:
@@ -420,6 +420,13 @@ def _remove_tree(path: Path) -> None:
     for dirpath, _dirnames, _filenames in os.walk(path):
         os.chmod(dirpath, 0o700)  # top-down: each directory is writable before its entries are removed
     shutil.rmtree(path)
+
+
+def _reason(exc: BaseException) -> str:
+    """A library's error as a short clause that fits inside one sentence."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = text.rstrip(":. ")
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 def _human(size: int) -> str:
@@ -576,7 +583,7 @@ def _fill_from_zip(source: Path, writer: _Writer, limits: IntakeLimits) -> None:
 
 
 def _unreadable_archive(source: Path, kind: str, exc: BaseException) -> IntakeError:
-    return IntakeError(f"{source.name} is not a readable {kind} archive ({exc}); create it again.")
+    return IntakeError(f"{source.name} is not a readable {kind} archive ({_reason(exc)}); create it again.")
 
 
 def _zip_members(archive: zipfile.ZipFile, limits: IntakeLimits) -> list[_Member]:

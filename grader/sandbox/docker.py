@@ -42,7 +42,6 @@ READY_MARKER = "ready"
 NOT_READY_EXIT = 40
 LOG_TAIL_CHARS = 4000
 POLL_S = 0.1
-STOP_GRACE_S = 2
 
 Log = Callable[[str], None]
 
@@ -186,6 +185,7 @@ class DockerSandbox(Sandbox):
                 APP_DATA_DIR: f"size={limits.data_mb}m,uid=10001,gid=10001,mode=0700",
                 "/tmp": "size=32m,uid=10001,gid=10001,mode=1777",
             },
+            init=True,  # tini as PID 1: reaps zombies and forwards signals to the app
             mem_limit=f"{limits.memory_mb}m",
             memswap_limit=f"{limits.memory_mb}m",
             nano_cpus=int(limits.cpus * 1e9),
@@ -244,10 +244,11 @@ class DockerSandbox(Sandbox):
             time.sleep(POLL_S)
         if ready_at is None and (out_dir / READY_MARKER).exists():
             ready_at = time.monotonic()
-        _stop(pod.runner)
+        app_state = _state(pod.app)  # before anything is stopped: did the app die on its own?
+        for container in (pod.runner, pod.app):
+            _kill(container)  # nothing graceful is needed: logs and results survive a kill
         runner_exit = _state(pod.runner).get("ExitCode")
-        _stop(pod.app)
-        app = self._app_run(pod.app, plan.limits, ready_at, started, died_early, runner_exit)
+        app = self._app_run(pod.app, app_state, plan.limits, ready_at, started, died_early, runner_exit)
         report = out_dir / "hidden.json"
         problem = None
         if timed_out:
@@ -265,10 +266,9 @@ class DockerSandbox(Sandbox):
         )
 
     def _app_run(
-        self, app: Any, limits: Limits, ready_at: float | None, started: float, died_early: bool,
-        runner_exit: int | None,
+        self, app: Any, state: dict[str, Any], limits: Limits, ready_at: float | None, started: float,
+        died_early: bool, runner_exit: int | None,
     ) -> AppRun:
-        state = _state(app)
         log = _logs(app)
         exit_code = state.get("ExitCode") if state.get("Status") == "exited" else None
         oom = bool(state.get("OOMKilled"))
@@ -348,9 +348,9 @@ def _state(container: Any) -> dict[str, Any]:
     return state
 
 
-def _stop(container: Any) -> None:
+def _kill(container: Any) -> None:
     with suppress(Exception):  # already stopped or gone
-        container.stop(timeout=STOP_GRACE_S)
+        container.kill()
 
 
 def _remove(container: Any) -> None:

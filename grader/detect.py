@@ -1,0 +1,379 @@
+"""Work out which framework a submission uses and the shell command that starts its app.
+
+Candidate code is never imported or run here: pyproject.toml is read with tomllib, Python files are only
+parsed with `ast`. The command runs later, inside the sandbox, with `$PORT` set.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Literal
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from grader.intake import IntakeError, read_candidate_bytes
+from grader.models import Finding, Severity
+
+Framework = Literal["fastapi", "flask", "django"]
+NO_START_COMMAND = "no start command: add [tool.grader] start to pyproject.toml or a Procfile web: line"
+
+DJANGO_COMMAND = "python manage.py migrate --noinput && python manage.py runserver 127.0.0.1:$PORT --noreload"
+_MAX_CONFIG_BYTES = 1024 * 1024
+# Larger files are data or generated code, never the module that creates the app; parsing them is waste.
+_MAX_SOURCE_BYTES = 2 * 1024 * 1024
+_MAX_COMMAND_CHARS = 2000
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_SKIPPED_DIRS = frozenset(
+    {"tests", "test", "node_modules", "venv", "site-packages", "__pycache__", "migrations", "build", "dist"}
+)
+_PREFERRED_STEMS = ("main", "app")
+# Where each framework's class lives, and what must be installed to serve an app of it.
+_CLASSES: dict[Framework, tuple[str, str]] = {"fastapi": ("fastapi", "FastAPI"), "flask": ("flask", "Flask")}
+_SERVING_PACKAGES: dict[Framework, tuple[str, ...]] = {
+    "fastapi": ("fastapi", "uvicorn"),
+    "flask": ("flask",),
+    "django": ("django",),
+}
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """The detected framework, the start command and where the command came from."""
+
+    framework: Framework | None
+    start_command: str | None
+    source: Literal["pyproject", "procfile", "auto"] | None
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A module-level app object (or Flask factory) found by parsing."""
+
+    framework: Framework
+    path: PurePosixPath  # relative to the project root
+    attribute: str
+    factory: bool
+    order: int  # position in the file, so the first definition wins a tie
+
+
+def detect_app(project_dir: Path, requirements: Sequence[str]) -> AppSpec:
+    """Find the start command: `[tool.grader] start`, then a Procfile `web:` line, then auto-detection."""
+    findings: list[Finding] = []
+    installed = _requirement_names(requirements)
+    explicit = _explicit_command(project_dir, findings)
+    detected = _auto_detect(project_dir, installed)
+    if explicit is not None:
+        framework = detected[0] if detected else _framework_from_requirements(installed)
+        command, source = explicit
+        return AppSpec(framework, command, source, tuple(findings))
+    if detected is None:
+        findings.append(Finding(message=NO_START_COMMAND, severity=Severity.ERROR, rule="detect.no-command"))
+        return AppSpec(_framework_from_requirements(installed), None, None, tuple(findings))
+    framework, command = detected
+    findings.extend(_missing_packages(framework, installed))
+    return AppSpec(framework, command, "auto", tuple(findings))
+
+
+# --- explicit commands ------------------------------------------------------------------------------
+
+
+def _read_text(project_dir: Path, name: str, findings: list[Finding]) -> str | None:
+    try:
+        data = read_candidate_bytes(project_dir / name, _MAX_CONFIG_BYTES)
+    except IntakeError as exc:
+        findings.append(Finding(message=str(exc), file=name, severity=Severity.WARNING, rule="detect.unreadable"))
+        return None
+    return None if data is None else data.decode("utf-8-sig", "replace")
+
+
+def _checked_command(command: object, file: str, findings: list[Finding]) -> str | None:
+    """The command if it is a usable one-line string, else None with a finding."""
+    if not isinstance(command, str) or not command.strip():
+        message = f"The start command in {file} is not a non-empty string, so it was ignored; fix it."
+    elif _CONTROL_CHARS.search(command.strip()):
+        message = f"The start command in {file} contains a line break or control character; put it on one line."
+    elif len(command) > _MAX_COMMAND_CHARS:
+        message = f"The start command in {file} is longer than {_MAX_COMMAND_CHARS} characters; shorten it."
+    else:
+        return command.strip()
+    findings.append(Finding(message=message, file=file, severity=Severity.WARNING, rule="detect.bad-command"))
+    return None
+
+
+def _explicit_command(
+    project_dir: Path, findings: list[Finding]
+) -> tuple[str, Literal["pyproject", "procfile"]] | None:
+    """The command the candidate wrote down, and where: pyproject.toml wins over the Procfile."""
+    command = _pyproject_command(project_dir, findings)
+    if command is not None:
+        return command, "pyproject"
+    command = _procfile_command(project_dir, findings)
+    return (command, "procfile") if command is not None else None
+
+
+def _pyproject_command(project_dir: Path, findings: list[Finding]) -> str | None:
+    text = _read_text(project_dir, "pyproject.toml", findings)
+    if text is None:
+        return None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        findings.append(
+            Finding(
+                message=f"pyproject.toml is not valid TOML ({exc}), so [tool.grader] was not read; fix its syntax.",
+                file="pyproject.toml",
+                severity=Severity.WARNING,
+                rule="detect.invalid-toml",
+            )
+        )
+        return None
+    grader = data.get("tool", {}).get("grader") if isinstance(data.get("tool"), dict) else None
+    if not isinstance(grader, dict) or "start" not in grader:
+        return None
+    return _checked_command(grader["start"], "pyproject.toml", findings)
+
+
+def _procfile_command(project_dir: Path, findings: list[Finding]) -> str | None:
+    text = _read_text(project_dir, "Procfile", findings)
+    if text is None:
+        return None
+    for line in text.splitlines():
+        match = re.match(r"^\s*web\s*:(.*)$", line)
+        if match is not None:
+            return _checked_command(match.group(1), "Procfile", findings)
+    return None
+
+
+# --- requirements -----------------------------------------------------------------------------------
+
+
+def _requirement_names(requirements: Sequence[str]) -> dict[str, set[str]]:
+    """Canonical name -> extras asked for, for every requirement that parses."""
+    names: dict[str, set[str]] = {}
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        name = canonicalize_name(requirement.name)
+        names.setdefault(name, set()).update(canonicalize_name(extra) for extra in requirement.extras)
+    return names
+
+
+def _framework_from_requirements(installed: dict[str, set[str]]) -> Framework | None:
+    for framework in ("django", "fastapi", "flask"):
+        if framework in installed:
+            return framework
+    return None
+
+
+def _missing_packages(framework: Framework, installed: dict[str, set[str]]) -> list[Finding]:
+    findings = []
+    for package in _SERVING_PACKAGES[framework]:
+        # fastapi[standard] and fastapi[all] bring uvicorn with them.
+        if package == "uvicorn" and installed.get("fastapi", set()) & {"standard", "all"}:
+            continue
+        if package in installed:
+            continue
+        consequence = "the app cannot be served" if package == "uvicorn" else "the app cannot start"
+        findings.append(
+            Finding(
+                message=f"{package} is not a dependency, so {consequence}; add it to the requirements.",
+                severity=Severity.WARNING,
+                rule="detect.missing-dependency",
+            )
+        )
+    return findings
+
+
+# --- auto-detection ---------------------------------------------------------------------------------
+
+
+def _auto_detect(project_dir: Path, installed: dict[str, set[str]]) -> tuple[Framework, str] | None:
+    """The framework and start command found by looking at the files, or None."""
+    if os.path.isfile(project_dir / "manage.py") and not os.path.islink(project_dir / "manage.py"):
+        return "django", DJANGO_COMMAND
+    located = [
+        (candidate, location)
+        for path in _python_files(project_dir)
+        for candidate in _candidates_in(project_dir, path)
+        if (location := _locate(project_dir, candidate.path)) is not None
+    ]
+    if not located:
+        return None
+    best, location = min(located, key=lambda pair: _rank(pair[0], pair[1], installed))
+    return best.framework, _command_for(best, location)
+
+
+def _python_files(project_dir: Path) -> Iterator[PurePosixPath]:
+    """Project .py files, without tests, virtualenvs, tool caches or hidden directories."""
+    for dirpath, dirnames, filenames in os.walk(project_dir):
+        # os.walk does not follow directory symlinks by default; pruning here keeps it out of junk.
+        dirnames[:] = sorted(
+            d
+            for d in dirnames
+            if d not in _SKIPPED_DIRS
+            and not d.startswith(".")
+            and not os.path.lexists(os.path.join(dirpath, d, "pyvenv.cfg"))
+        )
+        rel_dir = PurePosixPath(Path(dirpath).relative_to(project_dir).as_posix())
+        for name in sorted(filenames):
+            if name.endswith(".py") and not _is_test_file(name):
+                yield rel_dir / name if rel_dir != PurePosixPath(".") else PurePosixPath(name)
+
+
+def _is_test_file(name: str) -> bool:
+    return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+
+
+def _parse(project_dir: Path, path: PurePosixPath) -> ast.Module | None:
+    """The module's syntax tree, or None when it cannot be read or parsed (never a crash)."""
+    try:
+        source = read_candidate_bytes(project_dir.joinpath(*path.parts), _MAX_SOURCE_BYTES)
+    except IntakeError:
+        return None
+    # Cheap pre-check: a file that never mentions either class cannot create an app.
+    if source is None or (b"FastAPI" not in source and b"Flask" not in source):
+        return None
+    try:
+        return ast.parse(source, filename=path.as_posix())
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+@dataclass(frozen=True)
+class _Names:
+    """How one module can refer to a framework's app class."""
+
+    cls: str  # the class's own name, e.g. "FastAPI"
+    classes: frozenset[str]  # names bound to the class: FastAPI, or F after `from fastapi import FastAPI as F`
+    modules: frozenset[str]  # names bound to the module: fastapi, or fa after `import fastapi as fa`
+
+
+def _class_aliases(tree: ast.Module) -> dict[Framework, _Names]:
+    aliases: dict[Framework, _Names] = {}
+    for framework, (module, cls) in _CLASSES.items():
+        classes, modules = {cls}, {module}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module == module:
+                classes.update(alias.asname for alias in node.names if alias.name == cls and alias.asname)
+            elif isinstance(node, ast.Import):
+                modules.update(alias.asname for alias in node.names if alias.name == module and alias.asname)
+        aliases[framework] = _Names(cls, frozenset(classes), frozenset(modules))
+    return aliases
+
+
+def _creates(node: ast.AST | None, names: _Names) -> bool:
+    """Is `node` a call of the class (`FastAPI(...)`, `fastapi.FastAPI(...)`), or the class itself?"""
+    target = node.func if isinstance(node, ast.Call) else node
+    if isinstance(target, ast.Name):
+        return target.id in names.classes
+    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+        return target.value.id in names.modules and target.attr == names.cls
+    return False
+
+
+def _candidates_in(project_dir: Path, path: PurePosixPath) -> list[_Candidate]:
+    tree = _parse(project_dir, path)
+    if tree is None:
+        return []
+    aliases = _class_aliases(tree)
+    found = []
+    for order, node in enumerate(tree.body):
+        for framework, names in aliases.items():
+            found.extend(_node_candidates(node, framework, names, path, order))
+    return found
+
+
+def _node_candidates(
+    node: ast.stmt, framework: Framework, names: _Names, path: PurePosixPath, order: int
+) -> list[_Candidate]:
+    """The app objects one module-level statement defines: `app = FastAPI()`, `app: Flask = ...`, a factory."""
+    if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and _creates(node.value, names):
+        targets = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        return [_Candidate(framework, path, name, False, order) for name in targets]
+    if (
+        isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.value is not None
+        and (_creates(node.value, names) or _creates(node.annotation, names))
+    ):
+        return [_Candidate(framework, path, node.target.id, False, order)]
+    if (
+        framework == "flask"
+        and isinstance(node, ast.FunctionDef)
+        and node.name == "create_app"
+        and _builds(node, names)
+    ):
+        return [_Candidate(framework, path, "create_app", True, order)]
+    return []
+
+
+def _builds(function: ast.FunctionDef, names: _Names) -> bool:
+    """Does the factory visibly build the app? FastAPI projects often have a create_app too."""
+    if _creates(function.returns, names):
+        return True
+    return any(_creates(node, names) for node in ast.walk(function) if isinstance(node, ast.Call))
+
+
+@dataclass(frozen=True)
+class _Location:
+    """Where Python must look (`root`, None for the project root) to import `module`."""
+
+    root: PurePosixPath | None
+    module: str
+
+
+def _locate(project_dir: Path, path: PurePosixPath) -> _Location | None:
+    """How to import the module at `path`, or None when its own name is not importable.
+
+    A src layout (src/ is not itself a package) imports from src/. A directory whose name is not an
+    identifier (`my-app/`) cannot be part of a dotted name, so the import starts below it.
+    """
+    parts = [*path.parent.parts, path.stem] if path.stem != "__init__" else list(path.parent.parts)
+    start = 0
+    if len(parts) > 1 and parts[0] == "src" and not (project_dir / "src" / "__init__.py").exists():
+        start = 1
+    while start < len(parts) and not all(part.isidentifier() for part in parts[start:]):
+        start += 1
+    if start >= len(parts):
+        return None
+    root = PurePosixPath(*parts[:start]) if start else None
+    return _Location(root, ".".join(parts[start:]))
+
+
+def _rank(candidate: _Candidate, location: _Location, installed: dict[str, set[str]]) -> tuple[int | str, ...]:
+    """Sort key: framework in the requirements, importable from the top, shallow, main.py/app.py first."""
+    stem = candidate.path.stem
+    preferred = _PREFERRED_STEMS.index(stem) if stem in _PREFERRED_STEMS else len(_PREFERRED_STEMS)
+    return (
+        0 if candidate.framework in installed else 1,
+        0 if location.root in (None, PurePosixPath("src")) else 1,
+        len(location.module.split(".")),
+        preferred,
+        len(candidate.path.parts),
+        # The path breaks the last ties, so the choice never depends on the order files were listed in.
+        candidate.path.as_posix(),
+        int(candidate.factory),  # an app object beats a factory in the same module, as in Flask's own lookup
+        candidate.order,
+    )
+
+
+def _command_for(candidate: _Candidate, location: _Location) -> str:
+    root = shlex.quote(location.root.as_posix()) if location.root is not None else None
+    if candidate.framework == "fastapi":
+        app_dir = f" --app-dir {root}" if root else ""
+        return f"python -m uvicorn {location.module}:{candidate.attribute}{app_dir} --host 127.0.0.1 --port $PORT"
+    target = f"{location.module}:{candidate.attribute}" + ("()" if candidate.factory else "")
+    # The flask CLI has no --app-dir; PYTHONPATH does the same job.
+    prefix = f"PYTHONPATH={root} " if root else ""
+    return f"{prefix}python -m flask --app {shlex.quote(target)} run --host 127.0.0.1 --port $PORT"

@@ -1,0 +1,49 @@
+"""The Docker backend against the real engine: the boundary holds, failures are reported, nothing is left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.challenge import load_challenge
+from grader.models import GradeResult
+from grader.pipeline import grade_submission
+from grader.sandbox.docker import MANAGED_LABEL, DockerSandbox
+
+from ...conftest import REPO_ROOT
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def grade(docker_client: Any, submission: str, challenge: str, out: Path) -> GradeResult:
+    bundle = load_challenge(challenge)
+    sandbox = DockerSandbox(python=bundle.python, client=docker_client)
+    result = grade_submission(FIXTURES / "submissions" / submission, bundle, sandbox, out, log=lambda _: None)
+    leftovers = docker_client.containers.list(all=True, filters={"label": MANAGED_LABEL})
+    assert leftovers == [], f"containers left behind: {[c.name for c in leftovers]}"
+    return result
+
+
+def test_sandbox_boundary_holds(docker_client: Any, tmp_path: Path) -> None:
+    result = grade(docker_client, "probe-app", str(FIXTURES / "probe-challenge"), tmp_path)
+    assert result.status == "graded", result.error
+    assert result.app is not None and result.app.started
+    failed = [t.name for c in result.checks for t in c.tests if t.outcome != "passed"]
+    assert failed == [], [f.message for c in result.checks for f in c.findings]
+    assert result.overall == 100.0
+
+
+def test_app_that_dies_at_start_fails_every_hidden_test(docker_client: Any, tmp_path: Path) -> None:
+    result = grade(docker_client, "crashes-at-start", "hello-api", tmp_path)
+    assert result.status == "graded"
+    assert result.app is not None and not result.app.started
+    assert result.app.problem is not None and "exited with code 3" in result.app.problem
+    assert "boom: missing configuration" in result.app.log_tail
+    hidden = [c for c in result.checks if c.id.startswith("hidden-tests/")]
+    assert sum(c.max_score for c in hidden) >= 10
+    assert sum(c.score for c in hidden) == 0
+    assert result.overall == 0.0
+    assert (tmp_path / "crashes-at-start" / "result.json").is_file()

@@ -1,0 +1,443 @@
+"""Tests for grader.deps: real requirement files, and real pip downloads from the package index."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.deps import (
+    DependencyError,
+    _pip_command,
+    _top_level_ancestors,
+    download_wheels,
+    platform_tags,
+    read_dependencies,
+    requirements_key,
+)
+from grader.models import Finding, Severity
+
+# docopt has only ever been published as an sdist; the control test below keeps that assumption honest.
+SDIST_ONLY = "docopt==0.6.2"
+# A pure-python wheel whose own dependency (docopt) has no wheel: the failure is one level down.
+NEEDS_SDIST_ONLY = "num2words==0.5.13"
+NONEXISTENT = "grader-test-no-such-package-q7x"
+
+
+def write(root: Path, name: str, text: str) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def ignored(findings: tuple[Finding, ...]) -> dict[int | None, str]:
+    """Line number -> message of the "was ignored" findings."""
+    return {f.line: f.message for f in findings if f.rule == "deps.ignored"}
+
+
+# --- requirements.txt -------------------------------------------------------------------------------
+
+
+def test_requirements_txt_keeps_index_requirements_and_markers(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "requirements.txt",
+        "# the app\n"
+        "\n"
+        "Flask>=2.0  # web framework\n"
+        "SQLAlchemy[asyncio]==2.0.25 \\\n"
+        "    ; python_version >= '3.8'\n"
+        "requests==2.31.0 \\\n"
+        "    --hash=sha256:58cd2187c01e70e6e26505bca751777aa9f2ee0b7f4300988b709f44e013003f\n"
+        "tomli; python_version < '3.11'\n",
+    )
+    deps = read_dependencies(tmp_path)
+    assert deps.source == "requirements.txt"
+    assert deps.requirements == (
+        "flask>=2.0",
+        "requests==2.31.0",
+        'sqlalchemy[asyncio]==2.0.25; python_version >= "3.8"',
+        'tomli; python_version < "3.11"',
+    )
+    assert deps.findings == ()
+
+
+def test_requirements_txt_excludes_everything_not_from_the_index(tmp_path: Path) -> None:
+    lines = [
+        "six==1.16.0",
+        "pkg @ https://example.com/pkg-1.0-py3-none-any.whl",
+        "https://example.com/other-1.0.tar.gz",
+        "./libs/local",
+        "/abs/path/thing",
+        "file:///abs/thing",
+        "vendor/lib-1.0.tar.gz",
+        "-e .",
+        "--editable ./plugin",
+        "git+https://example.com/repo.git#egg=repo",
+        "-i https://example.com/simple",
+        "--index-url=https://example.com/simple",
+        "--extra-index-url https://example.com/extra",
+        "-f ./wheels",
+        "--find-links https://example.com/links",
+        "--trusted-host example.com",
+        "-c constraints.txt",
+        "--pre",
+        "this is (not a requirement",
+    ]
+    write(tmp_path, "requirements.txt", "\n".join(lines) + "\n")
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("six==1.16.0",)
+    messages = ignored(deps.findings)
+    assert set(messages) == set(range(2, 19)), "every non-index line is reported with its line number"
+    assert all("the grader installs only from PyPI wheels" in m for m in messages.values())
+    assert "it is a URL" in messages[2] and "it is a URL" in messages[3]
+    assert all("it is a local path" in messages[n] for n in (4, 5, 6, 7))
+    assert "editable" in messages[8] and "editable" in messages[9]
+    assert "version-control" in messages[10]
+    assert all("index" in messages[n] for n in (11, 12, 13))
+    assert "constraints" in messages[17]
+    invalid = [f for f in deps.findings if f.rule == "deps.invalid"]
+    assert [(f.line, f.file) for f in invalid] == [(19, "requirements.txt")]
+    assert all(f.severity == Severity.WARNING and f.file == "requirements.txt" for f in deps.findings)
+
+
+def test_requirements_includes_are_followed_inside_the_project_only(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write(project, "requirements.txt", "-r requirements/base.txt\n-r ../outside.txt\nflask\n")
+    write(project, "requirements/base.txt", "--requirement=common.txt\nidna>=3\n-r ../requirements.txt\n")
+    write(project, "requirements/common.txt", "six\n-rmissing.txt\n")
+    write(tmp_path, "outside.txt", "evil-package\n")
+    deps = read_dependencies(project)
+    assert deps.requirements == ("flask", "idna>=3", "six")
+    outside = [f for f in deps.findings if "outside the project" in f.message]
+    assert [(f.file, f.line) for f in outside] == [("requirements.txt", 2)]
+    missing = [f for f in deps.findings if f.rule == "deps.missing"]
+    assert [f.file for f in missing] == ["requirements/missing.txt"]
+
+
+def test_requirements_include_depth_is_limited(tmp_path: Path) -> None:
+    for level in range(8):
+        write(tmp_path, f"r{level}.txt", f"pkg{level}\n-r r{level + 1}.txt\n")
+    write(tmp_path, "requirements.txt", "-r r0.txt\n")
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("pkg0", "pkg1", "pkg2", "pkg3", "pkg4")
+    assert any("nested too deeply" in f.message for f in deps.findings)
+
+
+def test_requirements_symlink_is_not_followed(tmp_path: Path) -> None:
+    write(tmp_path, "secret.txt", "top-secret\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "requirements.txt").symlink_to(tmp_path / "secret.txt")
+    deps = read_dependencies(project)
+    assert deps.requirements == ()
+    assert any("symlink" in f.message for f in deps.findings)
+
+
+def test_duplicates_merge_and_names_are_canonical(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "requirements.txt",
+        "Django>=4.2\ndjango<5\nDJANGO[argon2]\nzope.interface\n"
+        "typing_extensions; python_version < '3.8'\ntyping-extensions>=4; python_version >= '3.8'\n",
+    )
+    assert read_dependencies(tmp_path).requirements == (
+        "django[argon2]<5,>=4.2",
+        'typing-extensions; python_version < "3.8"',
+        'typing-extensions>=4; python_version >= "3.8"',
+        "zope-interface",
+    )
+
+
+# --- other sources ----------------------------------------------------------------------------------
+
+
+def test_first_source_wins_and_the_others_are_named(tmp_path: Path) -> None:
+    write(tmp_path, "requirements.txt", "flask\n")
+    write(tmp_path, "pyproject.toml", '[project]\nname = "x"\ndependencies = ["fastapi"]\n')
+    write(tmp_path, "Pipfile", '[packages]\ndjango = "*"\n')
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("flask",)
+    info = [f for f in deps.findings if f.severity == Severity.INFO]
+    assert len(info) == 1
+    assert "pyproject.toml [project]" in info[0].message and "Pipfile" in info[0].message
+
+
+def test_pep621_dependencies(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "pyproject.toml",
+        '[project]\nname = "x"\ndependencies = [\n'
+        '  "fastapi>=0.110",\n  "uvicorn[standard]",\n  "lib @ git+https://example.com/lib.git",\n  42,\n]\n',
+    )
+    deps = read_dependencies(tmp_path)
+    assert deps.source == "pyproject.toml [project]"
+    assert deps.requirements == ("fastapi>=0.110", "uvicorn[standard]")
+    assert any(f.rule == "deps.ignored" and "version-control" in f.message for f in deps.findings)
+    assert any(f.rule == "deps.invalid" and "42" in f.message for f in deps.findings)
+
+
+def test_poetry_constraints_are_translated(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "pyproject.toml",
+        """
+[tool.poetry]
+name = "x"
+
+[tool.poetry.dependencies]
+python = "^3.11"
+fastapi = "^0.110.1"
+pydantic = "^2.6.3"
+httpx = "^1.2"
+zeroes = "^0.0.3"
+sqlalchemy = "~1.4"
+alembic = "~1"
+anyio = "*"
+click = "8.1.7"
+rich = ">=13.0, <14"
+jinja2 = "~=3.1"
+uvicorn = { version = "^0.29", extras = ["standard"] }
+tomli = { version = "^2.0", markers = "python_version < '3.11'" }
+optional-thing = { version = "^1.0", optional = true }
+""",
+    )
+    deps = read_dependencies(tmp_path)
+    assert deps.source == "pyproject.toml [tool.poetry]"
+    assert deps.requirements == (
+        "alembic<2,>=1",
+        "anyio",
+        "click==8.1.7",
+        "fastapi<0.111.0,>=0.110.1",
+        "httpx<2.0,>=1.2",
+        "jinja2~=3.1",
+        "pydantic<3.0.0,>=2.6.3",
+        "rich<14,>=13.0",
+        "sqlalchemy<1.5,>=1.4",
+        'tomli<3.0,>=2.0; python_version < "3.11"',
+        "uvicorn[standard]<0.30,>=0.29",
+        "zeroes<0.0.4,>=0.0.3",
+    )
+    assert deps.findings == ()
+
+
+def test_poetry_non_index_forms_are_reported(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "pyproject.toml",
+        """
+[tool.poetry.dependencies]
+python = "^3.11"
+flask = "^3.0"
+mylib = { git = "https://example.com/mylib.git", branch = "main" }
+locallib = { path = "../locallib", develop = true }
+remote = { url = "https://example.com/remote-1.0.tar.gz" }
+split = [{ version = "^1.0", python = "<3.10" }, { version = "^2.0", python = ">=3.10" }]
+weird = "^1.0 || ^2.0"
+""",
+    )
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("flask<4.0,>=3.0",)
+    text = " | ".join(f.message for f in deps.findings)
+    for name in ("mylib", "locallib", "remote", "split", "weird"):
+        assert name in text
+    assert "version-control" in text and "local path" in text and "URL" in text
+
+
+def test_pipfile_packages(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "Pipfile",
+        """
+[[source]]
+url = "https://example.com/simple"
+name = "private"
+
+[packages]
+flask = "*"
+requests = "==2.31.0"
+sqlalchemy = { version = ">=2.0", extras = ["asyncio"] }
+pywin32 = { version = "*", sys_platform = "== 'win32'" }
+mylib = { git = "https://example.com/mylib.git" }
+localpkg = { path = "./localpkg", editable = true }
+
+[dev-packages]
+pytest = "*"
+""",
+    )
+    deps = read_dependencies(tmp_path)
+    assert deps.source == "Pipfile"
+    assert deps.requirements == (
+        "flask",
+        'pywin32; sys_platform == "win32"',
+        "requests==2.31.0",
+        "sqlalchemy[asyncio]>=2.0",
+    )
+    assert {f.rule for f in deps.findings} == {"deps.ignored"}
+    assert len(deps.findings) == 2
+
+
+def test_no_source_gives_empty_set_and_a_warning(tmp_path: Path) -> None:
+    write(tmp_path, "main.py", "print('hi')\n")
+    write(tmp_path, "pyproject.toml", '[project]\nname = "x"\n')  # exists, but lists no dependencies
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == () and deps.source is None
+    assert [f.severity for f in deps.findings] == [Severity.WARNING]
+
+
+def test_invalid_pyproject_is_reported_and_the_next_source_used(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", "[project\ndependencies = [")
+    write(tmp_path, "Pipfile", '[packages]\nflask = "*"\n')
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("flask",)
+    assert any(f.rule == "deps.invalid-toml" and f.file == "pyproject.toml" for f in deps.findings)
+
+
+def test_requirements_key_is_stable_and_content_sensitive() -> None:
+    key = requirements_key(["Flask>=2", "six==1.16.0"])
+    assert key == requirements_key(["six==1.16.0", "flask>=2", "FLASK>=2"])
+    assert len(key) == 64 and int(key, 16) >= 0
+    assert key != requirements_key(["flask>=2", "six==1.15.0"])
+    assert requirements_key([]) == requirements_key([])
+
+
+# --- downloading wheels -----------------------------------------------------------------------------
+
+
+def test_sdist_only_control_package_really_has_no_wheel(tmp_path: Path) -> None:
+    """Guards the tests below: if docopt ever ships a wheel, they must pick another package."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--only-binary=:all:",
+            "--no-deps",
+            "--dest",
+            str(tmp_path),
+            SDIST_ONLY,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "No matching distribution found for docopt" in done.stderr
+
+
+def test_download_pure_python_wheels_for_a_linux_container(tmp_path: Path) -> None:
+    wheels = download_wheels(["six==1.16.0", "idna"], tmp_path / "wheels", "3.11", "linux-container")
+    assert wheels.directory == tmp_path / "wheels"
+    assert wheels.installable == ("six==1.16.0", "idna")
+    assert wheels.findings == ()
+    assert "six-1.16.0-py2.py3-none-any.whl" in wheels.files
+    assert any(name.startswith("idna-") and name.endswith(".whl") for name in wheels.files)
+
+
+def test_download_picks_manylinux_wheels_for_compiled_packages(tmp_path: Path) -> None:
+    wheels = download_wheels(["markupsafe==2.1.5"], tmp_path, "3.11", "linux-container")
+    (name,) = wheels.files
+    assert "cp311" in name and "manylinux" in name
+
+
+def test_download_for_the_host(tmp_path: Path) -> None:
+    wheels = download_wheels(["six==1.16.0"], tmp_path, "3.11", "host")
+    assert wheels.files == ("six-1.16.0-py2.py3-none-any.whl",)
+
+
+def test_sdist_only_and_unknown_packages_are_dropped_with_findings(tmp_path: Path) -> None:
+    wheels = download_wheels(["six==1.16.0", SDIST_ONLY, NONEXISTENT], tmp_path, "3.11", "linux-container")
+    assert wheels.installable == ("six==1.16.0",)
+    assert wheels.files == ("six-1.16.0-py2.py3-none-any.whl",)
+    messages = sorted(f.message for f in wheels.findings)
+    assert messages == sorted(
+        [
+            f"No wheel for {SDIST_ONLY} for Python 3.11 on linux: it was not installed.",
+            f"No wheel for {NONEXISTENT} for Python 3.11 on linux: it was not installed.",
+        ]
+    )
+    assert all(f.severity == Severity.WARNING for f in wheels.findings)
+
+
+def test_transitive_dependency_without_wheel_drops_the_top_level_requirement(tmp_path: Path) -> None:
+    wheels = download_wheels(["six==1.16.0", NEEDS_SDIST_ONLY], tmp_path, "3.11", "linux-container")
+    assert wheels.installable == ("six==1.16.0",)
+    assert wheels.files == ("six-1.16.0-py2.py3-none-any.whl",)
+    (finding,) = wheels.findings
+    assert "docopt" in finding.message and NEEDS_SDIST_ONLY in finding.message
+
+
+def test_conflicting_requirements_raise_dependency_error(tmp_path: Path) -> None:
+    with pytest.raises(DependencyError, match="conflicting dependencies") as caught:
+        download_wheels(["requests==2.31.0", "urllib3==1.20"], tmp_path, "3.11", "linux-container")
+    assert "\n" not in str(caught.value)
+
+
+def test_unreachable_index_raises_dependency_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Only pip's own settings change: nothing listens on port 9 of this machine, so the index is unreachable.
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_RETRIES", "1")  # pip reports a connection failure only when it retries
+    monkeypatch.setenv("PIP_TIMEOUT", "2")
+    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
+    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(DependencyError, match="could not reach the package index"):
+        download_wheels(["six==1.16.0"], tmp_path, "3.11", "linux-container")
+
+
+def test_empty_requirements_do_not_run_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_subprocess(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pip must not run for an empty requirement list")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    wheels = download_wheels([], tmp_path / "empty", "3.11", "linux-container")
+    assert (wheels.files, wheels.installable, wheels.findings) == ((), (), ())
+    assert (tmp_path / "empty").is_dir()
+
+
+def test_non_index_requirements_never_reach_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("nothing valid was left to download"))
+    wheels = download_wheels(
+        ["--index-url=http://127.0.0.1:9", "x @ https://example.com/x.whl"], tmp_path, "3.11", "host"
+    )
+    assert wheels.installable == ()
+    assert len(wheels.findings) == 2
+
+
+def test_bad_python_version_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DependencyError, match=r"major\.minor"):
+        download_wheels(["six"], tmp_path, "3", "host")
+
+
+def test_pip_command_platform_flags(tmp_path: Path) -> None:
+    linux = _pip_command(["six"], tmp_path, "3.12", "linux-container")
+    host = _pip_command(["six"], tmp_path, "3.12", "host")
+    assert linux[:4] == [sys.executable, "-m", "pip", "download"]
+    assert host[7:13] == ["--python-version", "3.12", "--implementation", "cp", "--abi", "cp312"]
+    assert "--only-binary=:all:" in host and "--platform" not in host
+    platforms = [linux[i + 1] for i, arg in enumerate(linux) if arg == "--platform"]
+    assert platforms == platform_tags()
+    assert linux[-1] == host[-1] == "six"
+
+
+def test_platform_tags_cover_glibc_range_and_legacy_tags() -> None:
+    tags = platform_tags("arm64")
+    assert tags[0] == "manylinux_2_36_aarch64" and "manylinux_2_17_aarch64" in tags
+    assert len([t for t in tags if t.startswith("manylinux_2_")]) == 20
+    assert tags[-4:] == ["manylinux2014_aarch64", "manylinux2010_aarch64", "manylinux1_aarch64", "linux_aarch64"]
+
+
+def test_pip_parent_chains_lead_to_top_level_requirements() -> None:
+    output = (
+        "Collecting web-thing==1.0\n"
+        "Collecting middle>=2 (from web-thing==1.0)\n"
+        "Collecting leaf<3 (from middle->web-thing==1.0)\n"
+        "ERROR: Could not find a version that satisfies the requirement leaf<3 (from middle) (from versions: none)\n"
+    )
+    assert _top_level_ancestors("leaf", "middle", output, {"web-thing", "other"}) == {"web-thing"}
+    assert _top_level_ancestors("orphan", None, output, {"web-thing"}) == set()
