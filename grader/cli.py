@@ -67,22 +67,25 @@ def progress(message: str) -> None:
 
 
 def make_sandbox(kind: str, python: str) -> Sandbox:
-    """The requested backend; `auto` is Docker when an engine answers, else local with a warning."""
+    """The requested backend; `auto` is Docker when an engine answers and a base image can be had, else local."""
     if kind in ("auto", "docker"):
         from grader.sandbox.docker import DockerSandbox
 
         try:
-            return DockerSandbox(python=python, log=progress)
+            docker_sandbox = DockerSandbox(python=python, log=progress)
+            docker_sandbox.base_image()  # built once here, so a missing image is one clear error up front
+            return docker_sandbox
         except SandboxError as exc:
             if kind == "docker":
                 raise
-            err.print(f"[yellow]warning:[/] {exc}; falling back to the local backend", markup=True)
+            err.print(f"[yellow]warning:[/] {exc}; falling back to the local backend", markup=True, soft_wrap=True)
     from grader.sandbox.local import LocalSandbox
 
     err.print(
         "[yellow]warning:[/] the local backend runs the candidate's code as a plain process on this "
         "machine: it is not an isolation boundary",
         markup=True,
+        soft_wrap=True,
     )
     return LocalSandbox()
 

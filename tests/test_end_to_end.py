@@ -35,6 +35,11 @@ def grade_all(backend: str, out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, timeout=1500, check=False, env=dict(os.environ))
 
 
+def docker_names(kind: str) -> set[str]:
+    proc = subprocess.run(["docker", kind, "ls", "-q"], capture_output=True, text=True, check=False)
+    return set(proc.stdout.split())
+
+
 def docker_containers(label: str = "grader.managed") -> list[str]:
     proc = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={label}"], capture_output=True, text=True,
                           check=False)
@@ -43,14 +48,13 @@ def docker_containers(label: str = "grader.managed") -> list[str]:
 
 @pytest.fixture(scope="module")
 def docker_results(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> dict[str, dict[str, Any]]:
-    volumes_before = set(subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True,
-                                        check=False).stdout.split())
+    before = {kind: docker_names(kind) for kind in ("volume", "network")}
     out = tmp_path_factory.mktemp("docker-results")
     proc = grade_all("docker", out)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    volumes_after = set(subprocess.run(["docker", "volume", "ls", "-q"], capture_output=True, text=True,
-                                       check=False).stdout.split())
-    assert volumes_after <= volumes_before, f"volumes left behind: {volumes_after - volumes_before}"
+    for kind, names in before.items():
+        left = docker_names(kind) - names
+        assert not left, f"{kind}s left behind: {left}"
     return {name: json.loads((out / name / "result.json").read_text()) for name in SOLUTIONS}
 
 
