@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 from grader.models import GradeResult
 
+from .conftest import REPO_ROOT
 
-def grader(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=cwd,
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "submissions"
+
+
+def grader(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, env=env,
                           timeout=600, check=False)
 
 
@@ -48,3 +53,29 @@ def test_schema_command_prints_the_published_schema() -> None:
 def test_challenge_list_shows_hello_api() -> None:
     proc = grader("challenge", "list")
     assert proc.returncode == 0 and "hello-api" in proc.stdout
+
+
+def without_docker() -> dict[str, str]:
+    return {**os.environ, "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+
+def test_docker_backend_without_engine_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    proc = grader("grade", str(FIXTURES / "crashes-at-start"), "--challenge", "hello-api", "--sandbox", "docker",
+                  "--out", str(tmp_path), env=without_docker())
+    assert proc.returncode == 3
+    assert proc.stderr.strip().startswith("error: no Docker engine answers")
+    assert "Traceback" not in proc.stderr
+    assert not any(tmp_path.iterdir()), "nothing is written when nothing could be graded"
+
+
+def test_auto_falls_back_to_local_with_a_warning(tmp_path: Path) -> None:
+    proc = grader("grade", str(FIXTURES / "crashes-at-start"), "--challenge", "hello-api", "--out", str(tmp_path),
+                  env=without_docker())
+    assert proc.returncode == 0, proc.stderr
+    assert "falling back to the local backend" in proc.stderr
+    assert "not an isolation boundary" in proc.stderr
+    result = GradeResult.model_validate_json((tmp_path / "crashes-at-start" / "result.json").read_text())
+    assert result.sandbox is not None and result.sandbox.backend == "local"
+    assert result.app is not None and not result.app.started
+    assert "exited with code 3" in (result.app.problem or "")
+    assert "app did not start" in proc.stdout or "exited with code 3" in proc.stdout

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,3 +52,39 @@ def test_app_that_dies_at_start_fails_every_hidden_test(docker_client: Any, tmp_
     assert sum(c.score for c in hidden) == 0
     assert result.overall == 0.0
     assert (tmp_path / "crashes-at-start" / "result.json").is_file()
+
+
+def short_startup_challenge(tmp_path: Path) -> Path:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(REPO_ROOT / "challenges" / "hello-api", bundle, ignore=shutil.ignore_patterns("solutions"))
+    manifest = bundle / "challenge.toml"
+    text = manifest.read_text().split("[solutions.", 1)[0]
+    manifest.write_text(text.replace("memory_mb = 512", "memory_mb = 256\nstartup_timeout_s = 3"))
+    return bundle
+
+
+def test_app_that_never_answers_times_out_and_is_removed(docker_client: Any, tmp_path: Path) -> None:
+    result = grade(docker_client, "never-ready", str(short_startup_challenge(tmp_path)), tmp_path / "out")
+    assert result.app is not None and not result.app.started
+    assert result.app.problem == "did not start within 3 s: the health path never answered 2xx"
+    assert result.overall == 0.0
+
+
+def test_ctrl_c_removes_the_running_pod(docker_client: Any, tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "grader", "grade", str(FIXTURES / "submissions" / "never-ready"), "--challenge",
+            "hello-api", "--sandbox", "docker", "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _app_running(docker_client):
+        time.sleep(0.2)
+    assert _app_running(docker_client), "the app container never started"
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert docker_client.containers.list(all=True, filters={"label": MANAGED_LABEL}) == []
+
+
+def _app_running(docker_client: Any) -> bool:
+    running = docker_client.containers.list(filters={"label": [MANAGED_LABEL, "grader.role=app"]})
+    return bool(running)
