@@ -111,13 +111,14 @@ class Severity(StrEnum):
 
 
 class Finding(BaseModel):
-    """One piece of evidence: what was seen, where, and how much it weighs."""
+    """One piece of evidence: what was seen, where, and which scorecard category it speaks to."""
 
     message: str
     file: str | None = None
     line: int | None = None
     severity: Severity = Severity.WARNING
     rule: str | None = None
+    category: str | None = None
 
 
 class CheckStatus(StrEnum):
@@ -138,8 +139,37 @@ class TestCase(BaseModel):
     message: str | None = None
 
 
+class CheckRun(BaseModel):
+    """A check's raw outcome before scoring: metrics and findings, or why the tool could not run.
+
+    `status` is `ok` when the tool ran (whatever it found) and `error` when it crashed or timed out:
+    the candidate is never blamed for a check that could not run.
+    """
+
+    id: str
+    status: Literal["ok", "error"]
+    error: str | None = None
+    duration_s: float = 0.0
+    metrics: dict[str, float] = Field(default_factory=dict)
+    findings: list[Finding] = Field(default_factory=list)
+
+
+class Deduction(BaseModel):
+    """Points a category lost, and the evidence that cost them."""
+
+    rule: str = Field(description="Scoring rule id, e.g. 'typecheck.errors_per_100_lines' or a hidden test name.")
+    category: str
+    points: float = Field(ge=0, description="Points lost, on the check's max_score scale.")
+    reason: str
+    metric: str | None = None
+    value: float | None = None
+    good: float | None = Field(None, description="Metric value that earns full points.")
+    bad: float | None = Field(None, description="Metric value that earns no points.")
+    evidence: list[Finding] = Field(default_factory=list)
+
+
 class CheckResult(BaseModel):
-    """The outcome of one check for one category."""
+    """The scored outcome of one check for one category."""
 
     id: str
     category: str
@@ -147,8 +177,19 @@ class CheckResult(BaseModel):
     score: float = Field(ge=0)
     max_score: float = Field(ge=0)
     summary: str = ""
+    duration_s: float | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
     findings: list[Finding] = Field(default_factory=list)
+    deductions: list[Deduction] = Field(default_factory=list)
     tests: list[TestCase] = Field(default_factory=list)
+
+
+class ReviewNotes(BaseModel):
+    """Deterministic notes for the reviewer, built from the findings by templates."""
+
+    strengths: list[str] = Field(default_factory=list)
+    concerns: list[str] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list)
 
 
 # --- result.json -----------------------------------------------------------------------------------
@@ -224,4 +265,5 @@ class GradeResult(BaseModel):
     categories: list[CategoryScore] = Field(default_factory=list)
     overall: float | None = Field(None, ge=0, le=100)
     evaluated_weight: float = Field(0, ge=0, le=100, description="Share of scorecard weight that was measured.")
+    review: ReviewNotes | None = None
     timings: Timings = Field(default_factory=Timings)
