@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from grader.models import Challenge
 from grader.paths import resource_dir
+from grader.rules import effective_rules
 
 MANIFEST = "challenge.toml"
 
@@ -58,6 +59,10 @@ def load_challenge(id_or_path: str) -> Challenge:
         challenge = Challenge.model_validate(data)
     except ValidationError as exc:
         raise ChallengeError(f"{manifest}: {_first_problem(exc)}") from None
+    try:
+        effective_rules(challenge.scoring)
+    except ValueError as exc:
+        raise ChallengeError(f"{manifest}: field 'scoring.rules': {exc}") from None
     _check_layout(root)
     return challenge.model_copy(update={"root": str(root)})
 

@@ -718,3 +718,74 @@ def _pip_reason(output: str) -> str:
             return line.removeprefix("ERROR:").strip().rstrip(".")
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     return lines[-1] if lines else "no output"
+
+
+# --- test dependencies: what the candidate's own tests need -------------------------------------------
+
+_TEST_REQUIREMENT_FILES = (
+    "requirements-dev.txt", "requirements-test.txt", "requirements_dev.txt", "requirements_test.txt",
+    "dev-requirements.txt", "test-requirements.txt", "requirements/dev.txt", "requirements/test.txt",
+)
+_TEST_GROUPS = ("dev", "test", "tests", "testing")
+
+
+def read_test_dependencies(project_dir: Path) -> DependencySet:
+    """Requirements the candidate declares for its own tests (dev/test files, extras, groups, dev-packages).
+
+    Every such source is read, since projects often split them; they only feed the candidate-tests check.
+    """
+    findings: list[Finding] = []
+    pyproject = _load_toml(project_dir, "pyproject.toml", findings)
+    pipfile = _load_toml(project_dir, "Pipfile", findings)
+    collected = _Collected([], [])
+    sources: list[str] = []
+    for name in _TEST_REQUIREMENT_FILES:
+        if (project_dir / name).is_file():
+            _merge(collected, _read_requirements_file(project_dir, project_dir / name, 0, set()))
+            sources.append(name)
+    list_tables: tuple[tuple[str, ...], ...] = (("project", "optional-dependencies"), ("dependency-groups",))
+    for path in list_tables:
+        for group in _TEST_GROUPS:
+            entries = _table(pyproject, *path, group)
+            if isinstance(entries, list):
+                _merge(collected, _read_pep508_list([e for e in entries if isinstance(e, str)]))
+                sources.append(f"pyproject.toml {'.'.join(path)}.{group}")
+    poetry_tables = [("tool", "poetry", "dev-dependencies"),
+                     *(("tool", "poetry", "group", g, "dependencies") for g in _TEST_GROUPS)]
+    for path in poetry_tables:
+        table = _table(pyproject, *path)
+        if isinstance(table, dict):
+            for name, spec in table.items():
+                _add_table_entry(name, spec, "pyproject.toml", _poetry_specifier, collected)
+            sources.append(f"pyproject.toml {'.'.join(path)}")
+    dev_packages = _table(pipfile, "dev-packages")
+    if isinstance(dev_packages, dict):
+        for name, spec in dev_packages.items():
+            _add_table_entry(name, spec, "Pipfile", _pipfile_specifier, collected)
+        sources.append("Pipfile [dev-packages]")
+    findings.extend(collected.findings)
+    source = ", ".join(sources) or None
+    return DependencySet(normalize_requirements(collected.requirements), source, tuple(findings))
+
+
+def _merge(into: _Collected, other: _Collected) -> None:
+    into.requirements.extend(other.requirements)
+    into.findings.extend(other.findings)
+
+
+def _read_pep508_list(entries: list[str]) -> _Collected:
+    result = _Collected([], [])
+    for entry in entries:
+        requirement, finding = _parse_requirement(entry, "pyproject.toml", None)
+        if requirement is not None:
+            result.requirements.append(requirement)
+        if finding is not None:
+            result.findings.append(finding)
+    return result
+
+
+def with_test_tools(requirements: Sequence[str], tools: Sequence[str]) -> tuple[str, ...]:
+    """`requirements` plus each pinned tool whose package the candidate does not already require."""
+    present = {canonicalize_name(_name_of(r)) for r in requirements}
+    extra = [tool for tool in tools if canonicalize_name(_name_of(tool)) not in present]
+    return normalize_requirements(Requirement(r) for r in [*requirements, *extra])

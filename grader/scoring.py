@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from grader.models import CATEGORY_IDS, CategoryScore, CheckResult, CheckStatus
+from grader.models import CATEGORY_IDS, CategoryScore, CheckResult, CheckRun, CheckStatus, Deduction, Finding
+from grader.rules import Rule
 
 SCORED_STATUSES = (CheckStatus.PASSED, CheckStatus.FAILED)
 
@@ -49,3 +50,86 @@ def _score_category(category: str, weight: int, checks: Sequence[CheckResult]) -
         checks=[c.id for c in feeding],
         note=f"{earned:g}/{possible:g} points from {len(scored)} check(s)",
     )
+
+
+# --- static checks: metrics -> points, with the evidence for every point lost -------------------------
+
+EVIDENCE_PER_DEDUCTION = 5
+
+
+def score_check_runs(runs: Sequence[CheckRun], rules: Sequence[Rule]) -> list[CheckResult]:
+    """One CheckResult per (check, category) the rules map the check's metrics onto."""
+    results: list[CheckResult] = []
+    for run in runs:
+        categories = sorted({rule.category for rule in rules if rule.check == run.id})
+        for category in categories:
+            category_rules = [rule for rule in rules if rule.check == run.id and rule.category == category]
+            results.append(_score_run(run, category, category_rules))
+    return results
+
+
+def _score_run(run: CheckRun, category: str, rules: Sequence[Rule]) -> CheckResult:
+    findings = [f for f in run.findings if f.category == category]
+    if run.status == "error":
+        return CheckResult(
+            id=f"{run.id}/{category}", category=category, status=CheckStatus.ERROR, score=0, max_score=0,
+            summary=f"could not run: {run.error}", duration_s=run.duration_s, metrics=run.metrics,
+            findings=findings,
+        )
+    applicable = [rule for rule in rules if _applies(rule, run.metrics)]
+    earned = {rule.id: rule.earned(run.metrics[rule.metric]) for rule in applicable}
+    score = round(sum(earned.values()), 2)
+    possible = round(sum(rule.points for rule in applicable), 2)
+    deductions = [
+        _deduction(rule, run.metrics[rule.metric], rule.points - earned[rule.id], findings)
+        for rule in applicable
+        if rule.points - earned[rule.id] > 0.005
+    ]
+    status = CheckStatus.SKIPPED if possible == 0 else (
+        CheckStatus.PASSED if score >= possible else CheckStatus.FAILED
+    )
+    return CheckResult(
+        id=f"{run.id}/{category}", category=category, status=status, score=score, max_score=possible,
+        summary=f"{score:g}/{possible:g} points from {len(applicable)} rule(s)", duration_s=run.duration_s,
+        metrics={rule.metric: run.metrics[rule.metric] for rule in applicable}, findings=findings,
+        deductions=deductions,
+    )
+
+
+def _applies(rule: Rule, metrics: dict[str, float]) -> bool:
+    value = metrics.get(rule.metric)
+    if value is None or value < 0:  # negative: the check says "not applicable here"
+        return False
+    return rule.requires is None or metrics.get(rule.requires, 0) > 0
+
+
+def _deduction(rule: Rule, value: float, lost: float, findings: Sequence[Finding]) -> Deduction:
+    return Deduction(
+        rule=rule.id, category=rule.category, points=round(lost, 2),
+        reason=f"{rule.explain}: {value:g} (full points at {rule.good:g}, none at {rule.bad:g})",
+        metric=rule.metric, value=value, good=rule.good, bad=rule.bad,
+        evidence=list(findings[:EVIDENCE_PER_DEDUCTION]),
+    )
+
+
+def scale_hidden_results(results: Sequence[CheckResult], points: dict[str, float]) -> list[CheckResult]:
+    """Hidden tests scored per test count become the category's configured points, one deduction per failure."""
+    scaled: list[CheckResult] = []
+    for result in results:
+        worth = points.get(result.category, 0.0)
+        if result.max_score <= 0 or worth <= 0:
+            scaled.append(result)
+            continue
+        per_test = worth / result.max_score
+        deductions = [
+            Deduction(
+                rule=test.name, category=result.category, points=round(per_test, 2),
+                reason=f"hidden test {test.name} {test.outcome}: {test.message or 'no message'}",
+                evidence=[f for f in result.findings if f.rule == test.name][:1],
+            )
+            for test in result.tests if test.outcome in ("failed", "error")
+        ]
+        scaled.append(result.model_copy(update={
+            "score": round(result.score * per_test, 2), "max_score": worth, "deductions": deductions,
+        }))
+    return scaled

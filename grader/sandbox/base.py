@@ -10,6 +10,9 @@ import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import Literal
+
+from checks.base import StaticCheck
 from grader.models import AppRun, Finding, Limits
 
 
@@ -56,6 +59,18 @@ class RunPlan:
     pytest_args: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class StaticJob:
+    """Static checks to run against a snapshot, in the grader's tool environment or the candidate's."""
+
+    snapshot: Path
+    checks: tuple[StaticCheck, ...]
+    where: Literal["tools", "candidate"]
+    limits: Limits
+    output_dir: Path  # host dir where each check's `<id>.json` and `<id>.run.json` land
+    app_env: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class RunOutcome:
     """What a run produced; `report` is the plugin's JSON report path when the suite ran."""
@@ -82,6 +97,10 @@ class Sandbox(abc.ABC):
     @abc.abstractmethod
     def run(self, environment: Environment, plan: RunPlan) -> RunOutcome:
         """Start the app, wait for health, run the suite, and clean up everything it started."""
+
+    @abc.abstractmethod
+    def run_static(self, environment: Environment, job: StaticJob) -> None:
+        """Run static checks against the snapshot; each check's files land in `job.output_dir`."""
 
     def prepare_runner(self, request: EnvironmentRequest) -> None:
         """Build the grader-controlled runner, where the backend has one (default: none needed)."""

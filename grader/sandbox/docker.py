@@ -23,13 +23,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checks.base import CheckContext
+from checks.base import CheckContext, ToolContext
 from checks.hidden_tests import HiddenTestsCheck
 from grader import __version__
 from grader.models import AppRun, Finding, Limits, Severity
 from grader.paths import cache_dir, checks_dir
 from grader.sandbox import images
-from grader.sandbox.base import Environment, EnvironmentRequest, RunOutcome, RunPlan, Sandbox, SandboxError
+from grader.sandbox.base import (
+    Environment,
+    EnvironmentRequest,
+    RunOutcome,
+    RunPlan,
+    Sandbox,
+    SandboxError,
+    StaticJob,
+)
+from grader.static import MAX_REPORT_BYTES, PLAN_NAME, plan_timeout, write_plan
 
 MANAGED_LABEL = "grader.managed"
 RUN_LABEL = "grader.run"
@@ -38,6 +47,7 @@ APP_DATA_DIR = "/data"
 RUNNER_TESTS = "/grader/tests"
 RUNNER_LIB = "/grader/lib"
 RUNNER_OUT = "/grader/out"
+STATIC_SUBMISSION = "/submission"
 READY_MARKER = "ready"
 NOT_READY_EXIT = 40
 LOG_TAIL_CHARS = 4000
@@ -135,6 +145,39 @@ class DockerSandbox(Sandbox):
             pod.app = self._start_app(run_id, pod.holder.id, environment.image, plan)
             pod.runner = self._start_runner(run_id, pod.holder.id, plan, out_dir)
             return self._supervise(pod, plan, out_dir)
+
+    def run_static(self, environment: Environment, job: StaticJob) -> None:
+        """Run the job's checks in one container with no network: the runner image for the grader's tools,
+        the candidate's environment image for the candidate's own tests (with the candidate's limits)."""
+        if self._runner is None:
+            raise SandboxError("the runner image is not prepared: call prepare_runner() first")
+        image = self._runner.tag if job.where == "tools" else environment.image
+        run_id = uuid.uuid4().hex[:12]
+        with _writable_output(job.output_dir) as out_dir, self._pod(run_id) as pod:
+            write_plan(job.checks, ToolContext(STATIC_SUBMISSION, RUNNER_OUT), out_dir)
+            pod.runner = self.client.containers.run(
+                image, ["python", "-m", "checks.run_plan", f"{RUNNER_OUT}/{PLAN_NAME}"],
+                network_mode="none",
+                environment={**app_environment_for(job.app_env, 0), "PYTHONPATH": RUNNER_LIB},
+                working_dir="/tmp",  # not the submission: a candidate package named `checks` must not shadow ours
+                volumes={
+                    str(job.snapshot): {"bind": STATIC_SUBMISSION, "mode": "ro"},
+                    str(checks_dir()): {"bind": f"{RUNNER_LIB}/checks", "mode": "ro"},
+                    str(out_dir): {"bind": RUNNER_OUT, "mode": "rw"},
+                },
+                tmpfs={
+                    "/tmp": "size=256m,uid=10001,gid=10001,mode=1777",
+                    APP_DATA_DIR: f"size={job.limits.data_mb}m,uid=10001,gid=10001,mode=0700",
+                },
+                **_static_limits(job),
+                **self._locked_down(run_id, f"static-{job.where}"),
+            )
+            with suppress(Exception):  # a timeout here means the plan overran: what finished is kept
+                pod.runner.wait(timeout=plan_timeout(job.checks))
+            _kill(pod.runner)
+            for path in out_dir.glob("*.json"):
+                if path.name != PLAN_NAME and path.is_file() and not path.is_symlink():
+                    (job.output_dir / path.name).write_bytes(path.read_bytes()[:MAX_REPORT_BYTES])
 
     @contextmanager
     def _pod(self, run_id: str) -> Iterator[_Pod]:
@@ -295,18 +338,31 @@ def environment_key(base_image_id: str, python: str, requirements: tuple[str, ..
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
+def _static_limits(job: StaticJob) -> dict[str, Any]:
+    if job.where == "tools":  # the grader's own tools: mypy needs room on a large submission
+        return {"mem_limit": "1536m", "memswap_limit": "1536m", "pids_limit": 256, "nano_cpus": 1_000_000_000}
+    limits = job.limits
+    return {"mem_limit": f"{limits.memory_mb}m", "memswap_limit": f"{limits.memory_mb}m",
+            "pids_limit": limits.pids, "nano_cpus": int(limits.cpus * 1e9)}
+
+
 def app_environment(plan: RunPlan) -> dict[str, str]:
     """The app's whole environment: the contract variables, then the challenge's own (formatted)."""
+    return app_environment_for(plan.app_env, plan.port)
+
+
+def app_environment_for(app_env: dict[str, str], port: int) -> dict[str, str]:
+    """The contract variables (PORT, DATA_DIR, DATABASE_URL, ...) and the challenge's own, formatted."""
     env = {
-        "PORT": str(plan.port),
+        "PORT": str(port),
         "DATA_DIR": APP_DATA_DIR,
         "DATABASE_URL": f"sqlite:///{APP_DATA_DIR}/app.db",
         "HOME": "/tmp",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    for name, value in plan.app_env.items():
-        env[name] = value.replace("{data_dir}", APP_DATA_DIR).replace("{port}", str(plan.port))
+    for name, value in app_env.items():
+        env[name] = value.replace("{data_dir}", APP_DATA_DIR).replace("{port}", str(port))
     return env
 
 

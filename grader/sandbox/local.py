@@ -33,12 +33,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
-from checks.base import CheckContext
+from checks.base import CheckContext, ToolContext
 from checks.hidden_tests import REPORT_NAME, HiddenTestsCheck
 from checks.wait_for_app import wait_for_health
 from grader.models import AppRun, Finding, Limits, Severity
 from grader.paths import cache_dir, checks_dir
-from grader.sandbox.base import Environment, EnvironmentRequest, RunOutcome, RunPlan, Sandbox, SandboxError
+from grader.sandbox.base import (
+    Environment,
+    EnvironmentRequest,
+    RunOutcome,
+    RunPlan,
+    Sandbox,
+    SandboxError,
+    StaticJob,
+)
+from grader.static import plan_timeout, write_plan
 
 MARKER_NAME = ".grader-complete"  # written last: a venv without it is an unfinished build
 REQUIREMENTS_NAME = "grader-requirements.txt"
@@ -137,6 +146,31 @@ class LocalSandbox(Sandbox):
             problem=None if ready else _not_started_problem(died_code, plan, detail),
         )
         return _outcome(app_run, suite)
+
+
+    def run_static(self, environment: Environment, job: StaticJob) -> None:
+        """Run the job's checks as one child process group: the grader's own interpreter for its tools,
+        the candidate's venv (with the app's environment and limits) for the candidate's own tests."""
+        venv = _venv_of(environment)
+        python = sys.executable if job.where == "tools" else str(venv / "bin" / "python")
+        job.output_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.ExitStack() as stack:
+            work = stack.enter_context(_temp_dir("grader-static-"))
+            data = stack.enter_context(_temp_dir("grader-data-"))
+            plan = write_plan(job.checks, ToolContext(str(job.snapshot), str(job.output_dir), python), job.output_dir)
+            if job.where == "tools":
+                env, preexec = {**_essential_env(), "HOME": str(work)}, None
+            else:
+                env, preexec = app_environment(venv, data, free_port(), job.app_env), _rlimit_setter(
+                    app_rlimits(job.limits))
+            env.update(PYTHONPATH=str(checks_dir().parent), PYTHONDONTWRITEBYTECODE="1")
+            runner = subprocess.Popen(
+                [python, "-m", "checks.run_plan", str(plan)], cwd=work, env=env, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec,
+            )
+            stack.callback(stop_process_group, runner, 0)
+            with contextlib.suppress(subprocess.TimeoutExpired):  # what finished in time is kept
+                runner.wait(timeout=plan_timeout(job.checks))
 
 
 # --- environment key and venv building -----------------------------------------------------------

@@ -1,0 +1,149 @@
+"""Review notes for the interviewer: strengths, concerns and follow-up questions, built by templates.
+
+Deterministic by design (no model, no randomness): the same result always gives the same notes. Concerns
+and questions come from the largest deductions, so they point at where the points were lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from grader.models import CategoryScore, CheckResult, Deduction, ReviewNotes
+
+MAX_CONCERNS = 5
+MIN_QUESTIONS = 3
+MAX_QUESTIONS = 5
+STRONG_CATEGORY = 85.0
+WEAK_CATEGORY = 60.0
+
+CATEGORY_NAMES = {
+    "python_fundamentals": "Python fundamentals",
+    "api_design": "API design",
+    "databases": "Databases",
+    "testing": "Testing",
+    "infrastructure": "Infrastructure",
+    "observability": "Observability",
+}
+
+# Keyed by scoring rule id; hidden-test deductions use "hidden:<category>". `{value}` is the metric,
+# `{evidence}` the first piece of evidence (file:line or test name).
+QUESTIONS: dict[str, str] = {
+    "typecheck.errors_per_100_lines": "mypy --strict reports {value} errors per 100 lines (e.g. {evidence}). "
+    "Which of these would you fix first, and how do types help you in a codebase like this?",
+    "typecheck.annotation_share": "Only {value}% of functions and parameters carry type hints. Where do hints pay "
+    "off for you, and how would you introduce them here?",
+    "lint.python_fundamentals_per_kloc": "The linter flags {evidence}. What can go wrong with that pattern, and "
+    "how would you write it instead?",
+    "complexity.functions_over_10": "{evidence}. How would you split it up, and how would you test the pieces?",
+    "complexity.average_cc": "Functions average a cyclomatic complexity of {value}. How do you decide when a "
+    "function should be broken up?",
+    "practices.idiom_share": "Where would a context manager, a generator or a decorator simplify this code?",
+    "practices.blocking_calls_in_async": "{evidence}. What does this do to the event loop under load, and how "
+    "would you fix it?",
+    "practices.has_migrations": "How would you evolve this schema in production without migrations? Which tool "
+    "would you add, and how would you deploy a breaking change?",
+    "candidate_tests.tests_found": "The submission has {value} tests of its own. Which behaviours would you test "
+    "first, and at which level (unit or HTTP)?",
+    "candidate_tests.pass_rate": "Some of your own tests fail ({evidence}). What happened, and how do you keep the "
+    "suite green?",
+    "candidate_tests.coverage_percent": "Your tests cover {value}% of the code. Which untested parts worry you "
+    "most, and why is 100% not the goal?",
+    "candidate_tests.http_tests": "How would you write integration tests that drive the API over HTTP, and what "
+    "would they catch that unit tests miss?",
+    "candidate_tests.mocks_used": "How do you isolate external services (payment, email, another API) in tests?",
+    "practices.has_ci_config": "How would you set up CI so every push runs the tests and the linters?",
+    "practices.has_dockerfile": "How would you containerize this service for production, and what would the image "
+    "contain?",
+    "practices.dockerfile_issues": "The Dockerfile has issues ({evidence}). How would you harden and slim it?",
+    "practices.pinned_share": "Dependencies are not pinned. How do you make builds reproducible?",
+    "practices.has_env_example": "How does someone new learn which environment variables this service needs?",
+    "practices.committed_env_file": "A .env file is committed. What belongs in it, and what should never reach git?",
+    "practices.secrets_found": "A secret appears to be committed ({evidence}). How should secrets reach the service, "
+    "and what would you do now that it is in the git history?",
+    "practices.has_readme_run_instructions": "How would a colleague run this service locally from your README?",
+    "lint.infrastructure_findings": "{evidence}. What is the security risk, and how would you fix it?",
+    "lint.observability_findings": "The code prints instead of logging ({evidence}). How would you make this "
+    "service's output useful in production?",
+    "practices.logging_configured": "How would you set up structured logging with a request id per request?",
+    "hidden:api_design": "A hidden API test failed: {evidence}. Walk me through the status codes and error bodies "
+    "your API returns, and why.",
+    "hidden:databases": "A hidden data test failed: {evidence}. How do you make sure writes are consistent, "
+    "including under concurrent requests?",
+    "hidden:observability": "A hidden observability test failed: {evidence}. How would an operator know this service "
+    "is healthy and ready?",
+    "hidden:infrastructure": "A hidden infrastructure test failed: {evidence}. How is the service configured in "
+    "each environment?",
+    "hidden:python_fundamentals": "A hidden test failed: {evidence}. How would you debug it?",
+    "hidden:testing": "A hidden test failed: {evidence}. Which test of yours should have caught it?",
+}
+
+GENERAL_QUESTIONS = (
+    "Which part of this submission are you least happy with, and what would you change with another day?",
+    "How would this service behave with ten times the traffic, and what would break first?",
+    "Which trade-off between frameworks or libraries did you weigh for this task?",
+)
+
+
+def build_review(checks: Sequence[CheckResult], categories: Sequence[CategoryScore]) -> ReviewNotes:
+    """Strengths, concerns and 3-5 follow-up questions from the scored checks."""
+    deductions = _largest_deductions(checks)
+    return ReviewNotes(
+        strengths=_strengths(checks, categories),
+        concerns=[_concern(d) for d in deductions[:MAX_CONCERNS]],
+        questions=_questions(deductions),
+    )
+
+
+def _largest_deductions(checks: Sequence[CheckResult]) -> list[Deduction]:
+    everything = [d for check in checks for d in check.deductions]
+    return sorted(everything, key=lambda d: (-d.points, d.category, d.rule))
+
+
+def _strengths(checks: Sequence[CheckResult], categories: Sequence[CategoryScore]) -> list[str]:
+    strengths = [
+        f"{CATEGORY_NAMES[c.id]}: {c.score:g}/100 ({c.note})"
+        for c in categories if c.evaluated and c.score is not None and c.score >= STRONG_CATEGORY
+    ]
+    strengths += [
+        f"{check.summary} ({check.id})"
+        for check in checks
+        if check.status == "passed" and check.max_score > 0 and not check.id.startswith("hidden-tests/")
+    ][:3]
+    return strengths
+
+
+def _concern(deduction: Deduction) -> str:
+    where = _evidence(deduction)
+    suffix = f" [{where}]" if where else ""
+    return f"{CATEGORY_NAMES.get(deduction.category, deduction.category)}: -{deduction.points:g} points, " \
+           f"{deduction.reason}{suffix}"
+
+
+def _questions(deductions: Sequence[Deduction]) -> list[str]:
+    questions: list[str] = []
+    used: set[str] = set()
+    for deduction in deductions:
+        key = deduction.rule if deduction.metric else f"hidden:{deduction.category}"
+        template = QUESTIONS.get(key)
+        if template is None or key in used:
+            continue
+        used.add(key)
+        value = "" if deduction.value is None else f"{deduction.value:g}"
+        questions.append(template.format(value=value, evidence=_evidence(deduction) or "see the report"))
+        if len(questions) == MAX_QUESTIONS:
+            return questions
+    for general in GENERAL_QUESTIONS:
+        if len(questions) >= MIN_QUESTIONS:
+            break
+        questions.append(general)
+    return questions
+
+
+def _evidence(deduction: Deduction) -> str:
+    if not deduction.evidence:
+        return "" if deduction.metric else deduction.rule
+    finding = deduction.evidence[0]
+    place = f"{finding.file}:{finding.line}" if finding.file and finding.line else (finding.file or "")
+    if not deduction.metric:  # a hidden test: its name says more than the test file
+        return deduction.rule
+    return f"{finding.message} at {place}" if place else finding.message

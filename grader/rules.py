@@ -1,0 +1,124 @@
+"""The scoring rules: how each metric of each check turns into points of a scorecard category.
+
+Every default lives here, in one table, and `docs/scoring.md` explains each row. A challenge may change a
+rule's points or thresholds in `challenge.toml` (`[scoring.rules."<rule id>"]`) and the points its hidden
+tests are worth per category (`[scoring.hidden_points]`).
+
+A rule earns its full points when the metric is at `good` (or better), none at `bad` (or worse), and a
+straight-line share in between; `good` may be above or below `bad`, so one shape serves "more is better"
+and "less is better". A rule whose metric is missing, negative (the check's "not applicable"), or whose
+`requires` metric is not above zero gives no evidence either way and is left out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from grader.models import ScoringConfig
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One metric's contribution to one category."""
+
+    check: str
+    metric: str
+    category: str
+    points: float
+    good: float
+    bad: float
+    explain: str  # what the metric says about the candidate, for deductions and docs
+    requires: str | None = None  # another metric of the same check that must be > 0 for this rule to apply
+
+    @property
+    def id(self) -> str:
+        return f"{self.check}.{self.metric}"
+
+    def earned(self, value: float) -> float:
+        """Points earned for `value`: full at `good`, none at `bad`, linear in between."""
+        if self.good == self.bad:
+            return self.points if _at_least_as_good(value, self.good, self.good >= self.bad) else 0.0
+        share = (value - self.bad) / (self.good - self.bad)
+        return round(self.points * min(1.0, max(0.0, share)), 4)
+
+
+def _at_least_as_good(value: float, good: float, higher_is_better: bool) -> bool:
+    return value >= good if higher_is_better else value <= good
+
+
+# Points a category's hidden tests are worth, when the challenge has hidden tests in that category.
+DEFAULT_HIDDEN_POINTS: dict[str, float] = {
+    "api_design": 100,
+    "databases": 80,
+    "observability": 60,
+    "infrastructure": 40,
+    "python_fundamentals": 30,
+    "testing": 20,
+}
+
+DEFAULT_RULES: tuple[Rule, ...] = (
+    # --- python_fundamentals -------------------------------------------------------------------------
+    Rule("typecheck", "errors_per_100_lines", "python_fundamentals", 20, 0, 5,
+         "mypy --strict errors per 100 lines of application code"),
+    Rule("typecheck", "annotation_share", "python_fundamentals", 20, 90, 20,
+         "share of functions and parameters with type hints (%)"),
+    Rule("lint", "python_fundamentals_per_kloc", "python_fundamentals", 15, 0, 15,
+         "fundamentals lint findings (bare/broad excepts, mutable defaults, unused names) per 1000 lines"),
+    Rule("complexity", "average_cc", "python_fundamentals", 8, 4, 10,
+         "average cyclomatic complexity per function"),
+    Rule("complexity", "functions_over_10", "python_fundamentals", 8, 0, 4,
+         "functions with cyclomatic complexity above 10"),
+    Rule("practices", "idiom_share", "python_fundamentals", 10, 80, 20,
+         "share of applicable idioms used (context managers, generators, decorators, logging, async handlers) (%)"),
+    Rule("practices", "blocking_calls_in_async", "python_fundamentals", 5, 0, 2,
+         "blocking calls (time.sleep, requests, open) inside async functions"),
+    # --- databases -----------------------------------------------------------------------------------
+    Rule("practices", "has_migrations", "databases", 20, 1, 0, "schema migrations committed (1 = yes)"),
+    # --- testing -------------------------------------------------------------------------------------
+    Rule("candidate_tests", "tests_found", "testing", 15, 8, 0, "tests in the candidate's own suite"),
+    Rule("candidate_tests", "pass_rate", "testing", 15, 100, 50, "share of the candidate's own tests passing (%)",
+         requires="tests_found"),
+    Rule("candidate_tests", "coverage_percent", "testing", 30, 80, 20,
+         "line+branch coverage of application code by the candidate's tests (%)"),
+    Rule("candidate_tests", "http_tests", "testing", 15, 1, 0, "tests exercise HTTP endpoints (1 = yes)"),
+    Rule("candidate_tests", "mocks_used", "testing", 5, 1, 0, "tests isolate collaborators with mocks/monkeypatch"),
+    Rule("practices", "has_ci_config", "testing", 15, 1, 0, "a CI configuration runs the tests (1 = yes)"),
+    # --- infrastructure ------------------------------------------------------------------------------
+    Rule("practices", "has_dockerfile", "infrastructure", 15, 1, 0, "a Dockerfile is present (1 = yes)"),
+    Rule("practices", "dockerfile_issues", "infrastructure", 5, 0, 5, "Dockerfile lint issues",
+         requires="has_dockerfile"),
+    Rule("practices", "pinned_share", "infrastructure", 10, 100, 0, "share of dependencies pinned or locked (%)"),
+    Rule("practices", "has_env_example", "infrastructure", 10, 1, 0,
+         "configuration documented in an .env.example (1 = yes)"),
+    Rule("practices", "committed_env_file", "infrastructure", 5, 0, 1, "a real .env file is committed (1 = yes)"),
+    Rule("practices", "secrets_found", "infrastructure", 20, 0, 1, "secrets committed to the repository"),
+    Rule("practices", "has_readme_run_instructions", "infrastructure", 10, 1, 0,
+         "the README says how to run the service (1 = yes)"),
+    Rule("lint", "infrastructure_findings", "infrastructure", 15, 0, 3,
+         "security lint findings (hard-coded passwords, shell=True, SQL built from strings)"),
+    # --- observability -------------------------------------------------------------------------------
+    Rule("lint", "observability_findings", "observability", 15, 0, 5,
+         "print() instead of logging, exceptions logged without traceback"),
+    Rule("practices", "logging_configured", "observability", 25, 1, 0, "logging is configured (1 = yes)"),
+)
+
+
+def effective_rules(config: ScoringConfig) -> tuple[Rule, ...]:
+    """The default rules with the challenge's overrides applied; unknown rule ids are an error."""
+    known = {rule.id for rule in DEFAULT_RULES}
+    unknown = sorted(set(config.rules) - known)
+    if unknown:
+        raise ValueError(f"unknown scoring rules {unknown}; known rules: {sorted(known)}")
+    rules = []
+    for rule in DEFAULT_RULES:
+        override = config.rules.get(rule.id)
+        if override is not None:
+            changes = {k: v for k, v in override.model_dump().items() if v is not None}
+            rule = replace(rule, **changes)
+        rules.append(rule)
+    return tuple(rules)
+
+
+def hidden_points(config: ScoringConfig) -> dict[str, float]:
+    """Points per category for hidden tests, defaults overridden by the challenge."""
+    return {**DEFAULT_HIDDEN_POINTS, **config.hidden_points}

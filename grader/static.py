@@ -1,0 +1,109 @@
+"""Host side of the static checks: which checks run where, and reading what they wrote.
+
+The checks themselves (`checks/<id>.py`) run in the sandbox; the host only builds the plan, hands it to
+the backend, and validates the JSON that comes back. Output of the candidate-environment check is written
+by code the candidate controls, so it is validated and bounded like any other untrusted input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+from pydantic import ValidationError
+
+from checks.base import CATEGORY_IDS, MAX_FINDINGS, StaticCheck, ToolContext
+from grader.models import CheckRun, Finding
+
+STATIC_CHECK_IDS = ("typecheck", "lint", "complexity", "practices", "candidate_tests")
+PLAN_NAME = "plan.json"
+MAX_REPORT_BYTES = 5_000_000
+
+
+def load_static_checks(ids: Sequence[str] = STATIC_CHECK_IDS) -> list[StaticCheck]:
+    """The check objects, imported from the `checks` package."""
+    return [cast(StaticCheck, importlib.import_module(f"checks.{check_id}").CHECK) for check_id in ids]
+
+
+def write_plan(checks: Sequence[StaticCheck], context: ToolContext, out_dir: Path) -> Path:
+    """The plan `checks.run_plan` executes: each check's command with its timeout."""
+    plan = [{"id": c.id, "argv": c.command(context), "timeout_s": c.timeout_s} for c in checks]
+    path = out_dir / PLAN_NAME
+    path.write_text(json.dumps(plan, indent=1))
+    return path
+
+
+def plan_timeout(checks: Sequence[StaticCheck]) -> float:
+    """Wall time for a whole plan: the sum of its checks' timeouts plus start-up slack."""
+    return sum(c.timeout_s for c in checks) + 30
+
+
+def read_check_runs(checks: Sequence[StaticCheck], out_dir: Path) -> list[CheckRun]:
+    """One CheckRun per check: its metrics and findings, or why it could not run."""
+    return [read_check_run(check.id, out_dir) for check in checks]
+
+
+def read_check_run(check_id: str, out_dir: Path) -> CheckRun:
+    """Validate `<id>.run.json` and `<id>.json`; anything missing or malformed means "could not run"."""
+    run = _read_json(out_dir / f"{check_id}.run.json")
+    if run is None:
+        return _error(check_id, "the check never ran (the sandbox stopped before it)", 0.0)
+    duration = _number(run.get("duration_s")) or 0.0
+    if run.get("timed_out"):
+        return _error(check_id, f"timed out after {duration:g} s", duration)
+    if run.get("exit_code") != 0:
+        reason = str(run.get("stderr_tail") or "").strip().splitlines()
+        return _error(check_id, f"exit code {run.get('exit_code')}: {reason[-1] if reason else 'no message'}",
+                      duration)
+    report = _read_json(out_dir / f"{check_id}.json")
+    if report is None:
+        return _error(check_id, "the check wrote no readable report", duration)
+    return CheckRun(
+        id=check_id, status="ok", duration_s=duration,
+        metrics=_metrics(report.get("metrics")), findings=_findings(report.get("findings")),
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _metrics(raw: Any) -> dict[str, float]:
+    if not isinstance(raw, dict):
+        return {}
+    metrics = {str(k)[:80]: _number(v) for k, v in list(raw.items())[:200]}
+    return {k: v for k, v in sorted(metrics.items()) if v is not None}
+
+
+def _findings(raw: Any) -> list[Finding]:
+    if not isinstance(raw, list):
+        return []
+    findings = []
+    for item in raw[:MAX_FINDINGS]:
+        try:
+            finding = Finding.model_validate(item)
+        except ValidationError:
+            continue
+        if finding.category in CATEGORY_IDS:
+            findings.append(finding.model_copy(update={"message": finding.message[:500]}))
+    return findings
+
+
+def _error(check_id: str, reason: str, duration: float) -> CheckRun:
+    return CheckRun(id=check_id, status="error", error=reason, duration_s=duration)
