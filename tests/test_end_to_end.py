@@ -18,7 +18,8 @@ import jsonschema
 import pytest
 
 from grader.challenge import load_challenge
-from grader.models import Challenge
+from grader.models import DEFAULT_WEIGHTS, Challenge
+from grader.static import STATIC_CHECK_IDS
 
 from .conftest import REPO_ROOT
 
@@ -88,10 +89,29 @@ def assert_graded_as_expected(result: dict[str, Any], name: str, backend: str) -
     assert result["app"]["started"], result["app"]
     assert hidden_test_count(result) >= 10
     assert failed_hidden_tests(result) == set(expectation.expected_failures)
-    if expectation.kind == "reference":
-        assert result["overall"] == 100.0
-    else:
-        assert result["overall"] is not None and result["overall"] < 100.0
+    assert [(c["id"], c["weight"]) for c in result["categories"]] == list(DEFAULT_WEIGHTS.items())
+    assert all(c["evaluated"] for c in result["categories"]), result["categories"]
+    static = {c["id"].split("/")[0]: c for c in result["checks"] if not c["id"].startswith("hidden-tests/")}
+    assert set(static) == set(STATIC_CHECK_IDS)
+    for check in static.values():
+        assert check["status"] in ("passed", "failed"), check
+        assert check["metrics"] and check["duration_s"] is not None
+    assert 3 <= len(result["review"]["questions"]) <= 5
+
+
+@pytest.mark.docker
+def test_flawed_solution_loses_points_with_file_line_evidence(docker_results: dict[str, dict[str, Any]]) -> None:
+    flawed = [name for name in SOLUTIONS if CHALLENGE.solutions[name].kind == "flawed"]
+    references = [name for name in SOLUTIONS if CHALLENGE.solutions[name].kind == "reference"]
+    for name in flawed:
+        result = docker_results[name]
+        assert result["overall"] < min(docker_results[r]["overall"] for r in references)
+        evidence = [e for c in result["checks"] for d in c["deductions"] for e in d["evidence"]
+                    if e["file"] and e["line"]]
+        assert any(e["file"] == "main.py" for e in evidence), evidence
+        rules = {d["rule"] for c in result["checks"] for d in c["deductions"]}
+        assert {"practices.secrets_found", "lint.observability_findings", "typecheck.annotation_share"} <= rules
+        assert set(CHALLENGE.solutions[name].expected_failures) <= rules
 
 
 @pytest.mark.docker
@@ -108,6 +128,20 @@ def test_docker_grades_solution(docker_results: dict[str, dict[str, Any]], name:
 def test_docker_leaves_no_container(docker_results: dict[str, dict[str, Any]]) -> None:
     assert docker_results
     assert docker_containers() == []
+
+
+@pytest.mark.docker
+def test_grading_twice_gives_identical_scores(docker_results: dict[str, dict[str, Any]], tmp_path: Path) -> None:
+    name = next(n for n in SOLUTIONS if CHALLENGE.solutions[n].kind == "flawed")
+    argv = [sys.executable, "-m", "grader", "grade", str(Path(CHALLENGE.root) / "solutions" / name),
+            "--challenge", "hello-api", "--sandbox", "docker", "--out", str(tmp_path)]
+    subprocess.run(argv, capture_output=True, text=True, timeout=600, check=True)
+    again = json.loads((tmp_path / name / "result.json").read_text())
+    first = docker_results[name]
+    assert again["overall"] == first["overall"]
+    assert again["categories"] == first["categories"]
+    assert [(c["id"], c["score"], c["max_score"]) for c in again["checks"]] == [
+        (c["id"], c["score"], c["max_score"]) for c in first["checks"]]
 
 
 @pytest.mark.docker

@@ -5,6 +5,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 DB = os.environ.get("DATABASE_URL", "sqlite:///notes.db").replace("sqlite:///", "")
+SECRET_KEY = "sk_live_51HaRdC0d3dS3cr3tK3y9f8e7d6c5b4a"
 
 app = FastAPI()
 
@@ -23,8 +24,11 @@ def get_db():
 @app.on_event("startup")
 def startup():
     conn = get_db()
-    conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)")
-    conn.commit()
+    try:
+        conn.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, title TEXT, body TEXT)")
+        conn.commit()
+    except:
+        print("could not create the table")
     conn.close()
 
 
