@@ -101,16 +101,26 @@ def make_sandbox(kind: str, python: str) -> Sandbox:
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-results"),
     show_default=True, help="Results go to OUT/<submission>/result.json.",
 )
+@click.option(
+    "--format", "formats", default="json,html", show_default=True, metavar="FORMATS",
+    callback=lambda _ctx, _param, value: report_formats(value),  # defined with the `report` command below
+    help="Reports to write, comma-separated: html, json, md, junit (result.json is always written).",
+)
 @friendly_errors
-def grade(submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path) -> None:
+def grade(
+    submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...]
+) -> None:
     """Grade SUBMISSIONS (directories, .zip/.tar(.gz) archives or git repositories)."""
     challenge = load_challenge(challenge_ref)
     sandbox = make_sandbox(sandbox_kind, challenge.python)
     errored = 0
+    graded: list[tuple[Path, GradeResult]] = []
     for source in submissions:
         result = grade_submission(source, challenge, sandbox, out_dir, log=progress)
         print_summary(result, out_dir)
         errored += result.status != "graded"
+        graded.append((source, result))
+    write_grade_reports(graded, out_dir, formats)
     if errored:
         fail(f"{errored} of {len(submissions)} submission(s) could not be graded (see above)", EXIT_SOME_ERRORED)
 
@@ -208,3 +218,75 @@ def sandbox_cleanup() -> None:
 
     removed = remove_run_containers(images.connect())
     out.print(f"removed {removed} container(s)")
+
+
+# --- reports (rendered from result.json files only; see grader/report.py) ---------------------------------
+
+
+def report_formats(value: str) -> tuple[str, ...]:
+    """`--format` as a tuple of known report formats; anything else is a usage error."""
+    from grader.report import ReportError, parse_formats
+
+    try:
+        return parse_formats(value)
+    except ReportError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--format'") from exc
+
+
+def write_grade_reports(graded: list[tuple[Path, GradeResult]], out_dir: Path, formats: tuple[str, ...]) -> None:
+    """After `grade`: render the chosen reports from the result.json files just written."""
+    if not set(formats) - {"json"}:
+        return
+    from grader.intake import submission_name
+    from grader.report import load_results, write_reports
+
+    directories = [out_dir / (r.submission.name if r.submission else submission_name(s)) for s, r in graded]
+    written = write_reports(load_results(directories), out_dir, formats, "reviewer")
+    cohort = out_dir / "index.html"
+    where = f"; cohort report: {cohort}" if cohort in written else ""
+    progress(escape(f"wrote {len(written)} report file(s) under {out_dir}{where}"))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="RESULT_OR_DIR...", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+    help="Reports go to OUT/<submission>/ (report.html, summary.md, junit.xml) and OUT/index.html.",
+)
+@click.option(
+    "--format", "formats", default="json,html", show_default=True, metavar="FORMATS",
+    callback=lambda _ctx, _param, value: report_formats(value),
+    help="Comma-separated: html, json, md, junit.",
+)
+@click.option(
+    "--audience", type=click.Choice(["reviewer", "candidate"]), default="reviewer", show_default=True,
+    help="candidate: per-category totals only, no hidden-test names, messages, code or logs.",
+)
+@friendly_errors
+def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], audience: str) -> None:
+    """Render reports from RESULT_OR_DIR... (result.json files, or directories searched for them)."""
+    from grader.report import ReportError, load_results, write_reports
+
+    problems: list[str] = []
+    results = load_results(paths, on_error=problems.append)
+    if not results and len(problems) == 1:
+        fail(escape(problems[0]))
+    for problem in problems:
+        err.print(f"[bold red]error:[/] {escape(problem)}", markup=True, soft_wrap=True)
+    if not results:
+        fail(f"none of the {len(problems)} path(s) held a readable result.json; nothing was rendered")
+    try:
+        written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer")
+    except (ReportError, OSError) as exc:
+        fail(escape(f"could not write the reports: {exc}"))
+    for path in written:
+        out.print(escape(str(path)), highlight=False, soft_wrap=True)
+    if problems:
+        fail(f"{len(problems)} path(s) could not be read; {len(results)} result(s) were rendered", EXIT_SOME_ERRORED)
+
+
+def escape(text: str) -> str:
+    """Text made safe for Rich markup (paths and messages may hold square brackets)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)

@@ -119,11 +119,20 @@ def runner_requirements() -> tuple[str, ...]:
 
 
 def grade_submission(
-    source: Path, challenge: Challenge, sandbox: Sandbox, out_root: Path, log: Log = print
+    source: Path, challenge: Challenge, sandbox: Sandbox, out_root: Path, log: Log = print, force: bool = False
 ) -> GradeResult:
-    """Grade one submission and write `out_root/<name>/result.json`; never raises for bad input."""
+    """Grade one submission and write `out_root/<name>/result.json`; never raises for bad input.
+
+    A finished result is reused when the submission's content, the challenge's content and the grader's
+    version are unchanged (`force` regrades anyway).
+    """
     grading = Grading(source=source, challenge=challenge, sandbox=sandbox, out_root=out_root, log=log)
     try:
+        take_intake(grading)
+        previous = None if force else reusable_result(grading)
+        if previous is not None:
+            log(f"{grading.name}: unchanged since the last grading: result reused (--force regrades)")
+            return previous
         result = _grade(grading)
     except (IntakeError, GradingError, SandboxError, DependencyError) as exc:
         result = _error_result(grading, str(exc))
@@ -131,8 +140,27 @@ def grade_submission(
     return result
 
 
+def reusable_result(grading: Grading) -> GradeResult | None:
+    """The result already in the output dir, if it graded exactly this submission with this grader."""
+    path = grading.out_root / grading.name / RESULT_FILE
+    try:
+        previous = GradeResult.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    same = (
+        previous.status == "graded"
+        and previous.grader_version == __version__
+        and previous.submission is not None
+        and grading.snapshot is not None
+        and previous.submission.content_hash == grading.snapshot.content_hash
+        and previous.challenge.get("content_hash") == challenge_content_hash(grading.challenge)
+        and previous.sandbox is not None
+        and previous.sandbox.backend == grading.sandbox.name
+    )
+    return previous if same else None
+
+
 def _grade(grading: Grading) -> GradeResult:
-    take_intake(grading)
     wheels = fetch_wheels(grading)
     environment = prepare_environment(grading, wheels)
     runs = run_static_checks(grading, environment)

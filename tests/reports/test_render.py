@@ -1,0 +1,300 @@
+"""Rendering from hand-built results: every section, escaping, audiences, Markdown, JUnit and the files written."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from grader import report
+from grader.models import Bands, GradeResult
+
+from .factories import HIDDEN_NAMES, HOSTILE, error_result, graded_result
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+class TagCollector(HTMLParser):
+    """Every start tag with its attributes, and the page's text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(html: str) -> TagCollector:
+    collector = TagCollector()
+    collector.feed(html)
+    return collector
+
+
+def hidden_strings(result: GradeResult) -> list[str]:
+    """Everything of the hidden suite a candidate must not see: names, ids and messages."""
+    found = []
+    for check in result.checks:
+        for test in check.tests:
+            found += [test.name, test.nodeid]
+            if test.message:
+                found.append(test.message.splitlines()[0])
+    return [text for text in found if text]
+
+
+# --- candidate report ---------------------------------------------------------------------------------------
+
+
+def test_candidate_report_has_every_section() -> None:
+    html = report.render_candidate_html(graded_result("alice"), "reviewer")
+    for expected in (
+        "alice", "75.5", "Hire", "Measured 75% of the scorecard", "Scorecard", "<svg",
+        "Where points were lost", "typecheck.errors_per_100_lines", "app/main.py:42",  # deduction + evidence
+        "Hidden tests · 1 of 2 passed", HIDDEN_NAMES[0], "POST /notes answered 200, expected 201",
+        "Code hotspots and findings", "create_note has cyclomatic complexity 14",
+        "The candidate's own tests", "coverage percent", "72%",
+        "Review notes", "Interview questions", "How would you make POST /notes answer 201?",
+        "Environment and reproducibility", "sha256:feedbeef", "grader-env:abc", "0.1.0", "docker · isolated",
+    ):
+        assert expected in html, expected
+    assert "not isolated" not in html  # docker: no local-backend warning
+
+
+def test_local_backend_shows_a_warning_banner() -> None:
+    html = report.render_candidate_html(graded_result(local=True))
+    assert "Graded with the local backend: not isolated" in html
+    assert "local · NOT isolated" in html
+
+
+def test_app_that_did_not_start_shows_the_problem_and_log_tail() -> None:
+    html = report.render_candidate_html(graded_result(started=False))
+    assert "The app did not start" in html
+    assert "exited with code 3 before answering /health" in html
+    assert "Traceback (most recent call last):" in html
+
+
+def test_not_graded_result_renders_a_clear_page() -> None:
+    html = report.render_candidate_html(error_result("No Python file was found in the submission"))
+    assert "This submission was not graded" in html
+    assert "No Python file was found in the submission" in html
+    assert "It is not a score of zero" in html
+    assert "Scorecard" not in html
+
+
+def test_page_is_self_contained() -> None:
+    html = report.render_candidate_html(graded_result(local=True))
+    page = parse(html)
+    tags = {tag for tag, _ in page.tags}
+    assert not tags & {"script", "link", "img", "iframe", "object", "embed"}
+    for _, attrs in page.tags:
+        for name in ("src", "href", "action"):
+            value = attrs.get(name) or ""
+            assert not re.match(r"^(https?:)?//", value), (name, value)
+    assert "@import" not in html and "url(" not in html
+    csp = next(attrs["content"] for tag, attrs in page.tags if attrs.get("http-equiv") == "Content-Security-Policy")
+    assert csp is not None and "default-src 'none'" in csp and "script-src 'none'" in csp
+
+
+@pytest.mark.parametrize(("score", "band"), [(85, "Strong hire"), (84.9, "Hire"), (70, "Hire"), (50, "Lean no"),
+                                             (49.9, "No"), (None, "Not scored")])
+def test_default_bands(score: float | None, band: str) -> None:
+    assert report.band_for(score, Bands()).label == band
+
+
+def test_bands_come_from_the_result_when_it_carries_them() -> None:
+    result = graded_result()
+    assert report.result_bands(result) == Bands()
+    object.__setattr__(result, "bands", {"strong_hire": 95, "hire": 90, "lean_no": 80})
+    assert report.result_band(result).label == "No"  # 75.5 is below the challenge's lean-no threshold
+
+
+# --- untrusted text ---------------------------------------------------------------------------------------------
+
+
+def test_hostile_text_is_escaped_everywhere_in_html() -> None:
+    result = graded_result("bob" + HOSTILE, hostile=HOSTILE, started=False)
+    for html in (report.render_candidate_html(result), report.render_cohort_html([result, graded_result()])):
+        assert "<script>alert" not in html
+        assert "<img src=x" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        page = parse(html)
+        assert not any(tag == "img" for tag, _ in page.tags)
+        assert not any(name.startswith("on") for _, attrs in page.tags for name in attrs)
+        assert HOSTILE in "".join(page.text)  # shown as text, intact
+
+
+def test_hostile_text_is_inert_in_markdown_and_junit() -> None:
+    result = graded_result("bob" + HOSTILE, hostile=HOSTILE)
+    markdown = report.render_markdown(result)
+    assert "<script>" not in markdown and "<img" not in markdown
+    junit = report.render_junit([result])
+    root = ET.fromstring(junit)
+    assert root.find("testsuite").get("name") == "bob" + HOSTILE  # type: ignore[union-attr]
+
+
+def test_junit_drops_characters_xml_cannot_hold() -> None:
+    result = graded_result()
+    result.checks[0].tests[0].message = "colour \x1b[31mred\x1b[0m and a NUL \x00"
+    root = ET.fromstring(report.render_junit([result]))
+    messages = [f.text or "" for f in root.iter("failure")]
+    assert any("colour [31mred[0m and a NUL " in m for m in messages)
+
+
+# --- audience -----------------------------------------------------------------------------------------------------
+
+
+def test_candidate_audience_hides_hidden_tests_code_logs_and_notes() -> None:
+    result = graded_result(started=False)
+    html = report.render_candidate_html(result, "candidate")
+    for secret in [*hidden_strings(result), "app/main.py", "create_note", "Traceback", "How would you make",
+                   "typecheck.errors_per_100_lines", "Reviewer copy"]:
+        assert secret not in html, secret
+    assert "Candidate feedback" in html
+    assert "Hidden tests:</b> 1 of 2 passed" in html
+    assert "75.5" in html and "API design" in html
+
+
+def test_redacted_result_keeps_totals_but_no_names() -> None:
+    result = graded_result()
+    redacted = report.redact_for_candidate(result)
+    assert report.hidden_totals(redacted) == report.hidden_totals(result) == (2, 3)
+    dumped = redacted.model_dump_json()
+    for secret in hidden_strings(result):
+        assert secret not in dumped, secret
+    assert redacted.review is None
+    assert all(not c.findings and not c.deductions for c in redacted.checks)
+
+
+def test_unknown_audience_is_an_error() -> None:
+    with pytest.raises(report.ReportError, match="unknown audience"):
+        report.render_candidate_html(graded_result(), "everyone")  # type: ignore[arg-type]
+
+
+# --- markdown ---------------------------------------------------------------------------------------------------
+
+
+def test_markdown_summary_for_one_result() -> None:
+    markdown = report.render_markdown(graded_result("alice"))
+    assert markdown.startswith("### alice: 75.5/100 · Hire")
+    assert "| Category | Weight | Score |" in markdown
+    assert "| API design | 20% | 50 |" in markdown
+    assert "| Infrastructure | 15% | not evaluated |" in markdown
+    assert "**Top deductions**" in markdown
+    assert "−3.5 · Python fundamentals · `typecheck.errors_per_100_lines`" in markdown
+    assert len(markdown.splitlines()) < 40
+
+
+def test_markdown_for_an_error_and_for_a_cohort() -> None:
+    assert "not graded" in report.render_markdown(error_result("no code"))
+    cohort = report.render_markdown([graded_result("alice"), error_result("no code here")])
+    assert "| 1 | alice | 75.5 | Hire | 75% | 2/3 |" in cohort
+    assert "**Not graded**" in cohort and "no code here" in cohort
+
+
+# --- junit ---------------------------------------------------------------------------------------------------------
+
+
+def test_junit_has_a_testcase_per_hidden_test_and_per_check() -> None:
+    result = graded_result()
+    root = ET.fromstring(report.render_junit([result, error_result("no code")]))
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["alice", "submission"]  # sorted by name
+    cases = suites[0].findall("testcase")
+    names = [c.get("name") for c in cases]
+    assert len(cases) == len(result.checks) + 4 and set(HIDDEN_NAMES) <= set(names)
+    assert suites[0].get("tests") == str(len(cases))
+    failures = suites[0].findall("testcase/failure")
+    # failed: hidden-tests/api_design, typecheck, candidate_tests (checks) + one hidden test
+    assert suites[0].get("failures") == str(len(failures)) == "4"
+    assert suites[0].get("skipped") == "1"
+    failed = next(c for c in cases if c.get("name") == HIDDEN_NAMES[0])
+    assert "expected 201" in (failed.find("failure").get("message") or "")  # type: ignore[union-attr]
+    assert suites[1].get("errors") == "1" and "no code" in (suites[1].find("testcase/error").text or "")  # type: ignore[union-attr]
+    assert root.get("tests") == str(len(cases) + 1)
+
+
+# --- loading and writing -----------------------------------------------------------------------------------------
+
+
+def write_result(directory: Path, result: GradeResult) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "result.json"
+    path.write_text(result.model_dump_json(indent=2))
+    return path
+
+
+def test_load_results_reads_files_and_directories_and_reports_bad_ones(tmp_path: Path) -> None:
+    write_result(tmp_path / "run" / "alice", graded_result("alice"))
+    write_result(tmp_path / "run" / "nocode", error_result())
+    (tmp_path / "run" / "broken").mkdir()
+    (tmp_path / "run" / "broken" / "result.json").write_text("{not json")
+    single = write_result(tmp_path / "elsewhere", graded_result("bob"))
+    problems: list[str] = []
+    results = report.load_results([tmp_path / "run", single, tmp_path / "missing"], on_error=problems.append)
+    assert sorted(report.display_name(r) for r in results) == ["alice", "bob", "nocode"]
+    assert len(problems) == 2
+    assert str(tmp_path / "run" / "broken" / "result.json") in problems[0] and "not a valid result.json" in problems[0]
+    assert "missing: no such file or directory" in problems[1]
+    with pytest.raises(report.ReportError, match="broken"):
+        report.load_results([tmp_path / "run"])
+
+
+def test_write_reports_layout_and_links(tmp_path: Path) -> None:
+    results = [graded_result("alice"), graded_result("alice"), graded_result("../evil" + HOSTILE), error_result()]
+    out = tmp_path / "out"
+    written = report.write_reports(results, out, ["html", "json", "md", "junit"])
+    assert all(path.is_relative_to(out) and path.is_file() for path in written)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["alice", "alice-2", "evil-script-alert-1-script-img-src-x-onerror-alert-2", "index.html",
+                     "junit.xml", "submission", "summary.md"]
+    for directory in (p for p in out.iterdir() if p.is_dir()):
+        assert {p.name for p in directory.iterdir()} == {"report.html", "result.json", "summary.md", "junit.xml"}
+        GradeResult.model_validate_json((directory / "result.json").read_text())
+    hrefs = [attrs["href"] for tag, attrs in parse((out / "index.html").read_text()).tags if tag == "a"]
+    assert len(hrefs) >= 4
+    for href in hrefs:
+        assert href is not None and (out / href).is_file(), href
+
+
+def test_single_result_gets_no_cohort_files(tmp_path: Path) -> None:
+    written = report.write_reports([graded_result("alice")], tmp_path, ["html", "md"])
+    assert written == [tmp_path / "alice" / "report.html", tmp_path / "alice" / "summary.md"]
+
+
+def test_candidate_audience_writes_a_redacted_json_and_never_overwrites_the_result(tmp_path: Path) -> None:
+    original = write_result(tmp_path / "alice", graded_result("alice"))
+    before = original.read_text()
+    results = report.load_results([tmp_path])
+    written = report.write_reports(results, tmp_path, ["json", "html", "md", "junit"], "candidate")
+    assert original.read_text() == before
+    assert tmp_path / "alice" / "result.candidate.json" in written
+    for path in written:
+        text = path.read_text()
+        for secret in hidden_strings(results[0]):
+            assert secret not in text, (path.name, secret)
+    json.loads((tmp_path / "alice" / "result.candidate.json").read_text())
+
+
+def test_rendering_in_place_keeps_result_json(tmp_path: Path) -> None:
+    original = write_result(tmp_path / "alice", graded_result("alice"))
+    before = original.read_bytes()
+    report.write_reports(report.load_results([tmp_path]), tmp_path, ["json", "html"])
+    assert original.read_bytes() == before
+
+
+@pytest.mark.parametrize("text", ["pdf", "html,xml", "", " , "])
+def test_bad_formats_are_rejected(text: str) -> None:
+    with pytest.raises(report.ReportError, match="unknown report format"):
+        report.parse_formats(text)
+
+
+def test_formats_are_parsed_in_order_without_repeats() -> None:
+    assert report.parse_formats("md, HTML,md,junit") == ("md", "html", "junit")
