@@ -8,7 +8,8 @@ Conventions every check follows:
 - paths in findings are relative to the submission root, in posix form;
 - junk directories (virtualenvs, caches, VCS metadata, node_modules) are never looked at;
 - "test code" is `tests/` or `test/` directories, `test_*.py`, `*_test.py`, `tests.py` and `conftest.py`;
-- "migrations" are `*/migrations/*` and `*/alembic/versions/*` (and `versions/` next to an `env.py`);
+- "migrations" are files under a `migrations/` or `alembic/` directory (Django, Flask-Migrate, Alembic's
+  env.py and versions/);
 - "app code" is every other Python file;
 - a crash of the check (tool missing, driver failure) is one line on stderr and a non-zero exit.
 """
@@ -17,15 +18,17 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, NoReturn, Sequence
+from typing import IO, NoReturn
 
 from checks.base import FindingDict, write_report
 
@@ -115,12 +118,9 @@ def is_test_path(rel: str) -> bool:
 
 
 def is_migration_path(rel: str) -> bool:
-    """True for database migrations: */migrations/*, */alembic/versions/*, alembic-style versions/ dirs."""
+    """True for database migrations: anything under a `migrations/` or `alembic/` directory."""
     parts = rel.split("/")[:-1]
-    if "migrations" in parts:
-        return True
-    return any(part == "versions" and index > 0 and parts[index - 1] in ("alembic", "migrations")
-               for index, part in enumerate(parts))
+    return "migrations" in parts or "alembic" in parts
 
 
 def is_app_path(rel: str) -> bool:
@@ -273,10 +273,8 @@ def run_tool(argv: Sequence[str], cwd: Path, env: dict[str, str], timeout: float
 
 
 def _kill_group(pgid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _read_capped(stream: IO[bytes]) -> str:
@@ -286,8 +284,13 @@ def _read_capped(stream: IO[bytes]) -> str:
 
 def python_tool(module: str, args: Sequence[str], cwd: Path, timeout: float,
                 env: dict[str, str] | None = None) -> ToolResult:
-    """`sys.executable -m module args...` in the tool environment."""
-    return run_tool([sys.executable, "-m", module, *args], cwd, env or tool_env(), timeout)
+    """`sys.executable -I -B -m module args...` in the tool environment.
+
+    Isolated mode (`-I`): neither the working directory nor PYTHON* variables reach `sys.path`, so a
+    candidate's `yaml.py` or `mypy_extensions.py` next to the working directory is never imported by the
+    tool; `-B`: no bytecode written.
+    """
+    return run_tool([sys.executable, "-I", "-B", "-m", module, *args], cwd, env or tool_env(), timeout)
 
 
 def tool_version(module: str, cwd: Path, args: Sequence[str] = ("--version",)) -> str:

@@ -42,21 +42,33 @@ import re
 import sys
 import tempfile
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from checks._common import (
-    CheckCrashed, ParsedFile, Report, ToolResult, finding, importance_key, is_test_path, one_line, parse_python,
-    python_files, run_main, run_tool, share,
+    CheckCrashed,
+    ParsedFile,
+    Report,
+    ToolResult,
+    finding,
+    importance_key,
+    is_test_path,
+    one_line,
+    parse_python,
+    python_files,
+    run_main,
+    run_tool,
+    share,
 )
 from checks.base import FindingDict, ToolContext, module_command
 
 CHECK_ID = "candidate_tests"
 CATEGORY = "testing"
 TIMEOUT_S = 300.0
-INNER_TIMEOUT_S = TIMEOUT_S - 60.0  # leaves time to write the report after killing a slow suite
-REPORT_TIMEOUT_S = 45.0
+INNER_TIMEOUT_S = TIMEOUT_S - 75.0  # leaves time for the probe, `coverage json` and the report
+REPORT_TIMEOUT_S = 30.0
+PROBE_TIMEOUT_S = 30.0
 COVERAGE_RC = Path(__file__).resolve().parent / "config" / "coveragerc"
 OMIT = ("tests/*", "*/tests/*", "test/*", "*/test/*", "*/test_*.py", "test_*.py", "*_test.py", "*/conftest.py",
         "conftest.py", "*/migrations/*", "*/alembic/versions/*", "*/.venv/*", "*/venv/*", "*/site-packages/*",
@@ -265,7 +277,7 @@ def candidate_env() -> dict[str, str]:
 def tool_versions(cwd: Path) -> dict[str, str]:
     """pytest's and coverage's versions in this interpreter; CheckCrashed when either is missing."""
     probe = "import coverage, pytest; print(pytest.__version__, coverage.__version__)"
-    result = run_tool([sys.executable, "-I", "-c", probe], cwd, candidate_env(), 60)
+    result = run_tool([sys.executable, "-I", "-c", probe], cwd, candidate_env(), PROBE_TIMEOUT_S)
     words = result.stdout.split()
     if result.returncode != 0 or len(words) != 2:
         reason = one_line(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output", 200)

@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from checks._common import (
-    CheckCrashed, ParsedFile, Report, finding, is_app_path, location_key, parse_python, python_files, run_main,
+    CheckCrashed,
+    ParsedFile,
+    Report,
+    finding,
+    is_app_path,
+    location_key,
+    parse_python,
+    python_files,
+    run_main,
 )
 from checks.base import FindingDict, ToolContext, module_command
 
@@ -148,8 +156,9 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
 
 def _complexity_findings(blocks: list[Block], radon: Radon) -> list[FindingDict]:
     worst = sorted((b for b in blocks if b.complexity > CC_LIMIT), key=lambda b: (-b.complexity, b.file, b.line))
-    return [finding(f"function `{b.name}` has cyclomatic complexity {b.complexity} (rank {radon.cc_rank(b.complexity)})",
-                    b.file, b.line, "cyclomatic-complexity", CATEGORY) for b in worst]
+    return [finding(f"function `{b.name}` has cyclomatic complexity {b.complexity} "
+                    f"(rank {radon.cc_rank(b.complexity)})", b.file, b.line, "cyclomatic-complexity", CATEGORY)
+            for b in worst]
 
 
 def _mi_findings(scored: list[tuple[ParsedFile, float]], radon: Radon) -> list[FindingDict]:

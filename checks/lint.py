@@ -37,8 +37,20 @@ from pathlib import Path
 from typing import Any
 
 from checks._common import (
-    CheckCrashed, ParsedFile, Report, finding, importance_key, is_migration_path, is_test_path, one_line,
-    parse_python, per_kloc, python_files, python_tool, run_main, tool_version,
+    CheckCrashed,
+    ParsedFile,
+    Report,
+    finding,
+    importance_key,
+    is_migration_path,
+    is_test_path,
+    one_line,
+    parse_python,
+    per_kloc,
+    python_files,
+    python_tool,
+    run_main,
+    tool_version,
 )
 from checks.base import FindingDict, ToolContext, module_command
 

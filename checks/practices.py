@@ -59,9 +59,25 @@ from pathlib import Path
 from typing import Any
 
 from checks._common import (
-    CheckCrashed, ParsedFile, Report, SourceFile, finding, importance_key, is_app_path, is_migration_path,
-    is_test_path, one_line, parse_python, python_tool, read_bytes, run_main, run_tool, share, tool_env,
-    version_word, walk_files,
+    CheckCrashed,
+    ParsedFile,
+    Report,
+    SourceFile,
+    finding,
+    importance_key,
+    is_app_path,
+    is_migration_path,
+    is_test_path,
+    one_line,
+    parse_python,
+    python_tool,
+    read_bytes,
+    run_main,
+    run_tool,
+    share,
+    tool_env,
+    version_word,
+    walk_files,
 )
 from checks.base import FindingDict, ToolContext, module_command
 
@@ -459,8 +475,7 @@ def layout(files: Sequence[SourceFile]) -> Outcome:
     """CI configuration, migrations, env example, committed .env and README run instructions."""
     rels = [item.rel for item in files]
     has_ci = any(rel in CI_FILES or (rel.startswith(CI_DIRS) and rel.endswith((".yml", ".yaml"))) for rel in rels)
-    has_migrations = any(is_migration_path(rel) and (rel.endswith(".sql") or (
-        rel.endswith(".py") and _basename(rel) not in ("__init__.py", "env.py"))) for rel in rels)
+    has_migrations = any(is_migration_file(rel) for rel in rels)
     has_example = any(_basename(rel) in ENV_EXAMPLES for rel in rels)
     committed = [rel for rel in rels if _basename(rel) in REAL_ENV_FILES]
     readme = readme_instructions(files)
@@ -481,6 +496,19 @@ def layout(files: Sequence[SourceFile]) -> Outcome:
     outcome.findings += [finding("a real environment file is committed (secrets belong outside the repository)",
                                  rel, None, "committed-env-file", INFRASTRUCTURE) for rel in committed]
     return outcome
+
+
+def is_migration_file(rel: str) -> bool:
+    """A migration script: `.sql` under migrations/, a `.py` in an Alembic `versions/` dir, Django's `0001_*.py`."""
+    if not is_migration_path(rel):
+        return False
+    parts = rel.split("/")
+    name = parts[-1]
+    if name.endswith(".sql"):
+        return True
+    if not name.endswith(".py") or name == "__init__.py":
+        return False
+    return "versions" in parts[:-1] or (parts[-2:-1] == ["migrations"] and name[:1].isdigit())
 
 
 def _basename(rel: str) -> str:
@@ -758,9 +786,9 @@ IDIOM_MESSAGES = {
 
 
 def _idiom_findings(present: dict[str, bool], async_share: float) -> list[FindingDict]:
-    findings = [finding(IDIOM_MESSAGES[name][0], rule=f"no-{name.removeprefix('uses_').replace('_', '-')}",
-                        category=IDIOM_MESSAGES[name][1], severity="warning" if name == "logging_configured" else "info")
-                for name, ok in present.items() if not ok]
+    findings = [finding(message, rule=f"no-{name.removeprefix('uses_').replace('_', '-')}", category=category,
+                        severity="warning" if name == "logging_configured" else "info")
+                for name, ok in present.items() if not ok for message, category in [IDIOM_MESSAGES[name]]]
     if async_share == 0:
         findings.append(finding("no FastAPI route handler is `async def`", rule="no-async-handlers",
                                 category=FUNDAMENTALS, severity="info"))

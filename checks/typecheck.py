@@ -21,8 +21,9 @@ mypy reads a *copy* of the app files in which
   two `main.py` in different folders never make mypy stop with "Duplicate module named";
 
 and findings are mapped back to the submission's paths. mypy exit 1 means errors were found; exit 2 is a
-blocking error: the files it names are excluded (with a finding) and mypy runs again, twice at most; an
-exit 2 that names no file is a crash of the check.
+blocking error (e.g. a candidate's `mypy_extensions.py` or `enum.py` shadowing a library module): the files
+it names are removed from the copy (with a finding) and mypy runs again, twice at most; an exit 2 that
+names no file is a crash of the check.
 
 Metrics:
 - `files`: app files analysed; `lines`: their non-blank, non-comment lines;
@@ -49,8 +50,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checks._common import (
-    CheckCrashed, ParsedFile, Report, finding, importance_key, is_app_path, one_line, parse_python, python_files,
-    python_tool, run_main, share, tool_env, tool_version,
+    CheckCrashed,
+    ParsedFile,
+    Report,
+    finding,
+    importance_key,
+    is_app_path,
+    one_line,
+    parse_python,
+    python_files,
+    python_tool,
+    run_main,
+    share,
+    tool_env,
+    tool_version,
 )
 from checks.base import FindingDict, ToolContext, module_command
 
@@ -252,9 +265,11 @@ def run_mypy(workspace: Workspace, cache: Path) -> MypyRun:
         if not blocking:
             reason = one_line(result.stderr.strip() or result.stdout.strip() or "no output", 200)
             raise CheckCrashed(f"mypy failed (exit {result.returncode}): {reason}")
+        to_safe = {rel: safe for safe, rel in workspace.to_original.items()}
         for rel, message in blocking:
             if rel not in run.excluded_files:
                 run.excluded_files.add(rel)
+                (workspace.root / to_safe[rel]).unlink(missing_ok=True)  # mypy would still find it by name
                 run.excluded.append(finding(f"mypy could not analyse this file: {message}", rel, None,
                                             "mypy-blocking", CATEGORY))
     raise CheckCrashed("mypy kept failing with blocking errors")

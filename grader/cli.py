@@ -132,8 +132,9 @@ def print_summary(result: GradeResult, out_dir: Path) -> None:
     if result.status != "graded":
         out.print(f"[red]✗[/] {name}: not graded: {result.error}  ({where})", markup=True, soft_wrap=True)
         return
-    passed = sum(c.score for c in result.checks if c.id.startswith("hidden-tests/"))
-    total = sum(c.max_score for c in result.checks if c.id.startswith("hidden-tests/"))
+    hidden = [t for c in result.checks if c.id.startswith("hidden-tests/") for t in c.tests if t.outcome != "skipped"]
+    passed = sum(t.outcome == "passed" for t in hidden)
+    total = len(hidden)
     overall = "n/a" if result.overall is None else f"{result.overall:g}/100"
     out.print(
         f"[green]✓[/] {name}: overall {overall} over {result.evaluated_weight:g}% of the scorecard; "

@@ -198,7 +198,7 @@ def fetch_wheels(grading: Grading) -> WheelSet:
     grading.log(f"{grading.name}: resolving {len(requirements)} requirement(s)")
     wheels = download_wheels(requirements, cache_dir("wheelsets") / key, python, target)  # type: ignore[arg-type]
     grading.submission_findings.extend(wheels.findings)
-    grading.timings.environment_s += round(time.monotonic() - t0, 3)
+    grading.timings.environment_s = round(grading.timings.environment_s + time.monotonic() - t0, 3)
     return wheels
 
 
@@ -220,7 +220,7 @@ def prepare_environment(grading: Grading, wheels: WheelSet) -> Environment:
     grading.log(f"{grading.name}: preparing the environment ({sandbox.name})")
     environment = sandbox.prepare(EnvironmentRequest(challenge.python, wheels.installable, wheels.directory))
     grading.log(f"{grading.name}: {environment.reason or 'environment ready'}")
-    grading.timings.environment_s += round(time.monotonic() - t0, 3)
+    grading.timings.environment_s = round(grading.timings.environment_s + time.monotonic() - t0, 3)
     grading.sandbox_info = SandboxInfo(
         backend=sandbox.name,  # type: ignore[arg-type]
         isolated=sandbox.isolated,

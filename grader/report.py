@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import itertools
 import json
 import re
 import shutil
@@ -333,7 +334,7 @@ def heat_color(score: float | None) -> str:
     if score is None:
         return "#eef0f3"
     value = min(100.0, max(0.0, score))
-    for (low, low_rgb), (high, high_rgb) in zip(HEAT_STOPS, HEAT_STOPS[1:], strict=False):
+    for (low, low_rgb), (high, high_rgb) in itertools.pairwise(HEAT_STOPS):
         if value <= high:
             share = (value - low) / (high - low)
             rgb = (round(a + (b - a) * share) for a, b in zip(low_rgb, high_rgb, strict=True))
@@ -452,6 +453,9 @@ def category_chart(categories: Sequence[CategoryScore]) -> Chart:
     return Chart(CHART_WIDTH, 24 + len(bars) * CHART_ROW, CHART_LABEL, bars)
 
 
+BAND_COLORS = {"strong-hire": "#1e8e5a", "hire": "#4caf7d", "lean-no": "#e0a030", "no": "#d0543c", "none": "#c5cbd3"}
+
+
 def _bar_color(score: float | None) -> str:
     if score is None:
         return "#c5cbd3"
@@ -487,10 +491,7 @@ def category_views(result: GradeResult) -> list[CategoryView]:
     """The six categories (in scorecard order) with their checks, deductions and hidden tests."""
     scores = {c.id: c for c in result.categories}
     order = [*CATEGORY_IDS, *(c for c in scores if c not in CATEGORY_IDS)]
-    views = {
-        cid: CategoryView(score=scores.get(cid) or CategoryScore(id=cid, weight=0, evaluated=False), title=category_title(cid))
-        for cid in order
-    }
+    views = {cid: CategoryView(score=scores.get(cid) or _unmeasured(cid), title=category_title(cid)) for cid in order}
     for check in result.checks:
         view = views.get(check.category)
         if view is not None:
@@ -509,6 +510,10 @@ def category_views(result: GradeResult) -> list[CategoryView]:
     for view in views.values():
         view.deductions.sort(key=lambda d: -d.points)
     return [v for v in views.values() if v.score.id in scores or v.checks]
+
+
+def _unmeasured(category_id: str) -> CategoryScore:
+    return CategoryScore(id=category_id, weight=0, score=None, evaluated=False)
 
 
 def _file_test(view: CategoryView | None, test: TestCase) -> None:
@@ -686,7 +691,8 @@ def score_histogram(scores: Sequence[float], bands: Bands) -> Histogram:
         height = HIST_HEIGHT * count / top
         bins.append(HistogramBin(
             low=index * 10, high=index * 10 + 10, count=count, x=HIST_LEFT + index * step + 2,
-            y=HIST_TOP + HIST_HEIGHT - height, height=height, color=_bar_color(index * 10 + 5),
+            y=HIST_TOP + HIST_HEIGHT - height, height=height,
+            color=BAND_COLORS[band_for(index * 10 + 5, bands).key],
         ))
     markers = [(HIST_LEFT + HIST_PLOT * value / 100, label) for value, label in (
         (bands.lean_no, "lean no"), (bands.hire, "hire"), (bands.strong_hire, "strong hire"))]
@@ -776,12 +782,15 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(
-        num=fmt_number, seconds=fmt_seconds, when=fmt_when, category=category_title, heat=heat_color, clip=clip, one_line=one_line,
-        xml_text=xml_text, md=md_text, md_code=md_code, app_problem=app_problem, where=location, metric=metric_label, href=_href, heat_bar=_bar_color,
-    )
-    env.globals.update(band_for=band_for)
+    env.filters.update(FILTERS)
     return env
+
+
+FILTERS: dict[str, Callable[..., Any]] = {
+    "num": fmt_number, "seconds": fmt_seconds, "when": fmt_when, "category": category_title, "heat": heat_color,
+    "heat_bar": _bar_color, "clip": clip, "one_line": one_line, "xml_text": xml_text, "md": md_text,
+    "md_code": md_code, "app_problem": app_problem, "where": location, "metric": metric_label, "href": _href,
+}
 
 
 def render_candidate_html(result: GradeResult, audience: Audience = "reviewer") -> str:
@@ -799,20 +808,27 @@ def render_cohort_html(results: Sequence[GradeResult], links: Sequence[str | Non
     return environment().get_template("cohort.html").render(cohort_context(results, links))
 
 
-def render_markdown(results: GradeResult | Sequence[GradeResult]) -> str:
-    """A short Markdown summary for a pull-request comment or a CI job summary."""
+def render_markdown(results: GradeResult | Sequence[GradeResult], audience: Audience = "reviewer") -> str:
+    """A short Markdown summary for a pull-request comment or a CI job summary.
+
+    One result gives its summary (the candidate audience: from the redacted result, without the band);
+    several give a leaderboard.
+    """
     if isinstance(results, GradeResult):
-        return environment().get_template("summary.md").render(markdown_context(results))
+        return environment().get_template("summary.md").render(markdown_context(results, audience))
     return environment().get_template("cohort.md").render({"rows": cohort_rows(results, [])})
 
 
-def markdown_context(result: GradeResult) -> dict[str, Any]:
+def markdown_context(result: GradeResult, audience: Audience = "reviewer") -> dict[str, Any]:
     """Everything `summary.md` needs."""
+    reviewer = audience == "reviewer"
+    result = result if reviewer else redact_for_candidate(result)
     passed, run = hidden_totals(result)
     started = result.app is None or result.app.started
-    failed = [t for t in hidden_tests(result) if t.outcome in ("failed", "error")] if started else []
+    failed = [t for t in hidden_tests(result) if t.outcome in ("failed", "error")] if started and reviewer else []
     return {
         "result": result,
+        "reviewer": reviewer,
         "name": display_name(result),
         "band": result_band(result),
         "hidden_passed": passed,
@@ -897,7 +913,8 @@ def write_reports(
     """Write each result's reports to `out_dir/<name>/` and, for more than one result, the cohort files.
 
     html -> report.html (+ index.html), md -> summary.md, junit -> junit.xml, json -> result.json as
-    graded (for the candidate audience a redacted `result.candidate.json`). Returns the paths written.
+    graded. The candidate audience gets a redacted `result.candidate.json` (never over the full result)
+    and no cohort files, which would show one candidate the others. Returns the paths written.
     """
     chosen = parse_formats(",".join(formats))
     if audience not in AUDIENCES:
@@ -906,8 +923,8 @@ def write_reports(
     written: list[Path] = []
     for result, name in zip(results, names, strict=True):
         written += _write_candidate(result, out_dir / name, chosen, audience)
-    if len(results) > 1:
-        written += _write_cohort(results, names, out_dir, chosen, audience)
+    if len(results) > 1 and audience == "reviewer":  # a cohort page would show a candidate the others
+        written += _write_cohort(results, names, out_dir, chosen)
     return written
 
 
@@ -916,7 +933,7 @@ def _write_candidate(result: GradeResult, directory: Path, formats: Sequence[str
     shown = redact_for_candidate(result) if audience == "candidate" else result
     renderers: dict[str, Callable[[], str]] = {
         "html": lambda: render_candidate_html(result, audience),
-        "md": lambda: render_markdown(shown),
+        "md": lambda: render_markdown(result, audience),
         "junit": lambda: render_junit([shown]),
     }
     written = []
@@ -945,18 +962,15 @@ def _json_text(result: GradeResult) -> str:
 
 
 def _write_cohort(
-    results: Sequence[GradeResult], names: Sequence[str], out_dir: Path, formats: Sequence[str], audience: Audience
+    results: Sequence[GradeResult], names: Sequence[str], out_dir: Path, formats: Sequence[str]
 ) -> list[Path]:
-    shown = [redact_for_candidate(r) for r in results] if audience == "candidate" else list(results)
-    written = []
-    if "html" in formats:
-        links = [f"{name}/{REPORT_FILES['html']}" for name in names]
-        written.append(_write_text(out_dir / COHORT_FILES["html"], render_cohort_html(shown, links)))
-    if "md" in formats:
-        written.append(_write_text(out_dir / COHORT_FILES["md"], render_markdown(shown)))
-    if "junit" in formats:
-        written.append(_write_text(out_dir / COHORT_FILES["junit"], render_junit(shown)))
-    return written
+    links = [f"{name}/{REPORT_FILES['html']}" for name in names]
+    renderers: dict[str, Callable[[], str]] = {
+        "html": lambda: render_cohort_html(results, links),
+        "md": lambda: render_markdown(results),
+        "junit": lambda: render_junit(results),
+    }
+    return [_write_text(out_dir / COHORT_FILES[fmt], renderers[fmt]()) for fmt in formats if fmt in renderers]
 
 
 def _write_text(path: Path, text: str) -> Path:

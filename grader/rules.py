@@ -13,6 +13,7 @@ and "less is better". A rule whose metric is missing, negative (the check's "not
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from fnmatch import fnmatch
 
 from grader.models import ScoringConfig
 
@@ -29,6 +30,11 @@ class Rule:
     bad: float
     explain: str  # what the metric says about the candidate, for deductions and docs
     requires: str | None = None  # another metric of the same check that must be > 0 for this rule to apply
+    evidence: tuple[str, ...] = ()  # finding rules (fnmatch patterns) that explain a deduction; () = all
+
+    def explains(self, finding_rule: str | None) -> bool:
+        """Whether a finding with this rule id is evidence for this rule's deduction."""
+        return not self.evidence or any(fnmatch(finding_rule or "", pattern) for pattern in self.evidence)
 
     @property
     def id(self) -> str:
@@ -69,37 +75,47 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("complexity", "functions_over_10", "python_fundamentals", 8, 0, 4,
          "functions with cyclomatic complexity above 10"),
     Rule("practices", "idiom_share", "python_fundamentals", 10, 80, 20,
-         "share of applicable idioms used (context managers, generators, decorators, logging, async handlers) (%)"),
+         "share of applicable idioms used (context managers, generators, decorators, logging, async handlers) (%)",
+         evidence=("no-context-managers", "no-generators", "no-defines-decorators", "no-async-handlers",
+                   "no-logging*")),
     Rule("practices", "blocking_calls_in_async", "python_fundamentals", 5, 0, 2,
-         "blocking calls (time.sleep, requests, open) inside async functions"),
+         "blocking calls (time.sleep, requests, open) inside async functions", evidence=("blocking*",)),
     # --- databases -----------------------------------------------------------------------------------
-    Rule("practices", "has_migrations", "databases", 20, 1, 0, "schema migrations committed (1 = yes)"),
+    Rule("practices", "has_migrations", "databases", 20, 1, 0, "schema migrations committed (1 = yes)",
+         evidence=("no-migrations",)),
     # --- testing -------------------------------------------------------------------------------------
-    Rule("candidate_tests", "tests_found", "testing", 15, 8, 0, "tests in the candidate's own suite"),
+    Rule("candidate_tests", "tests_found", "testing", 15, 8, 0, "tests in the candidate's own suite",
+         evidence=("no-tests", "tests-*")),
     Rule("candidate_tests", "pass_rate", "testing", 15, 100, 50, "share of the candidate's own tests passing (%)",
          requires="tests_found"),
     Rule("candidate_tests", "coverage_percent", "testing", 30, 80, 20,
          "line+branch coverage of application code by the candidate's tests (%)"),
     Rule("candidate_tests", "http_tests", "testing", 15, 1, 0, "tests exercise HTTP endpoints (1 = yes)"),
     Rule("candidate_tests", "mocks_used", "testing", 5, 1, 0, "tests isolate collaborators with mocks/monkeypatch"),
-    Rule("practices", "has_ci_config", "testing", 15, 1, 0, "a CI configuration runs the tests (1 = yes)"),
+    Rule("practices", "has_ci_config", "testing", 15, 1, 0, "a CI configuration runs the tests (1 = yes)",
+         evidence=("no-ci",)),
     # --- infrastructure ------------------------------------------------------------------------------
-    Rule("practices", "has_dockerfile", "infrastructure", 15, 1, 0, "a Dockerfile is present (1 = yes)"),
+    Rule("practices", "has_dockerfile", "infrastructure", 15, 1, 0, "a Dockerfile is present (1 = yes)",
+         evidence=("no-dockerfile",)),
     Rule("practices", "dockerfile_issues", "infrastructure", 5, 0, 5, "Dockerfile lint issues",
-         requires="has_dockerfile"),
-    Rule("practices", "pinned_share", "infrastructure", 10, 100, 0, "share of dependencies pinned or locked (%)"),
+         requires="has_dockerfile", evidence=("DL*", "SC*", "GDF*")),
+    Rule("practices", "pinned_share", "infrastructure", 10, 100, 0, "share of dependencies pinned or locked (%)",
+         evidence=("unpinned-dependencies", "no-dependency-manifest")),
     Rule("practices", "has_env_example", "infrastructure", 10, 1, 0,
-         "configuration documented in an .env.example (1 = yes)"),
-    Rule("practices", "committed_env_file", "infrastructure", 5, 0, 1, "a real .env file is committed (1 = yes)"),
-    Rule("practices", "secrets_found", "infrastructure", 20, 0, 1, "secrets committed to the repository"),
+         "configuration documented in an .env.example (1 = yes)", evidence=("no-env-example",)),
+    Rule("practices", "committed_env_file", "infrastructure", 5, 0, 1, "a real .env file is committed (1 = yes)",
+         evidence=("*env-file*",)),
+    Rule("practices", "secrets_found", "infrastructure", 20, 0, 1, "secrets committed to the repository",
+         evidence=("secret*",)),
     Rule("practices", "has_readme_run_instructions", "infrastructure", 10, 1, 0,
-         "the README says how to run the service (1 = yes)"),
+         "the README says how to run the service (1 = yes)", evidence=("no-readme*",)),
     Rule("lint", "infrastructure_findings", "infrastructure", 15, 0, 3,
          "security lint findings (hard-coded passwords, shell=True, SQL built from strings)"),
     # --- observability -------------------------------------------------------------------------------
     Rule("lint", "observability_findings", "observability", 15, 0, 5,
          "print() instead of logging, exceptions logged without traceback"),
-    Rule("practices", "logging_configured", "observability", 25, 1, 0, "logging is configured (1 = yes)"),
+    Rule("practices", "logging_configured", "observability", 25, 1, 0, "logging is configured (1 = yes)",
+         evidence=("no-logging*",)),
 )
 
 

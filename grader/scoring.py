@@ -108,7 +108,7 @@ def _deduction(rule: Rule, value: float, lost: float, findings: Sequence[Finding
         rule=rule.id, category=rule.category, points=round(lost, 2),
         reason=f"{rule.explain}: {value:g} (full points at {rule.good:g}, none at {rule.bad:g})",
         metric=rule.metric, value=value, good=rule.good, bad=rule.bad,
-        evidence=list(findings[:EVIDENCE_PER_DEDUCTION]),
+        evidence=[f for f in findings if rule.explains(f.rule)][:EVIDENCE_PER_DEDUCTION],
     )
 
 

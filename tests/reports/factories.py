@@ -35,8 +35,8 @@ def hidden_check(category: str, tests: list[TestCase]) -> CheckResult:
 
 
 def test_case(name: str, category: str, outcome: str = "passed", message: str | None = None) -> TestCase:
-    return TestCase(name=name, nodeid=f"test_hidden.py::{name}", category=category, outcome=outcome,  # type: ignore[arg-type]
-                    duration_s=0.012, message=message)
+    return TestCase(name=name, nodeid=f"test_hidden.py::{name}", category=category,
+                    outcome=outcome, duration_s=0.012, message=message)  # type: ignore[arg-type]
 
 
 def static_checks(hostile: str = "") -> list[CheckResult]:
@@ -44,7 +44,7 @@ def static_checks(hostile: str = "") -> list[CheckResult]:
     bad_file = f"app/{hostile}main.py" if hostile else "app/main.py"
     type_finding = Finding(message=f"Argument 1 has incompatible type {hostile}", file=bad_file, line=42,
                            severity=Severity.ERROR, rule="arg-type", category="python_fundamentals")
-    complex_finding = Finding(message="create_note has cyclomatic complexity 14 (grade C)\n  40 | def create_note(...):",
+    complex_finding = Finding(message="create_note has cyclomatic complexity 14 (grade C)\n 40 | def create_note():",
                               file="app/routes.py", line=40, severity=Severity.WARNING, rule="C901")
     typecheck = CheckResult(
         id="typecheck", category="python_fundamentals", status=CheckStatus.FAILED, score=6.5, max_score=10,
@@ -62,7 +62,8 @@ def static_checks(hostile: str = "") -> list[CheckResult]:
         id="candidate_tests", category="testing", status=CheckStatus.FAILED, score=7, max_score=10,
         summary="9 of 10 of the candidate's tests passed; 72% coverage",
         metrics={"tests_found": 10, "pass_rate": 90.0, "coverage_percent": 72.0},
-        deductions=[Deduction(rule="candidate_tests.pass_rate", category="testing", points=3, reason="one own test fails",
+        deductions=[Deduction(rule="candidate_tests.pass_rate", category="testing", points=3,
+                              reason="one own test fails",
                               evidence=[Finding(message="test_delete failed", file="tests/test_api.py", line=12)])],
     )
     return [typecheck, complexity, candidate_tests]
@@ -94,7 +95,7 @@ def categories_for(checks: list[CheckResult]) -> tuple[list[CategoryScore], floa
     for category, weight in DEFAULT_WEIGHTS.items():
         feeding = [c for c in checks if c.category == category and c.max_score > 0]
         if not feeding:
-            categories.append(CategoryScore(id=category, weight=weight, evaluated=False,
+            categories.append(CategoryScore(id=category, weight=weight, score=None, evaluated=False,
                                             checks=[c.id for c in checks if c.category == category],
                                             note="no check measured this category"))
             continue

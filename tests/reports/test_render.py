@@ -188,8 +188,15 @@ def test_markdown_summary_for_one_result() -> None:
     assert "| API design | 20% | 50 |" in markdown
     assert "| Infrastructure | 15% | not evaluated |" in markdown
     assert "**Top deductions**" in markdown
-    assert "−3.5 · Python fundamentals · `typecheck.errors_per_100_lines`" in markdown
+    assert "\N{MINUS SIGN}3.5 · Python fundamentals · `typecheck.errors_per_100_lines`" in markdown
     assert len(markdown.splitlines()) < 40
+
+
+def test_markdown_for_the_candidate_has_no_band_and_no_test_names() -> None:
+    markdown = report.render_markdown(graded_result("alice"), "candidate")
+    assert markdown.startswith("### alice: 75.5/100\n")
+    assert "Hire" not in markdown and not any(name in markdown for name in HIDDEN_NAMES)
+    assert "Top deductions" not in markdown and "| API design | 20% | 50 |" in markdown
 
 
 def test_markdown_for_an_error_and_for_a_cohort() -> None:
@@ -271,11 +278,13 @@ def test_single_result_gets_no_cohort_files(tmp_path: Path) -> None:
 
 def test_candidate_audience_writes_a_redacted_json_and_never_overwrites_the_result(tmp_path: Path) -> None:
     original = write_result(tmp_path / "alice", graded_result("alice"))
+    write_result(tmp_path / "bob", graded_result("bob"))
     before = original.read_text()
     results = report.load_results([tmp_path])
     written = report.write_reports(results, tmp_path, ["json", "html", "md", "junit"], "candidate")
     assert original.read_text() == before
     assert tmp_path / "alice" / "result.candidate.json" in written
+    assert not (tmp_path / "index.html").exists()  # no cohort page: it would show alice to bob
     for path in written:
         text = path.read_text()
         for secret in hidden_strings(results[0]):
