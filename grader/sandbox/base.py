@@ -9,7 +9,6 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import Literal
 
 from checks.base import StaticCheck
