@@ -106,17 +106,22 @@ def make_sandbox(kind: str, python: str) -> Sandbox:
     callback=lambda _ctx, _param, value: report_formats(value),  # defined with the `report` command below
     help="Reports to write, comma-separated: html, json, md, junit (result.json is always written).",
 )
+@click.option("--force", is_flag=True, help="Regrade even when an unchanged result is already in OUT.")
 @friendly_errors
 def grade(
-    submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...]
+    submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...],
+    force: bool,
 ) -> None:
-    """Grade SUBMISSIONS (directories, .zip/.tar(.gz) archives or git repositories)."""
+    """Grade SUBMISSIONS (directories, .zip/.tar(.gz) archives or git repositories).
+
+    A result already in OUT is reused when the submission, the challenge and the grader are unchanged.
+    """
     challenge = load_challenge(challenge_ref)
     sandbox = make_sandbox(sandbox_kind, challenge.python)
     errored = 0
     graded: list[tuple[Path, GradeResult]] = []
     for source in submissions:
-        result = grade_submission(source, challenge, sandbox, out_dir, log=progress)
+        result = grade_submission(source, challenge, sandbox, out_dir, log=progress, force=force)
         print_summary(result, out_dir)
         errored += result.status != "graded"
         graded.append((source, result))

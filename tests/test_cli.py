@@ -79,3 +79,17 @@ def test_auto_falls_back_to_local_with_a_warning(tmp_path: Path) -> None:
     assert result.app is not None and not result.app.started
     assert "exited with code 3" in (result.app.problem or "")
     assert "app did not start" in proc.stdout or "exited with code 3" in proc.stdout
+
+
+def test_unchanged_submission_reuses_its_result_unless_forced(tmp_path: Path) -> None:
+    args = ("grade", str(FIXTURES / "crashes-at-start"), "--challenge", "hello-api", "--sandbox", "local",
+            "--out", str(tmp_path), "--format", "json")
+    first = grader(*args)
+    assert first.returncode == 0, first.stderr
+    graded_at = GradeResult.model_validate_json((tmp_path / "crashes-at-start" / "result.json").read_text()).graded_at
+    again = grader(*args)
+    assert "result reused" in again.stderr
+    assert GradeResult.model_validate_json(
+        (tmp_path / "crashes-at-start" / "result.json").read_text()).graded_at == graded_at
+    forced = grader(*args, "--force")
+    assert "result reused" not in forced.stderr and "starting the app" in forced.stderr
