@@ -27,6 +27,7 @@ CATEGORY_IDS = (
 )
 UNCATEGORIZED = "uncategorized"
 MESSAGE_LIMIT = 2000
+UNFINISHED = "did not finish: the hidden suite was stopped at its time limit (the app did not answer in time)"
 REPORT_KEY = pytest.StashKey["GraderReport"]()
 
 
@@ -53,13 +54,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 class GraderReport:
-    """Collects one record per test; a test's verdict is the worst of its setup/call/teardown phases."""
+    """Collects one record per test; a test's verdict is the worst of its setup/call/teardown phases.
+
+    From collection on, every test not finished yet is recorded as failed with `UNFINISHED`, and the
+    report is rewritten after each test: when the runner is killed at the suite's time limit (an app
+    that stops answering), the report on disk still holds every verdict, pessimistic for the rest.
+    """
 
     def __init__(self) -> None:
         self.tests: dict[str, dict[str, Any]] = {}
         self.started = time.monotonic()
+        self.finished = False
+        self._begun: set[str] = set()
+
+    def pending(self, item_nodeid: str, name: str, category: str) -> None:
+        """A collected test that has not finished: failed until its own reports arrive."""
+        self.tests[item_nodeid] = {"nodeid": item_nodeid, "name": name, "category": category,
+                                   "outcome": "failed", "duration_s": 0.0, "message": UNFINISHED}
 
     def record(self, item_nodeid: str, name: str, category: str, report: pytest.TestReport) -> None:
+        if item_nodeid not in self._begun:  # its first phase: forget the pessimistic placeholder
+            self._begun.add(item_nodeid)
+            self.tests.pop(item_nodeid, None)
         entry = self.tests.setdefault(
             item_nodeid,
             {"nodeid": item_nodeid, "name": name, "category": category, "outcome": "passed",
@@ -71,6 +87,16 @@ class GraderReport:
             return
         entry["outcome"] = outcome
         entry["message"] = _short_message(report)
+
+    def payload(self, exitstatus: int | None, collected: int) -> dict[str, Any]:
+        """The report as written to `--grader-report`; `finished` is false until the session ends."""
+        return {
+            "exit_status": exitstatus,
+            "finished": self.finished,
+            "duration_s": round(time.monotonic() - self.started, 3),
+            "collected": collected,
+            "tests": list(self.tests.values()),
+        }
 
 
 def _phase_outcome(report: pytest.TestReport) -> str:
@@ -115,20 +141,36 @@ def pytest_runtest_call(item: pytest.Item) -> None:
         pytest.fail(str(reason), pytrace=False)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Record every collected test as unfinished and write the report a first time."""
+    report = session.config.stash[REPORT_KEY]
+    for item in session.items:
+        report.pending(item.nodeid, item.name, test_category(item))
+    _write_report(session.config, None, len(session.items))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, object, object]:
+    """Rewrite the report after each test, so a killed runner leaves every verdict reached so far."""
+    result = yield
+    _write_report(item.config, None, len(item.config.stash[REPORT_KEY].tests))
+    return result
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    path = session.config.getoption("--grader-report")
+    report = session.config.stash[REPORT_KEY]
+    report.finished = True
+    _write_report(session.config, int(exitstatus), session.testscollected)
+
+
+def _write_report(config: pytest.Config, exitstatus: int | None, collected: int) -> None:
+    """Write the JSON report atomically (a reader never sees half a file), if one was asked for."""
+    path = config.getoption("--grader-report")
     if not path:
         return
-    report = session.config.stash[REPORT_KEY]
-    payload = {
-        "exit_status": int(exitstatus),
-        "duration_s": round(time.monotonic() - report.started, 3),
-        "collected": session.testscollected,
-        "tests": list(report.tests.values()),
-    }
     target = Path(path)
     tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2))
+    tmp.write_text(json.dumps(config.stash[REPORT_KEY].payload(exitstatus, collected), indent=2))
     tmp.replace(target)
 
 

@@ -12,7 +12,8 @@ configuration; `--no-site-packages`, so every third-party import is treated as `
 image happens to contain (the result depends on the submission only), and therefore the three `--strict`
 parts that only report interaction with `Any` (`--allow-subclassing-any`, `--allow-untyped-decorators`,
 `--no-warn-return-any`) are relaxed: `class Note(BaseModel)` and `@app.get(...)` are not errors. The
-cache lives in a temporary directory.
+cache lives in a temporary directory; when `$GRADER_MYPY_SEED` names a warm cache of the standard
+library's stubs (made once per runner image by `checks.mypy_seed`), it starts as a copy of that.
 mypy reads a *copy* of the app files in which
 
 - `# type: ignore` comments and inline `# mypy:` configuration comments are neutralised (each one is an
@@ -43,7 +44,9 @@ from __future__ import annotations
 import argparse
 import ast
 import keyword
+import os
 import re
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -70,6 +73,7 @@ from checks.base import FindingDict, ToolContext, module_command
 CHECK_ID = "typecheck"
 CATEGORY = "python_fundamentals"
 CONFIG = Path(__file__).resolve().parent / "config" / "mypy.ini"
+SEED_ENV = "GRADER_MYPY_SEED"
 MYPY_TIMEOUT_S = 150.0
 MAX_RETRIES = 2
 MYPY_FLAGS = (
@@ -279,6 +283,19 @@ def _mypy_env() -> dict[str, str]:
     return tool_env({"MYPYPATH": "", "MYPY_FORCE_COLOR": "0"})
 
 
+def seed_cache(cache: Path) -> bool:
+    """Start `cache` as a copy of the warm standard-library cache the sandbox mounted, if any."""
+    seed = os.environ.get(SEED_ENV)
+    if not seed:
+        return False
+    try:
+        shutil.copytree(Path(seed) / "cache", cache, dirs_exist_ok=True)
+    except OSError:  # a missing or unreadable seed only costs time: mypy rebuilds what it lacks
+        shutil.rmtree(cache, ignore_errors=True)
+        return False
+    return True
+
+
 # --- the check --------------------------------------------------------------------------------------------
 
 
@@ -294,6 +311,7 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
                 "no parsable Python application files to type-check"
             return _metrics([], AnnotationStats(), 0, 0), [*problems, finding(message, rule="no-python-files")], tools
         workspace = build_workspace(parsed, Path(tmp) / "src")
+        seed_cache(Path(tmp) / "cache")
         run = run_mypy(workspace, Path(tmp) / "cache")
     analysed = [item for item in parsed if item.source.rel not in run.excluded_files]
     stats = AnnotationStats()

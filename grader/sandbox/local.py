@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ from grader.sandbox.base import (
     SandboxError,
     StaticJob,
 )
+from grader.sandbox.evidence import Limit, limits_from_log, ordered
 from grader.static import plan_timeout, write_plan
 
 MARKER_NAME = ".grader-complete"  # written last: a venv without it is an unfinished build
@@ -65,6 +67,10 @@ HEALTH_SLICE_S = 0.5  # how often the health wait looks whether the app has alre
 VENV_TIMEOUT_S = 300.0
 PIP_TIMEOUT_S = 900.0
 ESSENTIAL_ENV = ("LANG", "LC_ALL", "TZ")
+# Every process of one run carries this variable: what left the app's process group and session (a
+# double fork and setsid()) is still found by it in /proc and killed. Best effort: code that rewrites its
+# own environment can hide from it, which is one reason this backend is not an isolation boundary.
+RUN_TOKEN_VAR = "GRADER_RUN_TOKEN"
 
 
 class LocalSandbox(Sandbox):
@@ -125,17 +131,20 @@ class LocalSandbox(Sandbox):
             work = stack.enter_context(_temp_dir("grader-local-"))
             data = stack.enter_context(_temp_dir("grader-data-"))
             port = free_port()
-            env = app_environment(venv, data, port, plan.app_env)
+            token = uuid.uuid4().hex
+            env = {**app_environment(venv, data, port, plan.app_env), RUN_TOKEN_VAR: token}
             log_path = work / "app.log"
             started_at = time.monotonic()
             app = _start_app(plan, env, log_path)
             stack.callback(stop_process_group, app)
+            stack.callback(kill_run_survivors, token)
             url = f"http://127.0.0.1:{port}"
             ready, detail = wait_until_ready(app, url + plan.health_path, plan.limits.startup_timeout_s)
             start_seconds = round(time.monotonic() - started_at, 3)
             suite = _run_suite(plan, url, work) if ready else None
             died_code = app.poll()  # set only if the app exited by itself before teardown
             stop_process_group(app)
+            survivors = kill_run_survivors(token)
             tail, truncated = read_log_tail(log_path, plan.limits.log_bytes)
         app_run = AppRun(
             started=ready,
@@ -143,9 +152,11 @@ class LocalSandbox(Sandbox):
             exit_code=died_code,
             log_tail=tail,
             log_truncated=truncated,
+            log_cap_bytes=log_file_cap(plan.limits),
+            limits_hit=_limits_hit(tail, truncated, ready, died_code, suite),
             problem=None if ready else _not_started_problem(died_code, plan, detail),
         )
-        return _outcome(app_run, suite)
+        return _outcome(app_run, suite, survivors)
 
 
     def run_static(self, environment: Environment, job: StaticJob) -> None:
@@ -163,11 +174,13 @@ class LocalSandbox(Sandbox):
             else:
                 env, preexec = app_environment(venv, data, free_port(), job.app_env), _rlimit_setter(
                     app_rlimits(job.limits))
-            env.update(PYTHONPATH=str(checks_dir().parent), PYTHONDONTWRITEBYTECODE="1")
+            token = uuid.uuid4().hex
+            env.update(PYTHONPATH=str(checks_dir().parent), PYTHONDONTWRITEBYTECODE="1", **{RUN_TOKEN_VAR: token})
             runner = subprocess.Popen(
                 [python, "-m", "checks.run_plan", str(plan)], cwd=work, env=env, stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=preexec,
             )
+            stack.callback(kill_run_survivors, token)
             stack.callback(stop_process_group, runner, 0)
             with contextlib.suppress(subprocess.TimeoutExpired):  # what finished in time is kept
                 runner.wait(timeout=plan_timeout(job.checks))
@@ -372,12 +385,17 @@ class RLimit:
     hard: int
 
 
+def log_file_cap(limits: Limits) -> int:
+    """RLIMIT_FSIZE: no file the app writes, its log included, grows past this many bytes."""
+    return max(limits.data_mb * MIB, limits.log_bytes)
+
+
 def app_rlimits(limits: Limits) -> list[RLimit]:
     """The rlimits for the app: address space, file size, processes, CPU time and no core dumps."""
     cpu = math.ceil(limits.startup_timeout_s + limits.test_timeout_s)
     wanted: list[tuple[int, int, int | None]] = [
         (resource.RLIMIT_AS, limits.memory_mb * MIB * ADDRESS_SPACE_FACTOR, None),
-        (resource.RLIMIT_FSIZE, max(limits.data_mb * MIB, limits.log_bytes), None),
+        (resource.RLIMIT_FSIZE, log_file_cap(limits), None),
         (resource.RLIMIT_CPU, cpu, cpu + CPU_HARD_GRACE_S),
         (resource.RLIMIT_CORE, 0, None),
     ]
@@ -548,7 +566,49 @@ def group_members(pgid: int) -> set[int]:
     return members
 
 
-def _in_group(stat_file: Path, pgid: int) -> bool:
+def kill_run_survivors(token: str) -> list[int]:
+    """SIGKILL every process of this user that still carries the run's token; returns their pids.
+
+    Catches what escaped the process group and session (a double fork with setsid()). Repeated until
+    none is left, since a survivor may fork while it is being killed.
+    """
+    killed: list[int] = []
+    needle = f"{RUN_TOKEN_VAR}={token}".encode()
+    for _ in range(20):
+        found = [pid for pid in _own_pids() if _environ_has(pid, needle)]
+        if not found:
+            break
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        killed.extend(pid for pid in found if pid not in killed)
+        time.sleep(0.05)
+    return killed
+
+
+def _own_pids() -> list[int]:
+    """Live processes of this user, but not this process (the grader never carries a run token)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "environ").exists():
+        return []
+    me, uid = os.getpid(), os.getuid()
+    pids = []
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and int(entry.name) != me:
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == uid and _in_group(entry / "stat", -1, live_only=True):
+                    pids.append(int(entry.name))
+    return pids
+
+
+def _environ_has(pid: int, needle: bytes) -> bool:
+    try:
+        return needle in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+def _in_group(stat_file: Path, pgid: int, live_only: bool = False) -> bool:
     try:
         text = stat_file.read_text()
     except OSError:
@@ -557,7 +617,7 @@ def _in_group(stat_file: Path, pgid: int) -> bool:
     fields = text[text.rfind(")") + 2 :].split()
     if len(fields) < 4 or fields[0] in ("Z", "X"):
         return False
-    return pgid in (int(fields[2]), int(fields[3]))
+    return live_only or pgid in (int(fields[2]), int(fields[3]))
 
 
 # --- the hidden suite -------------------------------------------------------------------------------
@@ -571,6 +631,7 @@ class SuiteRun:
     log: str
     problem: str | None
     seconds: float
+    timed_out: bool = False
 
 
 def _run_suite(plan: RunPlan, app_url: str, work: Path) -> SuiteRun:
@@ -586,9 +647,12 @@ def _run_suite(plan: RunPlan, app_url: str, work: Path) -> SuiteRun:
     problem = _run_with_timeout(command, cwd, _runner_environment(app_url, cwd), log_path, plan)
     seconds = round(time.monotonic() - started, 3)
     log = log_path.read_text(errors="replace")[-RUNNER_LOG_CHARS:]
+    timed_out = problem is not None
+    if timed_out and report.exists():
+        problem = None  # the plugin's report holds every verdict, the unfinished tests failed
     if problem is None and not report.exists():
         problem = "hidden suite wrote no report"
-    return SuiteRun(report if report.exists() else None, log, problem, seconds)
+    return SuiteRun(report if report.exists() else None, log, problem, seconds, timed_out)
 
 
 def _suite_command(plan: RunPlan, app_url: str, report: Path) -> list[str]:
@@ -630,14 +694,32 @@ def _run_with_timeout(
 # --- outcome ----------------------------------------------------------------------------------------
 
 
-def _outcome(app_run: AppRun, suite: SuiteRun | None) -> RunOutcome:
+def _limits_hit(log: str, truncated: bool, ready: bool, died_code: int | None, suite: SuiteRun | None) -> list[Limit]:
+    seen: set[Limit] = limits_from_log(log)
+    if truncated:
+        seen.add("output")
+    if not ready and died_code is None:
+        seen.add("startup_timeout")
+    if suite is not None and suite.timed_out:
+        seen.add("test_timeout")
+    return ordered(seen)
+
+
+def _outcome(app_run: AppRun, suite: SuiteRun | None, survivors: Sequence[int] = ()) -> RunOutcome:
+    findings = local_findings()
+    if survivors:
+        findings.append(Finding(
+            message=f"{len(survivors)} process(es) of the app left its process group and session; they were "
+            "found by the run's token and killed (code that hides that token would outlive the grading)",
+            severity=Severity.WARNING, rule="sandbox.local.escaped-processes",
+        ))
     return RunOutcome(
         app=app_run,
         report=suite.report if suite else None,
         runner_log=suite.log if suite else "",
         runner_problem=suite.problem if suite else None,
         tests_seconds=suite.seconds if suite else 0.0,
-        findings=local_findings(),
+        findings=findings,
     )
 
 

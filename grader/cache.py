@@ -1,0 +1,342 @@
+"""The grader's caches, keyed by content hash: reuse, size reporting (`grader cache info`) and pruning.
+
+On disk, under `grader.paths.cache_root()`:
+
+- `wheelsets/<key>/`: the wheels one requirement set needs, downloaded on the host once. A set is
+  resolved once (`.grader-wheelset.json` records the outcome, findings included); later gradings with
+  the same requirements, Python and platform skip pip entirely. Prune it to re-resolve.
+- `venvs/<key>/`: the local backend's environments.
+- `snapshots/<name>-<hash>/`: read-only copies of submissions.
+- `mypy/<key>/`: a warm mypy cache of the standard library's stubs, one per runner image
+  (see `grader.mypy_seed`).
+- `runs/`, `locks/`: scratch of running gradings and lock files.
+
+In the Docker engine: `grader-env:<key>` (one per dependency set) and `grader-runner:<key>` images.
+The base image is reported but never pruned (rebuilding it may need a registry or root).
+
+Last use is the mtime of an entry (touched on reuse) or, for images, of `usage/image-<key>`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from grader.deps import WheelSet, download_wheels
+from grader.models import Finding
+from grader.paths import cache_dir, cache_root
+
+WHEELSET_MARKER = ".grader-wheelset.json"
+DISK_GROUPS = ("wheelsets", "venvs", "snapshots", "mypy", "runs", "locks", "usage")
+IMAGE_ROLES = ("env", "runner")
+DAY_S = 86_400.0
+RUNS_MIN_AGE_S = 3_600.0  # a younger scratch dir may belong to a grading running right now
+DEFAULT_PRUNE_DAYS = 30.0
+
+
+# --- locks ------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def file_lock(name: str) -> Iterator[None]:
+    """An exclusive lock `locks/<name>.lock`, shared by every thread and grader process on this host.
+
+    Each call opens the file anew, so two threads of one process exclude each other too (flock locks
+    belong to the open file description).
+    """
+    path = cache_dir("locks") / f"{name}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _lock_is_free(name: str) -> bool:
+    """Whether nobody holds `locks/<name>.lock` right now (pruning skips entries in use)."""
+    path = cache_root() / "locks" / f"{name}.lock"
+    if not path.exists():
+        return True
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return True
+
+
+# --- wheel sets -------------------------------------------------------------------------------------------
+
+
+def cached_wheels(requirements: Sequence[str], dest: Path, python: str, target: Literal["linux-container", "host"]
+                  ) -> WheelSet:
+    """`download_wheels`, done once per wheel set: later calls with the same requirements skip pip.
+
+    Parallel gradings asking for the same set wait for one download (a lock per set), so no grading
+    ever sees half-written wheels. A DependencyError (no network, conflicts) is not remembered.
+    """
+    marker = dest / WHEELSET_MARKER
+    found = _read_wheelset(marker, requirements)
+    if found is not None:
+        return found
+    with file_lock(f"wheels-{dest.name}"):
+        found = _read_wheelset(marker, requirements)
+        if found is not None:
+            return found
+        wheels = download_wheels(requirements, dest, python, target)
+        _write_wheelset(marker, requirements, wheels)
+    return wheels
+
+
+def _read_wheelset(marker: Path, requirements: Sequence[str]) -> WheelSet | None:
+    """The recorded wheel set, if it was resolved for exactly these requirements and is still complete."""
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        if data.get("requirements") != sorted(requirements):
+            return None
+        files = tuple(str(name) for name in data["files"])
+        if not all((marker.parent / name).is_file() for name in files):
+            return None
+        wheels = WheelSet(
+            directory=marker.parent,
+            files=files,
+            installable=tuple(str(r) for r in data["installable"]),
+            findings=tuple(Finding.model_validate(f) for f in data["findings"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    touch(marker)
+    return wheels
+
+
+def _write_wheelset(marker: Path, requirements: Sequence[str], wheels: WheelSet) -> None:
+    payload = {
+        "requirements": sorted(requirements),
+        "files": list(wheels.files),
+        "installable": list(wheels.installable),
+        "findings": [f.model_dump(mode="json") for f in wheels.findings],
+    }
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    tmp.replace(marker)
+
+
+# --- last use ---------------------------------------------------------------------------------------------
+
+
+def touch(path: Path) -> None:
+    """Mark a cache entry as just used (its mtime); never fails a grading."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def mark_image_used(key: str) -> None:
+    """Record that the environment or runner image built for `key` was just used."""
+    with contextlib.suppress(OSError):
+        (cache_dir("usage") / f"image-{key}").touch()
+
+
+def _image_last_used(key: str, created: float) -> float:
+    try:
+        return max(created, (cache_root() / "usage" / f"image-{key}").stat().st_mtime)
+    except OSError:
+        return created
+
+
+# --- sizes ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One prunable thing: a directory or file in a disk cache, or an image."""
+
+    group: str
+    name: str
+    size: int
+    last_used: float
+    image_key: str | None = None
+
+
+@dataclass
+class CacheGroup:
+    """A kind of cache and what it holds."""
+
+    name: str
+    where: str
+    entries: list[CacheEntry] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def size(self) -> int:
+        """Bytes used by all entries."""
+        return sum(entry.size for entry in self.entries)
+
+
+def tree_size(path: Path) -> int:
+    """Bytes of the files under `path` (symlinks counted as links, not followed)."""
+    try:
+        if not path.is_dir() or path.is_symlink():
+            return path.lstat().st_size
+    except OSError:
+        return 0
+    total = 0
+    for directory, _dirs, names in os.walk(path):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(directory, name)).st_size
+    return total
+
+
+def disk_groups() -> list[CacheGroup]:
+    """The on-disk caches and their entries (missing caches are empty groups)."""
+    groups = []
+    for name in DISK_GROUPS:
+        root = cache_root() / name
+        group = CacheGroup(name, str(root))
+        with contextlib.suppress(OSError):
+            for entry in sorted(root.iterdir()):
+                group.entries.append(CacheEntry(name, entry.name, tree_size(entry), _mtime(entry)))
+        groups.append(group)
+    return groups
+
+
+def _mtime(path: Path) -> float:
+    """Last use of a disk entry: its own mtime, or its wheel set marker's when that is newer."""
+    try:
+        stamp = path.lstat().st_mtime
+    except OSError:
+        return 0.0
+    with contextlib.suppress(OSError):
+        stamp = max(stamp, (path / WHEELSET_MARKER).stat().st_mtime)
+    return stamp
+
+
+def image_groups(client: Any) -> list[CacheGroup]:
+    """Environment and runner images; sizes are what each image adds on top of layers it shares."""
+    groups = {role: CacheGroup(f"{role} images", f"grader-{role}:*") for role in IMAGE_ROLES}
+    base = CacheGroup("base images", "grader-base:*, grader-rootfs:*", note="never pruned")
+    for image in client.df().get("Images") or []:
+        labels = image.get("Labels") or {}
+        tags = image.get("RepoTags") or []
+        unique = max(int(image.get("Size") or 0) - max(int(image.get("SharedSize") or 0), 0), 0)
+        name = tags[0] if tags else str(image.get("Id", ""))[7:19]
+        created = float(image.get("Created") or 0)
+        role = labels.get("grader.role")
+        if role in groups and labels.get("grader.key"):
+            key = labels["grader.key"]
+            groups[role].entries.append(CacheEntry(groups[role].name, name, unique, _image_last_used(key, created),
+                                                   image_key=key))
+        elif any(tag.startswith(("grader-base:", "grader-rootfs:")) for tag in tags):
+            base.entries.append(CacheEntry(base.name, name, int(image.get("Size") or 0), created))
+    return [*groups.values(), base]
+
+
+def cache_info(client: Any | None) -> list[CacheGroup]:
+    """Every cache with its entries; images only when a Docker client is given."""
+    return disk_groups() + (image_groups(client) if client is not None else [])
+
+
+# --- pruning ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class PruneReport:
+    """What `prune` removed and what it skipped because it was in use."""
+
+    removed: list[CacheEntry] = field(default_factory=list)
+    skipped: list[CacheEntry] = field(default_factory=list)
+
+    @property
+    def freed(self) -> int:
+        """Bytes removed (images: their unique bytes)."""
+        return sum(entry.size for entry in self.removed)
+
+
+def prune(older_than_days: float | None, everything: bool, client: Any | None, now: float | None = None
+          ) -> PruneReport:
+    """Remove cache entries not used for `older_than_days` days (default 30), or all of them.
+
+    The base image, entries locked by a running grading and images a container uses are kept. Scratch
+    dirs of running gradings (`runs/`) younger than an hour are kept even with `everything`.
+    """
+    now = time.time() if now is None else now
+    cutoff = now if everything else now - (older_than_days if older_than_days is not None
+                                           else DEFAULT_PRUNE_DAYS) * DAY_S
+    report = PruneReport()
+    for group in disk_groups():
+        for entry in group.entries:
+            _prune_disk_entry(entry, cutoff, now, report)
+    if client is not None:
+        _prune_images(client, cutoff, report)
+    return report
+
+
+def _prune_disk_entry(entry: CacheEntry, cutoff: float, now: float, report: PruneReport) -> None:
+    limit = min(cutoff, now - RUNS_MIN_AGE_S) if entry.group == "runs" else cutoff
+    if entry.last_used > limit or entry.group == "locks":  # a lock file removed while held stops excluding
+        return
+    if not _lock_is_free(_lock_name(entry)):
+        report.skipped.append(entry)
+        return
+    path = cache_root() / entry.group / entry.name
+    try:
+        remove_tree(path)
+    except OSError:
+        report.skipped.append(entry)
+        return
+    report.removed.append(entry)
+
+
+def _lock_name(entry: CacheEntry) -> str:
+    """The lock a running grading holds while it writes this entry."""
+    if entry.group == "wheelsets":
+        return f"wheels-{entry.name}"
+    if entry.group == "venvs":
+        return f"venv-{entry.name}"
+    if entry.group == "mypy":
+        return f"mypy-{entry.name}"
+    return f"unlocked-{entry.group}"
+
+
+def _prune_images(client: Any, cutoff: float, report: PruneReport) -> None:
+    from grader.sandbox import images
+
+    for group in image_groups(client)[: len(IMAGE_ROLES)]:
+        for entry in group.entries:
+            if entry.last_used > cutoff or entry.image_key is None:
+                continue
+            role = "env" if group.name.startswith("env") else "runner"
+            if images.remove_images(client, [role], keys={entry.image_key}):  # type: ignore[list-item]
+                report.removed.append(entry)
+            else:
+                report.skipped.append(entry)
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a file or a tree, read-only directories (snapshots) included."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+        return
+    for directory, _dirs, _names in os.walk(path):
+        os.chmod(directory, 0o700)  # top-down: each directory is writable before its entries go
+    shutil.rmtree(path)
+
+
+def human_size(size: int) -> str:
+    """1536 -> '1.5 KiB'."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"

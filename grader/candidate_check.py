@@ -1,0 +1,169 @@
+"""`grader check`: a candidate's own run of the public tests and the static checks before submitting.
+
+It never needs the hidden suite, so it works from an exported kit (`public/` and a public
+`challenge.toml`, no `hidden/`). It runs the grading pipeline itself with the public suite in place of
+the hidden one: the same intake, environment, static checks, app start and scoring as `grader grade`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from grader.challenge import MANIFEST, ChallengeError, has_tests, load_challenge, public_tests_dir
+from grader.intake import IntakeError, take_snapshot
+from grader.models import Challenge, CheckStatus, Deduction, GradeResult
+from grader.paths import cache_dir
+from grader.pipeline import grade_submission, public_suite
+from grader.report import category_title, location
+from grader.sandbox.base import Sandbox
+
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+PUBLIC_PREFIX = "public-tests/"
+TOP_FIXES = 5
+LOG_LINES = 12
+
+Log = Callable[[str], None]
+
+
+def load_check_challenge(ref: str | None, submission: Path) -> Challenge:
+    """The challenge to check against: an id, a bundle or kit directory, a kit archive, or (no `ref`)
+    the nearest `challenge.toml` in the submission's directory or above it (an unpacked kit)."""
+    if ref is None:
+        found = find_enclosing_manifest(submission)
+        if found is None:
+            raise ChallengeError(
+                f"no {MANIFEST} in {submission} or above it: pass --challenge with the challenge id, "
+                "the unpacked kit's directory or the kit's .zip"
+            )
+        ref = str(found)
+    given = Path(ref).expanduser()
+    if given.is_file() and given.name.lower().endswith(ARCHIVE_SUFFIXES):
+        ref = str(unpack_kit(given))
+    challenge = load_challenge(ref, require_hidden=False)
+    if not has_tests(public_tests_dir(challenge)):
+        raise ChallengeError(f"{challenge.root}: public/ holds no test_*.py files, so there is nothing to check")
+    return challenge
+
+
+def find_enclosing_manifest(start: Path) -> Path | None:
+    """The nearest directory from `start` upwards that holds a `challenge.toml`."""
+    here = start.resolve()
+    for directory in (here, *here.parents) if here.is_dir() else here.parents:
+        if (directory / MANIFEST).is_file():
+            return directory
+    return None
+
+
+def unpack_kit(archive: Path) -> Path:
+    """A kit archive unpacked read-only into the cache (with the intake's checks on hostile archives)."""
+    try:
+        snapshot = take_snapshot(archive, cache_dir("kits"))
+    except IntakeError as exc:
+        raise ChallengeError(f"{archive}: cannot be opened as a challenge kit: {exc}") from None
+    return snapshot.path
+
+
+def run_check(submission: Path, challenge: Challenge, sandbox: Sandbox, out_root: Path, log: Log) -> GradeResult:
+    """Grade `submission` against the public suite; writes `out_root/<name>/result.json`."""
+    return grade_submission(submission, challenge, sandbox, out_root, log=log, force=True,
+                            suite=public_suite(challenge))
+
+
+# --- the terminal summary -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One deduction, with what fixing it would add to the overall score."""
+
+    category: str
+    gain: float
+    text: str
+
+
+def top_fixes(result: GradeResult, limit: int = TOP_FIXES) -> list[Fix]:
+    """The deductions worth the most overall points, largest first."""
+    weights = {c.id: c.weight for c in result.categories if c.evaluated and c.weight > 0}
+    total_weight = sum(weights.values())
+    possible: dict[str, float] = {}
+    for check in result.checks:
+        if check.status in (CheckStatus.PASSED, CheckStatus.FAILED) and check.max_score > 0:
+            possible[check.category] = possible.get(check.category, 0.0) + check.max_score
+    fixes = [
+        Fix(d.category, 100 * d.points / possible[d.category] * weights[d.category] / total_weight, fix_text(d))
+        for check in result.checks for d in check.deductions
+        if d.category in weights and possible.get(d.category)
+    ]
+    return sorted(fixes, key=lambda fix: (-fix.gain, fix.category, fix.text))[:limit]
+
+
+def fix_text(deduction: Deduction) -> str:
+    """The deduction's reason on one line, with the first piece of evidence's `file:line`."""
+    reason = " ".join(deduction.reason.split())
+    reason = reason if len(reason) <= 160 else reason[:157] + "..."
+    where = next((location(e) for e in deduction.evidence if e.file), "")
+    return f"{reason} ({where})" if where else reason
+
+
+def public_counts(result: GradeResult) -> tuple[int, int]:
+    """(passed, run) over the public tests that were not skipped."""
+    tests = [t for c in result.checks if c.id.startswith(PUBLIC_PREFIX) for t in c.tests if t.outcome != "skipped"]
+    return sum(t.outcome == "passed" for t in tests), len(tests)
+
+
+def render_check(result: GradeResult, result_path: Path, console: Console) -> None:
+    """The candidate's summary: score, a table per category, the top fixes and where the details are."""
+    name = result.submission.name if result.submission else "?"
+    if result.status != "graded":
+        console.print(f"[red]✗[/] {escape(name)}: not checked: {escape(result.error or '?')}", soft_wrap=True)
+        return
+    passed, run = public_counts(result)
+    overall = "n/a" if result.overall is None else f"{result.overall:g}/100"
+    console.print(
+        f"[bold]{escape(name)}[/]: public score {overall} over {result.evaluated_weight:g}% of the scorecard; "
+        f"public tests {passed}/{run} passed", soft_wrap=True,
+    )
+    _render_app_problem(result, console)
+    console.print(category_table(result))
+    fixes = top_fixes(result)
+    if fixes:
+        console.print("[bold]Top fixes[/] (overall points each one is worth):")
+        for number, fix in enumerate(fixes, 1):
+            console.print(f"  {number}. [green]+{fix.gain:.1f}[/] {category_title(fix.category)}: {escape(fix.text)}",
+                          soft_wrap=True)
+    console.print(
+        f"[dim]Details: {escape(str(result_path))}. This runs the public tests only: the real grading also "
+        "runs a larger hidden suite (see the assignment README).[/]", soft_wrap=True,
+    )
+
+
+def category_table(result: GradeResult) -> Table:
+    """Weight, score and points lost per scorecard category."""
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    table.add_column("Category")
+    table.add_column("Weight", justify="right")
+    table.add_column("Score", justify="right")
+    table.add_column("Checks")
+    for category in result.categories:
+        score = f"{category.score:g}" if category.evaluated and category.score is not None else "not measured"
+        style = "" if not category.evaluated else ("green" if (category.score or 0) >= 85 else
+                                                   "yellow" if (category.score or 0) >= 50 else "red")
+        checks = ", ".join(sorted({c.split("/")[0] for c in category.checks}))
+        table.add_row(category_title(category.id), f"{category.weight:g}%", score, checks, style=style)
+    return table
+
+
+def _render_app_problem(result: GradeResult, console: Console) -> None:
+    app = result.app
+    if app is None or app.started:
+        return
+    console.print(f"[yellow]Your app {escape(app.problem or 'did not start')}[/]: every public test counts as "
+                  "failed. Check how it is started (README: 'How your app is started').", soft_wrap=True)
+    for line in app.log_tail.strip().splitlines()[-LOG_LINES:]:
+        console.print(f"  [dim]{escape(line)}[/]", soft_wrap=True)

@@ -1,0 +1,5 @@
+"""The candidate's own test session writes fake results too (it runs in the candidate-tests sandbox)."""
+
+import tamper
+
+tamper.run()

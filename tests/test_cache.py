@@ -1,0 +1,145 @@
+"""The grader's caches: wheel sets resolved once (also under threads), sizes, and pruning by age."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+import grader.cache
+from grader.cache import WHEELSET_MARKER, cache_info, cached_wheels, file_lock, prune
+from grader.deps import DependencyError, WheelSet
+from grader.models import Finding, Severity
+
+
+@pytest.fixture
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of this test's own: pruning must never touch the session's shared cache."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(root))
+    return root
+
+
+class FakeDownloads:
+    """Stands in for pip: writes one wheel per requirement, slowly, and counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail = False
+
+    def __call__(self, requirements: Sequence[str], dest: Path, python: str, target: str) -> WheelSet:
+        self.calls += 1
+        if self.fail:
+            raise DependencyError("no network")
+        time.sleep(0.2)
+        dest.mkdir(parents=True, exist_ok=True)
+        files = []
+        for requirement in requirements:
+            name = requirement.replace("==", "-") + "-py3-none-any.whl"
+            (dest / name).write_bytes(b"wheel")
+            files.append(name)
+        finding = Finding(message="No wheel for nope", severity=Severity.WARNING, rule="deps.no-wheel")
+        return WheelSet(dest, tuple(files), tuple(requirements), (finding,))
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> FakeDownloads:
+    fake = FakeDownloads()
+    monkeypatch.setattr(grader.cache, "download_wheels", fake)
+    return fake
+
+
+@pytest.mark.usefixtures("own_cache")
+def test_a_wheel_set_is_resolved_once_even_by_parallel_gradings(tmp_path: Path, downloads: FakeDownloads) -> None:
+    dest = tmp_path / "set"
+    results: list[WheelSet] = []
+    threads = [threading.Thread(target=lambda: results.append(cached_wheels(["six==1.16.0"], dest, "3.11", "host")))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert downloads.calls == 1
+    assert {r.files for r in results} == {("six-1.16.0-py3-none-any.whl",)}
+    again = cached_wheels(["six==1.16.0"], dest, "3.11", "host")
+    assert downloads.calls == 1 and again.findings[0].rule == "deps.no-wheel"  # findings are remembered too
+    (dest / again.files[0]).unlink()  # an incomplete set is resolved again
+    cached_wheels(["six==1.16.0"], dest, "3.11", "host")
+    assert downloads.calls == 2
+
+
+@pytest.mark.usefixtures("own_cache")
+def test_a_failed_download_is_not_remembered(tmp_path: Path, downloads: FakeDownloads) -> None:
+    downloads.fail = True
+    with pytest.raises(DependencyError):
+        cached_wheels(["six==1.16.0"], tmp_path / "set", "3.11", "host")
+    assert not (tmp_path / "set" / WHEELSET_MARKER).exists()
+    downloads.fail = False
+    assert cached_wheels(["six==1.16.0"], tmp_path / "set", "3.11", "host").files
+
+
+def age(path: Path, days: float) -> None:
+    stamp = time.time() - days * 86_400
+    os.utime(path, (stamp, stamp))
+
+
+def test_prune_removes_old_entries_and_keeps_recent_and_locked_ones(own_cache: Path) -> None:
+    old_set, new_set, locked_set = (own_cache / "wheelsets" / name for name in ("old", "new", "locked"))
+    for directory in (old_set, new_set, locked_set):
+        directory.mkdir(parents=True)
+        (directory / "x.whl").write_bytes(b"1234")
+    snapshot = own_cache / "snapshots" / "alice-0123"
+    (snapshot / "pkg").mkdir(parents=True)
+    (snapshot / "pkg" / "app.py").write_text("x = 1\n")
+    for directory in (snapshot / "pkg", snapshot):
+        directory.chmod(0o555)  # snapshots are read-only trees
+    scratch = own_cache / "runs" / "run-live"
+    scratch.mkdir(parents=True)
+    for path in (old_set, locked_set, snapshot):
+        age(path, 40)
+    age(scratch, 0.01)
+    with file_lock("wheels-locked"), open(own_cache / "locks" / "wheels-locked.lock") as held:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the lock is really held
+        report = prune(None, False, None)
+    removed = {f"{e.group}/{e.name}" for e in report.removed}
+    assert removed == {"wheelsets/old", "snapshots/alice-0123"}
+    assert [f"{e.group}/{e.name}" for e in report.skipped] == ["wheelsets/locked"]
+    assert new_set.exists() and locked_set.exists() and not snapshot.exists()
+    assert report.freed >= 4
+    everything = prune(None, True, None)
+    assert {e.name for e in everything.removed} >= {"new", "locked"}
+    assert scratch.exists(), "a running grading's scratch dir younger than an hour is kept even with --all"
+
+
+def test_cache_info_reports_sizes(own_cache: Path) -> None:
+    (own_cache / "wheelsets" / "k").mkdir(parents=True)
+    (own_cache / "wheelsets" / "k" / "a.whl").write_bytes(b"x" * 2048)
+    groups = {group.name: group for group in cache_info(None)}
+    assert groups["wheelsets"].size == 2048 and len(groups["wheelsets"].entries) == 1
+    assert {"venvs", "snapshots", "mypy"} <= set(groups)
+
+
+def test_cache_commands(own_cache: Path) -> None:
+    (own_cache / "venvs" / "old").mkdir(parents=True)
+    age(own_cache / "venvs" / "old", 10)
+    env = {**os.environ, "GRADER_CACHE_DIR": str(own_cache), "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+    def grader_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "grader", "cache", *args], capture_output=True, text=True,
+                              env=env, timeout=120, check=False)
+
+    info = grader_cli("info")
+    assert info.returncode == 0 and "venvs:" in info.stdout and "image caches are not shown" in info.stdout
+    kept = grader_cli("prune", "--older-than", "30")
+    assert kept.returncode == 0 and "removed 0 entries" in kept.stdout
+    pruned = grader_cli("prune", "--older-than", "7")
+    assert pruned.returncode == 0 and "removed venvs/old" in pruned.stdout
+    assert grader_cli("prune", "--all", "--older-than", "1").returncode == 2

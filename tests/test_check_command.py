@@ -1,0 +1,131 @@
+"""`grader check`: the public tests and the static checks, from an exported kit, with `grade`'s scoring."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.authoring import new_challenge
+from grader.challenge import load_challenge
+from grader.models import GradeResult
+
+from .conftest import REPO_ROOT
+
+HELLO_ROOT = Path(load_challenge("hello-api").root)
+
+
+def grader(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=900, check=False)
+
+
+def read_result(path: Path) -> GradeResult:
+    return GradeResult.model_validate_json(path.read_text())
+
+
+def export_and_unpack(bundle: str, where: Path) -> tuple[Path, Path]:
+    """(kit zip, unpacked kit directory), exported by the CLI and unpacked by hand."""
+    kit = where / "kit.zip"
+    proc = grader("challenge", "export", bundle, "--out", str(kit))
+    assert proc.returncode == 0, proc.stderr
+    unpacked = where / "candidate"
+    with zipfile.ZipFile(kit) as archive:
+        archive.extractall(unpacked)
+    (top,) = list(unpacked.iterdir())
+    return kit, top
+
+
+@pytest.mark.slow
+def test_exported_orders_api_kit_checks_the_reference_and_the_starter(tmp_path: Path) -> None:
+    authoring = tmp_path / "authoring"
+    bundle = new_challenge("orders-api", authoring)
+    kit_zip, kit = export_and_unpack(str(bundle), tmp_path / "away")
+    assert not (kit / "hidden").exists() and not (kit / "solutions").exists()
+    assert REPO_ROOT not in kit.parents
+    shutil.copytree(bundle / "solutions" / "reference", kit / "my-solution")  # the candidate's work
+    results = tmp_path / "results"
+
+    starter = grader("check", "starter", "--challenge", ".", "--sandbox", "local", "--out", str(results), cwd=kit)
+    assert starter.returncode == 0, starter.stderr[-3000:]
+    assert "starter: public score" in starter.stdout and "public tests 1/2 passed" in starter.stdout
+    assert "Top fixes" in starter.stdout and "public test test_create_item failed" in starter.stdout
+    for title in ("Python fundamentals", "API design", "Databases", "Testing", "Infrastructure", "Observability"):
+        assert title in starter.stdout
+    assert "Traceback" not in starter.stderr
+
+    reference = grader("check", "my-solution", "--challenge", str(kit_zip), "--sandbox", "local",
+                       "--out", str(results), cwd=kit)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    assert "public tests 2/2 passed" in reference.stdout
+
+    result = read_result(results / "my-solution" / "result.json")
+    assert result.status == "graded"
+    suites = {check.id.split("/")[0] for check in result.checks}
+    assert "public-tests" in suites and "hidden-tests" not in suites
+    assert {"typecheck", "lint", "complexity", "practices", "candidate_tests"} <= suites
+    starter_result = read_result(results / "starter" / "result.json")
+    assert starter_result.overall is not None and result.overall is not None
+    assert starter_result.overall < result.overall
+
+
+@pytest.mark.slow
+def test_check_scores_the_public_part_exactly_as_grade_does(tmp_path: Path) -> None:
+    flawed = HELLO_ROOT / "solutions" / "fastapi-flawed"
+    graded = grader("grade", str(flawed), "--challenge", "hello-api", "--sandbox", "local", "--out",
+                    str(tmp_path / "grade"), "--format", "json")
+    assert graded.returncode == 0, graded.stderr[-3000:]
+    checked = grader("check", str(flawed), "--challenge", "hello-api", "--sandbox", "local", "--out",
+                     str(tmp_path / "check"))
+    assert checked.returncode == 0, checked.stderr[-3000:]
+    by_grade = read_result(tmp_path / "grade" / "fastapi-flawed" / "result.json")
+    by_check = read_result(tmp_path / "check" / "fastapi-flawed" / "result.json")
+
+    def static(result: GradeResult) -> list[tuple[str, float, float, list[str]]]:
+        return [(c.id, c.score, c.max_score, [d.rule for d in c.deductions]) for c in result.checks
+                if not c.id.startswith(("hidden-tests/", "public-tests/"))]
+
+    assert static(by_check) == static(by_grade)
+    assert static(by_check)
+    public = [t for c in by_check.checks if c.id.startswith("public-tests/") for t in c.tests]
+    assert sorted(t.name for t in public) == ["test_create_note", "test_get_note", "test_health", "test_list_notes"]
+    assert not any(c.id.startswith("hidden-tests/") for c in by_check.checks)
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_check_runs_the_public_suite_in_docker(tmp_path: Path, docker_client: object) -> None:
+    proc = grader("check", str(HELLO_ROOT / "starter"), "--challenge", "hello-api", "--sandbox", "docker",
+                  "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "public tests 1/4 passed" in proc.stdout
+    result = read_result(tmp_path / "starter" / "result.json")
+    assert result.sandbox is not None and result.sandbox.backend == "docker" and result.sandbox.isolated
+
+
+def test_check_without_a_challenge_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "main.py").write_text("print('hi')\n")
+    proc = grader("check", str(project), "--sandbox", "local")
+    assert proc.returncode == 3
+    assert "no challenge.toml" in proc.stderr and "--challenge" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_kit_is_accepted_by_check_and_refused_by_grade(tmp_path: Path) -> None:
+    _, kit = export_and_unpack("hello-api", tmp_path)
+    proc = grader("grade", str(kit / "starter"), "--challenge", str(kit), "--sandbox", "local",
+                  "--out", str(tmp_path / "out"))
+    assert proc.returncode == 3
+    assert "candidate kit" in proc.stderr and "grader check" in proc.stderr
+    from grader.candidate_check import load_check_challenge
+
+    assert load_check_challenge(None, kit / "starter").id == "hello-api"  # nearest challenge.toml upwards
+    assert load_check_challenge(str(tmp_path / "kit.zip"), kit / "starter").id == "hello-api"

@@ -1,0 +1,184 @@
+"""CI use: `--fail-under`, the Markdown and JUnit outputs, `$GITHUB_STEP_SUMMARY`, and the docs/ci examples."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from grader import __version__
+from grader.challenge import load_challenge
+from grader.ci import EXIT_BELOW_THRESHOLD, append_step_summary, below_threshold
+from grader.cli import main
+from grader.models import GradeResult
+from grader.report import render_markdown
+
+from .conftest import REPO_ROOT
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "submissions"
+CI_DOCS = REPO_ROOT / "docs" / "ci"
+GITHUB = CI_DOCS / "github-actions.yml"
+GITLAB = CI_DOCS / "gitlab-ci.yml"
+
+
+def grader(*args: str, summary: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    if summary is not None:
+        env["GITHUB_STEP_SUMMARY"] = str(summary)
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, env=env,
+                          timeout=600, check=False)
+
+
+# --- --fail-under, Markdown, JUnit and the step summary --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def crashed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str], Path]:
+    """One real grading of a submission whose app crashes (a low score), with --fail-under 50."""
+    out = tmp_path_factory.mktemp("fail-under")
+    summary = out / "step-summary.md"
+    summary.write_text("# Earlier step\n\n")
+    proc = grader("grade", str(FIXTURES / "crashes-at-start"), "--challenge", "hello-api", "--sandbox", "local",
+                  "--out", str(out), "--format", "md,junit", "--fail-under", "50", summary=summary)
+    return out, proc, summary
+
+
+def test_fail_under_exits_4_naming_the_submission(crashed: tuple[Path, Any, Path]) -> None:
+    out, proc, _ = crashed
+    result = GradeResult.model_validate_json((out / "crashes-at-start" / "result.json").read_text())
+    assert result.status == "graded" and result.overall is not None and result.overall < 50
+    assert proc.returncode == EXIT_BELOW_THRESHOLD == 4, proc.stderr
+    assert f"1 submission(s) scored below --fail-under 50: crashes-at-start ({result.overall:g})" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_markdown_and_junit_reports_are_written(crashed: tuple[Path, Any, Path]) -> None:
+    out, _, _ = crashed
+    result = GradeResult.model_validate_json((out / "crashes-at-start" / "result.json").read_text())
+    markdown = (out / "crashes-at-start" / "summary.md").read_text()
+    assert markdown == render_markdown(result)
+    assert markdown.startswith(f"### crashes-at-start: {result.overall:g}/100")
+    suites = ET.parse(out / "crashes-at-start" / "junit.xml").getroot()
+    cases = suites.findall(".//testcase")
+    hidden = [c for c in cases if ".hidden." in (c.get("classname") or "")]
+    assert len(hidden) >= 10 and all(c.find("failure") is not None for c in hidden)  # the app never started
+    assert any(c.get("name") == "test_health_returns_ok_json" for c in hidden)
+
+
+def test_the_step_summary_is_appended(crashed: tuple[Path, Any, Path]) -> None:
+    out, _, summary = crashed
+    text = summary.read_text()
+    assert text.startswith("# Earlier step\n\n")
+    assert (out / "crashes-at-start" / "summary.md").read_text().strip() in text
+
+
+def test_fail_under_passes_at_or_below_the_score_and_errors_keep_exit_1(
+    crashed: tuple[Path, Any, Path], tmp_path: Path
+) -> None:
+    out, _, _ = crashed
+    base = ("grade", str(FIXTURES / "crashes-at-start"), "--challenge", "hello-api", "--sandbox", "local",
+            "--out", str(out), "--format", "json")
+    assert grader(*base, "--fail-under", "0").returncode == 0  # result reused: fast
+    assert grader(*base).returncode == 0
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"not a zip")
+    both = grader(*base, str(broken), "--fail-under", "100")
+    assert both.returncode == 1, both.stderr
+    assert grader(*base, "--fail-under", "101").returncode == 2
+
+
+def _result(status: str, overall: float | None) -> GradeResult:
+    return GradeResult(grader_version="0", graded_at="now", status=status, challenge={"title": "T"},
+                       submission=None, sandbox=None, overall=overall, error=None if status == "graded" else "x")
+
+
+def test_below_threshold_and_step_summary_functions(tmp_path: Path) -> None:
+    results = [_result("graded", 80), _result("graded", 49.9), _result("graded", None), _result("error", None)]
+    assert [r.overall for r in below_threshold(results, 50)] == [49.9, None]
+    assert append_step_summary(results, {}) is None
+    target = tmp_path / "summary.md"
+    assert append_step_summary(results[:1], {"GITHUB_STEP_SUMMARY": str(target)}) == target
+    assert append_step_summary(results, {"GITHUB_STEP_SUMMARY": str(target)}) == target
+    text = target.read_text()
+    assert text.count("### ") == 2 and "Grading summary: 4 submissions" in text
+
+
+# --- docs/ci examples ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("path", "schema"), [(GITHUB, "vendor.github-workflows"), (GITLAB, "vendor.gitlab-ci")])
+def test_ci_examples_match_their_platform_schema(path: Path, schema: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(path)],
+                          capture_output=True, text=True, check=False, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def github_job() -> tuple[dict[str, str], list[str]]:
+    workflow = yaml.safe_load(GITHUB.read_text())
+    (job,) = workflow["jobs"].values()
+    return dict(job["env"]), [step["run"] for step in job["steps"] if "run" in step]
+
+
+def gitlab_job() -> tuple[dict[str, str], list[str]]:
+    config = yaml.safe_load(GITLAB.read_text())
+    job = config["grade"]
+    return dict(job["variables"]), [*job["before_script"], *job["script"]]
+
+
+def grader_commands(env: dict[str, str], scripts: list[str]) -> list[list[str]]:
+    """Every `grader ...` command the scripts run, with the job's variables filled in."""
+    values = {**env, "RUNNER_TEMP": "/tmp/runner", "CI_PROJECT_DIR": "/builds/p"}
+    commands = []
+    for script in scripts:
+        for line in re.split(r"\n|&&", script):
+            words = shlex.split(re.sub(r"\$\{?(\w+)\}?", lambda m: values.get(m.group(1), m.group(0)), line))
+            if words and words[0] == "grader":
+                commands.append(words[1:])
+    return commands
+
+
+def parse_cli(args: list[str]) -> click.Context:
+    """Parse `args` exactly as `grader` would, without running the command (raises on a usage error)."""
+    ctx = click.Context(main, info_name="grader")
+    command: click.Command = main
+    while isinstance(command, click.Group):
+        name, *args = args
+        found = command.get_command(ctx, name)
+        assert found is not None, f"grader has no command {name!r}"
+        command = found
+        if isinstance(command, click.Group):
+            ctx = click.Context(command, info_name=name, parent=ctx)
+        else:
+            return command.make_context(name, args, parent=ctx)
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("job", [github_job, gitlab_job], ids=["github", "gitlab"])
+def test_ci_examples_run_real_grader_commands(job: Any) -> None:
+    env, scripts = job()
+    assert env["GRADER_VERSION"] == __version__, "docs/ci pins the grader version: update it with the release"
+    assert any('pip install "grader==' in script for script in scripts)
+    commands = grader_commands(env, scripts)
+    assert [c[0] for c in commands] == ["sandbox", "sandbox", "grade"], commands
+    grade = parse_cli(commands[-1])
+    assert grade.params["submissions"] == (Path("."),)
+    assert grade.params["formats"] == ("json", "html", "md", "junit")
+    assert grade.params["fail_under"] == float(env["FAIL_UNDER"])
+    assert grade.params["sandbox_kind"] == "docker"
+    assert load_challenge(grade.params["challenge_ref"]).id == env["CHALLENGE"]
+    for other in commands[:-1]:
+        parse_cli(other)
+
+
+def test_parse_cli_rejects_an_unknown_option() -> None:
+    with pytest.raises(click.UsageError):
+        parse_cli(["grade", ".", "--challenge", "hello-api", "--no-such-option"])
