@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.challenge import MANIFEST, ChallengeError, has_tests, load_challenge, public_tests_dir
+from grader.detect import NO_START_COMMAND
 from grader.intake import IntakeError, take_snapshot
 from grader.models import Challenge, CheckStatus, Deduction, GradeResult
 from grader.paths import cache_dir
@@ -163,7 +164,19 @@ def _render_app_problem(result: GradeResult, console: Console) -> None:
     app = result.app
     if app is None or app.started:
         return
-    console.print(f"[yellow]Your app {escape(app.problem or 'did not start')}[/]: every public test counts as "
-                  "failed. Check how it is started (README: 'How your app is started').", soft_wrap=True)
+    problem = app.problem or "did not start"
+    console.print(f"[yellow]Your app could not be tested: {escape(problem)}.[/] Every public test counts as failed.",
+                  soft_wrap=True)
+    console.print(f"  fix: {escape(start_hint(problem))}", soft_wrap=True)
     for line in app.log_tail.strip().splitlines()[-LOG_LINES:]:
         console.print(f"  [dim]{escape(line)}[/]", soft_wrap=True)
+
+
+def start_hint(problem: str) -> str:
+    """What to do about an app that did not start, in one line."""
+    if "no start command" in problem:
+        return NO_START_COMMAND
+    if "within" in problem:
+        return ("listen on $PORT (on 127.0.0.1 or 0.0.0.0) and answer the health path quickly; the app's "
+                "last output is below")
+    return "it stopped before answering the health path: its last output is below"

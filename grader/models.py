@@ -261,7 +261,7 @@ class AppRun(BaseModel):
     log_tail: str = ""
     log_truncated: bool = False
     log_cap_bytes: int | None = Field(
-        None, description="Most bytes of the app's output the sandbox keeps; older output is dropped past it."
+        default=None, description="Most bytes of the app's output the sandbox keeps; older output is dropped past it."
     )
     limits_hit: list[Literal["memory", "processes", "startup_timeout", "test_timeout", "output", "disk"]] = Field(
         default_factory=list, description="Limits the app ran into, as the sandbox observed them."

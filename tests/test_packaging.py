@@ -29,6 +29,9 @@ def test_wheel_ships_data_and_checks(wheel: Path) -> None:
         "grader/sandbox/base.Dockerfile",
         "grader/_data/challenges/hello-api/challenge.toml",
         "grader/_data/challenges/hello-api/hidden/test_hidden.py",
+        "grader/_data/challenges/hello-api/starter/main.py",
+        "grader/templates/challenge/challenge.toml.tmpl",  # `grader challenge new`
+        "grader/templates/challenge/hidden/test_hidden.py.tmpl",
     ):
         assert expected in names, expected
     assert any(n.startswith("grader/_data/reports/") for n in names)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.models import GradeResult, Limits
+from grader.paths import cache_root
 from grader.sandbox.base import Environment, RunOutcome, RunPlan
 from grader.sandbox.docker import MANAGED_LABEL, RUN_LABEL, DockerSandbox
 
@@ -199,9 +200,13 @@ def adversarial_challenge(root: Path, canary: str) -> Path:
 # --- watching the machine -----------------------------------------------------------------------------
 
 
-def stat_map(root: Path, skip: tuple[str, ...] = ("runs", "locks")) -> dict[str, tuple[int, int, int]]:
-    """path -> (size, mtime_ns, mode) of every file under `root` (the grader's cache), cheap to compare."""
-    found: dict[str, tuple[int, int, int]] = {}
+def stat_map(root: Path, skip: tuple[str, ...] = ("runs", "locks", "usage")) -> dict[str, tuple[int, int, str]]:
+    """path -> (size, mode, content digest) of every file under `root` (the grader's cache).
+
+    Content, not mtime: the grader touches entries it reuses (its own last-use bookkeeping, as `usage/`
+    is). Large files are digested by their first and last 64 KiB, which any rewrite of a wheel changes.
+    """
+    found: dict[str, tuple[int, int, str]] = {}
     if not root.exists():
         return found
     for directory, dirnames, filenames in os.walk(root):
@@ -212,11 +217,22 @@ def stat_map(root: Path, skip: tuple[str, ...] = ("runs", "locks")) -> dict[str,
         for name in filenames:
             path = os.path.join(directory, name)
             info = os.lstat(path)
-            found[os.path.relpath(path, root)] = (info.st_size, info.st_mtime_ns, stat.S_IMODE(info.st_mode))
+            found[os.path.relpath(path, root)] = (info.st_size, stat.S_IMODE(info.st_mode), _digest(path, info))
     return found
 
 
-def changed_entries(before: dict[str, tuple[int, int, int]], after: dict[str, tuple[int, int, int]]) -> list[str]:
+def _digest(path: str, info: os.stat_result) -> str:
+    if not stat.S_ISREG(info.st_mode):
+        return os.readlink(path) if stat.S_ISLNK(info.st_mode) else ""
+    with open(path, "rb") as handle:
+        if info.st_size <= 256 * 1024:
+            return hashlib.sha256(handle.read()).hexdigest()
+        head = handle.read(65536)
+        handle.seek(-65536, os.SEEK_END)
+        return hashlib.sha256(head + handle.read()).hexdigest()
+
+
+def changed_entries(before: dict[str, tuple[int, int, str]], after: dict[str, tuple[int, int, str]]) -> list[str]:
     """Entries that existed before and were modified or removed (new entries are the grader's own work)."""
     return sorted(path for path, info in before.items() if after.get(path) != info)
 
@@ -504,6 +520,18 @@ INTAKE_ATTACKS: dict[str, tuple[ArchiveBuilder, str]] = {
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@contextmanager
+def session_cache(tmp_path_factory: Any) -> Iterator[Path]:
+    """The session's grader cache (the one tests/conftest.py's `isolated_cache` names), for module fixtures,
+    which run before that function-scoped fixture."""
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        if "GRADER_CACHE_DIR" not in os.environ:
+            patch.setenv("GRADER_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "grader-cache"))
+        yield cache_root()
 
 
 @contextmanager

@@ -9,6 +9,7 @@ names, that no hidden verdict moved, that nothing outside the sandbox changed an
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,9 @@ from .corpus import (
     hidden_scores,
     hidden_verdicts,
     load_cases,
-    processes_with,
     probe_verdicts,
+    processes_with,
+    session_cache,
     sha256,
     stat_map,
 )
@@ -95,8 +97,13 @@ def grade_all(sources: list[Path], batch: Batch, client: RecordingClient, out: P
 
 
 @pytest.fixture(scope="module")
-def corpus_batch(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Batch:
-    root = tmp_path_factory.mktemp("adversarial")
+def corpus_batch(docker_client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Batch]:
+    with session_cache(tmp_path_factory):
+        yield grade_corpus(docker_client, tmp_path_factory.mktemp("adversarial"))
+
+
+def grade_corpus(docker_client: Any, root: Path) -> Batch:
+    """Grade the whole corpus and the honest submissions in one batch, then the honest ones alone."""
     canary = root / "host-canary.txt"
     canary.write_text(f"canary {uuid.uuid4()}\n")
     token = f"HIDDEN-CANARY-{uuid.uuid4().hex}"

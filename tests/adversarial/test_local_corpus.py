@@ -10,6 +10,8 @@ on time, must leave no process behind, and every result must carry the backend's
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +35,7 @@ from .corpus import (
     load_cases,
     probe_verdicts,
     processes_with,
+    session_cache,
 )
 
 pytestmark = pytest.mark.slow
@@ -43,8 +46,13 @@ LIMITS = ADVERSARIAL_LIMITS
 
 
 @pytest.fixture(scope="module")
-def local_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, GradeResult], Substitutions]:
-    root = tmp_path_factory.mktemp("adversarial-local")
+def local_results(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, GradeResult], Substitutions]]:
+    with session_cache(tmp_path_factory):
+        yield grade_locally(tmp_path_factory.mktemp("adversarial-local"))
+
+
+def grade_locally(root: Path) -> tuple[dict[str, GradeResult], Substitutions]:
+    """Grade every case that runs locally, then the honest base, with the local backend."""
     challenge = load_challenge(str(adversarial_challenge(root, f"HIDDEN-CANARY-{uuid.uuid4().hex}")))
     sandbox = LocalSandbox()
     results: dict[str, GradeResult] = {}

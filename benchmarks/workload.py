@@ -1,0 +1,85 @@
+"""The benchmark's inputs: the bundled solutions, their dependencies resolved as the grader does, and
+cohorts of varied copies for the bulk runs."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from checks._common import is_app_path, python_files
+from grader.cache import cached_wheels
+from grader.deps import WheelSet, requirements_key
+from grader.models import Challenge
+from grader.paths import cache_dir
+from grader.pipeline import Grading, runner_requirements, take_intake
+from grader.sandbox.base import Sandbox
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = REPO_ROOT / "challenges" / "hello-api" / "solutions"
+# 20 submissions over 3 dependency sets (FastAPI, Flask, Django), as in the issue's bulk target.
+BULK_MIX = (("fastapi-ref", 7), ("flask-ref", 7), ("django-ref", 6))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """One solution as the grader sees it after intake, with its wheels for a container and for the host."""
+
+    name: str
+    source: Path
+    snapshot: Path
+    start_command: str | None
+    app_files: tuple[str, ...]
+    env_requirements: tuple[str, ...]
+    env_wheels: WheelSet
+    runner_wheels: WheelSet
+
+    def host_wheels(self, python: str) -> WheelSet:
+        """The same requirements for this machine (the bare-tools venv)."""
+        key = requirements_key([*self.env_requirements, python, "host"])
+        return cached_wheels(self.env_requirements, cache_dir("wheelsets") / key, python, "host")
+
+
+def solution_names() -> list[str]:
+    """The bundled hello-api solutions, sorted."""
+    return sorted(path.name for path in SOLUTIONS.iterdir() if path.is_dir())
+
+
+def prepare(name: str, challenge: Challenge, sandbox: Sandbox) -> Prepared:
+    """Intake and wheel resolution exactly as `grader.pipeline` does them."""
+    grading = Grading(source=SOLUTIONS / name, challenge=challenge, sandbox=sandbox, out_root=Path("/nonexistent"),
+                      log=lambda _: None)
+    take_intake(grading)
+    assert grading.snapshot is not None and grading.app_spec is not None
+    python = challenge.python
+    requirements = grading.environment_requirements
+    env_key = requirements_key([*requirements, python, "linux-container"])
+    env_wheels = cached_wheels(requirements, cache_dir("wheelsets") / env_key, python, "linux-container")
+    tools = runner_requirements()
+    runner_key = requirements_key([*tools, python, "runner"])
+    runner_wheels = cached_wheels(tools, cache_dir("wheelsets") / runner_key, python, "linux-container")
+    app_files = tuple(item.rel for item in python_files(grading.snapshot.path) if is_app_path(item.rel))
+    return Prepared(name, SOLUTIONS / name, grading.snapshot.path, grading.app_spec.start_command, app_files,
+                    requirements, env_wheels, runner_wheels)
+
+
+def make_cohort(dest: Path, mix: tuple[tuple[str, int], ...] = BULK_MIX) -> list[Path]:
+    """Copies of the solutions, each with a comment of its own (so no two are the same submission)."""
+    dest.mkdir(parents=True)
+    made = []
+    for name, copies in mix:
+        for number in range(1, copies + 1):
+            target = dest / f"{name}-{number:02d}"
+            shutil.copytree(SOLUTIONS / name, target)
+            first = sorted(target.rglob("*.py"))[0]
+            first.write_text(first.read_text() + f"\n# benchmark copy {number}\n")
+            made.append(target)
+    return made
+
+
+def writable_copy(snapshot: Path, dest: Path) -> Path:
+    """A writable copy of a read-only snapshot (tools may write caches next to the code)."""
+    shutil.copytree(snapshot, dest)
+    for path in [dest, *dest.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return dest
