@@ -8,6 +8,7 @@ role. Memory is what Docker reports as usage: the cgroup's usage minus its inact
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass, field
@@ -147,9 +148,7 @@ def process_tree_rss(root_pid: int) -> int:
     total, todo = 0, [root_pid]
     while todo:
         pid = todo.pop()
-        try:
+        with contextlib.suppress(OSError, ValueError, IndexError):  # the process may have just exited
             total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-        except (OSError, ValueError, IndexError):
-            pass
         todo.extend(children.get(pid, []))
     return total

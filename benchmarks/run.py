@@ -1,0 +1,158 @@
+"""Measure the grader against its tools' own cost and write docs/performance.md: `python -m benchmarks.run`.
+
+(a) the grader's wall time per submission with warm caches; (b) the same tools run bare on the host on the
+same code; (c) a naive baseline (fresh container, dependencies from the wheel cache, cold mypy, tools in
+series); (d) bulk: 20 varied copies at -j1 and -j2, the naive cost of the same 20, a re-run, and peak memory.
+Needs a Docker engine and the base image; uses the grader's normal cache (`$GRADER_CACHE_DIR` or
+~/.cache/grader), which it warms first. Takes about 10 minutes on 2 cores. Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.bare import bare_tools
+from benchmarks.machine import describe
+from benchmarks.memory import MemorySampler
+from benchmarks.naive import naive_run
+from benchmarks.report import Figures, render, targets
+from benchmarks.workload import BULK_MIX, REPO_ROOT, make_cohort, prepare, solution_names
+from grader.challenge import load_challenge
+from grader.models import Challenge
+from grader.paths import cache_root
+from grader.pipeline import grade_submission
+from grader.sandbox import images
+from grader.sandbox.docker import DockerSandbox
+
+SOLUTIONS = REPO_ROOT / "challenges" / "hello-api" / "solutions"
+DOC = REPO_ROOT / "docs" / "performance.md"
+NOTES = (Path(__file__).resolve().parent / "notes.md")
+
+
+def say(message: str) -> None:
+    """Progress on stdout, flushed (the benchmark is long)."""
+    print(message, flush=True)
+
+
+def median_wall(run: Callable[[], object], repeats: int) -> float:
+    """Median wall seconds of `repeats` calls."""
+    walls = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        walls.append(time.perf_counter() - started)
+    return statistics.median(walls)
+
+
+def measure_warm(figures: Figures, challenge: Challenge, sandbox: DockerSandbox, scratch: Path, repeats: int) -> None:
+    """(a): warm the caches with one grading per solution, then time `repeats` more of each."""
+    for name in solution_names():
+        source, out = SOLUTIONS / name, scratch / "warm"
+        warmup = grade_submission(source, challenge, sandbox, out, log=lambda _: None, force=True)
+        if warmup.status != "graded":
+            raise SystemExit(f"{name} could not be graded: {warmup.error}")
+        figures.warm[name] = median_wall(_regrade(source, challenge, sandbox, out), repeats)
+        last = grade_submission(source, challenge, sandbox, out, log=lambda _: None)  # reused: the last timings
+        figures.warm_stages[name] = last.timings.model_dump()
+        say(f"  (a) {name}: {figures.warm[name]:.2f} s")
+
+
+def _regrade(source: Path, challenge: Challenge, sandbox: DockerSandbox, out: Path) -> Callable[[], object]:
+    def run() -> object:
+        return grade_submission(source, challenge, sandbox, out, log=lambda _: None, force=True)
+
+    return run
+
+
+def cli(*args: str) -> list[str]:
+    """argv for the grader's command line in this interpreter."""
+    return [sys.executable, "-m", "grader", *args]
+
+
+def measure_cli(figures: Figures, scratch: Path, repeats: int) -> None:
+    """One submission through the command line: what a person waits for."""
+    name = "fastapi-ref"
+    argv = cli("grade", str(SOLUTIONS / name), "--challenge", "hello-api", "--sandbox", "docker", "--force",
+               "--format", "json", "--out", str(scratch / "cli"))
+    figures.cli_solution = name
+    figures.cli_warm = median_wall(lambda: subprocess.run(argv, capture_output=True, check=True), repeats)
+    say(f"  CLI {name}: {figures.cli_warm:.2f} s")
+
+
+def measure_bare_and_naive(figures: Figures, challenge: Challenge, sandbox: DockerSandbox, client: Any) -> None:
+    """(b) and (c) for every solution."""
+    for name in solution_names():
+        prepared = prepare(name, challenge, sandbox)
+        figures.bare[name] = bare_tools(prepared, challenge)
+        say(f"  (b) {name}: {sum(figures.bare[name].values()):.2f} s  {figures.bare[name]}")
+        figures.naive[name] = naive_run(client, prepared, challenge)
+        say(f"  (c) {name}: {figures.naive[name]:.1f} s")
+
+
+def measure_bulk(figures: Figures, client: Any, scratch: Path) -> None:
+    """(d): the cohort at -j1 and -j2 with memory sampling, then a re-run that reuses every result."""
+    cohort = scratch / "cohort"
+    sources = make_cohort(cohort)
+    figures.bulk_count = len(sources)
+    figures.bulk_mix = ", ".join(f"{count} x {name}" for name, count in BULK_MIX)
+    figures.bulk_naive = sum(figures.naive[name] * count for name, count in BULK_MIX)
+    for jobs in (1, 2):
+        out = scratch / f"bulk-j{jobs}"
+        argv = cli("grade", str(cohort), "--challenge", "hello-api", "--sandbox", "docker", "--force",
+                   "-j", str(jobs), "--format", "json", "--out", str(out))
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        sampler = MemorySampler(client, cache_root(), proc.pid).start()
+        _, stderr = proc.communicate()
+        figures.bulk[jobs] = time.perf_counter() - started
+        figures.memory[jobs] = sampler.stop()
+        if proc.returncode != 0:
+            raise SystemExit(f"the -j{jobs} bulk run failed ({proc.returncode}):\n{stderr[-3000:]}")
+        say(f"  (d) -j{jobs}: {figures.bulk[jobs]:.1f} s, peak grader side "
+            f"{figures.memory[jobs].grader_side / 2**20:.0f} MiB")
+    rerun = cli("grade", str(cohort), "--challenge", "hello-api", "--sandbox", "docker", "-j", "2", "--format",
+                "json", "--out", str(scratch / "bulk-j2"))
+    figures.rerun = median_wall(lambda: subprocess.run(rerun, capture_output=True, check=True), 1)
+    say(f"  re-run: {figures.rerun:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run everything, print the figures and the targets, write docs/performance.md."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--repeats", type=int, default=3, help="timed gradings per solution (median)")
+    parser.add_argument("--doc", type=Path, default=DOC, help="where to write the Markdown report")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    client = images.connect()
+    challenge = load_challenge("hello-api")
+    sandbox = DockerSandbox(python=challenge.python, client=client)
+    sandbox.base_image()
+    figures = Figures(machine=describe(client), load_before=os.getloadavg(), repeats=args.repeats)
+    say(f"benchmark on {figures.machine.cpus} CPUs, cache {cache_root()}, load {figures.load_before}")
+    with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
+        scratch = Path(tmp)
+        measure_warm(figures, challenge, sandbox, scratch, args.repeats)
+        measure_cli(figures, scratch, args.repeats)
+        measure_bare_and_naive(figures, challenge, sandbox, client)
+        measure_bulk(figures, client, scratch)
+    figures.load_after = os.getloadavg()
+    figures.runtime = time.perf_counter() - started
+    for target in targets(figures):
+        say(f"{'MET   ' if target.met else 'MISSED'} {target.text}: {target.measured}")
+    args.doc.parent.mkdir(parents=True, exist_ok=True)
+    args.doc.write_text(render(figures, NOTES.read_text()))
+    say(f"wrote {args.doc} in {figures.runtime / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
