@@ -196,7 +196,7 @@ def print_summary(result: GradeResult, out_dir: Path, name: str | None = None) -
         markup=True, soft_wrap=True,
     )
     if result.app and not result.app.started:
-        out.print(f"  [yellow]app {result.app.problem}[/]", markup=True, soft_wrap=True)
+        out.print(f"  [yellow]the app was not graded live: {result.app.problem}[/]", markup=True, soft_wrap=True)
 
 
 @main.command()

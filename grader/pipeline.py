@@ -444,7 +444,10 @@ def _challenge_info(challenge: Challenge) -> dict[str, str]:
 
 def _graded_result(grading: Grading, outcome: RunOutcome | None, checks: list[CheckResult]) -> GradeResult:
     categories, overall, evaluated = score_categories(checks, grading.challenge.scorecard)
-    app = outcome.app if outcome else AppRun(started=False, problem="no start command was found")
+    app = outcome.app if outcome else AppRun(
+        started=False,
+        problem="no start command was found: add [tool.grader] start to pyproject.toml or a Procfile web: line",
+    )
     grading.timings.total_s = round(time.monotonic() - grading.started, 3)
     if outcome:
         _write_app_log(grading, outcome)
