@@ -56,6 +56,39 @@ def describe(client: Any) -> Machine:
     )
 
 
+@dataclass(frozen=True)
+class EngineCosts:
+    """Fixed costs of the engine itself, measured: what every container of a grading pays."""
+
+    container_s: float  # `docker run` of /bin/true, waited for and removed
+    stats_s: float  # a second one-shot stats call on a running container
+
+
+def engine_costs(client: Any, image: str, repeats: int = 3) -> EngineCosts:
+    """Median container lifecycle and one-shot stats latency on this engine."""
+    import statistics
+    import time
+
+    lifecycles = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        container = client.containers.run(image, ["/bin/true"], detach=True, network_mode="none",
+                                          labels={"grader.benchmark": "probe"})
+        container.wait(timeout=60)
+        container.remove(force=True)
+        lifecycles.append(time.perf_counter() - started)
+    sleeper = client.containers.run(image, ["sleep", "30"], detach=True, network_mode="none",
+                                    labels={"grader.benchmark": "probe"})
+    try:
+        sleeper.stats(stream=False, one_shot=True)
+        started = time.perf_counter()
+        sleeper.stats(stream=False, one_shot=True)
+        stats = time.perf_counter() - started
+    finally:
+        sleeper.remove(force=True)
+    return EngineCosts(statistics.median(lifecycles), stats)
+
+
 def load_average() -> tuple[float, float, float]:
     """The 1, 5 and 15 minute load averages."""
     return os.getloadavg()

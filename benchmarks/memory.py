@@ -33,6 +33,7 @@ class Peaks:
     processes: int = 0  # the grader's own process tree on the host
     samples: int = 0
     roles: dict[str, int] = field(default_factory=dict)  # peak per container role, one container
+    cpu_busy: float = 0.0  # share of all CPUs' time that was busy during the run (the whole machine)
 
 
 class MemorySampler:
@@ -51,6 +52,7 @@ class MemorySampler:
 
     def start(self) -> MemorySampler:
         """Begin sampling."""
+        self._cpu_start = cpu_times()
         self._thread.start()
         return self
 
@@ -58,6 +60,8 @@ class MemorySampler:
         """Stop sampling and return the peaks."""
         self._stop.set()
         self._thread.join()
+        busy, total = (end - start for end, start in zip(cpu_times(), self._cpu_start, strict=True))
+        self.peaks.cpu_busy = busy / total if total else 0.0
         return self.peaks
 
     def _loop(self) -> None:
@@ -104,6 +108,13 @@ class MemorySampler:
         elif session not in self._sessions:
             return None
         return str(labels.get("grader.role", "other"))
+
+
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields) - idle, sum(fields)
 
 
 def _container_cgroups() -> list[tuple[str, Path]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from benchmarks.machine import Machine
+from benchmarks.machine import EngineCosts, Machine
 from benchmarks.memory import Peaks
 
 MIB = 1024 * 1024
@@ -18,6 +18,8 @@ class Figures:
     machine: Machine
     load_before: tuple[float, float, float]
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    engine: EngineCosts = field(default_factory=lambda: EngineCosts(0.0, 0.0))
+    serial_j1: float = 0.0  # -j1 with GRADER_OVERLAP=0: no static checks while the app runs
     warm: dict[str, float] = field(default_factory=dict)  # solution -> median wall of grade_submission
     warm_stages: dict[str, dict[str, float]] = field(default_factory=dict)  # solution -> result timings
     cli_warm: float = 0.0  # median wall of `grader grade ONE --force`, process start to exit
@@ -79,6 +81,8 @@ def render(f: Figures, notes: str) -> str:
     lines += ["", "## Machine", "", *f.machine.lines(),
               f"- Load average (1/5/15 min) before: {_load(f.load_before)}; after: {_load(f.load_after)} "
               "(other work on the machine during the run inflates every figure)",
+              f"- Engine costs, measured: a container run to completion and removed {f.engine.container_s:.2f} s; "
+              f"a one-shot `docker stats` call {f.engine.stats_s:.2f} s",
               f"- Benchmark runtime: {f.runtime / 60:.1f} min", ""]
     lines += _per_submission(f) + _bulk(f) + _memory(f)
     lines += ["", notes.strip(), ""]
@@ -116,6 +120,7 @@ def _bulk(f: Figures) -> list[str]:
         "graded by `grader grade COHORT --force -jN --format json` from process start to exit:", "",
         "| run | wall (s) | per submission (s) |", "|---|---|---|",
         *[f"| -j{jobs} | {wall:.1f} | {wall / f.bulk_count:.2f} |" for jobs, wall in sorted(f.bulk.items())],
+        f"| -j1 without overlap (`GRADER_OVERLAP=0`) | {f.serial_j1:.1f} | {f.serial_j1 / f.bulk_count:.2f} |",
         f"| naive baseline, one after the other | {f.bulk_naive:.0f} | {f.bulk_naive / f.bulk_count:.1f} |",
         f"| re-run of the finished cohort (results reused) | {f.rerun:.1f} | {f.rerun / f.bulk_count:.2f} |", "",
         "The naive figure is the sum of (c) over the mix (each naive grading is independent, so running them "
@@ -128,10 +133,11 @@ def _memory(f: Figures) -> list[str]:
              "Sampled every 0.2 s from the containers' cgroups (usage minus inactive file cache, as `docker stats`) "
              "and from the grader's own process tree (RSS).", "",
              "| run | peak, grader side (all gradings) | per concurrent grading | grader process tree | "
-             "candidate apps | samples |", "|---|---|---|---|---|---|"]
+             "candidate apps | samples | CPUs busy (whole machine) |", "|---|---|---|---|---|---|---|"]
     for jobs, peaks in sorted(f.memory.items()):
         lines.append(f"| -j{jobs} | {peaks.grader_side / MIB:.0f} MiB | {peaks.grader_side / jobs / MIB:.0f} MiB | "
-                     f"{peaks.processes / MIB:.0f} MiB | {peaks.app / MIB:.0f} MiB | {peaks.samples} |")
+                     f"{peaks.processes / MIB:.0f} MiB | {peaks.app / MIB:.0f} MiB | {peaks.samples} | "
+                     f"{peaks.cpu_busy:.0%} |")
     roles = sorted({role for peaks in f.memory.values() for role in peaks.roles})
     lines += ["", "Largest single container per role: " + ", ".join(
         f"{role} {max(p.roles.get(role, 0) for p in f.memory.values()) / MIB:.0f} MiB" for role in roles) + "."]

@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.bare import bare_tools
-from benchmarks.machine import describe
-from benchmarks.memory import MemorySampler
+from benchmarks.machine import describe, engine_costs
+from benchmarks.memory import MemorySampler, Peaks
 from benchmarks.naive import naive_run
 from benchmarks.report import Figures, render, targets
 from benchmarks.workload import BULK_MIX, REPO_ROOT, make_cohort, prepare, solution_names
 from grader.challenge import load_challenge
 from grader.models import Challenge
 from grader.paths import cache_root
-from grader.pipeline import grade_submission
+from grader.pipeline import OVERLAP_ENV, grade_submission
 from grader.sandbox import images
 from grader.sandbox.docker import DockerSandbox
 
@@ -106,23 +106,32 @@ def measure_bulk(figures: Figures, client: Any, scratch: Path) -> None:
     figures.bulk_mix = ", ".join(f"{count} x {name}" for name, count in BULK_MIX)
     figures.bulk_naive = sum(figures.naive[name] * count for name, count in BULK_MIX)
     for jobs in (1, 2):
-        out = scratch / f"bulk-j{jobs}"
-        argv = cli("grade", str(cohort), "--challenge", "hello-api", "--sandbox", "docker", "--force",
-                   "-j", str(jobs), "--format", "json", "--out", str(out))
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        sampler = MemorySampler(client, cache_root(), proc.pid).start()
-        _, stderr = proc.communicate()
-        figures.bulk[jobs] = time.perf_counter() - started
-        figures.memory[jobs] = sampler.stop()
-        if proc.returncode != 0:
-            raise SystemExit(f"the -j{jobs} bulk run failed ({proc.returncode}):\n{stderr[-3000:]}")
-        say(f"  (d) -j{jobs}: {figures.bulk[jobs]:.1f} s, peak grader side "
-            f"{figures.memory[jobs].grader_side / 2**20:.0f} MiB")
+        wall, peaks = bulk_run(client, cohort, scratch / f"bulk-j{jobs}", jobs, overlap=True)
+        figures.bulk[jobs], figures.memory[jobs] = wall, peaks
+        say(f"  (d) -j{jobs}: {wall:.1f} s, peak grader side {peaks.grader_side / 2**20:.0f} MiB, "
+            f"CPUs busy {peaks.cpu_busy:.0%}")
+    figures.serial_j1, _ = bulk_run(client, cohort, scratch / "bulk-serial", 1, overlap=False)
+    say(f"  (d) -j1 without overlap: {figures.serial_j1:.1f} s")
     rerun = cli("grade", str(cohort), "--challenge", "hello-api", "--sandbox", "docker", "-j", "2", "--format",
                 "json", "--out", str(scratch / "bulk-j2"))
     figures.rerun = median_wall(lambda: subprocess.run(rerun, capture_output=True, check=True), 1)
     say(f"  re-run: {figures.rerun:.1f} s")
+
+
+def bulk_run(client: Any, cohort: Path, out: Path, jobs: int, overlap: bool) -> tuple[float, Peaks]:
+    """One `grader grade COHORT --force -jN` from process start to exit, with memory and CPU sampling."""
+    argv = cli("grade", str(cohort), "--challenge", "hello-api", "--sandbox", "docker", "--force", "-j", str(jobs),
+               "--format", "json", "--out", str(out))
+    env = {**os.environ, OVERLAP_ENV: "1" if overlap else "0"}
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    sampler = MemorySampler(client, cache_root(), proc.pid).start()
+    _, stderr = proc.communicate()
+    wall = time.perf_counter() - started
+    peaks = sampler.stop()
+    if proc.returncode != 0:
+        raise SystemExit(f"the -j{jobs} bulk run failed ({proc.returncode}):\n{stderr[-3000:]}")
+    return wall, peaks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     challenge = load_challenge("hello-api")
     sandbox = DockerSandbox(python=challenge.python, client=client)
     sandbox.base_image()
-    figures = Figures(machine=describe(client), load_before=os.getloadavg(), repeats=args.repeats)
+    figures = Figures(machine=describe(client), load_before=os.getloadavg(), repeats=args.repeats,
+                      engine=engine_costs(client, images.base_image_tag(challenge.python)))
     say(f"benchmark on {figures.machine.cpus} CPUs, cache {cache_root()}, load {figures.load_before}")
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as tmp:
         scratch = Path(tmp)

@@ -15,6 +15,7 @@ from rich.console import Console
 from grader import __version__
 from grader.bulk import (
     Batch,
+    BatchItem,
     LiveDisplay,
     Runner,
     default_jobs,
@@ -168,8 +169,17 @@ def grade_batch(
         if isinstance(sandbox, DockerSandbox):  # image builds show under the table, not as scrolling lines
             sandbox.log = lambda message: display.log(None, message)
     runner = Runner(challenge, sandbox, out_dir, force, display)
-    return run_batch(batch, runner, lambda item: print_summary(item.result, out_dir, item.name) if item.result
-                     else None)
+    live = isinstance(display, LiveDisplay)  # the table shows each result; the summary lines follow it
+
+    def finished(item: BatchItem) -> None:
+        if item.result is not None and not live:
+            print_summary(item.result, out_dir, item.name)
+
+    run_batch(batch, runner, finished)
+    for item in batch.items if live else []:
+        if item.result is not None:
+            print_summary(item.result, out_dir, item.name)
+    return batch
 
 
 def enforce_fail_under(results: list[GradeResult], threshold: float | None) -> None:

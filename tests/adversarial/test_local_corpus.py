@@ -90,7 +90,10 @@ def test_local_case(local_results: tuple[dict[str, GradeResult], Substitutions],
     probe = expect.get("local_probe", expect.get("probe"))
     if probe:
         ran = {k: v for k, v in probe_verdicts(result).items() if v != "skipped"}
-        assert ran and set(ran.values()) == ({"passed"} if probe == "passed" else {"failed"}), ran
+        if probe == "passed":
+            assert ran and set(ran.values()) == {"passed"}, ran
+        else:  # the boundary the probe looks for is not there locally: at least one of its tests says so
+            assert "failed" in ran.values(), ran
     if expect.get("survivor_mark"):
         assert processes_with(f"sleep {subs.run_mark}") == [], "a daemon outlived the grading"
         assert any("left its process group" in w for w in result.sandbox.warnings), result.sandbox.warnings
