@@ -596,7 +596,7 @@ def _own_pids() -> list[int]:
     for entry in proc.iterdir():
         if entry.name.isdigit() and int(entry.name) != me:
             with contextlib.suppress(OSError):
-                if entry.stat().st_uid == uid and _in_group(entry / "stat", -1, live_only=True):
+                if entry.stat().st_uid == uid and _is_live(entry / "stat"):
                     pids.append(int(entry.name))
     return pids
 
@@ -608,7 +608,17 @@ def _environ_has(pid: int, needle: bytes) -> bool:
         return False
 
 
-def _in_group(stat_file: Path, pgid: int, live_only: bool = False) -> bool:
+def _is_live(stat_file: Path) -> bool:
+    """Whether the process exists and is not a zombie."""
+    try:
+        text = stat_file.read_text()
+    except OSError:
+        return False
+    fields = text[text.rfind(")") + 2 :].split()
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
+def _in_group(stat_file: Path, pgid: int) -> bool:
     try:
         text = stat_file.read_text()
     except OSError:
@@ -617,7 +627,7 @@ def _in_group(stat_file: Path, pgid: int, live_only: bool = False) -> bool:
     fields = text[text.rfind(")") + 2 :].split()
     if len(fields) < 4 or fields[0] in ("Z", "X"):
         return False
-    return live_only or pgid in (int(fields[2]), int(fields[3]))
+    return pgid in (int(fields[2]), int(fields[3]))
 
 
 # --- the hidden suite -------------------------------------------------------------------------------

@@ -252,6 +252,21 @@ def processes_with(text: str) -> list[int]:
     return pids
 
 
+def processes_in_containers(container_ids: list[str]) -> list[int]:
+    """Host processes that still belong to one of these containers (by their cgroup path)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cgroups = (entry / "cgroup").read_text()
+        except OSError:
+            continue
+        if any(container_id in cgroups for container_id in container_ids):
+            pids.append(int(entry.name))
+    return pids
+
+
 def _zombie(entry: Path) -> bool:
     text = (entry / "stat").read_text()
     return text[text.rfind(")") + 2:].split()[0] in ("Z", "X")

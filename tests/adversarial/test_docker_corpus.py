@@ -44,6 +44,7 @@ from .corpus import (
     hidden_verdicts,
     load_cases,
     probe_verdicts,
+    processes_in_containers,
     processes_with,
     session_cache,
     sha256,
@@ -200,6 +201,8 @@ def test_case_changes_nothing_outside_the_sandbox(corpus_batch: Batch, case: Cas
 
 def test_nothing_is_left_behind(corpus_batch: Batch) -> None:
     assert corpus_batch.leftovers == []
+    ids = [r.id for entry in (*corpus_batch.batch.values(), *corpus_batch.alone.values()) for r in entry.containers]
+    assert ids and processes_in_containers(ids) == [], "a process of a removed container is still running"
     assert sha256(corpus_batch.canary) == corpus_batch.canary_digest
 
 
