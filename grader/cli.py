@@ -313,8 +313,9 @@ def cache_info() -> None:
     out.print(escape(f"cache: {cache_root()}"), soft_wrap=True)
     for group in collect(client):
         note = f"  ({group.note})" if group.note else ""
-        out.print(escape(f"{group.name:>15}: {len(group.entries):4d} entries {human_size(group.size):>11}  "
-                         f"{group.where}{note}"), soft_wrap=True)
+        count = f"{len(group.entries)} entr{'y' if len(group.entries) == 1 else 'ies'}"
+        out.print(escape(f"{group.name:>15}: {count:>12} {human_size(group.size):>11}  {group.where}{note}"),
+                  soft_wrap=True)
     if client is None:
         out.print("no Docker engine answers: image caches are not shown")
 

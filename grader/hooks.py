@@ -13,6 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+# intake: snapshot, dependencies, start command; environment: wheels and images (or venv); static checks: the
+# grader's tools (mypy, ruff, radon, practices); tests: the candidate's own tests under coverage; app: the
+# app's start-up and the hidden suite against it (one sandbox run, so the two are one stage).
 Stage = Literal["intake", "environment", "static checks", "tests", "app"]
 # A listener hears `(stage, True)` when a stage starts and `(stage, False)` when it ends. Stages may
 # overlap: the static checks, the candidate's tests and the app run at the same time on Docker.
