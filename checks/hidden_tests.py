@@ -1,7 +1,8 @@
 """The hidden-test check: the challenge's pytest suite run against the app over HTTP.
 
 Each test states its scorecard category with `@pytest.mark.category(...)`; the check yields one result
-per category with score = tests passed and max_score = tests run (skipped tests count for nothing).
+per category with score = the weights of the tests passed and max_score = the weights of the tests run
+(`weight=` on the marker, default 1; skipped tests count for nothing).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def results_from_report(report: dict[str, Any], check_id: str = HiddenTestsCheck
 def _category_result(check_id: str, category: str, cases: list[TestCase]) -> CheckResult:
     counted = [case for case in cases if case.outcome != "skipped"]
     passed = sum(case.outcome == "passed" for case in counted)
+    earned = sum(case.weight for case in counted if case.outcome == "passed")
+    possible = sum(case.weight for case in counted)
     findings = [_failure_finding(case) for case in counted if case.outcome != "passed"]
     if category == UNCATEGORIZED:
         findings.insert(0, Finding(
@@ -82,8 +85,8 @@ def _category_result(check_id: str, category: str, cases: list[TestCase]) -> Che
         id=f"{check_id}/{category}",
         category=category,
         status=status,
-        score=passed if category != UNCATEGORIZED else 0,
-        max_score=len(counted) if category != UNCATEGORIZED else 0,
+        score=earned if category != UNCATEGORIZED else 0,
+        max_score=possible if category != UNCATEGORIZED else 0,
         summary=f"{passed}/{len(counted)} hidden tests passed",
         findings=findings,
         tests=cases,

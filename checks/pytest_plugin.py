@@ -1,8 +1,11 @@
 """Pytest plugin loaded by the grader's runner for challenge test suites (public and hidden).
 
-It gives suites the fixtures they use (`base_url`, `client`), the `category` marker that states which
-scorecard category a test speaks to, and writes a JSON report of every verdict to `--grader-report`.
-The app under test is reached only over HTTP at `GRADER_APP_URL`; suites never import candidate code.
+It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `restart_app`), the `category`
+marker that states which scorecard category a test speaks to and its weight
+(`@pytest.mark.category("databases", weight=3)`, default 1), and writes a JSON report of every verdict to
+`--grader-report`. The app under test is reached only over HTTP at `GRADER_APP_URL`; suites never import
+candidate code. Restarting the app and reading its output go through the grader (`checks.app_control`);
+outside the grader those two fixtures skip.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
+
+from checks.app_control import ControlError, ask, control_dir
+from checks.wait_for_app import wait_for_health
 
 CATEGORY_IDS = (
     "python_fundamentals",
@@ -48,7 +54,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "category(name): scorecard category this test gives evidence for")
+    config.addinivalue_line(
+        "markers", "category(name, weight=1): scorecard category this test gives evidence for, and its weight"
+    )
     report = GraderReport()
     config.stash[REPORT_KEY] = report
 
@@ -67,19 +75,19 @@ class GraderReport:
         self.finished = False
         self._begun: set[str] = set()
 
-    def pending(self, item_nodeid: str, name: str, category: str) -> None:
+    def pending(self, item_nodeid: str, name: str, category: str, weight: float) -> None:
         """A collected test that has not finished: failed until its own reports arrive."""
-        self.tests[item_nodeid] = {"nodeid": item_nodeid, "name": name, "category": category,
+        self.tests[item_nodeid] = {"nodeid": item_nodeid, "name": name, "category": category, "weight": weight,
                                    "outcome": "failed", "duration_s": 0.0, "message": UNFINISHED}
 
-    def record(self, item_nodeid: str, name: str, category: str, report: pytest.TestReport) -> None:
+    def record(self, item_nodeid: str, name: str, category: str, weight: float, report: pytest.TestReport) -> None:
         if item_nodeid not in self._begun:  # its first phase: forget the pessimistic placeholder
             self._begun.add(item_nodeid)
             self.tests.pop(item_nodeid, None)
         entry = self.tests.setdefault(
             item_nodeid,
-            {"nodeid": item_nodeid, "name": name, "category": category, "outcome": "passed",
-             "duration_s": 0.0, "message": None},
+            {"nodeid": item_nodeid, "name": name, "category": category, "weight": weight,
+             "outcome": "passed", "duration_s": 0.0, "message": None},
         )
         entry["duration_s"] = round(entry["duration_s"] + report.duration, 4)
         outcome = _phase_outcome(report)
@@ -124,12 +132,21 @@ def test_category(item: pytest.Item) -> str:
     return name if name in CATEGORY_IDS else UNCATEGORIZED
 
 
+def test_weight(item: pytest.Item) -> float:
+    """The `weight=` of the nearest category marker (default 1); a weight that is not a positive number is 1."""
+    marker = item.get_closest_marker("category")
+    weight = marker.kwargs.get("weight", 1) if marker is not None else 1
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
+        return 1.0
+    return float(weight)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    item.config.stash[REPORT_KEY].record(item.nodeid, item.name, test_category(item), report)
+    item.config.stash[REPORT_KEY].record(item.nodeid, item.name, test_category(item), test_weight(item), report)
     return report
 
 
@@ -145,7 +162,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Record every collected test as unfinished and write the report a first time."""
     report = session.config.stash[REPORT_KEY]
     for item in session.items:
-        report.pending(item.nodeid, item.name, test_category(item))
+        report.pending(item.nodeid, item.name, test_category(item), test_weight(item))
     _write_report(session.config, None, len(session.items))
 
 
@@ -185,3 +202,79 @@ def client(base_url: str) -> Iterator[httpx.Client]:
     """An HTTP client bound to the app; no redirects followed, 10 s timeout per request."""
     with httpx.Client(base_url=base_url, timeout=10.0, follow_redirects=False) as http:
         yield http
+
+
+# --- the grader's hooks: the app's output and restarts (see checks.app_control) -------------------------
+
+LOG_REQUEST_TIMEOUT_S = 30.0
+RESTART_REQUEST_TIMEOUT_S = 60.0
+
+
+def _control_or_skip(what: str) -> Path:
+    directory = control_dir()
+    if directory is None:
+        pytest.skip(f"{what} needs the grader (run under `grader grade` or `grader check`)")
+    return directory
+
+
+class AppLog:
+    """What the app wrote to stdout and stderr since it first started (restarts included), read on demand."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def text(self) -> str:
+        """The app's whole output so far (capped by the challenge's log limit)."""
+        try:
+            return str(ask(self.directory, "log", LOG_REQUEST_TIMEOUT_S).get("log", ""))
+        except ControlError as exc:
+            pytest.fail(str(exc), pytrace=False)
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        """Every output line that is a JSON object, parsed; other lines are left out."""
+        records = []
+        for line in self.text().splitlines():
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                records.append(value)
+        return records
+
+
+@pytest.fixture
+def app_log() -> AppLog:
+    """The app's captured output; skips outside the grader."""
+    return AppLog(_control_or_skip("reading the app's log"))
+
+
+class AppRestarter:
+    """Restarts the app through the grader and waits until its health path answers again."""
+
+    def __init__(self, directory: Path, health_url: str, timeout_s: float) -> None:
+        self.directory = directory
+        self.health_url = health_url
+        self.timeout_s = timeout_s
+
+    def __call__(self) -> None:
+        try:
+            ask(self.directory, "restart", RESTART_REQUEST_TIMEOUT_S)
+        except ControlError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        ready, detail = wait_for_health(self.health_url, self.timeout_s)
+        if not ready:
+            pytest.fail(f"the app did not answer its health path within {self.timeout_s:g} s of a restart "
+                        f"(last: {detail})", pytrace=False)
+
+
+@pytest.fixture
+def restart_app(base_url: str) -> AppRestarter:
+    """Call it to stop and start the app (its data directory is kept); skips outside the grader."""
+    directory = _control_or_skip("restarting the app")
+    health_path = os.environ.get("GRADER_HEALTH_PATH", "/health")
+    timeout_s = float(os.environ.get("GRADER_STARTUP_TIMEOUT_S", "60"))
+    return AppRestarter(directory, base_url + health_path, timeout_s)

@@ -168,6 +168,7 @@ class TestCase(BaseModel):
     outcome: Literal["passed", "failed", "error", "skipped"]
     duration_s: float = 0.0
     message: str | None = None
+    weight: float = Field(default=1.0, gt=0, description="Share of its category's hidden points (relative).")
 
 
 class CheckRun(BaseModel):

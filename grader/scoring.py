@@ -113,7 +113,7 @@ def _deduction(rule: Rule, value: float, lost: float, findings: Sequence[Finding
 
 
 def scale_hidden_results(results: Sequence[CheckResult], points: dict[str, float]) -> list[CheckResult]:
-    """Hidden tests scored per test count become the category's configured points, one deduction per failure."""
+    """Hidden tests scored by weight become the category's configured points, one deduction per failure."""
     scaled: list[CheckResult] = []
     for result in results:
         worth = points.get(result.category, 0.0)
@@ -124,7 +124,7 @@ def scale_hidden_results(results: Sequence[CheckResult], points: dict[str, float
         suite = "public test" if result.id.startswith("public-tests/") else "hidden test"  # `grader check`
         deductions = [
             Deduction(
-                rule=test.name, category=result.category, points=round(per_test, 2),
+                rule=test.name, category=result.category, points=round(per_test * test.weight, 2),
                 reason=f"{suite} {test.name} {test.outcome}: {test.message or 'no message'}",
                 evidence=[f for f in result.findings if f.rule == test.name][:1],
             )

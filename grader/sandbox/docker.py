@@ -3,10 +3,13 @@
 One grading is a three-container pod with no network at all:
 - `pod`: a tiny holder of a `--network none` network namespace (loopback only, no route anywhere);
 - `app`: the candidate's app, joined to the pod's namespace, read-only root, non-root, no capabilities,
-  limits on memory, CPUs and processes, a size-capped tmpfs as its only writable place;
+  limits on memory, CPUs and processes, a size-capped tmpfs volume at /data as its only lasting writable
+  place (the holder mounts it too, so it stays mounted, with its content, when the app is restarted);
 - `runner`: the grader's image running the hidden suite, joined to the same namespace, so it reaches the
-  app on 127.0.0.1 and nothing else. Hidden tests are mounted into the runner only.
-Every container carries a `grader.run` label and is removed in `finally`, also after timeouts and Ctrl-C.
+  app on 127.0.0.1 and nothing else. Hidden tests are mounted into the runner only. The suite asks the
+  grader to restart the app or hand out its log through a control directory (`checks.app_control`).
+Every container and volume carries a `grader.run` label and is removed in `finally`, also after timeouts
+and Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from checks.app_control import CONTROL_ENV, HEALTH_PATH_ENV
 from checks.base import CheckContext, ToolContext
 from checks.hidden_tests import HiddenTestsCheck
 from grader import __version__
@@ -39,6 +43,7 @@ from grader.sandbox.base import (
     SandboxError,
     StaticJob,
 )
+from grader.sandbox.control import ControlServer
 from grader.sandbox.evidence import Limit, describe, limits_from_log, ordered
 from grader.sandbox.mypy_seed import SEED_MOUNT, ensure_mypy_seed
 from grader.static import MAX_REPORT_BYTES, PLAN_NAME, plan_timeout, write_plan
@@ -53,6 +58,8 @@ RUNNER_LIB = "/grader/lib"
 RUNNER_OUT = "/grader/out"
 STATIC_SUBMISSION = "/submission"
 READY_MARKER = "ready"
+CONTROL_SUBDIR = "control"
+RESTART_GRACE_S = 5  # SIGTERM, then SIGKILL after this long, when the suite restarts the app
 NOT_READY_EXIT = 40
 LOG_TAIL_CHARS = 4000
 POLL_S = 0.1
@@ -74,6 +81,7 @@ class _Pod:
     holder: Any = None
     app: Any = None
     runner: Any = None
+    volume: Any = None
 
     def containers(self) -> list[Any]:
         return [c for c in (self.runner, self.app, self.holder) if c is not None]
@@ -156,10 +164,13 @@ class DockerSandbox(Sandbox):
             raise SandboxError("the environment has no image")
         run_id = uuid.uuid4().hex[:12]
         with _writable_output(plan.output_dir) as out_dir, self._pod(run_id) as pod:
-            pod.holder = self._start_holder(run_id)
-            pod.app = self._start_app(run_id, pod.holder.id, environment.image, plan)
+            pod.volume = self._data_volume(run_id, plan.limits)
+            pod.holder = self._start_holder(run_id, pod.volume.name)
+            pod.app = self._start_app(run_id, pod.holder.id, environment.image, plan, pod.volume.name)
+            control = ControlServer.create(out_dir / CONTROL_SUBDIR, restart=lambda: _restart(pod.app),
+                                           read_log=lambda: _without_start_line(_logs(pod.app)))
             pod.runner = self._start_runner(run_id, pod.holder.id, plan, out_dir)
-            return self._supervise(pod, plan, out_dir)
+            return self._supervise(pod, plan, out_dir, control)
 
     def run_static(self, environment: Environment, job: StaticJob) -> None:
         """Run the job's checks in one container with no network: the runner image for the grader's tools,
@@ -224,6 +235,8 @@ class DockerSandbox(Sandbox):
         finally:
             for container in pod.containers():
                 _remove(container)
+            if pod.volume is not None:
+                _remove(pod.volume)
             remove_run_containers(self.client, run_id)
 
     def _labels(self, run_id: str, role: str) -> dict[str, str]:
@@ -243,15 +256,25 @@ class DockerSandbox(Sandbox):
             "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
         }
 
-    def _start_holder(self, run_id: str) -> Any:
+    def _data_volume(self, run_id: str, limits: Limits) -> Any:
+        """The app's data dir: a size-capped tmpfs that outlives app restarts (the holder keeps it mounted)."""
+        return self.client.volumes.create(
+            name=f"grader-{run_id}-data", driver="local",
+            driver_opts={"type": "tmpfs", "device": "tmpfs",
+                         "o": f"size={limits.data_mb}m,uid=10001,gid=10001,mode=0700"},
+            labels=self._labels(run_id, "data"),
+        )
+
+    def _start_holder(self, run_id: str, volume: str) -> Any:
         # The runner image, not the candidate's: a candidate wheel could shadow `sleep` on PATH.
         assert self._runner is not None
         return self.client.containers.run(
             self._runner.tag, ["/bin/sleep", "infinity"], network_mode="none", mem_limit="16m", pids_limit=4,
-            nano_cpus=100_000_000, **self._locked_down(run_id, "pod"),
+            nano_cpus=100_000_000, volumes={volume: {"bind": APP_DATA_DIR, "mode": "ro"}},
+            **self._locked_down(run_id, "pod"),
         )
 
-    def _start_app(self, run_id: str, holder_id: str, image: str, plan: RunPlan) -> Any:
+    def _start_app(self, run_id: str, holder_id: str, image: str, plan: RunPlan, volume: str) -> Any:
         limits = plan.limits
         options = self._locked_down(run_id, "app")
         options["log_config"]["config"]["max-size"] = f"{log_cap_bytes(limits) // 1024}k"
@@ -261,11 +284,8 @@ class DockerSandbox(Sandbox):
             network_mode=f"container:{holder_id}",
             environment=app_environment(plan),
             working_dir="/app",
-            volumes={str(plan.snapshot): {"bind": "/app", "mode": "ro"}},
-            tmpfs={
-                APP_DATA_DIR: f"size={limits.data_mb}m,uid=10001,gid=10001,mode=0700",
-                "/tmp": "size=32m,uid=10001,gid=10001,mode=1777",
-            },
+            volumes={str(plan.snapshot): {"bind": "/app", "mode": "ro"}, volume: {"bind": APP_DATA_DIR, "mode": "rw"}},
+            tmpfs={"/tmp": "size=32m,uid=10001,gid=10001,mode=1777"},
             init=True,  # tini as PID 1: reaps zombies and forwards signals to the app
             mem_limit=f"{limits.memory_mb}m",
             memswap_limit=f"{limits.memory_mb}m",
@@ -289,7 +309,9 @@ class DockerSandbox(Sandbox):
             self._runner.tag,
             ["/bin/sh", "-c", script],
             network_mode=f"container:{holder_id}",
-            environment={"PYTHONPATH": RUNNER_LIB, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1"},
+            environment={"PYTHONPATH": RUNNER_LIB, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
+                         CONTROL_ENV: f"{RUNNER_OUT}/{CONTROL_SUBDIR}", HEALTH_PATH_ENV: plan.health_path,
+                         "GRADER_STARTUP_TIMEOUT_S": f"{plan.limits.startup_timeout_s:g}"},
             working_dir="/tmp",
             volumes={
                 str(plan.tests_dir): {"bind": RUNNER_TESTS, "mode": "ro"},
@@ -303,7 +325,7 @@ class DockerSandbox(Sandbox):
             **self._locked_down(run_id, "runner"),
         )
 
-    def _supervise(self, pod: _Pod, plan: RunPlan, out_dir: Path) -> RunOutcome:
+    def _supervise(self, pod: _Pod, plan: RunPlan, out_dir: Path, control: ControlServer) -> RunOutcome:
         """Watch runner and app until the runner ends, the app dies before health, or time runs out."""
         started = time.monotonic()
         deadline = started + plan.limits.startup_timeout_s + plan.limits.test_timeout_s + 10
@@ -323,6 +345,7 @@ class DockerSandbox(Sandbox):
             if time.monotonic() > deadline:
                 timed_out = True
                 break
+            control.serve()
             peak_pids.sample()
             time.sleep(POLL_S)
         if ready_at is None and (out_dir / READY_MARKER).exists():
@@ -430,9 +453,15 @@ def log_cap_bytes(limits: Limits) -> int:
 
 
 def _without_start_line(log: str) -> str:
-    """The app's log without the grader's first line (the app's own output only)."""
+    """The app's log without the grader's start lines (one per start, restarts included): its own output only."""
     head, sep, rest = log.partition(LOG_START + "\n")
-    return rest if sep and not head.strip() else log
+    own = rest if sep and not head.strip() else log
+    return own.replace(LOG_START + "\n", "")
+
+
+def _restart(app: Any) -> None:
+    """Stop the app (SIGTERM, then SIGKILL after a grace period) and start it again, with its data kept."""
+    app.restart(timeout=RESTART_GRACE_S)
 
 
 def _with_limits(problem: str, limits_hit: set[Limit], limits: Limits) -> str:
@@ -508,9 +537,13 @@ def _kill(container: Any) -> None:
         container.kill()
 
 
-def _remove(container: Any) -> None:
-    with suppress(Exception):  # already gone
-        container.remove(force=True, v=True)
+def _remove(resource: Any) -> None:
+    """Remove a container (with its anonymous volumes) or a volume; already gone is fine."""
+    with suppress(Exception):
+        if hasattr(resource, "kill"):
+            resource.remove(force=True, v=True)
+        else:
+            resource.remove(force=True)
 
 
 def _logs(container: Any) -> str:
@@ -522,7 +555,8 @@ def _logs(container: Any) -> str:
 
 
 def remove_run_containers(client: Any, run_id: str | None = None, session: str | None = None) -> int:
-    """Remove the grader's containers (of one run, of one session, or all of them); returns how many.
+    """Remove the grader's containers and data volumes (of one run, of one session, or all of them);
+    returns how many containers.
 
     A container that another thread removes while this lists them is skipped, not an error.
     """
@@ -531,6 +565,9 @@ def remove_run_containers(client: Any, run_id: str | None = None, session: str |
     for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
         _remove(container)
         removed += 1
+    with suppress(Exception):  # an engine without volume filters: the run's own finally removed its volume
+        for volume in client.volumes.list(filters={"label": label}):
+            _remove(volume)
     return removed
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
+from checks.app_control import CONTROL_ENV, HEALTH_PATH_ENV
 from checks.base import CheckContext, ToolContext
 from checks.hidden_tests import REPORT_NAME, HiddenTestsCheck
 from checks.wait_for_app import wait_for_health
@@ -48,6 +49,7 @@ from grader.sandbox.base import (
     SandboxError,
     StaticJob,
 )
+from grader.sandbox.control import ControlServer
 from grader.sandbox.evidence import Limit, limits_from_log, ordered
 from grader.static import plan_timeout, write_plan
 
@@ -62,6 +64,7 @@ MIB = 1024 * 1024
 ADDRESS_SPACE_FACTOR = 4
 CPU_HARD_GRACE_S = 5  # between SIGXCPU (soft limit) and SIGKILL (hard limit)
 TERM_GRACE_S = 3.0
+SUITE_POLL_S = 0.1  # how often the running suite is checked on and its control requests answered
 KILL_WAIT_S = 3.0
 HEALTH_SLICE_S = 0.5  # how often the health wait looks whether the app has already exited
 VENV_TIMEOUT_S = 300.0
@@ -135,15 +138,17 @@ class LocalSandbox(Sandbox):
             env = {**app_environment(venv, data, port, plan.app_env), RUN_TOKEN_VAR: token}
             log_path = work / "app.log"
             started_at = time.monotonic()
-            app = _start_app(plan, env, log_path)
-            stack.callback(stop_process_group, app)
+            app = _LocalApp(plan, env, log_path)
+            stack.callback(lambda: stop_process_group(app.process))
             stack.callback(kill_run_survivors, token)
             url = f"http://127.0.0.1:{port}"
-            ready, detail = wait_until_ready(app, url + plan.health_path, plan.limits.startup_timeout_s)
+            ready, detail = wait_until_ready(app.process, url + plan.health_path, plan.limits.startup_timeout_s)
             start_seconds = round(time.monotonic() - started_at, 3)
-            suite = _run_suite(plan, url, work) if ready else None
-            died_code = app.poll()  # set only if the app exited by itself before teardown
-            stop_process_group(app)
+            control = ControlServer.create(work / "control", restart=app.restart,
+                                           read_log=lambda: read_log_tail(log_path, plan.limits.log_bytes)[0])
+            suite = _run_suite(plan, url, work, control) if ready else None
+            died_code = app.process.poll()  # set only if the app exited by itself before teardown
+            stop_process_group(app.process)
             survivors = kill_run_survivors(token)
             tail, truncated = read_log_tail(log_path, plan.limits.log_bytes)
         app_run = AppRun(
@@ -452,9 +457,24 @@ def _rlimit_setter(rlimits: Sequence[RLimit]) -> Callable[[], None]:
 # --- the app process ------------------------------------------------------------------------------
 
 
-def _start_app(plan: RunPlan, env: Mapping[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+class _LocalApp:
+    """The app's process, which the suite may ask to restart (same command, environment and data dir)."""
+
+    def __init__(self, plan: RunPlan, env: Mapping[str, str], log_path: Path) -> None:
+        self.plan, self.env, self.log_path = plan, env, log_path
+        self.process = _start_app(plan, env, log_path)
+
+    def restart(self) -> None:
+        """Stop the app's process group (SIGTERM, then SIGKILL) and start it again, appending to its log."""
+        stop_process_group(self.process)
+        self.process = _start_app(self.plan, self.env, self.log_path, append=True)
+
+
+def _start_app(
+    plan: RunPlan, env: Mapping[str, str], log_path: Path, append: bool = False
+) -> subprocess.Popen[bytes]:
     """Start the app in its own session and process group, its output going to `log_path`."""
-    with log_path.open("wb") as log:
+    with log_path.open("ab" if append else "wb") as log:
         try:
             return subprocess.Popen(
                 ["/bin/sh", "-c", plan.start_command],
@@ -644,7 +664,7 @@ class SuiteRun:
     timed_out: bool = False
 
 
-def _run_suite(plan: RunPlan, app_url: str, work: Path) -> SuiteRun:
+def _run_suite(plan: RunPlan, app_url: str, work: Path, control: ControlServer) -> SuiteRun:
     """Run the hidden suite with the grader's interpreter against `app_url`, within the test timeout."""
     report = plan.output_dir / REPORT_NAME
     plan.output_dir.mkdir(parents=True, exist_ok=True)
@@ -654,7 +674,9 @@ def _run_suite(plan: RunPlan, app_url: str, work: Path) -> SuiteRun:
     cwd.mkdir()
     log_path = work / "runner.log"
     started = time.monotonic()
-    problem = _run_with_timeout(command, cwd, _runner_environment(app_url, cwd), log_path, plan)
+    env = {**_runner_environment(app_url, cwd), CONTROL_ENV: str(control.directory),
+           HEALTH_PATH_ENV: plan.health_path, "GRADER_STARTUP_TIMEOUT_S": f"{plan.limits.startup_timeout_s:g}"}
+    problem = _run_with_timeout(command, cwd, env, log_path, plan, control)
     seconds = round(time.monotonic() - started, 3)
     log = log_path.read_text(errors="replace")[-RUNNER_LOG_CHARS:]
     timed_out = problem is not None
@@ -683,19 +705,24 @@ def _runner_environment(app_url: str, home: Path) -> dict[str, str]:
 
 
 def _run_with_timeout(
-    command: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path, plan: RunPlan
+    command: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path, plan: RunPlan,
+    control: ControlServer,
 ) -> str | None:
-    """Run the suite; None when it finished in time, else the problem. Killed on timeout or Ctrl-C."""
+    """Run the suite, answering its control requests; None when it finished in time, else the problem.
+    Killed on timeout or Ctrl-C."""
     timeout_s = plan.limits.test_timeout_s
+    deadline = time.monotonic() + timeout_s
     with log_path.open("wb") as log:
         runner = subprocess.Popen(
             list(command), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
-        runner.wait(timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return f"hidden suite timed out after {timeout_s:g}s"
+        while runner.poll() is None:
+            if time.monotonic() > deadline:
+                return f"hidden suite timed out after {timeout_s:g}s"
+            control.serve()
+            time.sleep(SUITE_POLL_S)
     finally:
         stop_process_group(runner, grace_s=0)
     return None
