@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from docker import errors as docker_errors
+
 from checks.app_control import CONTROL_ENV, HEALTH_PATH_ENV
 from checks.base import CheckContext, ToolContext
 from checks.hidden_tests import HiddenTestsCheck
@@ -181,7 +183,7 @@ class DockerSandbox(Sandbox):
         run_id = uuid.uuid4().hex[:12]
         with _writable_output(job.output_dir) as out_dir, self._pod(run_id) as pod:
             write_plan(job.checks, ToolContext(STATIC_SUBMISSION, RUNNER_OUT), out_dir)
-            pod.runner = self.client.containers.run(
+            pod.runner = self._run_container(
                 image, ["python", "-m", "checks.run_plan", f"{RUNNER_OUT}/{PLAN_NAME}"],
                 network_mode="none",
                 environment={**app_environment_for(job.app_env, 0), "PYTHONPATH": RUNNER_LIB,
@@ -256,6 +258,19 @@ class DockerSandbox(Sandbox):
             "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
         }
 
+    def _run_container(self, image: str | None, command: list[str], **options: Any) -> Any:
+        """`containers.run`, tried once more when the engine fails to start a container it just created
+        ("OCI runtime start failed", a rare engine hiccup under load): the half-made container goes first."""
+        try:
+            return self.client.containers.run(image, command, **options)
+        except docker_errors.APIError as exc:
+            if not _transient_start_failure(exc):
+                raise
+            self.log(f"the engine failed to start {options.get('name')}; trying once more ({exc.explanation})")
+            with suppress(Exception):
+                self.client.containers.get(options["name"]).remove(force=True, v=True)
+            return self.client.containers.run(image, command, **options)
+
     def _data_volume(self, run_id: str, limits: Limits) -> Any:
         """The app's data dir: a size-capped tmpfs that outlives app restarts (the holder keeps it mounted)."""
         return self.client.volumes.create(
@@ -268,7 +283,7 @@ class DockerSandbox(Sandbox):
     def _start_holder(self, run_id: str, volume: str) -> Any:
         # The runner image, not the candidate's: a candidate wheel could shadow `sleep` on PATH.
         assert self._runner is not None
-        return self.client.containers.run(
+        return self._run_container(
             self._runner.tag, ["/bin/sleep", "infinity"], network_mode="none", mem_limit="16m", pids_limit=4,
             nano_cpus=100_000_000, volumes={volume: {"bind": APP_DATA_DIR, "mode": "ro"}},
             **self._locked_down(run_id, "pod"),
@@ -278,7 +293,7 @@ class DockerSandbox(Sandbox):
         limits = plan.limits
         options = self._locked_down(run_id, "app")
         options["log_config"]["config"]["max-size"] = f"{log_cap_bytes(limits) // 1024}k"
-        return self.client.containers.run(
+        return self._run_container(
             image,
             ["/bin/sh", "-c", f"echo {shlex.quote(LOG_START)}; {plan.start_command}"],
             network_mode=f"container:{holder_id}",
@@ -305,7 +320,7 @@ class DockerSandbox(Sandbox):
             f"{shlex.join(wait_argv)} || exit {NOT_READY_EXIT}; "
             f": > {RUNNER_OUT}/{READY_MARKER}; exec {shlex.join(pytest_argv)}"
         )
-        return self.client.containers.run(
+        return self._run_container(
             self._runner.tag,
             ["/bin/sh", "-c", script],
             network_mode=f"container:{holder_id}",
@@ -457,6 +472,12 @@ def _without_start_line(log: str) -> str:
     head, sep, rest = log.partition(LOG_START + "\n")
     own = rest if sep and not head.strip() else log
     return own.replace(LOG_START + "\n", "")
+
+
+def _transient_start_failure(exc: Exception) -> bool:
+    """An engine error on starting a fresh container that a second try usually does not meet."""
+    text = str(getattr(exc, "explanation", "") or exc)
+    return "OCI runtime start failed" in text or "container process is already dead" in text
 
 
 def _restart(app: Any) -> None:
