@@ -137,9 +137,13 @@ def validate_challenge(
         add(verdict)
     if sandbox_for is not None:
         sandbox = sandbox_for(challenge)
+        overall: dict[str, float | None] = {}
         for name, expectation in sorted(challenge.solutions.items()):
             if (solutions_dir(challenge) / name).is_dir():
-                add(grade_solution(challenge, name, expectation, sandbox, out_root, log))
+                verdict, overall[name] = grade_solution(challenge, name, expectation, sandbox, out_root, log)
+                add(verdict)
+        if challenge.flawed_margin is not None and overall:
+            add(margin_verdict(challenge, overall))
         if starter_dir(challenge).is_dir():
             add(grade_starter(challenge, sandbox, out_root, log))
     return report
@@ -220,10 +224,41 @@ def _is_dynamic_import(func: ast.expr) -> bool:
 
 def grade_solution(
     challenge: Challenge, name: str, expectation: SolutionExpectation, sandbox: Sandbox, out_root: Path, log: Log
-) -> Verdict:
-    """Grade `solutions/<name>` for real and compare it with its expectation."""
+) -> tuple[Verdict, float | None]:
+    """Grade `solutions/<name>` for real and compare it with its expectation; (verdict, overall score)."""
     result = grade_submission(solutions_dir(challenge) / name, challenge, sandbox, out_root / "solutions", log=log)
-    return solution_verdict(name, expectation, result)
+    return solution_verdict(name, expectation, result), result.overall
+
+
+def margin_verdict(challenge: Challenge, overall: Mapping[str, float | None]) -> Verdict:
+    """Every graded flawed solution scores at least `flawed_margin` below the lowest graded reference."""
+    margin = challenge.flawed_margin or 0.0
+    kinds = {name: challenge.solutions[name].kind for name in overall}
+    references = [score for name, score in overall.items() if kinds[name] == "reference" and score is not None]
+    if not references:
+        return Verdict("flawed margin", False, "no reference solution was graded, so the margin cannot be checked")
+    ceiling = min(references) - margin
+    too_close = [f"{name} {score:g}" for name, score in sorted(overall.items())
+                 if kinds[name] == "flawed" and (score is None or score > ceiling)]
+    detail = f"every flawed solution at or below {ceiling:g} (lowest reference {min(references):g} - {margin:g})"
+    if too_close:
+        return Verdict("flawed margin", False, f"{detail}; too close: {', '.join(too_close)}")
+    return Verdict("flawed margin", True, detail)
+
+
+def weakest_problems(result: GradeResult, expectation: SolutionExpectation) -> list[str]:
+    """The flaw's category must be the lowest-scoring evaluated category (a tie counts)."""
+    target = expectation.weakest_category
+    if target is None:
+        return []
+    scores = {c.id: c.score for c in result.categories if c.evaluated and c.score is not None}
+    if target not in scores:
+        return [f"its target category {target} was not evaluated"]
+    lowest = min(scores.values())
+    if scores[target] > lowest:
+        weakest = ", ".join(f"{cid} {score:g}" for cid, score in scores.items() if score == lowest)
+        return [f"its weakest category is {weakest}, not {target} ({scores[target]:g})"]
+    return []
 
 
 def solution_verdict(name: str, expectation: SolutionExpectation, result: GradeResult) -> Verdict:
@@ -242,6 +277,7 @@ def solution_verdict(name: str, expectation: SolutionExpectation, result: GradeR
     if expected - failed:
         problems.append(f"passes {', '.join(sorted(expected - failed))} (expected to fail)")
     problems += band_problems(result.overall, expectation)
+    problems += weakest_problems(result, expectation)
     problems += uncategorized_problems(result)
     passed, total = hidden_counts(result)
     summary = f"{expectation.kind}, overall {_score(result.overall)}{band_text(expectation)}, hidden {passed}/{total}"

@@ -77,7 +77,17 @@ class SolutionExpectation(Strict):
     )
     min_overall: float | None = Field(None, ge=0, le=100, description="Lowest overall score it may get.")
     max_overall: float | None = Field(None, ge=0, le=100, description="Highest overall score it may get.")
+    weakest_category: str | None = Field(
+        None, description="The category a flawed solution's flaw targets: it must be its lowest-scoring one."
+    )
     note: str = ""
+
+    @field_validator("weakest_category")
+    @classmethod
+    def _known_category(cls, value: str | None) -> str | None:
+        if value is not None and value not in CATEGORY_IDS:
+            raise ValueError(f"unknown category {value!r}; use one of {list(CATEGORY_IDS)}")
+        return value
 
 
 class RuleOverride(Strict):
@@ -117,6 +127,10 @@ class Challenge(Strict):
     scorecard: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     solutions: dict[str, SolutionExpectation] = Field(default_factory=dict)
+    flawed_margin: float | None = Field(
+        None, ge=0, le=100,
+        description="Every flawed solution must score at least this many points below the lowest reference.",
+    )
     root: str = Field("", exclude=True)
 
     @field_validator("scorecard")

@@ -18,13 +18,17 @@ from grader.authoring import (
     defined_test_names,
     foreign_imports,
     hidden_only_test_names,
+    margin_verdict,
     new_challenge,
     solution_verdict,
     starter_verdict,
     toml_dumps,
+    weakest_problems,
 )
 from grader.challenge import ChallengeError, load_challenge
 from grader.models import (
+    CategoryScore,
+    Challenge,
     CheckResult,
     CheckStatus,
     GradeResult,
@@ -273,3 +277,31 @@ def test_export_refuses_links_and_a_bundle_without_starter(tmp_path: Path) -> No
     proc = grader("challenge", "export", str(bundle), "--out", str(tmp_path / "kit.zip"))
     assert proc.returncode == 3 and "starter/ is missing" in proc.stderr
     assert grader("challenge", "export", str(bundle), "--out", str(tmp_path / "kit.tar")).returncode == 2
+
+
+def _with_categories(result: GradeResult, scores: dict[str, float]) -> GradeResult:
+    categories = [CategoryScore(id=cid, weight=10, score=score, evaluated=True) for cid, score in scores.items()]
+    return result.model_copy(update={"categories": categories})
+
+
+def test_weakest_category_must_be_the_flaws_target() -> None:
+    expectation = SolutionExpectation(kind="flawed", framework="fastapi", weakest_category="databases")
+    scored = _with_categories(_result(set(), {"test_a"}, 60), {"databases": 20, "testing": 55, "api_design": 80})
+    assert weakest_problems(scored, expectation) == []
+    wrong = _with_categories(scored, {"databases": 40, "testing": 25, "api_design": 80})
+    assert weakest_problems(wrong, expectation) == ["its weakest category is testing 25, not databases (40)"]
+    assert not solution_verdict("x", expectation, wrong).ok
+    with pytest.raises(ValueError, match="unknown category"):
+        SolutionExpectation(kind="flawed", framework="fastapi", weakest_category="vibes")
+
+
+def test_flawed_margin_is_measured_from_the_lowest_reference() -> None:
+    challenge = Challenge(id="c", title="c", flawed_margin=15, solutions={
+        "ref-a": SolutionExpectation(kind="reference", framework="fastapi"),
+        "ref-b": SolutionExpectation(kind="reference", framework="flask"),
+        "bad": SolutionExpectation(kind="flawed", framework="fastapi"),
+    })
+    assert margin_verdict(challenge, {"ref-a": 95, "ref-b": 91, "bad": 76}).ok
+    close = margin_verdict(challenge, {"ref-a": 95, "ref-b": 91, "bad": 77.5})
+    assert not close.ok and "bad 77.5" in close.detail
+    assert not margin_verdict(challenge, {"bad": 10}).ok

@@ -52,6 +52,6 @@ def sqlite_database(url: str) -> dict[str, Any]:
         "OPTIONS": {
             "timeout": SQLITE_LOCK_TIMEOUT_S,
             "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
         },
     }

@@ -88,7 +88,7 @@ def describe_validation_errors(errors: Sequence[Any]) -> list[dict[str, str]]:
     """pydantic's errors as `{"field": "items.0.quantity", "message": ...}` (always JSON-serialisable)."""
     described = []
     for error in errors:
-        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path")]
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
         described.append({"field": ".".join(location) or "body", "message": str(error.get("msg", "invalid"))})
     return described
 

@@ -7,8 +7,17 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from app.errors import ValidationFailed
+
+class HasId(Protocol):
+    """A row with an integer id (what keyset pagination orders by)."""
+
+    @property
+    def id(self) -> int: ...
+
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -46,3 +55,9 @@ class CursorCodec:
         if data.get("s") != scope:
             raise ValidationFailed("this cursor belongs to another list")
         return int(data["after"])
+
+    def page(self, scope: str, rows: Sequence[HasId], limit: int) -> dict[str, Any]:
+        """The response body for `rows`, fetched with `limit + 1` so a next page shows as an extra row."""
+        items = list(rows[:limit])
+        has_more = len(rows) > limit
+        return {"items": items, "next_cursor": self.encode(scope, items[-1].id) if has_more else None}
