@@ -42,6 +42,7 @@ class RequestContextMiddleware:
             access_log.info(
                 "%s %s %s", request.method, request.path, response.status_code,
                 extra={
+                    "request_id": request_id,
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
