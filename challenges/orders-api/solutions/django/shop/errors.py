@@ -88,6 +88,13 @@ class RateLimited(ApiError):
     code = "rate_limited"
 
 
+class NotReady(ApiError):
+    """A dependency (the database) does not answer."""
+
+    status_code = 503
+    code = "not_ready"
+
+
 def error_response(status: int, code: str, message: str, details: Any = None,
                    headers: Mapping[str, str] | None = None) -> JsonResponse:
     """The JSON error body every failure shares."""

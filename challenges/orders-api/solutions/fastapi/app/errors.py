@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-logger = logging.getLogger(__name__)
 
 HTTP_CODES = {
     400: "validation_error",
@@ -122,8 +119,11 @@ async def handle_http_error(request: Request, exc: StarletteHTTPException) -> JS
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers; unexpected exceptions are handled by the request middleware."""
-    app.add_exception_handler(ApiError, handle_api_error)
-    app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.add_exception_handler(StarletteHTTPException, handle_http_error)
+ExceptionHandler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
+
+# Passed to FastAPI(exception_handlers=...); unexpected exceptions are handled by the request middleware.
+EXCEPTION_HANDLERS: dict[int | type[Exception], ExceptionHandler] = {
+    ApiError: handle_api_error,
+    RequestValidationError: handle_validation_error,
+    StarletteHTTPException: handle_http_error,
+}

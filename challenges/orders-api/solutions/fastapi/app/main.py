@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.config import Settings
-from app.errors import install_error_handlers
+from app.errors import EXCEPTION_HANDLERS
 from app.logging_setup import configure_logging
 from app.middleware import RequestContextMiddleware
 from app.routes import customers, health, orders, products, reports
@@ -19,9 +19,11 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; without `settings` they are read from the environment (SECRET_KEY is required)."""
-    configure_logging()
-    settings = settings or Settings.from_env()
+    """Build the app. Without `settings` (how uvicorn starts it) logging is set up and the settings are
+    read from the environment, where a missing SECRET_KEY stops the start; tests pass their own."""
+    if settings is None:
+        configure_logging()
+        settings = Settings.from_env()
     state = AppState.build(settings)
 
     @asynccontextmanager
@@ -31,9 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await state.db.dispose()
         logger.info("orders api stopped")
 
-    app = FastAPI(title="Orders API", version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title="Orders API", version="1.0.0", lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.orders = state
-    install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for module in (health, products, customers, orders, reports):
         app.include_router(module.router)

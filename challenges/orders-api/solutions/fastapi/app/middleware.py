@@ -51,17 +51,17 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            logger.exception("unhandled error", extra={"path": scope["path"]})
+            logger.exception("unhandled error", extra={"path": scope["path"], "request_id": request_id})
             if response_status:
                 raise  # too late for an error body: the response has started
             await error_response(500, "internal_error", "internal server error")(scope, receive, send_with_id)
         finally:
-            _log_request(scope, response_status[0] if response_status else 500, started_at)
+            _log_request(scope, request_id, response_status[0] if response_status else 500, started_at)
             request_id_var.reset(token)
 
 
-def _log_request(scope: Scope, status: int, started_at: float) -> None:
+def _log_request(scope: Scope, request_id: str, status: int, started_at: float) -> None:
     duration_ms = round((time.perf_counter() - started_at) * 1000, 2)
     level = logging.ERROR if status >= 500 else logging.INFO
     logger.log(level, "request", extra={"method": scope["method"], "path": scope["path"], "status": status,
-                                        "duration_ms": duration_ms})
+                                        "duration_ms": duration_ms, "request_id": request_id})

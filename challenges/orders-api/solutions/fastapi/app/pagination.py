@@ -10,13 +10,15 @@ import json
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Mapped
+
 from app.errors import ValidationFailed
+
 
 class HasId(Protocol):
     """A row with an integer id (what keyset pagination orders by)."""
 
-    @property
-    def id(self) -> int: ...
+    id: Mapped[int]
 
 
 DEFAULT_LIMIT = 20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -81,10 +81,10 @@ class RateLimited(ApiError):
 
 
 class ServiceUnavailable(ApiError):
-    """A dependency (the database) does not answer."""
+    """A dependency (the database) does not answer; the contract's codes have none closer than this one."""
 
     status = 503
-    code = "service_unavailable"
+    code = "internal_error"
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
@@ -117,7 +117,7 @@ def handle_http_exception(error: HTTPException) -> Response:
 
 def handle_unexpected(error: Exception) -> Response:
     """Anything else: logged with its traceback, answered with a generic 500 (never a stack trace)."""
-    logger.exception("unhandled error")
+    logger.error("unhandled error", exc_info=error, extra={"request_id": g.get("request_id")})
     return error_response(500, "internal_error", "internal server error")
 
 

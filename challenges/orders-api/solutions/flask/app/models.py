@@ -25,11 +25,12 @@ class Product(Base):
     __table_args__ = (
         CheckConstraint("price_cents >= 0", name="ck_products_price_cents_non_negative"),
         CheckConstraint("stock >= 0", name="ck_products_stock_non_negative"),
+        UniqueConstraint("sku", name="uq_products_sku"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    sku: Mapped[str] = mapped_column(String(64))
     price_cents: Mapped[int]
     stock: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

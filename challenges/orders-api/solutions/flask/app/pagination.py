@@ -59,8 +59,10 @@ class CursorCodec:
             data = self._serializer.loads(cursor)
         except BadData:
             raise ValidationFailed("cursor is invalid") from None
-        after = data.get("after") if isinstance(data, dict) else None
-        if data.get("scope") != scope or not isinstance(after, int) or isinstance(after, bool) or after < 0:
+        if not isinstance(data, dict) or data.get("scope") != scope:
+            raise ValidationFailed("cursor is invalid")
+        after = data.get("after")
+        if type(after) is not int or after < 0:
             raise ValidationFailed("cursor is invalid")
         return after
 
@@ -81,7 +83,7 @@ class CursorCodec:
         return None if page.next_after_id is None else self.encode(scope, page.next_after_id)
 
 
-def fetch_page(session: Session, statement: Select[tuple[RowT]], id_column: Any, request: PageRequest) -> Page[RowT]:
+def fetch_page(session: Session, statement: Select[RowT], id_column: Any, request: PageRequest) -> Page[RowT]:
     """Run `statement` for one page, ordered by id; one extra row tells whether another page follows."""
     rows = list(session.scalars(statement.where(id_column > request.after_id).order_by(id_column)
                                 .limit(request.limit + 1)))

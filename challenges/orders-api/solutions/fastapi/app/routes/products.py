@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends
 
 from app.models import Product
 from app.params import PageParams, page_params
-from app.schemas import Page, ProductCreate, ProductOut, ProductUpdate
 from app.routes.common import error_responses as errors
+from app.schemas import Page, ProductCreate, ProductOut, ProductUpdate
 from app.services import catalog
 from app.state import State
 

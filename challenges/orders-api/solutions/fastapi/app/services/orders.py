@@ -79,7 +79,8 @@ async def _order_with_key(db: Database, key: str | None) -> Order | None:
     if key is None:
         return None
     async with db.reading() as session:
-        return await session.scalar(select(Order).where(Order.idempotency_key == key))
+        order: Order | None = await session.scalar(select(Order).where(Order.idempotency_key == key))
+    return order
 
 
 async def _known_customer(session: AsyncSession, customer_id: int) -> None:
