@@ -6,7 +6,7 @@ one; threads give concurrency (SQLite serializes the writes anyway). Logs are JS
 
 import os
 
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104 (in a container)
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # all interfaces in a container
 workers = 1
 worker_class = "gthread"
 threads = int(os.environ.get("THREADS", "8"))

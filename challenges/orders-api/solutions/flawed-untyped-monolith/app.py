@@ -22,7 +22,10 @@ from werkzeug.exceptions import HTTPException
 
 PORT = int(os.environ.get("PORT", "8000"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "sqlite:///app.db")
-SECRET_KEY = os.environ.get("SECRET_KEY", "orders-dev-Kq8vR3nZ2xWb7TfL9pYd4HsJ6mCe1Ua5")
+SECRET_KEY = os.environ.get("SECRET_KEY")
+if not SECRET_KEY:
+    # TODO remove before going live, handy for running locally
+    SECRET_KEY = "orders-dev-Kq8vR3nZ2xWb7TfL9pYd4HsJ6mCe1Ua5"
 ORDERS_PER_MINUTE = int(os.environ.get("ORDERS_PER_MINUTE", "30"))
 
 DB_PATH = DATABASE_URL.replace("sqlite:///", "")
@@ -42,6 +45,8 @@ db_initialized = False
 request_count = 0
 
 SKU_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+# characters we keep in names, everything else is stripped (no html / emoji junk in the db)
+NAME_JUNK_RE = re.compile(r"[^\w\s\-.,'&()/]")
 TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -278,6 +283,7 @@ def validate_product(data, partial=False):
             if not isinstance(name, str):
                 errors.append("name must be a string")
             else:
+                name = NAME_JUNK_RE.sub("", name).strip()
                 if len(name) < 1 or len(name) > 200:
                     errors.append("name must be 1-200 characters")
                 else:
@@ -560,7 +566,7 @@ def check_rate_limit(customer_id, now=None, hits=rate_limit_hits):
     window = hits.get(customer_id, [])
     window = [t for t in window if now - t < 60]
     if len(window) >= ORDERS_PER_MINUTE:
-        retry = int(60 - (now - window[0])) + 1
+        retry = 60 - (now - window[0])
         if retry < 1:
             retry = 1
         hits[customer_id] = window
@@ -607,7 +613,7 @@ def create_order():
     if retry:
         conn.close()
         resp = error_response(429, "rate_limited", "too many orders, try again later")
-        resp.headers["Retry-After"] = str(retry)
+        resp.headers["Retry-After"] = str(round(retry, 1))
         return resp
     order_lock.acquire()
     try:

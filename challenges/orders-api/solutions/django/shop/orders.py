@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F
 
 from shop.errors import Conflict, IdempotencyConflict, InsufficientStock, NotFound, ValidationFailed
-from shop.models import Customer, IdempotencyKey, Order, OrderItem, Product
+from shop.models import MAX_ID, Customer, IdempotencyKey, Order, OrderItem, Product
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +63,16 @@ def find_replay(idempotency: IdempotencyRequest) -> Order | None:
     return order
 
 
-def ensure_customer_exists(customer_id: int) -> None:
-    """422 when the customer is unknown (the id is in the body, not the path)."""
-    if not Customer.objects.filter(pk=customer_id).exists():
-        raise ValidationFailed(f"customer {customer_id} does not exist", {"customer_id": customer_id})
+def known_customer_id(payload: Any) -> int | None:
+    """The id of the existing customer a (not yet validated) order body names, else None.
+
+    The rate limit counts every attempt for a known customer, valid or not, so it is checked before
+    the rest of the body is validated.
+    """
+    customer_id = payload.get("customer_id") if isinstance(payload, dict) else None
+    if isinstance(customer_id, bool) or not isinstance(customer_id, int) or not 1 <= customer_id <= MAX_ID:
+        return None
+    return customer_id if Customer.objects.filter(pk=customer_id).exists() else None
 
 
 def place_order(customer_id: int, lines: Sequence[OrderLine], idempotency: IdempotencyRequest | None) -> Order:

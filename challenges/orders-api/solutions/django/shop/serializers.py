@@ -11,10 +11,9 @@ from typing import Any
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from shop.models import Customer, Order, OrderItem, Product
+from shop.models import MAX_ID, Customer, Order, OrderItem, Product
 
 MAX_AMOUNT = 2**53 - 1  # exact in every JSON parser, and far from SQLite's 64-bit limit even when summed
-MAX_ID = 2**63 - 1  # SQLite's largest integer: a larger id cannot exist (and would overflow the query)
 MAX_ORDER_LINES = 50
 MAX_QUANTITY = 1000
 SKU_FORMAT = RegexValidator(r"^[A-Za-z0-9_-]+\Z", "sku may only contain letters, digits, '-' and '_'")

@@ -15,6 +15,7 @@ os.environ.setdefault("DATABASE_URL", "sqlite:///:memory:")
 
 from config import settings as base  # noqa: E402 (needs the environment above)
 
+# What `from config.settings import *` would do, without a star import: every setting, by name.
 globals().update({name: value for name, value in vars(base).items() if name.isupper()})
 
 base.DATABASES["default"]["TEST"] = {

@@ -133,15 +133,17 @@ def test_idempotency_key_longer_than_255_is_rejected(api: APIClient) -> None:
 
 def test_rate_limit_counts_every_attempt_but_replays(api: APIClient, settings: SettingsWrapper,
                                                       make_product: Factory, make_customer: Factory) -> None:
-    settings.ORDERS_PER_MINUTE = 2
+    settings.ORDERS_PER_MINUTE = 3
     product, customer = make_product(stock=1), make_customer()
     first = api.post("/v1/orders", order_body(customer, (product, 1)), format="json", HTTP_IDEMPOTENCY_KEY="a")
     refused_for_stock = api.post("/v1/orders", order_body(customer, (product, 1)), format="json")
 
+    invalid = api.post("/v1/orders", {"customer_id": customer["id"], "items": []}, format="json")
+
     limited = api.post("/v1/orders", order_body(customer, (product, 1)), format="json")
     replay = api.post("/v1/orders", order_body(customer, (product, 1)), format="json", HTTP_IDEMPOTENCY_KEY="a")
 
-    assert (first.status_code, refused_for_stock.status_code) == (201, 409)
+    assert (first.status_code, refused_for_stock.status_code, invalid.status_code) == (201, 409, 422)
     assert limited.status_code == 429
     assert limited.json()["error"]["code"] == "rate_limited"
     assert 1 <= int(limited.headers["Retry-After"]) <= 60
