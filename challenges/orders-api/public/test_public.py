@@ -1,7 +1,8 @@
 """Happy paths of the Orders API, run against your app over HTTP (`grader check`, or pytest with --app-url).
 
 The hidden suite that grades you covers much more (errors, limits, concurrency, restarts, logs); these
-tests only show the contract's main shapes.
+tests only show the contract's main shapes. `@pytest.mark.category` names the scorecard category a test
+speaks to (the grader's pytest plugin registers it).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 
 def _unique(prefix: str) -> str:
@@ -31,17 +33,20 @@ def _customer(client: httpx.Client) -> dict[str, Any]:
     return customer
 
 
+@pytest.mark.category("observability")
 def test_health_and_ready(client: httpx.Client) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/ready").json() == {"status": "ready"}
 
 
+@pytest.mark.category("api_design")
 def test_create_and_get_a_product(client: httpx.Client) -> None:
     product = _product(client)
     assert set(product) >= {"id", "name", "sku", "price_cents", "stock", "created_at"}
     assert client.get(f"/v1/products/{product['id']}").json() == product
 
 
+@pytest.mark.category("databases")
 def test_place_an_order_takes_stock_and_totals(client: httpx.Client) -> None:
     product, customer = _product(client, price_cents=1890, stock=25), _customer(client)
     response = client.post("/v1/orders", json={"customer_id": customer["id"],
@@ -54,22 +59,26 @@ def test_place_an_order_takes_stock_and_totals(client: httpx.Client) -> None:
     assert client.get(f"/v1/products/{product['id']}").json()["stock"] == 23
 
 
+@pytest.mark.category("api_design")
 def test_lists_are_pages(client: httpx.Client) -> None:
     _product(client)
     page = client.get("/v1/products", params={"limit": 1}).json()
     assert len(page["items"]) == 1 and "next_cursor" in page
 
 
+@pytest.mark.category("api_design")
 def test_unknown_order_is_a_404_with_an_error_body(client: httpx.Client) -> None:
     response = client.get("/v1/orders/999999999")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.category("databases")
 def test_revenue_report_shape(client: httpx.Client) -> None:
     report = client.get("/v1/reports/revenue").json()
     assert set(report) >= {"from", "to", "total_revenue_cents", "items"}
 
 
+@pytest.mark.category("observability")
 def test_request_id_is_echoed(client: httpx.Client) -> None:
     assert client.get("/health", headers={"X-Request-ID": "abc-123"}).headers.get("x-request-id") == "abc-123"

@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the app; without `settings` they come from the environment (ConfigError without SECRET_KEY)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__, static_folder=None)
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.json = OrderedJSONProvider(app)
     app.url_map.converters["id"] = IdConverter
     app.url_map.strict_slashes = False

@@ -61,7 +61,7 @@ def test_duplicate_sku_is_a_conflict(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("path", ["/v1/products/999", "/v1/products/0", "/v1/products/abc",
-                                  f"/v1/products/{2**64}", "/v1/customers/999"])
+                                  f"/v1/products/{2**64}", "/v1/customers/999", "/v1/orders/999"])
 def test_unknown_or_impossible_ids_are_404(client: FlaskClient, path: str) -> None:
     response = client.get(path)
 

@@ -50,10 +50,10 @@ def json_body(model: type[ModelT]) -> Callable[[Callable[Concatenate[ModelT, P],
     return decorator
 
 
-def created(body: dict[str, Any], location: str) -> Response:
-    """A 201 answer with the new resource and its `Location`."""
+def created(body: dict[str, Any], location: str, status: int = 201) -> Response:
+    """A creation answer (201 unless told otherwise) with the resource and its `Location`."""
     response = jsonify(body)
-    response.status_code = 201
+    response.status_code = status
     response.headers["Location"] = location
     return response
 

@@ -31,13 +31,15 @@ def create_order() -> Response:
     state = app_state()
     payload = read_json()
     idempotency = _idempotency_request(payload)
-    if idempotency is not None:
-        replay = orders.find_replay(state.db, idempotency)
-        if replay is not None:
-            return created(order_json(replay), f"/v1/orders/{replay.id}")
+    replay = orders.find_replay(state.db, idempotency) if idempotency is not None else None
+    if replay is not None:
+        return _placed(replay)
     _enforce_rate_limit(state, payload)
-    order = orders.place_order(state.db, parse_body(OrderCreate, payload), idempotency)
-    return created(order_json(order), f"/v1/orders/{order.id}")
+    return _placed(orders.place_order(state.db, parse_body(OrderCreate, payload), idempotency))
+
+
+def _placed(placed: orders.PlacedOrder) -> Response:
+    return created(order_json(placed.order), f"/v1/orders/{placed.order.id}", placed.status_code)
 
 
 def _idempotency_request(payload: Any) -> orders.IdempotencyRequest | None:

@@ -64,18 +64,26 @@ class OrderFilters:
         return statement
 
 
-def find_replay(db: Database, request: IdempotencyRequest) -> Order | None:
-    """The order an earlier request with this key created; IdempotencyConflict if its body differed."""
+@dataclass(frozen=True, slots=True)
+class PlacedOrder:
+    """An order and the status its creation answered (a replay answers the same)."""
+
+    order: Order
+    status_code: int = CREATED
+
+
+def find_replay(db: Database, request: IdempotencyRequest) -> PlacedOrder | None:
+    """What an earlier request with this key created; IdempotencyConflict if its body differed."""
     with db.session() as session:
         record = session.get(IdempotencyRecord, request.key)
         if record is None:
             return None
         if record.request_hash != request.request_hash:
             raise IdempotencyConflict("this Idempotency-Key was already used with a different body")
-        return session.get(Order, record.order_id)
+        return PlacedOrder(session.get_one(Order, record.order_id), record.status_code)
 
 
-def place_order(db: Database, data: OrderCreate, idempotency: IdempotencyRequest | None = None) -> Order:
+def place_order(db: Database, data: OrderCreate, idempotency: IdempotencyRequest | None = None) -> PlacedOrder:
     """Check and take the stock of every line and record the order, all in one transaction."""
     try:
         with db.transaction() as session:
@@ -89,7 +97,7 @@ def place_order(db: Database, data: OrderCreate, idempotency: IdempotencyRequest
         if replay is None:
             raise
         return replay
-    return order
+    return PlacedOrder(order)
 
 
 def _place(session: Session, data: OrderCreate) -> Order:

@@ -1,0 +1,1 @@
+"""Orders API: products, customers and orders that take stock."""

@@ -1,0 +1,65 @@
+"""Settings read from the environment, once, at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_DATABASE_URL = "sqlite:///./orders.db"
+DEFAULT_ORDERS_PER_MINUTE = 30
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+def async_database_url(url: str) -> str:
+    """The SQLAlchemy async URL for a `sqlite:` URL (`sqlite:////data/app.db` -> `sqlite+aiosqlite:...`)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme.startswith("sqlite"):
+        raise ConfigError(f"DATABASE_URL must be a sqlite URL, got scheme {scheme!r}")
+    return f"sqlite+aiosqlite://{rest}"
+
+
+def sync_database_url(url: str) -> str:
+    """The plain `sqlite:` URL (what Alembic's synchronous migrations use)."""
+    _, _, rest = async_database_url(url).partition("://")
+    return f"sqlite://{rest}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to know about its environment."""
+
+    secret_key: str = field(repr=False)  # never printed, never logged
+    database_url: str = DEFAULT_DATABASE_URL
+    orders_per_minute: int = DEFAULT_ORDERS_PER_MINUTE
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings; a missing SECRET_KEY or a malformed value is a ConfigError."""
+        env = os.environ if environ is None else environ
+        secret_key = env.get("SECRET_KEY", "")
+        if not secret_key.strip():
+            raise ConfigError("SECRET_KEY is required: set it in the environment")
+        database_url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+        async_database_url(database_url)  # validates the scheme early
+        return cls(
+            secret_key=secret_key,
+            database_url=database_url,
+            orders_per_minute=_positive_int(env, "ORDERS_PER_MINUTE", DEFAULT_ORDERS_PER_MINUTE),
+        )
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value

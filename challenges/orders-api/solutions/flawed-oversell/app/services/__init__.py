@@ -1,0 +1,1 @@
+"""Units of work: what the API does, independent of HTTP."""

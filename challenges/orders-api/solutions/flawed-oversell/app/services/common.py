@@ -1,0 +1,21 @@
+"""Helpers shared by the services."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.errors import NotFound
+from app.models import Base
+from app.schemas import MAX_INT
+
+M = TypeVar("M", bound=Base)
+
+
+async def get_or_404(session: AsyncSession, model: type[M], ident: int, label: str) -> M:
+    """The row with primary key `ident`, or NotFound (ids beyond SQLite's range never exist)."""
+    found = await session.get(model, ident) if 0 < ident <= MAX_INT else None
+    if found is None:
+        raise NotFound(f"{label} {ident} not found")
+    return found
