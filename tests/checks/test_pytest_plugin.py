@@ -46,6 +46,21 @@ def broken():
 @pytest.mark.category("databases")
 def test_setup_error(broken):
     pass
+
+@pytest.mark.category("infrastructure", weight=3)
+def test_heavy(client):
+    assert client.get("/hello").status_code == 200
+
+@pytest.mark.category("infrastructure", weight=0.5)
+def test_light_fails(client):
+    assert client.get("/missing").status_code == 200
+
+@pytest.mark.category("infrastructure", weight="lots")
+def test_bad_weight_counts_once(client):
+    assert client.get("/health").status_code == 200
+
+def test_outside_the_grader_the_hooks_skip(app_log, restart_app):
+    pass
 '''
 
 
@@ -110,3 +125,13 @@ def test_missing_report_is_the_graders_error(tmp_path: Path) -> None:
     results = HiddenTestsCheck().parse(CheckOutput(tmp_path, 4, "ERROR: usage"))
     assert results[0].status == CheckStatus.ERROR
     assert "produced no report" in results[0].summary
+
+
+def test_weights_share_a_categorys_points(tmp_path: Path, server: str) -> None:
+    results = {r.category: r for r in run_check(tmp_path, server, HiddenTestsCheck())}
+    infra = results["infrastructure"]
+    assert (infra.score, infra.max_score) == (4.0, 4.5)
+    assert {t.name: t.weight for t in infra.tests} == {"test_heavy": 3.0, "test_light_fails": 0.5,
+                                                       "test_bad_weight_counts_once": 1.0}
+    loose = {t.name: t.outcome for t in results["uncategorized"].tests}
+    assert loose["test_outside_the_grader_the_hooks_skip"] == "skipped"

@@ -47,3 +47,16 @@ def test_zero_weight_category_does_not_count() -> None:
     weights = dict(DEFAULT_WEIGHTS, observability=0)
     _, overall, _ = score_categories([check("observability", 0, 1), check("api_design", 1, 1)], weights)
     assert overall == 100.0
+
+
+def test_hidden_points_are_shared_by_weight_and_each_failure_costs_its_share() -> None:
+    from grader.models import TestCase
+    from grader.scoring import scale_hidden_results
+
+    tests = [TestCase(name="heavy", nodeid="t::heavy", category="databases", outcome="failed", weight=3),
+             TestCase(name="light", nodeid="t::light", category="databases", outcome="passed", weight=1)]
+    raw = CheckResult(id="hidden-tests/databases", category="databases", status=CheckStatus.FAILED, score=1,
+                      max_score=4, tests=tests)
+    [scaled] = scale_hidden_results([raw], {"databases": 80})
+    assert (scaled.score, scaled.max_score) == (20, 80)
+    assert [(d.rule, d.points) for d in scaled.deductions] == [("heavy", 60)]

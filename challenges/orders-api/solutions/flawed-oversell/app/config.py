@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_DATABASE_URL = "sqlite:///./orders.db"
 DEFAULT_ORDERS_PER_MINUTE = 30
+# Lets `uvicorn` start on a laptop with no setup at all; every real deployment sets SECRET_KEY.
+DEV_SECRET_KEY = "orders-api-dev-secret-7f3a9c2e"
 
 
 class ConfigError(RuntimeError):
@@ -22,12 +27,6 @@ def async_database_url(url: str) -> str:
     return f"sqlite+aiosqlite://{rest}"
 
 
-def sync_database_url(url: str) -> str:
-    """The plain `sqlite:` URL (what Alembic's synchronous migrations use)."""
-    _, _, rest = async_database_url(url).partition("://")
-    return f"sqlite://{rest}"
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs to know about its environment."""
@@ -38,11 +37,12 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings; a missing SECRET_KEY or a malformed value is a ConfigError."""
+        """Read the settings; a malformed value is a ConfigError."""
         env = os.environ if environ is None else environ
-        secret_key = env.get("SECRET_KEY", "")
-        if not secret_key.strip():
-            raise ConfigError("SECRET_KEY is required: set it in the environment")
+        secret_key = env.get("SECRET_KEY", "").strip()
+        if not secret_key:
+            logger.warning("SECRET_KEY is not set: using the development key")
+            secret_key = DEV_SECRET_KEY
         database_url = env.get("DATABASE_URL") or DEFAULT_DATABASE_URL
         async_database_url(database_url)  # validates the scheme early
         return cls(

@@ -4,36 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import transactional
+from app.db import Database
 from app.errors import Conflict
 from app.models import Customer, Product
 from app.schemas import CustomerCreate, ProductCreate, ProductUpdate
 from app.services.common import get_or_404
 
 
-@transactional
-async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
+async def create_product(db: Database, data: ProductCreate) -> Product:
     """Add a product; Conflict when its SKU is taken."""
-    product = Product(name=data.name, sku=data.sku, price_cents=data.price_cents, stock=data.stock)
-    session.add(product)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Conflict(f"SKU {data.sku!r} is already used") from None
+    async with db.session() as session:
+        if await _sku_taken(session, data.sku):
+            raise Conflict(f"SKU {data.sku!r} is already used")
+        product = Product(name=data.name, sku=data.sku, price_cents=data.price_cents, stock=data.stock)
+        session.add(product)
+        await session.commit()
     return product
 
 
-@transactional
-async def update_product(session: AsyncSession, product_id: int, data: ProductUpdate) -> Product:
+async def _sku_taken(session: AsyncSession, sku: str) -> bool:
+    return await session.scalar(select(Product.id).where(Product.sku == sku)) is not None
+
+
+async def update_product(db: Database, product_id: int, data: ProductUpdate) -> Product:
     """Restock or reprice a product (orders already placed keep their prices)."""
-    product = await get_or_404(session, Product, product_id, "product")
-    for name, value in data.model_dump(exclude_none=True).items():
-        setattr(product, name, value)
-    await session.flush()
+    async with db.session() as session:
+        product = await get_or_404(session, Product, product_id, "product")
+        for name, value in data.model_dump(exclude_none=True).items():
+            setattr(product, name, value)
+        await session.commit()
     return product
 
 
@@ -48,15 +50,15 @@ async def list_products(session: AsyncSession, after_id: int, limit: int) -> Seq
     return (await session.scalars(query)).all()
 
 
-@transactional
-async def create_customer(session: AsyncSession, data: CustomerCreate) -> Customer:
+async def create_customer(db: Database, data: CustomerCreate) -> Customer:
     """Add a customer; Conflict when the email is taken, whatever its case."""
-    customer = Customer(name=data.name, email=data.email, email_key=data.email.lower())
-    session.add(customer)
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Conflict(f"email {data.email!r} is already used") from None
+    async with db.session() as session:
+        taken = await session.scalar(select(Customer.id).where(func.lower(Customer.email) == data.email.lower()))
+        if taken is not None:
+            raise Conflict(f"email {data.email!r} is already used")
+        customer = Customer(name=data.name, email=data.email)
+        session.add(customer)
+        await session.commit()
     return customer
 
 

@@ -1,0 +1,101 @@
+"""The schema, as SQLAlchemy ORM classes (the migrations in migrations/versions create the same tables)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.timeutil import utcnow
+
+ORDER_PLACED = "placed"
+ORDER_CANCELLED = "cancelled"
+ORDER_STATUSES = (ORDER_PLACED, ORDER_CANCELLED)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+
+class Product(Base):
+    """Something the shop sells, with its current price and stock."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint("price_cents >= 0", name="ck_products_price_cents_non_negative"),
+        CheckConstraint("stock >= 0", name="ck_products_stock_non_negative"),
+        UniqueConstraint("sku", name="uq_products_sku"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sku: Mapped[str] = mapped_column(String(64))
+    price_cents: Mapped[int]
+    stock: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Customer(Base):
+    """Someone who places orders; emails are unique regardless of case."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Unique on lower(email): "Ada@Example.com" and "ada@example.com" are the same customer.
+Index("uq_customers_email_lower", func.lower(Customer.email), unique=True)
+
+
+class Order(Base):
+    """An order and its lines; `total_cents` is the sum of the lines, fixed when it is placed."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint("status IN ('placed', 'cancelled')", name="ck_orders_status"),
+        Index("ix_orders_customer_id", "customer_id"),
+        Index("ix_orders_created_at", "created_at"),
+        Index("ix_orders_status_created_at", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[str] = mapped_column(String(16), default=ORDER_PLACED)
+    total_cents: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", lazy="selectin", order_by="OrderItem.id", cascade="all, delete-orphan")
+
+
+class OrderItem(Base):
+    """One line of an order, with the unit price the product had when the order was placed."""
+
+    __tablename__ = "order_items"
+    __table_args__ = (
+        UniqueConstraint("order_id", "product_id", name="uq_order_items_order_id_product_id"),
+        Index("ix_order_items_product_id", "product_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int]
+    unit_price_cents: Mapped[int]
+    line_total_cents: Mapped[int]
+    order: Mapped[Order] = relationship(back_populates="items")
+
+
+class IdempotencyRecord(Base):
+    """The outcome of a `POST /v1/orders` sent with an `Idempotency-Key`, kept so a retry gets it back."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
