@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from app.timeutil import utcnow
@@ -37,18 +37,14 @@ class Product(Base):
 
 
 class Customer(Base):
-    """Someone who places orders; emails are unique regardless of case."""
+    """Someone who places orders; emails are unique."""
 
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-# Unique on lower(email): "Ada@Example.com" and "ada@example.com" are the same customer.
-Index("uq_customers_email_lower", func.lower(Customer.email), unique=True)
 
 
 class Order(Base):
@@ -57,9 +53,6 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("status IN ('placed', 'cancelled')", name="ck_orders_status"),
-        Index("ix_orders_customer_id", "customer_id"),
-        Index("ix_orders_created_at", "created_at"),
-        Index("ix_orders_status_created_at", "status", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,17 +61,13 @@ class Order(Base):
     total_cents: Mapped[int]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     items: Mapped[list[OrderItem]] = relationship(
-        back_populates="order", lazy="selectin", order_by="OrderItem.id", cascade="all, delete-orphan")
+        back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan")
 
 
 class OrderItem(Base):
     """One line of an order, with the unit price the product had when the order was placed."""
 
     __tablename__ = "order_items"
-    __table_args__ = (
-        UniqueConstraint("order_id", "product_id", name="uq_order_items_order_id_product_id"),
-        Index("ix_order_items_product_id", "product_id"),
-    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
@@ -96,6 +85,5 @@ class IdempotencyRecord(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int]
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

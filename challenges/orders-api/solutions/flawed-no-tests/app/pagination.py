@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
@@ -14,8 +13,6 @@ from sqlalchemy.orm import Session
 from app.errors import ValidationFailed
 
 DEFAULT_LIMIT = 20
-MAX_LIMIT = 100
-_DIGITS = re.compile(r"^[0-9]{1,4}$")
 
 
 class HasId(Protocol):
@@ -67,13 +64,14 @@ class CursorCodec:
         return after
 
     def page_request(self, scope: str, args: Mapping[str, str]) -> PageRequest:
-        """`limit` (1-100, default 20) and `cursor` from the query string."""
-        raw_limit = args.get("limit")
+        """`limit` (default 20) and `cursor` from the query string."""
         limit = DEFAULT_LIMIT
+        raw_limit = args.get("limit")
         if raw_limit is not None:
-            if not _DIGITS.match(raw_limit) or not 1 <= int(raw_limit) <= MAX_LIMIT:
-                raise ValidationFailed(f"limit must be an integer from 1 to {MAX_LIMIT}")
-            limit = int(raw_limit)
+            try:
+                limit = int(raw_limit)
+            except ValueError:
+                raise ValidationFailed("limit must be an integer") from None
         cursor = args.get("cursor")
         after_id = self.decode(scope, cursor) if cursor is not None else 0
         return PageRequest(limit, after_id)
@@ -89,5 +87,5 @@ def fetch_page(session: Session, statement: Select[RowT], id_column: Any, reques
                                 .limit(request.limit + 1)))
     if len(rows) <= request.limit:
         return Page(rows, None)
-    items = rows[: request.limit]
-    return Page(items, items[-1].id)
+    # the extra row is where the next page starts
+    return Page(rows[: request.limit], rows[-1].id)

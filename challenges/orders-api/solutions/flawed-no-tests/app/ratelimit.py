@@ -28,7 +28,7 @@ class SlidingWindowLimiter:
             hits = self._hits.setdefault(key, deque())
             while hits and hits[0] <= now - self.window_s:
                 hits.popleft()
-            if len(hits) >= self.limit:
+            if len(hits) > self.limit:
                 return max(1, math.ceil(hits[0] + self.window_s - now))
             hits.append(now)
             return None

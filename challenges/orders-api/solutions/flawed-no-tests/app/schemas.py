@@ -8,16 +8,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from app.errors import ValidationFailed
 
-# Bounds that keep amounts exact everywhere: prices are safe integers even for JavaScript clients, and
-# a line (at most 1000 units) still fits SQLite's 64-bit INTEGER.
-MAX_PRICE_CENTS = 2**53 - 1
-MAX_STOCK = 10**9
 MAX_ID = 2**63 - 1  # SQLite's largest INTEGER
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-PriceCents = Annotated[int, Field(ge=0, le=MAX_PRICE_CENTS)]
-Stock = Annotated[int, Field(ge=0, le=MAX_STOCK)]
+PriceCents = Annotated[int, Field(ge=0)]
+Stock = Annotated[int, Field(ge=0)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 

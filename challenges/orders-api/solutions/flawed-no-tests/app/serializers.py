@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from app.models import Customer, Order, OrderItem, Product
@@ -27,10 +28,10 @@ def order_item_json(item: OrderItem) -> dict[str, Any]:
             "line_total_cents": item.line_total_cents}
 
 
-def order_json(order: Order) -> dict[str, Any]:
+def order_json(order: Order, lines: Sequence[OrderItem]) -> dict[str, Any]:
     """An order with its lines."""
     return {"id": order.id, "customer_id": order.customer_id, "status": order.status,
-            "total_cents": order.total_cents, "items": [order_item_json(item) for item in order.items],
+            "total_cents": order.total_cents, "items": [order_item_json(item) for item in lines],
             "created_at": to_iso(order.created_at)}
 
 

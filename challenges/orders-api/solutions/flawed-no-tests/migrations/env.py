@@ -17,7 +17,7 @@ if config.attributes.get("configure_logging", True):
 
 
 def database_url() -> str:
-    """An explicit `sqlalchemy.url` (tests) wins over DATABASE_URL."""
+    """An explicit `sqlalchemy.url` wins over DATABASE_URL."""
     return config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
 
 

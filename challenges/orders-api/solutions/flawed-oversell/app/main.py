@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Without `settings` (how uvicorn starts it) logging is set up and the settings are
-    read from the environment, where a missing SECRET_KEY stops the start; tests pass their own."""
+    read from the environment; tests pass their own."""
     if settings is None:
         configure_logging()
         settings = Settings.from_env()
@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await state.db.create_tables()
         logger.info("orders api started", extra={"orders_per_minute": settings.orders_per_minute})
         yield
         await state.db.dispose()

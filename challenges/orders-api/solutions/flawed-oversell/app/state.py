@@ -9,18 +9,20 @@ from fastapi import Depends, Request
 
 from app.config import Settings
 from app.db import Database
+from app.idempotency import IdempotencyStore
 from app.pagination import CursorCodec
 from app.ratelimit import SlidingWindowLimiter
 
 
 @dataclass
 class AppState:
-    """The settings, the database, the cursor codec and the order rate limiter."""
+    """The settings, the database, the cursor codec, the order rate limiter and the idempotency keys."""
 
     settings: Settings
     db: Database
     cursors: CursorCodec
     limiter: SlidingWindowLimiter
+    idempotency_keys: IdempotencyStore
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -30,6 +32,7 @@ class AppState:
             db=Database(settings.database_url),
             cursors=CursorCodec(settings.secret_key),
             limiter=SlidingWindowLimiter(settings.orders_per_minute),
+            idempotency_keys=IdempotencyStore(),
         )
 
 

@@ -1,16 +1,13 @@
-"""Each test gets the real app on its own migrated SQLite file, driven in-process over ASGI."""
+"""Each test gets the real app on its own SQLite file, driven in-process over ASGI."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
@@ -18,26 +15,12 @@ from app.config import Settings
 from app.main import create_app
 from tests.helpers import Json
 
-ROOT = Path(__file__).resolve().parent.parent
 TEST_SIGNING_KEY = "test-only-signing-key"
 
 
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database migrated once with the real Alembic migrations, copied by every test."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", f"sqlite:///{path}")
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
-    return path
-
-
 @pytest.fixture
-def database_url(tmp_path: Path, migrated_template: Path) -> str:
-    path = tmp_path / "app.db"
-    shutil.copyfile(migrated_template, path)
-    return f"sqlite:///{path}"
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'app.db'}"
 
 
 @pytest.fixture

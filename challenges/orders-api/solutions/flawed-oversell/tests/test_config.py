@@ -6,16 +6,17 @@ from datetime import datetime
 
 import pytest
 
-from app.config import ConfigError, Settings, async_database_url, sync_database_url
+from app.config import DEV_SECRET_KEY, ConfigError, Settings, async_database_url
 from app.errors import ValidationFailed
 from app.main import create_app
 from app.pagination import CursorCodec
 from app.params import parse_timestamp
 
 
-def test_secret_key_is_required() -> None:
-    with pytest.raises(ConfigError, match="SECRET_KEY"):
-        Settings.from_env({"DATABASE_URL": "sqlite:////tmp/x.db"})
+def test_secret_key_falls_back_to_the_development_key(caplog: pytest.LogCaptureFixture) -> None:
+    settings = Settings.from_env({"DATABASE_URL": "sqlite:////tmp/x.db"})
+    assert settings.secret_key == DEV_SECRET_KEY
+    assert "SECRET_KEY is not set" in caplog.text
 
 
 def test_settings_from_environment() -> None:
@@ -35,7 +36,7 @@ def test_malformed_settings_are_refused(env: dict[str, str]) -> None:
 
 def test_database_urls() -> None:
     assert async_database_url("sqlite:////data/app.db") == "sqlite+aiosqlite:////data/app.db"
-    assert sync_database_url("sqlite+aiosqlite:////data/app.db") == "sqlite:////data/app.db"
+    assert async_database_url("sqlite:///./orders.db") == "sqlite+aiosqlite:///./orders.db"
 
 
 def test_create_app_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
@@ -44,7 +45,7 @@ def test_create_app_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_p
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/app.db")
     monkeypatch.setenv("ORDERS_PER_MINUTE", "3")
     assert create_app().state.orders.limiter.limit == 3
-    monkeypatch.delenv("SECRET_KEY")
+    monkeypatch.setenv("ORDERS_PER_MINUTE", "-3")
     with pytest.raises(ConfigError):
         create_app()
 

@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy.exc import OperationalError
 
+from app.config import Settings
 from app.db import Database
 from app.logging_setup import JsonFormatter, configure_logging
+from app.main import create_app
 from app.services import catalog
 from tests.helpers import error_code
 
@@ -107,3 +109,12 @@ def test_configure_logging_sends_json_to_stdout(capsys: pytest.CaptureFixture[st
         root.handlers[:], root.level = saved_handlers, saved_level
     entry = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (entry["message"], entry["answer"], entry["level"]) == ("hello", 42, "INFO")
+
+
+async def test_tables_are_created_at_start_up_and_data_is_kept(settings: Settings, client: AsyncClient) -> None:
+    created = await client.post("/v1/customers", json={"name": "Ada", "email": "ada@example.com"})
+    restarted = create_app(settings)  # a second start on the same database file
+    async with restarted.router.lifespan_context(restarted), \
+            AsyncClient(transport=ASGITransport(app=restarted), base_url="http://test") as fresh:
+        fetched = await fresh.get(f"/v1/customers/{created.json()['id']}")
+    assert fetched.json() == created.json()

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from app.api.common import created, query_positive_int, query_timestamp, read_json
 from app.errors import RateLimited, ValidationFailed
-from app.models import ORDER_STATUSES
+from app.models import ORDER_STATUSES, Order
 from app.schemas import MAX_ID, OrderCreate, parse_body
 from app.serializers import order_json
 from app.services import catalog, orders
@@ -39,7 +39,12 @@ def create_order() -> Response:
 
 
 def _placed(placed: orders.PlacedOrder) -> Response:
-    return created(order_json(placed.order), f"/v1/orders/{placed.order.id}", placed.status_code)
+    order = placed.order
+    return created(_order_json(order), f"/v1/orders/{order.id}", placed.status_code)
+
+
+def _order_json(order: Order) -> dict[str, Any]:
+    return order_json(order, orders.order_lines(app_state().db, order.id))
 
 
 def _idempotency_request(payload: Any) -> orders.IdempotencyRequest | None:
@@ -68,13 +73,13 @@ def _enforce_rate_limit(state: AppState, payload: Any) -> None:
 @bp.get("/orders/<id:order_id>")
 def get_order(order_id: int) -> Response:
     """One order."""
-    return jsonify(order_json(orders.get_order(app_state().db, order_id)))
+    return jsonify(_order_json(orders.get_order(app_state().db, order_id)))
 
 
 @bp.post("/orders/<id:order_id>/cancel")
 def cancel_order(order_id: int) -> Response:
     """Cancel a placed order and put its stock back (409 when it is already cancelled)."""
-    return jsonify(order_json(orders.cancel_order(app_state().db, order_id)))
+    return jsonify(_order_json(orders.cancel_order(app_state().db, order_id)))
 
 
 @bp.get("/orders")
@@ -83,7 +88,7 @@ def list_orders() -> Response:
     state = app_state()
     page_request = state.cursors.page_request("orders", request.args)
     page = orders.list_orders(state.db, _order_filters(), page_request)
-    return jsonify({"items": [order_json(order) for order in page.items],
+    return jsonify({"items": [_order_json(order) for order in page.items],
                     "next_cursor": state.cursors.next_cursor("orders", page)})
 
 

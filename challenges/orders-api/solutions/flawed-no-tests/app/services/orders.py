@@ -19,13 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.errors import Conflict, IdempotencyConflict, InsufficientStock, NotFound, ValidationFailed
+from app.errors import IdempotencyConflict, InsufficientStock, NotFound, ValidationFailed
 from app.models import ORDER_CANCELLED, ORDER_PLACED, Customer, IdempotencyRecord, Order, OrderItem, Product
 from app.pagination import Page, PageRequest, fetch_page
 from app.schemas import MAX_ID, OrderCreate, OrderLine
 from app.timeutil import utcnow
 
 CREATED = 201
+REPLAYED = 200  # a replay creates nothing, so it is a plain 200 OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +54,6 @@ class OrderFilters:
 
     def apply(self, statement: Select[Order]) -> Select[Order]:
         """`statement` restricted to the orders these filters select."""
-        if self.status is not None:
-            statement = statement.where(Order.status == self.status)
         if self.customer_id is not None:
             statement = statement.where(Order.customer_id == self.customer_id)
         if self.created_from is not None:
@@ -80,7 +79,7 @@ def find_replay(db: Database, request: IdempotencyRequest) -> PlacedOrder | None
             return None
         if record.request_hash != request.request_hash:
             raise IdempotencyConflict("this Idempotency-Key was already used with a different body")
-        return PlacedOrder(session.get_one(Order, record.order_id), record.status_code)
+        return PlacedOrder(session.get_one(Order, record.order_id), REPLAYED)
 
 
 def place_order(db: Database, data: OrderCreate, idempotency: IdempotencyRequest | None = None) -> PlacedOrder:
@@ -90,7 +89,7 @@ def place_order(db: Database, data: OrderCreate, idempotency: IdempotencyRequest
             order = _place(session, data)
             if idempotency is not None:
                 session.add(IdempotencyRecord(key=idempotency.key, request_hash=idempotency.request_hash,
-                                              status_code=CREATED, order_id=order.id))
+                                              order_id=order.id))
     except IntegrityError:
         # A concurrent request with the same key won the race: this one rolled back and replays it.
         replay = find_replay(db, idempotency) if idempotency is not None else None
@@ -158,15 +157,12 @@ def _line(product: Product, line: OrderLine) -> OrderItem:
 
 
 def cancel_order(db: Database, order_id: int) -> Order:
-    """Mark a placed order cancelled and put its quantities back in stock, in one transaction."""
+    """Mark the order cancelled and put its quantities back in stock, in one transaction."""
     with db.transaction() as session:
-        changed = _rowcount(session, update(Order).where(Order.id == order_id, Order.status == ORDER_PLACED)
-                            .values(status=ORDER_CANCELLED).execution_options(synchronize_session=False))
-        order = session.get(Order, order_id, populate_existing=True)
+        order = session.get(Order, order_id)
         if order is None:
             raise NotFound(f"order {order_id} not found")
-        if changed != 1:
-            raise Conflict(f"order {order_id} is already cancelled")
+        order.status = ORDER_CANCELLED
         for item in order.items:
             session.execute(update(Product).where(Product.id == item.product_id)
                             .values(stock=Product.stock + item.quantity)
@@ -181,6 +177,12 @@ def get_order(db: Database, order_id: int) -> Order:
     if order is None:
         raise NotFound(f"order {order_id} not found")
     return order
+
+
+def order_lines(db: Database, order_id: int) -> list[OrderItem]:
+    """The lines of one order, in the order they were added."""
+    with db.session() as session:
+        return list(session.scalars(select(OrderItem).where(OrderItem.order_id == order_id).order_by(OrderItem.id)))
 
 
 def list_orders(db: Database, filters: OrderFilters, page: PageRequest) -> Page[Order]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Select, desc, func, select
 
 from app.db import Database
-from app.models import ORDER_PLACED, Order, OrderItem, Product
+from app.models import Order, OrderItem, Product
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +23,13 @@ class ProductRevenue:
 
 
 def revenue_statement(start: datetime | None, end: datetime | None) -> Select[int, str, str, int, int]:
-    """Placed orders' lines in `[start, end)`, joined to their products and grouped per product."""
+    """Order lines in `[start, end)`, joined to their products and grouped per product."""
     revenue = func.sum(OrderItem.line_total_cents).label("revenue_cents")
     statement = (
         select(Product.id, Product.sku, Product.name, func.sum(OrderItem.quantity).label("units_sold"), revenue)
         .select_from(OrderItem)
         .join(Order, Order.id == OrderItem.order_id)
         .join(Product, Product.id == OrderItem.product_id)
-        .where(Order.status == ORDER_PLACED)
         .group_by(Product.id, Product.sku, Product.name)
         .order_by(desc(revenue), Product.id)
     )

@@ -22,5 +22,5 @@ async def create_customer(payload: CustomerCreate, state: State) -> Customer:
 @router.get("/{customer_id}", response_model=CustomerOut, responses=errors(404))
 async def get_customer(customer_id: int, state: State) -> Customer:
     """One customer."""
-    async with state.db.reading() as session:
+    async with state.db.session() as session:
         return await catalog.get_customer(session, customer_id)

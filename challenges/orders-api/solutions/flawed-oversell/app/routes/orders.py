@@ -48,7 +48,7 @@ async def create_order(
         lines=tuple((line.product_id, line.quantity) for line in payload.items),
         idempotency_key=idempotency_key,
     )
-    return await orders.submit_order(state.db, state.limiter, request)
+    return await orders.submit_order(state.db, state.limiter, state.idempotency_keys, request)
 
 
 @router.get("", response_model=Page[OrderOut], responses=errors(422))
@@ -59,7 +59,7 @@ async def list_orders(
 ) -> dict[str, Any]:
     """Orders by id, filtered, a page at a time."""
     after = state.cursors.decode(SCOPE, page.cursor) if page.cursor is not None else 0
-    async with state.db.reading() as session:
+    async with state.db.session() as session:
         rows = await orders.list_orders(session, filters, after, page.limit + 1)
     return state.cursors.page(SCOPE, rows, page.limit)
 
@@ -67,7 +67,7 @@ async def list_orders(
 @router.get("/{order_id}", response_model=OrderOut, responses=errors(404))
 async def get_order(order_id: int, state: State) -> Order:
     """One order with its lines."""
-    async with state.db.reading() as session:
+    async with state.db.session() as session:
         return await orders.get_order(session, order_id)
 
 

@@ -27,7 +27,7 @@ async def create_product(payload: ProductCreate, state: State) -> Product:
 async def list_products(state: State, page: Annotated[PageParams, Depends(page_params)]) -> dict[str, Any]:
     """Products by id, a page at a time."""
     after = state.cursors.decode(SCOPE, page.cursor) if page.cursor is not None else 0
-    async with state.db.reading() as session:
+    async with state.db.session() as session:
         rows = await catalog.list_products(session, after, page.limit + 1)
     return state.cursors.page(SCOPE, rows, page.limit)
 
@@ -35,7 +35,7 @@ async def list_products(state: State, page: Annotated[PageParams, Depends(page_p
 @router.get("/{product_id}", response_model=ProductOut, responses=errors(404))
 async def get_product(product_id: int, state: State) -> Product:
     """One product."""
-    async with state.db.reading() as session:
+    async with state.db.session() as session:
         return await catalog.get_product(session, product_id)
 
 

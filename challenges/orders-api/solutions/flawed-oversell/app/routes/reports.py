@@ -23,7 +23,7 @@ async def revenue(
 ) -> RevenueReport:
     """Units and revenue per product over placed orders created in the period."""
     period_start, period_end = parse_timestamp(start, "from"), parse_timestamp(end, "to")
-    async with state.db.reading() as session:
+    async with state.db.session() as session:
         lines = await revenue_by_product(session, period_start, period_end)
     return RevenueReport(
         from_=period_start,

@@ -6,6 +6,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import Database
 from app.errors import NotFound
 from app.models import Base
 from app.schemas import MAX_INT
@@ -19,3 +20,13 @@ async def get_or_404(session: AsyncSession, model: type[M], ident: int, label: s
     if found is None:
         raise NotFound(f"{label} {ident} not found")
     return found
+
+
+async def save(db: Database, row: M) -> M:
+    """Insert or update one row (and what it cascades to), commit, and return it as stored."""
+    async with db.session() as session:
+        session.add(row)
+        await session.flush()  # assigns the id
+        await session.refresh(row)
+        await session.commit()
+    return row

@@ -8,14 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import Database, transactional
+from app.db import Database
 from app.errors import Conflict, IdempotencyConflict, InsufficientStock, RateLimited, ValidationFailed
+from app.idempotency import IdempotencyStore
 from app.models import Customer, Order, OrderItem, OrderStatus, Product
 from app.ratelimit import SlidingWindowLimiter
-from app.services.common import get_or_404
+from app.services.common import get_or_404, save
 
 
 @dataclass(frozen=True)
@@ -56,110 +57,77 @@ class OrderFilters:
         return conditions
 
 
-async def submit_order(db: Database, limiter: SlidingWindowLimiter, request: OrderRequest) -> Order:
+async def submit_order(
+    db: Database, limiter: SlidingWindowLimiter, keys: IdempotencyStore, request: OrderRequest
+) -> Order:
     """Place an order, or replay the one placed earlier with the same Idempotency-Key and body.
 
     Replays take no stock and do not count against the rate limit; every other request naming a known
     customer does, whatever its outcome.
     """
-    previous = await _order_with_key(db, request.idempotency_key)
-    if previous is not None and previous.request_fingerprint == request.fingerprint:
-        return previous
-    async with db.reading() as session:
-        await _known_customer(session, request.customer_id)
+    previous = keys.get(request.idempotency_key) if request.idempotency_key is not None else None
+    if previous is not None and previous.fingerprint == request.fingerprint:
+        async with db.session() as session:
+            return await get_order(session, previous.order_id)
+    async with db.session() as session:
+        products = await _products_for(session, request)
+        customer = await session.get(Customer, request.customer_id)
+    if customer is None:
+        raise ValidationFailed(f"customer {request.customer_id} does not exist")
     retry_after = limiter.hit(request.customer_id)
     if retry_after is not None:
         raise RateLimited(retry_after)
     if previous is not None:
         raise IdempotencyConflict("this Idempotency-Key was used with another request body")
-    return await place_order(db, request)
-
-
-async def _order_with_key(db: Database, key: str | None) -> Order | None:
-    if key is None:
-        return None
-    async with db.reading() as session:
-        order: Order | None = await session.scalar(select(Order).where(Order.idempotency_key == key))
-    return order
-
-
-async def _known_customer(session: AsyncSession, customer_id: int) -> None:
-    if await session.get(Customer, customer_id) is None:
-        raise ValidationFailed(f"customer {customer_id} does not exist")
-
-
-@transactional
-async def place_order(session: AsyncSession, request: OrderRequest) -> Order:
-    """Take the stock of every line and record the order, all in one transaction.
-
-    Stock is taken with `UPDATE ... SET stock = stock - q WHERE id = ? AND stock >= q`: a line that
-    matches no row has too little stock, and the exception rolls every line back.
-    """
-    if request.idempotency_key is not None:  # a concurrent request with the same key may have won
-        earlier = await session.scalar(select(Order).where(Order.idempotency_key == request.idempotency_key))
-        if earlier is not None:
-            return _replayed(earlier, request)
-    await _known_customer(session, request.customer_id)
-    products = await _products_for(session, request)
-    items = []
-    for position, (product_id, quantity) in enumerate(request.lines):
-        product = products[product_id]
-        await _take_stock(session, product, quantity)
-        items.append(OrderItem(product_id=product_id, position=position, quantity=quantity,
-                               unit_price_cents=product.price_cents,
-                               line_total_cents=quantity * product.price_cents))
-    order = Order(customer_id=request.customer_id, status=OrderStatus.PLACED.value, items=items,
-                  total_cents=sum(item.line_total_cents for item in items),
-                  idempotency_key=request.idempotency_key,
-                  request_fingerprint=request.fingerprint if request.idempotency_key else None)
-    session.add(order)
-    await session.flush()
-    return order
-
-
-def _replayed(order: Order, request: OrderRequest) -> Order:
-    if order.request_fingerprint != request.fingerprint:
-        raise IdempotencyConflict("this Idempotency-Key was used with another request body")
+    missing = [product_id for product_id, _ in request.lines if product_id not in products]
+    if missing:
+        raise ValidationFailed(f"unknown product(s): {', '.join(map(str, missing))}")
+    order = await place_order(db, request, products)
+    if request.idempotency_key is not None:
+        keys.remember(request.idempotency_key, order.id, request.fingerprint)
     return order
 
 
 async def _products_for(session: AsyncSession, request: OrderRequest) -> dict[int, Product]:
+    """The products the order names, by id (unknown ids are simply absent)."""
     ids = [product_id for product_id, _ in request.lines]
-    found = {product.id: product for product in await session.scalars(select(Product).where(Product.id.in_(ids)))}
-    missing = [product_id for product_id in ids if product_id not in found]
-    if missing:
-        raise ValidationFailed(f"unknown product(s): {', '.join(map(str, missing))}")
-    return found
+    return {product.id: product for product in await session.scalars(select(Product).where(Product.id.in_(ids)))}
 
 
-async def _take_stock(session: AsyncSession, product: Product, quantity: int) -> None:
-    taken = await session.execute(
-        update(Product)
-        .where(Product.id == product.id, Product.stock >= quantity)
-        .values(stock=Product.stock - quantity)
-        .execution_options(synchronize_session=False)
-    )
-    if taken.rowcount != 1:
-        raise InsufficientStock(
-            f"not enough stock for product {product.id}: {quantity} asked, {product.stock} available"
-        )
+async def place_order(db: Database, request: OrderRequest, products: dict[int, Product]) -> Order:
+    """Take the stock of every line, then record the order with its lines.
+
+    Each line's stock is checked and saved before the next one, so a line without enough stock stops the
+    order before it is recorded.
+    """
+    items = []
+    for position, (product_id, quantity) in enumerate(request.lines):
+        product = products[product_id]
+        if product.stock < quantity:
+            raise InsufficientStock(
+                f"not enough stock for product {product.id}: {quantity} asked, {product.stock} available"
+            )
+        product.stock -= quantity
+        await save(db, product)
+        items.append(OrderItem(product_id=product_id, position=position, quantity=quantity,
+                               unit_price_cents=product.price_cents,
+                               line_total_cents=quantity * product.price_cents))
+    order = Order(customer_id=request.customer_id, status=OrderStatus.PLACED.value, items=items,
+                  total_cents=sum(item.line_total_cents for item in items))
+    return await save(db, order)
 
 
-@transactional
-async def cancel_order(session: AsyncSession, order_id: int) -> Order:
+async def cancel_order(db: Database, order_id: int) -> Order:
     """Cancel a placed order and put its quantities back in stock; Conflict when already cancelled."""
-    order = await get_or_404(session, Order, order_id, "order")
-    if order.status == OrderStatus.CANCELLED:
-        raise Conflict(f"order {order_id} is already cancelled")
-    for item in order.items:
-        await session.execute(
-            update(Product)
-            .where(Product.id == item.product_id)
-            .values(stock=Product.stock + item.quantity)
-            .execution_options(synchronize_session=False)
-        )
-    order.status = OrderStatus.CANCELLED.value
-    await session.flush()
+    async with db.session() as session:
+        order = await get_or_404(session, Order, order_id, "order")
+        if order.status == OrderStatus.CANCELLED:
+            raise Conflict(f"order {order_id} is already cancelled")
+        for item in order.items:
+            product = await get_or_404(session, Product, item.product_id, "product")
+            product.stock += item.quantity
+        order.status = OrderStatus.CANCELLED.value
+        await session.commit()
     return order
 
 

@@ -1,14 +1,15 @@
-"""The revenue report, aggregated by the database."""
+"""The revenue report."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import desc, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Order, OrderItem, OrderStatus, Product
+from app.models import Order, OrderStatus, Product
 from app.schemas import RevenueLine
+from app.services.common import get_or_404
 
 
 async def revenue_by_product(
@@ -16,23 +17,22 @@ async def revenue_by_product(
 ) -> list[RevenueLine]:
     """Units and revenue per product over placed orders with `start <= created_at < end`.
 
-    One query: order lines joined to their orders and products, grouped by product, so only one row
-    per product sold leaves the database.
+    Goes through the placed orders of the period line by line and adds up each product's units and
+    revenue; products nobody bought in the period are left out.
     """
-    units = func.sum(OrderItem.quantity).label("units_sold")
-    revenue = func.sum(OrderItem.line_total_cents).label("revenue_cents")
-    query = (
-        select(Product.id.label("product_id"), Product.sku, Product.name, units, revenue)
-        .select_from(OrderItem)
-        .join(Order, Order.id == OrderItem.order_id)
-        .join(Product, Product.id == OrderItem.product_id)
-        .where(Order.status == OrderStatus.PLACED.value)
-        .group_by(Product.id, Product.sku, Product.name)
-        .order_by(desc(revenue), Product.id)
-    )
+    query = select(Order).where(Order.status == OrderStatus.PLACED.value).order_by(Order.id)
     if start is not None:
         query = query.where(Order.created_at >= start)
     if end is not None:
         query = query.where(Order.created_at < end)
-    rows = (await session.execute(query)).mappings().all()
-    return [RevenueLine.model_validate(dict(row)) for row in rows]
+    lines: dict[int, RevenueLine] = {}
+    for order in (await session.scalars(query)).all():
+        for item in order.items:
+            line = lines.get(item.product_id)
+            if line is None:
+                product = await get_or_404(session, Product, item.product_id, "product")
+                line = lines[item.product_id] = RevenueLine(product_id=product.id, sku=product.sku,
+                                                            name=product.name, units_sold=0, revenue_cents=0)
+            line.units_sold += item.quantity
+            line.revenue_cents += item.line_total_cents
+    return sorted(lines.values(), key=lambda line: (-line.revenue_cents, line.product_id))
