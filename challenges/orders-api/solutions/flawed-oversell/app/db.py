@@ -1,8 +1,9 @@
 """Database engine and sessions.
 
-SQLite runs in WAL mode, so reads never wait for a write, and with a busy timeout, so a second writer
-waits for the first one to commit instead of failing with "database is locked". SQLite only ever lets
-one connection write at a time, which is what keeps concurrent orders from stepping on each other.
+SQLite lets one connection write at a time, and a second writer fails with "database is locked" when the
+first one takes too long. The app therefore goes through a single pooled connection: sessions take turns
+on it (a session waits for the connection instead of failing), and WAL mode keeps the file readable by
+other processes (a backup, the sqlite3 shell) while the app writes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from app.models import Base
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")  # ms a writer waits for the current one to finish
+    cursor.execute("PRAGMA busy_timeout=5000")  # ms to wait for another process's write
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -31,7 +32,7 @@ class Database:
     """The engine and a session factory."""
 
     def __init__(self, url: str) -> None:
-        self.engine: AsyncEngine = create_async_engine(async_database_url(url))
+        self.engine: AsyncEngine = create_async_engine(async_database_url(url), pool_size=1, max_overflow=0)
         event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

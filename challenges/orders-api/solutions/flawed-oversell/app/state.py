@@ -11,18 +11,21 @@ from app.config import Settings
 from app.db import Database
 from app.idempotency import IdempotencyStore
 from app.pagination import CursorCodec
+from app.product_cache import ProductCache
 from app.ratelimit import SlidingWindowLimiter
 
 
 @dataclass
 class AppState:
-    """The settings, the database, the cursor codec, the order rate limiter and the idempotency keys."""
+    """The settings, the database, the cursor codec, and what the app keeps in memory: the order rate
+    limiter, the idempotency keys and recently read products."""
 
     settings: Settings
     db: Database
     cursors: CursorCodec
     limiter: SlidingWindowLimiter
     idempotency_keys: IdempotencyStore
+    product_cache: ProductCache
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -33,6 +36,7 @@ class AppState:
             cursors=CursorCodec(settings.secret_key),
             limiter=SlidingWindowLimiter(settings.orders_per_minute),
             idempotency_keys=IdempotencyStore(),
+            product_cache=ProductCache(),
         )
 
 

@@ -57,16 +57,6 @@ async def test_not_enough_stock_is_409(
     assert (await client.get("/v1/orders")).json()["items"] == []
 
 
-async def test_last_units_can_be_sold(
-    client: AsyncClient, make_product: MakeProduct, make_customer: MakeCustomer
-) -> None:
-    product, customer = await make_product(stock=2), await make_customer()
-    statuses = [(await client.post("/v1/orders", json=order_body(customer, (product, 1)))).status_code
-                for _ in range(3)]
-    assert statuses == [201, 201, 409]
-    assert await stock_of(client, product) == 0
-
-
 @pytest.mark.parametrize(
     "body",
     [

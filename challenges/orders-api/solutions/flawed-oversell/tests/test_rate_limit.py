@@ -38,10 +38,10 @@ async def test_limit_counts_rejected_orders_and_says_when_to_retry(
     client: AsyncClient, clock: FakeClock, make_product: Callable[..., Awaitable[Json]],
     make_customer: Callable[[], Awaitable[Json]],
 ) -> None:
-    product, customer, other = await make_product(stock=1), await make_customer(), await make_customer()
+    product, customer, other = await make_product(stock=2), await make_customer(), await make_customer()
     statuses = []
-    for _ in range(LIMIT):
-        statuses.append((await client.post("/v1/orders", json=order_body(customer, (product, 1)))).status_code)
+    for quantity in (1, 5, 5):
+        statuses.append((await client.post("/v1/orders", json=order_body(customer, (product, quantity)))).status_code)
         clock.now += 10
     assert statuses == [201, 409, 409]
 
@@ -49,10 +49,10 @@ async def test_limit_counts_rejected_orders_and_says_when_to_retry(
     assert limited.status_code == 429
     assert error_code(limited) == "rate_limited"
     assert limited.headers["Retry-After"] == "30"  # the first hit leaves the window 60 s after it was made
-    assert (await client.post("/v1/orders", json=order_body(other, (product, 1)))).status_code == 409
+    assert (await client.post("/v1/orders", json=order_body(other, (product, 5)))).status_code == 409
 
     clock.now += 30
-    assert (await client.post("/v1/orders", json=order_body(customer, (product, 1)))).status_code == 409
+    assert (await client.post("/v1/orders", json=order_body(customer, (product, 5)))).status_code == 409
 
 
 async def test_idempotent_replays_are_not_counted(

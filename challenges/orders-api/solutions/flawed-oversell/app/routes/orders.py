@@ -48,7 +48,7 @@ async def create_order(
         lines=tuple((line.product_id, line.quantity) for line in payload.items),
         idempotency_key=idempotency_key,
     )
-    return await orders.submit_order(state.db, state.limiter, state.idempotency_keys, request)
+    return await orders.submit_order(state, request)
 
 
 @router.get("", response_model=Page[OrderOut], responses=errors(422))

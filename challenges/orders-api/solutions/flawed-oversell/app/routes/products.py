@@ -42,4 +42,4 @@ async def get_product(product_id: int, state: State) -> Product:
 @router.patch("/{product_id}", response_model=ProductOut, responses=errors(404, 422))
 async def update_product(product_id: int, payload: ProductUpdate, state: State) -> Product:
     """Restock or reprice a product."""
-    return await catalog.update_product(state.db, product_id, payload)
+    return await catalog.update_product(state.db, state.product_cache, product_id, payload)

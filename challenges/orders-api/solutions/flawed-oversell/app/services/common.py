@@ -23,10 +23,8 @@ async def get_or_404(session: AsyncSession, model: type[M], ident: int, label: s
 
 
 async def save(db: Database, row: M) -> M:
-    """Insert or update one row (and what it cascades to), commit, and return it as stored."""
+    """Insert or update one row (and what it cascades to), commit, and return it with its id."""
     async with db.session() as session:
         session.add(row)
-        await session.flush()  # assigns the id
-        await session.refresh(row)
         await session.commit()
     return row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database
 from app.errors import Conflict, IdempotencyConflict, InsufficientStock, RateLimited, ValidationFailed
-from app.idempotency import IdempotencyStore
 from app.models import Customer, Order, OrderItem, OrderStatus, Product
-from app.ratelimit import SlidingWindowLimiter
+from app.product_cache import ProductCache, ProductSnapshot
 from app.services.common import get_or_404, save
+from app.state import AppState
 
 
 @dataclass(frozen=True)
@@ -57,47 +57,45 @@ class OrderFilters:
         return conditions
 
 
-async def submit_order(
-    db: Database, limiter: SlidingWindowLimiter, keys: IdempotencyStore, request: OrderRequest
-) -> Order:
+async def submit_order(state: AppState, request: OrderRequest) -> Order:
     """Place an order, or replay the one placed earlier with the same Idempotency-Key and body.
 
     Replays take no stock and do not count against the rate limit; every other request naming a known
     customer does, whatever its outcome.
     """
+    keys = state.idempotency_keys
     previous = keys.get(request.idempotency_key) if request.idempotency_key is not None else None
     if previous is not None and previous.fingerprint == request.fingerprint:
-        async with db.session() as session:
+        async with state.db.session() as session:
             return await get_order(session, previous.order_id)
-    async with db.session() as session:
-        products = await _products_for(session, request)
-        customer = await session.get(Customer, request.customer_id)
-    if customer is None:
-        raise ValidationFailed(f"customer {request.customer_id} does not exist")
-    retry_after = limiter.hit(request.customer_id)
+    async with state.db.session() as session:
+        if await session.get(Customer, request.customer_id) is None:
+            raise ValidationFailed(f"customer {request.customer_id} does not exist")
+    retry_after = state.limiter.hit(request.customer_id)
     if retry_after is not None:
         raise RateLimited(retry_after)
     if previous is not None:
         raise IdempotencyConflict("this Idempotency-Key was used with another request body")
-    missing = [product_id for product_id, _ in request.lines if product_id not in products]
-    if missing:
-        raise ValidationFailed(f"unknown product(s): {', '.join(map(str, missing))}")
-    order = await place_order(db, request, products)
+    order = await place_order(state.db, request, await _products_for(state.product_cache, state.db, request))
     if request.idempotency_key is not None:
         keys.remember(request.idempotency_key, order.id, request.fingerprint)
     return order
 
 
-async def _products_for(session: AsyncSession, request: OrderRequest) -> dict[int, Product]:
-    """The products the order names, by id (unknown ids are simply absent)."""
+async def _products_for(cache: ProductCache, db: Database, request: OrderRequest) -> dict[int, ProductSnapshot]:
+    """The products of the order, by id; ValidationFailed when one does not exist."""
     ids = [product_id for product_id, _ in request.lines]
-    return {product.id: product for product in await session.scalars(select(Product).where(Product.id.in_(ids)))}
+    products = await cache.get_many(db, ids)
+    missing = [product_id for product_id in ids if product_id not in products]
+    if missing:
+        raise ValidationFailed(f"unknown product(s): {', '.join(map(str, missing))}")
+    return products
 
 
-async def place_order(db: Database, request: OrderRequest, products: dict[int, Product]) -> Order:
+async def place_order(db: Database, request: OrderRequest, products: Mapping[int, ProductSnapshot]) -> Order:
     """Take the stock of every line, then record the order with its lines.
 
-    Each line's stock is checked and saved before the next one, so a line without enough stock stops the
+    Each line is checked and its stock taken before the next one, so a line without enough stock stops the
     order before it is recorded.
     """
     items = []
@@ -105,16 +103,23 @@ async def place_order(db: Database, request: OrderRequest, products: dict[int, P
         product = products[product_id]
         if product.stock < quantity:
             raise InsufficientStock(
-                f"not enough stock for product {product.id}: {quantity} asked, {product.stock} available"
+                f"not enough stock for product {product_id}: {quantity} asked, {product.stock} available"
             )
-        product.stock -= quantity
-        await save(db, product)
+        await take_stock(db, product_id, quantity)
         items.append(OrderItem(product_id=product_id, position=position, quantity=quantity,
                                unit_price_cents=product.price_cents,
                                line_total_cents=quantity * product.price_cents))
     order = Order(customer_id=request.customer_id, status=OrderStatus.PLACED.value, items=items,
                   total_cents=sum(item.line_total_cents for item in items))
     return await save(db, order)
+
+
+async def take_stock(db: Database, product_id: int, quantity: int) -> None:
+    """Take `quantity` units of a product out of stock (the caller has checked there are enough)."""
+    async with db.session() as session:
+        product = await get_or_404(session, Product, product_id, "product")
+        product.stock -= quantity
+        await session.commit()
 
 
 async def cancel_order(db: Database, order_id: int) -> Order:
