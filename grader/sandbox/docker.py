@@ -61,6 +61,9 @@ RUNNER_OUT = "/grader/out"
 STATIC_SUBMISSION = "/submission"
 READY_MARKER = "ready"
 CONTROL_SUBDIR = "control"
+START_ATTEMPTS = 3
+TRANSIENT_START_SIGNS = ("OCI runtime start failed", "container process is already dead",
+                         "cannot start a stopped process")
 RESTART_GRACE_S = 5  # SIGTERM, then SIGKILL after this long, when the suite restarts the app
 NOT_READY_EXIT = 40
 LOG_TAIL_CHARS = 4000
@@ -259,17 +262,20 @@ class DockerSandbox(Sandbox):
         }
 
     def _run_container(self, image: str | None, command: list[str], **options: Any) -> Any:
-        """`containers.run`, tried once more when the engine fails to start a container it just created
-        ("OCI runtime start failed", a rare engine hiccup under load): the half-made container goes first."""
-        try:
-            return self.client.containers.run(image, command, **options)
-        except docker_errors.APIError as exc:
-            if not _transient_start_failure(exc):
-                raise
-            self.log(f"the engine failed to start {options.get('name')}; trying once more ({exc.explanation})")
-            with suppress(Exception):
-                self.client.containers.get(options["name"]).remove(force=True, v=True)
-            return self.client.containers.run(image, command, **options)
+        """`containers.run`, tried again (up to START_ATTEMPTS in all) when the engine fails to start a
+        container it just created ("OCI runtime start failed", "cannot start a stopped process": rare engine
+        hiccups under load); the half-made container is removed first, so the name is free again."""
+        for attempt in range(1, START_ATTEMPTS + 1):
+            try:
+                return self.client.containers.run(image, command, **options)
+            except docker_errors.APIError as exc:
+                if attempt == START_ATTEMPTS or not _transient_start_failure(exc):
+                    raise
+                self.log(f"the engine failed to start {options.get('name')}; trying again ({exc.explanation})")
+                with suppress(Exception):
+                    self.client.containers.get(options["name"]).remove(force=True, v=True)
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
 
     def _data_volume(self, run_id: str, limits: Limits) -> Any:
         """The app's data dir: a size-capped tmpfs that outlives app restarts (the holder keeps it mounted)."""
@@ -284,7 +290,7 @@ class DockerSandbox(Sandbox):
         # The runner image, not the candidate's: a candidate wheel could shadow `sleep` on PATH.
         assert self._runner is not None
         return self._run_container(
-            self._runner.tag, ["/bin/sleep", "infinity"], network_mode="none", mem_limit="16m", pids_limit=4,
+            self._runner.tag, ["/bin/sleep", "infinity"], network_mode="none", mem_limit="32m", pids_limit=4,
             nano_cpus=100_000_000, volumes={volume: {"bind": APP_DATA_DIR, "mode": "ro"}},
             **self._locked_down(run_id, "pod"),
         )
@@ -477,7 +483,7 @@ def _without_start_line(log: str) -> str:
 def _transient_start_failure(exc: Exception) -> bool:
     """An engine error on starting a fresh container that a second try usually does not meet."""
     text = str(getattr(exc, "explanation", "") or exc)
-    return "OCI runtime start failed" in text or "container process is already dead" in text
+    return any(sign in text for sign in TRANSIENT_START_SIGNS)
 
 
 def _restart(app: Any) -> None:
