@@ -68,7 +68,13 @@ RESTART_GRACE_S = 5  # SIGTERM, then SIGKILL after this long, when the suite res
 NOT_READY_EXIT = 40
 LOG_TAIL_CHARS = 4000
 POLL_S = 0.1
-STATS_EVERY_S = 1.0  # how often the app's process count is sampled (one cheap stats call)
+STATS_EVERY_S = 0.5  # how often the app's process count is sampled (in a thread)
+# Where the engine's cgroup for a container keeps its process count (cgroup v1, v2 with cgroupfs or systemd).
+PIDS_CURRENT_FILES = (
+    "/sys/fs/cgroup/pids/docker/{id}/pids.current",
+    "/sys/fs/cgroup/docker/{id}/pids.current",
+    "/sys/fs/cgroup/system.slice/docker-{id}.scope/pids.current",
+)
 MIN_LOG_KIB = 64
 # The first line of the app's log, printed by the grader's wrapper before the app's command: when it is
 # no longer in the kept log, Docker dropped older output to stay under the cap (json-file keeps one file).
@@ -353,7 +359,7 @@ class DockerSandbox(Sandbox):
         ready_at: float | None = None
         died_early = False
         timed_out = False
-        peak_pids = _PeakPids(pod.app)
+        peak_pids = _PeakPids(pod.app).start()
         while True:
             runner_state = _state(pod.runner)
             if ready_at is None and (out_dir / READY_MARKER).exists():
@@ -367,11 +373,10 @@ class DockerSandbox(Sandbox):
                 timed_out = True
                 break
             control.serve()
-            peak_pids.sample()
             time.sleep(POLL_S)
         if ready_at is None and (out_dir / READY_MARKER).exists():
             ready_at = time.monotonic()
-        peak_pids.sample(force=True)
+        peak_pids.stop()
         app_state = _state(pod.app)  # before anything is stopped: did the app die on its own?
         for container in (pod.runner, pod.app):
             _kill(container)  # nothing graceful is needed: logs and results survive a kill
@@ -500,25 +505,53 @@ def _with_limits(problem: str, limits_hit: set[Limit], limits: Limits) -> str:
 
 
 class _PeakPids:
-    """The most processes the app container ran at once, sampled through the engine's stats."""
+    """The most processes the app container ran at once, sampled in a thread of its own.
+
+    The cgroup's `pids.current` file is read when this host has it (instant); otherwise the engine's
+    one-shot stats are asked, which takes about a second on some engines: in a thread, that never delays
+    noticing the end of the hidden suite.
+    """
 
     def __init__(self, container: Any) -> None:
         self.container = container
         self.peak = 0
-        self._last = 0.0
+        self._stopped = threading.Event()
+        self._files = [Path(pattern.format(id=container.id)) for pattern in PIDS_CURRENT_FILES]
+        self._thread = threading.Thread(target=self._loop, name="grader-peak-pids", daemon=True)
 
-    def sample(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < STATS_EVERY_S:
-            return
-        self._last = now
+    def start(self) -> _PeakPids:
+        self._thread.start()
+        return self
+
+    def stop(self) -> int:
+        """Stop sampling (a last instant read where the cgroup file exists) and return the peak."""
+        self._stopped.set()
+        self._record(self._from_cgroup())
+        return self.peak
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            current = self._from_cgroup()
+            self._record(current if current is not None else self._from_stats())
+            self._stopped.wait(STATS_EVERY_S)
+
+    def _record(self, current: int | None) -> None:
+        if current is not None:
+            self.peak = max(self.peak, current)
+
+    def _from_cgroup(self) -> int | None:
+        for path in self._files:
+            with suppress(OSError, ValueError):
+                return int(path.read_text().strip())
+        return None
+
+    def _from_stats(self) -> int | None:
         try:
             stats = self.container.stats(stream=False, one_shot=True)
         except Exception:  # gone, or an engine without one-shot stats: the log signs still apply
-            return
+            return None
         current = (stats.get("pids_stats") or {}).get("current")
-        if isinstance(current, int):
-            self.peak = max(self.peak, current)
+        return current if isinstance(current, int) else None
 
 
 def _start_problem(
