@@ -290,6 +290,7 @@ class ContainerRecord:
     network_mode: str
     port_bindings: Any
     mount_types: list[str]
+    volumes: list[tuple[str, str]]  # (name, where it is mounted) of each named volume
     log_path: str
     max_log_bytes: int = 0
 
@@ -338,7 +339,10 @@ class _RecordingContainers:
             id=container.id, name=container.name, run_id=labels.get(RUN_LABEL, ""),
             role=labels.get("grader.role", ""), network_mode=attrs["HostConfig"].get("NetworkMode", ""),
             port_bindings=attrs["HostConfig"].get("PortBindings"),
-            mount_types=[m.get("Type", "") for m in attrs.get("Mounts", [])], log_path=attrs.get("LogPath", ""),
+            mount_types=[m.get("Type", "") for m in attrs.get("Mounts", [])],
+            volumes=[(m.get("Name", ""), m.get("Destination", "")) for m in attrs.get("Mounts", [])
+                     if m.get("Type") == "volume"],
+            log_path=attrs.get("LogPath", ""),
         )
         self._records.append(record)
         return _WatchedContainer(container, record)

@@ -192,7 +192,10 @@ def test_case_changes_nothing_outside_the_sandbox(corpus_batch: Batch, case: Cas
     for record in entry.containers:
         assert record.network_mode == "none" or record.network_mode.startswith("container:"), record
         assert not record.port_bindings, record
-        assert set(record.mount_types) <= {"bind"}, f"{record.name} has a volume: {record.mount_types}"
+        assert set(record.mount_types) <= {"bind", "volume"}, f"{record.name} mounts {record.mount_types}"
+        for volume, target in record.volumes:  # only the run's own data dir, held by its pod and used by its app
+            assert (volume, target) == (f"grader-{record.run_id}-data", "/data"), f"{record.name} mounts {volume}"
+            assert record.role in ("pod", "app"), f"{record.name} mounts the data volume"
         if record.role == "app":  # json-file rotates after the write that crosses max-size: one line over
             assert record.max_log_bytes <= LIMITS.log_bytes + LOG_LINE_SLACK, f"the log grew to {record.max_log_bytes}"
     if case.expect.get("survivor_mark"):
