@@ -318,5 +318,6 @@ class GradeResult(BaseModel):
     categories: list[CategoryScore] = Field(default_factory=list)
     overall: float | None = Field(None, ge=0, le=100)
     evaluated_weight: float = Field(0, ge=0, le=100, description="Share of scorecard weight that was measured.")
+    bands: Bands | None = Field(default=None, description="The challenge's hiring-band thresholds the report applies.")
     review: ReviewNotes | None = None
     timings: Timings = Field(default_factory=Timings)

@@ -476,6 +476,7 @@ def _graded_result(grading: Grading, outcome: RunOutcome | None, checks: list[Ch
         categories=categories,
         overall=overall,
         evaluated_weight=evaluated,
+        bands=grading.challenge.scoring.bands,
         review=build_review(checks, categories),
         timings=grading.timings,
     )

@@ -20,7 +20,7 @@ import json
 import re
 import shutil
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -173,16 +173,8 @@ NOT_SCORED = Band("none", "Not scored")
 
 
 def result_bands(result: GradeResult) -> Bands:
-    """The band thresholds the result carries (when a newer result has them), else the defaults."""
-    carried: Any = getattr(result, "bands", None)
-    if isinstance(carried, Bands):
-        return carried
-    if isinstance(carried, Mapping):
-        try:
-            return Bands.model_validate(dict(carried))
-        except ValidationError:
-            pass
-    return Bands()
+    """The band thresholds the challenge set, carried in the result; the defaults for older results."""
+    return result.bands if result.bands is not None else Bands()
 
 
 def band_for(score: float | None, bands: Bands) -> Band:

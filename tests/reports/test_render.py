@@ -112,8 +112,10 @@ def test_default_bands(score: float | None, band: str) -> None:
 def test_bands_come_from_the_result_when_it_carries_them() -> None:
     result = graded_result()
     assert report.result_bands(result) == Bands()
-    object.__setattr__(result, "bands", {"strong_hire": 95, "hire": 90, "lean_no": 80})
-    assert report.result_band(result).label == "No"  # 75.5 is below the challenge's lean-no threshold
+    strict = result.model_copy(update={"bands": Bands(strong_hire=95, hire=90, lean_no=80)})
+    assert report.result_band(strict).label == "No"  # 75.5 is below the challenge's lean-no threshold
+    reread = GradeResult.model_validate_json(strict.model_dump_json())  # rendering reads result.json only
+    assert report.result_band(reread).label == "No"
 
 
 # --- untrusted text ---------------------------------------------------------------------------------------------
