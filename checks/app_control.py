@@ -21,6 +21,7 @@ from typing import Any
 
 CONTROL_ENV = "GRADER_CONTROL_DIR"
 HEALTH_PATH_ENV = "GRADER_HEALTH_PATH"
+STARTUP_TIMEOUT_ENV = "GRADER_STARTUP_TIMEOUT_S"
 ACTIONS = ("restart", "log")
 REQUEST_SUFFIX = ".req"
 ANSWER_SUFFIX = ".json"
@@ -28,6 +29,21 @@ ANSWER_SUFFIX = ".json"
 
 class ControlError(RuntimeError):
     """The grader did not do what was asked (no answer in time, or it reported a failure)."""
+
+
+def runner_environment(directory: str, health_path: str, startup_timeout_s: float) -> dict[str, str]:
+    """What a backend puts in the runner's environment so the suite can use the channel."""
+    return {CONTROL_ENV: directory, HEALTH_PATH_ENV: health_path, STARTUP_TIMEOUT_ENV: f"{startup_timeout_s:g}"}
+
+
+def health_path() -> str:
+    """The app's health path, as the backend gave it (default /health)."""
+    return os.environ.get(HEALTH_PATH_ENV, "/health")
+
+
+def startup_timeout_s() -> float:
+    """How long the app may take to answer its health path, as the backend gave it (default 60 s)."""
+    return float(os.environ.get(STARTUP_TIMEOUT_ENV, "60"))
 
 
 def control_dir() -> Path | None:

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from checks.app_control import ControlError, ask, control_dir
+from checks.app_control import ControlError, ask, control_dir, health_path, startup_timeout_s
 from checks.wait_for_app import wait_for_health
 
 CATEGORY_IDS = (
@@ -275,6 +275,4 @@ class AppRestarter:
 def restart_app(base_url: str) -> AppRestarter:
     """Call it to stop and start the app (its data directory is kept); skips outside the grader."""
     directory = _control_or_skip("restarting the app")
-    health_path = os.environ.get("GRADER_HEALTH_PATH", "/health")
-    timeout_s = float(os.environ.get("GRADER_STARTUP_TIMEOUT_S", "60"))
-    return AppRestarter(directory, base_url + health_path, timeout_s)
+    return AppRestarter(directory, base_url + health_path(), startup_timeout_s())

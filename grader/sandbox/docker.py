@@ -29,7 +29,7 @@ from typing import Any
 
 from docker import errors as docker_errors
 
-from checks.app_control import CONTROL_ENV, HEALTH_PATH_ENV
+from checks.app_control import runner_environment
 from checks.base import CheckContext, ToolContext
 from checks.hidden_tests import HiddenTestsCheck
 from grader import __version__
@@ -337,8 +337,8 @@ class DockerSandbox(Sandbox):
             ["/bin/sh", "-c", script],
             network_mode=f"container:{holder_id}",
             environment={"PYTHONPATH": RUNNER_LIB, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
-                         CONTROL_ENV: f"{RUNNER_OUT}/{CONTROL_SUBDIR}", HEALTH_PATH_ENV: plan.health_path,
-                         "GRADER_STARTUP_TIMEOUT_S": f"{plan.limits.startup_timeout_s:g}"},
+                         **runner_environment(f"{RUNNER_OUT}/{CONTROL_SUBDIR}", plan.health_path,
+                                              plan.limits.startup_timeout_s)},
             working_dir="/tmp",
             volumes={
                 str(plan.tests_dir): {"bind": RUNNER_TESTS, "mode": "ro"},

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
-from checks.app_control import CONTROL_ENV, HEALTH_PATH_ENV
+from checks.app_control import runner_environment
 from checks.base import CheckContext, ToolContext
 from checks.hidden_tests import REPORT_NAME, HiddenTestsCheck
 from checks.wait_for_app import wait_for_health
@@ -674,8 +674,8 @@ def _run_suite(plan: RunPlan, app_url: str, work: Path, control: ControlServer) 
     cwd.mkdir()
     log_path = work / "runner.log"
     started = time.monotonic()
-    env = {**_runner_environment(app_url, cwd), CONTROL_ENV: str(control.directory),
-           HEALTH_PATH_ENV: plan.health_path, "GRADER_STARTUP_TIMEOUT_S": f"{plan.limits.startup_timeout_s:g}"}
+    env = {**_runner_environment(app_url, cwd),
+           **runner_environment(str(control.directory), plan.health_path, plan.limits.startup_timeout_s)}
     problem = _run_with_timeout(command, cwd, env, log_path, plan, control)
     seconds = round(time.monotonic() - started, 3)
     log = log_path.read_text(errors="replace")[-RUNNER_LOG_CHARS:]
