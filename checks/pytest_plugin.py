@@ -1,6 +1,7 @@
 """Pytest plugin loaded by the grader's runner for challenge test suites (public and hidden).
 
-It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `restart_app`), the `category`
+It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `restart_app`, and `database` /
+`grader_redis_url` for the services a challenge declares), the `category`
 marker that states which scorecard category a test speaks to and its weight
 (`@pytest.mark.category("databases", weight=3)`, default 1), and writes a JSON report of every verdict to
 `--grader-report`. The app under test is reached only over HTTP at `GRADER_APP_URL`; suites never import
@@ -21,6 +22,7 @@ import httpx
 import pytest
 
 from checks.app_control import ControlError, ask, control_dir, health_path, startup_timeout_s
+from checks.services_access import GraderDatabase, connect_database, database_url, redis_url
 from checks.wait_for_app import wait_for_health
 
 CATEGORY_IDS = (
@@ -276,3 +278,26 @@ def restart_app(base_url: str) -> AppRestarter:
     """Call it to stop and start the app (its data directory is kept); skips outside the grader."""
     directory = _control_or_skip("restarting the app")
     return AppRestarter(directory, base_url + health_path(), startup_timeout_s())
+
+
+# --- the grading's services, from the grader's side (see checks.services_access) -----------------------
+
+
+@pytest.fixture
+def database() -> Iterator[GraderDatabase]:
+    """Read-only access to the app's PostgreSQL database as the grader's superuser (catalog, statement
+    counts); skips when the challenge declares no PostgreSQL service or outside the grader."""
+    url = database_url()
+    if url is None:
+        pytest.skip("no PostgreSQL service: the challenge declares none, or the suite runs outside the grader")
+    with connect_database(url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def grader_redis_url() -> str:
+    """The URL of the grading's Redis (the app's own database 0); skips when there is none."""
+    url = redis_url()
+    if url is None:
+        pytest.skip("no Redis service: the challenge declares none, or the suite runs outside the grader")
+    return url

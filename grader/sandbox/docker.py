@@ -8,6 +8,9 @@ One grading is a three-container pod with no network at all:
 - `runner`: the grader's image running the hidden suite, joined to the same namespace, so it reaches the
   app on 127.0.0.1 and nothing else. Hidden tests are mounted into the runner only. The suite asks the
   grader to restart the app or hand out its log through a control directory (`checks.app_control`).
+Services the challenge declares (PostgreSQL, Redis: `grader.sandbox.services`) run as more containers in
+the same namespace, each fresh and empty, with its data on a tmpfs and the app's limits and hardening; the
+app and the candidate's own tests reach them on 127.0.0.1 and nothing else does.
 Every container and volume carries a `grader.run` label and is removed in `finally`, also after timeouts
 and Ctrl-C.
 """
@@ -23,7 +26,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,7 @@ from checks.hidden_tests import HiddenTestsCheck
 from grader import __version__
 from grader.models import AppRun, Finding, Limits, Severity
 from grader.paths import cache_dir, checks_dir
-from grader.sandbox import images
+from grader.sandbox import images, services
 from grader.sandbox.base import (
     Environment,
     EnvironmentRequest,
@@ -48,6 +51,7 @@ from grader.sandbox.base import (
 from grader.sandbox.control import ControlServer
 from grader.sandbox.evidence import Limit, describe, limits_from_log, ordered
 from grader.sandbox.mypy_seed import SEED_MOUNT, ensure_mypy_seed
+from grader.sandbox.services import ServiceRequest
 from grader.static import MAX_REPORT_BYTES, PLAN_NAME, plan_timeout, write_plan
 
 MANAGED_LABEL = "grader.managed"
@@ -76,6 +80,10 @@ PIDS_CURRENT_FILES = (
     "/sys/fs/cgroup/system.slice/docker-{id}.scope/pids.current",
 )
 MIN_LOG_KIB = 64
+SERVICE_READY_MIN_S = 60  # initdb and the first start, on a busy machine
+SERVICE_DATA_MIN_MB = 256  # a fresh PostgreSQL cluster alone is about 40 MB
+SERVICE_PIDS_MIN = 128  # PostgreSQL runs a process per connection
+SERVICE_LOG_TAIL = 1500
 # The first line of the app's log, printed by the grader's wrapper before the app's command: when it is
 # no longer in the kept log, Docker dropped older output to stay under the cap (json-file keeps one file).
 LOG_START = "grader: the app's output starts here"
@@ -93,9 +101,10 @@ class _Pod:
     app: Any = None
     runner: Any = None
     volume: Any = None
+    services: list[Any] = field(default_factory=list)
 
     def containers(self) -> list[Any]:
-        return [c for c in (self.runner, self.app, self.holder) if c is not None]
+        return [c for c in (self.runner, self.app, *self.services, self.holder) if c is not None]
 
 
 class DockerSandbox(Sandbox):
@@ -138,6 +147,10 @@ class DockerSandbox(Sandbox):
     def describe_image(self) -> str | None:
         return images.base_image_tag(self.python)
 
+    def describe_services(self, services: tuple[ServiceRequest, ...]) -> dict[str, str]:
+        """Each service's image, built on first use (official image with a registry, else Debian's packages)."""
+        return {request.kind: images.ensure_service_image(self.client, request, log=self.log) for request in services}
+
     def prepare(self, request: EnvironmentRequest) -> Environment:
         """The candidate's environment image, keyed by base image, Python, requirements, grader version."""
         base = self.base_image()
@@ -177,10 +190,12 @@ class DockerSandbox(Sandbox):
         with _writable_output(plan.output_dir) as out_dir, self._pod(run_id) as pod:
             pod.volume = self._data_volume(run_id, plan.limits)
             pod.holder = self._start_holder(run_id, pod.volume.name)
-            pod.app = self._start_app(run_id, pod.holder.id, environment.image, plan, pod.volume.name)
+            started = self._start_services(run_id, pod, plan.services, plan.limits)
+            pod.app = self._start_app(run_id, pod.holder.id, environment.image, plan, pod.volume.name,
+                                      started.app_env)
             control = ControlServer.create(out_dir / CONTROL_SUBDIR, restart=lambda: _restart(pod.app),
                                            read_log=lambda: _without_start_line(_logs(pod.app)))
-            pod.runner = self._start_runner(run_id, pod.holder.id, plan, out_dir)
+            pod.runner = self._start_runner(run_id, pod.holder.id, plan, out_dir, started.runner_env)
             return self._supervise(pod, plan, out_dir, control)
 
     def run_static(self, environment: Environment, job: StaticJob) -> None:
@@ -192,10 +207,15 @@ class DockerSandbox(Sandbox):
         run_id = uuid.uuid4().hex[:12]
         with _writable_output(job.output_dir) as out_dir, self._pod(run_id) as pod:
             write_plan(job.checks, ToolContext(STATIC_SUBMISSION, RUNNER_OUT), out_dir)
+            network_mode, services_env = "none", {}
+            if job.services:  # the candidate's own tests get fresh services of their own, in a pod
+                pod.holder = self._start_holder(run_id, None)
+                network_mode = f"container:{pod.holder.id}"
+                services_env = self._start_services(run_id, pod, job.services, job.limits).app_env
             pod.runner = self._run_container(
                 image, ["python", "-m", "checks.run_plan", f"{RUNNER_OUT}/{PLAN_NAME}"],
-                network_mode="none",
-                environment={**app_environment_for(job.app_env, 0), "PYTHONPATH": RUNNER_LIB,
+                network_mode=network_mode,
+                environment={**app_environment_for(job.app_env, 0, services_env), "PYTHONPATH": RUNNER_LIB,
                              **self._seed_env(job)},
                 working_dir="/tmp",  # not the submission: a candidate package named `checks` must not shadow ours
                 volumes={
@@ -292,16 +312,54 @@ class DockerSandbox(Sandbox):
             labels=self._labels(run_id, "data"),
         )
 
-    def _start_holder(self, run_id: str, volume: str) -> Any:
+    def _start_holder(self, run_id: str, volume: str | None) -> Any:
         # The runner image, not the candidate's: a candidate wheel could shadow `sleep` on PATH.
         assert self._runner is not None
+        volumes = {volume: {"bind": APP_DATA_DIR, "mode": "ro"}} if volume else {}
         return self._run_container(
             self._runner.tag, ["/bin/sleep", "infinity"], network_mode="none", mem_limit="32m", pids_limit=4,
-            nano_cpus=100_000_000, volumes={volume: {"bind": APP_DATA_DIR, "mode": "ro"}},
-            **self._locked_down(run_id, "pod"),
+            nano_cpus=100_000_000, volumes=volumes, **self._locked_down(run_id, "pod"),
         )
 
-    def _start_app(self, run_id: str, holder_id: str, image: str, plan: RunPlan, volume: str) -> Any:
+    def _start_services(self, run_id: str, pod: _Pod, requests: tuple[ServiceRequest, ...],
+                        limits: Limits) -> _StartedServices:
+        """Start each service in the pod's namespace, all at once, then wait until every one is ready.
+
+        A service that does not come up is the grader's failure, not the candidate's: SandboxError.
+        """
+        started = _StartedServices()
+        for request in requests:
+            credentials = services.ServiceCredentials.new()
+            pod.services.append(self._start_service(run_id, pod.holder.id, request, credentials, limits))
+            started.app_env.update(services.app_variables(request.kind, credentials))
+            started.runner_env.update(services.runner_variables(request.kind, credentials))
+        deadline = time.monotonic() + max(limits.startup_timeout_s, SERVICE_READY_MIN_S)
+        for request, container in zip(requests, pod.services, strict=True):
+            _wait_for_service(request, container, deadline)
+        return started
+
+    def _start_service(self, run_id: str, holder_id: str, request: ServiceRequest,
+                       credentials: services.ServiceCredentials, limits: Limits) -> Any:
+        """One service container: the app's limits and hardening, its data on a tmpfs, nothing lasting."""
+        data_mb = max(limits.data_mb, SERVICE_DATA_MIN_MB)
+        return self._run_container(
+            services.image_tag(request),
+            services.start_command(request.kind),
+            network_mode=f"container:{holder_id}",
+            environment=services.service_environment(request.kind, credentials, limits.memory_mb),
+            working_dir="/tmp",
+            tmpfs={"/tmp": "size=16m,uid=10001,gid=10001,mode=1777",
+                   services.DATA_MOUNTS[request.kind]: f"size={data_mb}m,uid=10001,gid=10001,mode=0700"},
+            init=True,
+            mem_limit=f"{limits.memory_mb}m",
+            memswap_limit=f"{limits.memory_mb}m",
+            nano_cpus=int(limits.cpus * 1e9),
+            pids_limit=max(limits.pids, SERVICE_PIDS_MIN),
+            **self._locked_down(run_id, f"service-{request.kind}"),
+        )
+
+    def _start_app(self, run_id: str, holder_id: str, image: str, plan: RunPlan, volume: str,
+                   services_env: dict[str, str]) -> Any:
         limits = plan.limits
         options = self._locked_down(run_id, "app")
         options["log_config"]["config"]["max-size"] = f"{log_cap_bytes(limits) // 1024}k"
@@ -309,7 +367,7 @@ class DockerSandbox(Sandbox):
             image,
             ["/bin/sh", "-c", f"echo {shlex.quote(LOG_START)}; {plan.start_command}"],
             network_mode=f"container:{holder_id}",
-            environment=app_environment(plan),
+            environment=app_environment_for(plan.app_env, plan.port, services_env),
             working_dir="/app",
             volumes={str(plan.snapshot): {"bind": "/app", "mode": "ro"}, volume: {"bind": APP_DATA_DIR, "mode": "rw"}},
             tmpfs={"/tmp": "size=32m,uid=10001,gid=10001,mode=1777"},
@@ -321,7 +379,8 @@ class DockerSandbox(Sandbox):
             **options,
         )
 
-    def _start_runner(self, run_id: str, holder_id: str, plan: RunPlan, out_dir: Path) -> Any:
+    def _start_runner(self, run_id: str, holder_id: str, plan: RunPlan, out_dir: Path,
+                      services_env: dict[str, str]) -> Any:
         assert self._runner is not None
         app_url = f"http://127.0.0.1:{plan.port}"
         check = HiddenTestsCheck()
@@ -338,7 +397,8 @@ class DockerSandbox(Sandbox):
             network_mode=f"container:{holder_id}",
             environment={"PYTHONPATH": RUNNER_LIB, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
                          **runner_environment(f"{RUNNER_OUT}/{CONTROL_SUBDIR}", plan.health_path,
-                                              plan.limits.startup_timeout_s)},
+                                              plan.limits.startup_timeout_s),
+                         **services_env},
             working_dir="/tmp",
             volumes={
                 str(plan.tests_dir): {"bind": RUNNER_TESTS, "mode": "ro"},
@@ -454,12 +514,14 @@ def _static_limits(job: StaticJob) -> dict[str, Any]:
 
 
 def app_environment(plan: RunPlan) -> dict[str, str]:
-    """The app's whole environment: the contract variables, then the challenge's own (formatted)."""
+    """The app's whole environment without services: the contract variables, then the challenge's own."""
     return app_environment_for(plan.app_env, plan.port)
 
 
-def app_environment_for(app_env: dict[str, str], port: int) -> dict[str, str]:
-    """The contract variables (PORT, DATA_DIR, DATABASE_URL, ...) and the challenge's own, formatted."""
+def app_environment_for(app_env: dict[str, str], port: int,
+                        services_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The contract variables (PORT, DATA_DIR, DATABASE_URL, ...), the services' (DATABASE_URL of the
+    PostgreSQL service replaces the SQLite default), then the challenge's own, formatted."""
     env = {
         "PORT": str(port),
         "DATA_DIR": APP_DATA_DIR,
@@ -467,6 +529,7 @@ def app_environment_for(app_env: dict[str, str], port: int) -> dict[str, str]:
         "HOME": "/tmp",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
+        **(services_env or {}),
     }
     for name, value in app_env.items():
         env[name] = value.replace("{data_dir}", APP_DATA_DIR).replace("{port}", str(port))
@@ -483,6 +546,27 @@ def _without_start_line(log: str) -> str:
     head, sep, rest = log.partition(LOG_START + "\n")
     own = rest if sep and not head.strip() else log
     return own.replace(LOG_START + "\n", "")
+
+
+@dataclass
+class _StartedServices:
+    """The variables the started services give the app and, separately, the grader's runner."""
+
+    app_env: dict[str, str] = field(default_factory=dict)
+    runner_env: dict[str, str] = field(default_factory=dict)
+
+
+def _wait_for_service(request: ServiceRequest, container: Any, deadline: float) -> None:
+    """Wait for the service's ready line; raise SandboxError with its log when it dies or takes too long."""
+    while True:
+        log = _logs(container)
+        if services.READY_LINE in log:
+            return
+        if _state(container)["Status"] == "exited" or time.monotonic() > deadline:
+            what = "exited" if _state(container)["Status"] == "exited" else "was not ready in time"
+            tail = log.strip()[-SERVICE_LOG_TAIL:] or "(no output)"
+            raise SandboxError(f"the {request.kind} {request.version} service {what}: {tail}")
+        time.sleep(POLL_S)
 
 
 def _transient_start_failure(exc: Exception) -> bool:

@@ -35,6 +35,9 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 from grader import __version__
 from grader.paths import cache_dir, cache_root
 from grader.sandbox.base import SandboxError
+from grader.sandbox.services import KINDS as SERVICE_KINDS
+from grader.sandbox.services import ServiceRequest
+from grader.sandbox.services import image_tag as service_image_tag
 
 if TYPE_CHECKING:
     from docker import DockerClient
@@ -47,6 +50,9 @@ BASE_REPOSITORY = "grader-base"
 ROOTFS_REPOSITORY = "grader-rootfs"
 BASE_DOCKERFILE = "base.Dockerfile"
 ENV_DOCKERFILE = "env.Dockerfile"
+SERVICE_DOCKERFILE = "service.Dockerfile"
+SERVICE_ROOTFS_REPOSITORY = "grader-service-rootfs"
+SERVICE_SUITE = "bookworm"  # Debian 12: PostgreSQL 15, Redis 7
 SANDBOX_UID = 10001
 
 # The Debian suite whose python3 is the requested version: the offline path has no other Python.
@@ -194,20 +200,9 @@ def bootstrap_base_image(
     """
     tag = base_image_tag(python)
     suite = suite or _suite_for(python)
-    _check_can_debootstrap()
-    mirror = mirror or os.environ.get(MIRROR_ENV) or None
     rootfs_tag = f"{ROOTFS_REPOSITORY}:{suite}"
     replaced = _image_ids(client, (tag, rootfs_tag))
-    workdir = Path(tempfile.mkdtemp(prefix="grader-bootstrap-"))
-    try:
-        rootfs = workdir / "rootfs"
-        _debootstrap(suite, rootfs, mirror, log)
-        _slim_rootfs(rootfs, log)
-        tarball = workdir / "rootfs.tar"
-        _tar_rootfs(rootfs, tarball, log)
-        _import_rootfs(client, tarball, rootfs_tag, suite, log)
-    finally:
-        _remove_workdir(workdir, log)
+    _debootstrap_image(client, suite, DEBOOTSTRAP_PACKAGES, rootfs_tag, mirror, log)
     log(f"building {tag} from {rootfs_tag}")
     try:
         image_id = _build_base(client, python, base=rootfs_tag, pull=False, log=log)
@@ -216,6 +211,24 @@ def bootstrap_base_image(
     log(f"built {tag} ({_short(image_id)})")
     _drop_replaced(client, replaced, log)
     return tag
+
+
+def _debootstrap_image(
+    client: DockerClient, suite: str, packages: Sequence[str], tag: str, mirror: str | None, log: Log
+) -> None:
+    """debootstrap a minimal Debian `suite` with `packages`, slim it and import it into the engine as `tag`."""
+    _check_can_debootstrap()
+    mirror = mirror or os.environ.get(MIRROR_ENV) or None
+    workdir = Path(tempfile.mkdtemp(prefix="grader-bootstrap-"))
+    try:
+        rootfs = workdir / "rootfs"
+        _debootstrap(suite, rootfs, packages, mirror, log)
+        _slim_rootfs(rootfs, log)
+        tarball = workdir / "rootfs.tar"
+        _tar_rootfs(rootfs, tarball, log)
+        _import_rootfs(client, tarball, tag, suite, log)
+    finally:
+        _remove_workdir(workdir, log)
 
 
 def _build_base(client: DockerClient, python: str, *, base: str, pull: bool, log: Log) -> str:
@@ -276,12 +289,12 @@ def _check_can_debootstrap() -> None:
         )
 
 
-def _debootstrap(suite: str, target: Path, mirror: str | None, log: Log) -> None:
-    """Run debootstrap (minbase + Python); log its phase lines, keep the rest for the error message."""
+def _debootstrap(suite: str, target: Path, packages: Sequence[str], mirror: str | None, log: Log) -> None:
+    """Run debootstrap (minbase + `packages`); log its phase lines, keep the rest for the error message."""
     command = [
         "debootstrap",
         "--variant=minbase",
-        f"--include={','.join(DEBOOTSTRAP_PACKAGES)}",
+        f"--include={','.join(packages)}",
         suite,
         str(target),
     ]
@@ -425,6 +438,91 @@ def _mounts_under(directory: Path) -> list[str]:
         if mount_point == root or mount_point.startswith(root + "/"):
             found.append(mount_point)
     return found
+
+
+# --- service images ---------------------------------------------------------------------------------
+
+
+def ensure_service_image(client: DockerClient, request: ServiceRequest, *, log: Log) -> str:
+    """The image for one service (`grader-service-postgres:15`), built on first use; return its tag.
+
+    With a registry it is the official image plus the sandbox user; without one, the offline path builds
+    it from Debian's packages (which carry one major version of each service).
+    """
+    tag = service_image_tag(request)
+    if image_exists(client, tag):
+        return tag
+    with _key_lock(f"service-{request.kind}-{request.version}", log):
+        if image_exists(client, tag):
+            return tag
+        log(f"service image {tag} is missing: building it once (later gradings reuse it)")
+        try:
+            return build_service_image(client, request, log=log)
+        except SandboxError as registry_error:
+            log(f"registry build failed ({registry_error.args[0].splitlines()[0]}); trying the offline bootstrap")
+        try:
+            return bootstrap_service_image(client, request, log=log)
+        except SandboxError as offline_error:
+            raise SandboxError(
+                f"the {request.kind} {request.version} service image is missing and could not be built "
+                f"({offline_error}): run `grader sandbox build --service {request.kind}` (with a registry) or "
+                f"`grader sandbox bootstrap --offline --service {request.kind}`"
+            ) from None
+
+
+def build_service_image(client: DockerClient, request: ServiceRequest, *, log: Log, refresh: bool = False) -> str:
+    """`grader-service-<kind>:<version>` on top of the official image (the registry path)."""
+    upstream = SERVICE_KINDS[request.kind].official_image.format(version=request.version)
+    tag = service_image_tag(request)
+    log(f"building {tag} from {upstream}")
+    try:
+        image_id = _build_service(client, request, base=upstream, pull=refresh, log=log)
+    except _BuildFailed as failure:
+        if failure.at_from:
+            raise SandboxError(f"could not pull {upstream} (no registry access?)\n{failure.message}") from None
+        raise SandboxError(failure.describe(f"could not build {tag} from {upstream}")) from None
+    log(f"built {tag} ({_short(image_id)})")
+    return tag
+
+
+def bootstrap_service_image(
+    client: DockerClient, request: ServiceRequest, *, log: Log, mirror: str | None = None,
+    suite: str = SERVICE_SUITE,
+) -> str:
+    """`grader-service-<kind>:<version>` from Debian's packages, with no registry (the offline path).
+
+    One debootstrapped root filesystem (`grader-service-rootfs:<suite>`) carries every kind's packages, so
+    the second service built offline reuses it. Debian has one major version of each service: another
+    version is refused here, with the way out.
+    """
+    info = SERVICE_KINDS[request.kind]
+    if request.version.split(".")[0] != info.debian_version:
+        raise SandboxError(
+            f"the offline path has {request.kind} {info.debian_version} only (Debian {suite}'s package), "
+            f"not {request.version}: declare version {info.debian_version!r} or build with a registry"
+        )
+    rootfs_tag = f"{SERVICE_ROOTFS_REPOSITORY}:{suite}"
+    if not image_exists(client, rootfs_tag):
+        packages = [package for kind in SERVICE_KINDS.values() for package in kind.debian_packages]
+        _debootstrap_image(client, suite, packages, rootfs_tag, mirror, log)
+    tag = service_image_tag(request)
+    log(f"building {tag} from {rootfs_tag}")
+    try:
+        image_id = _build_service(client, request, base=rootfs_tag, pull=False, log=log)
+    except _BuildFailed as failure:
+        raise SandboxError(failure.describe(f"could not build {tag} from {rootfs_tag}")) from None
+    log(f"built {tag} ({_short(image_id)})")
+    return tag
+
+
+def _build_service(client: DockerClient, request: ServiceRequest, *, base: str, pull: bool, log: Log) -> str:
+    with _build_context(_dockerfile(SERVICE_DOCKERFILE)) as context:
+        return _run_build(
+            client, context, tag=service_image_tag(request),
+            buildargs={"BASE": base, "KIND": request.kind, "SERVICE_VERSION": request.version,
+                       "VERSION": __version__},
+            pull=pull, network_mode=None, log=log,
+        )
 
 
 # --- environment images -----------------------------------------------------------------------------

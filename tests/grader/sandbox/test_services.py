@@ -1,0 +1,60 @@
+"""Services beside the app (PostgreSQL, Redis), started fresh per grading from offline-built images."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.challenge import load_challenge
+from grader.models import GradeResult
+from grader.pipeline import grade_submission
+from grader.sandbox.docker import DockerSandbox
+
+from ...conftest import REPO_ROOT
+
+CHALLENGE = load_challenge(str(REPO_ROOT / "tests" / "fixtures" / "services-challenge"))
+SUBMISSION = REPO_ROOT / "tests" / "fixtures" / "submissions" / "notes-redis"
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+
+def hidden_tests(result: GradeResult) -> dict[str, Any]:
+    assert result.status == "graded", result.error
+    return {test.name: test for check in result.checks if check.id.startswith("hidden-tests/") for test in check.tests}
+
+
+def grader_resources(client: Any) -> set[str]:
+    containers = {c.name for c in client.containers.list(all=True, filters={"label": "grader.managed"})}
+    volumes = {v.name for v in client.volumes.list() if v.name.startswith("grader-")}
+    networks = {n.name for n in client.networks.list() if n.name.startswith("grader")}
+    return containers | volumes | networks
+
+
+def test_two_parallel_gradings_each_get_their_own_postgres_and_redis(docker_client: Any, tmp_path: Path) -> None:
+    before = grader_resources(docker_client)
+    sandbox = DockerSandbox(python=CHALLENGE.python, client=docker_client)
+    results: dict[str, GradeResult] = {}
+
+    def grade(name: str) -> None:
+        copy = tmp_path / name
+        copy.mkdir()
+        for path in SUBMISSION.iterdir():
+            (copy / path.name).write_bytes(path.read_bytes())
+        results[name] = grade_submission(copy, CHALLENGE, sandbox, tmp_path / "out", log=lambda _: None, force=True)
+
+    threads = [threading.Thread(target=grade, args=(name,)) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    for result in results.values():
+        tests = hidden_tests(result)
+        failed = {name: test.message for name, test in tests.items() if test.outcome != "passed"}
+        # Each suite sees an empty database and only its own notes: a shared one would break the first test.
+        assert failed.keys() == {"test_fails_on_purpose"}, failed
+        assert result.sandbox is not None
+        assert result.sandbox.services == {"postgres": "grader-service-postgres:15", "redis": "grader-service-redis:7"}
+    assert grader_resources(docker_client) - before == set(), "a service container, volume or network was left"
