@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -77,14 +77,38 @@ def progress(message: str) -> None:
     err.print(f"[dim]·[/] {message}", markup=True, soft_wrap=True)
 
 
-def make_sandbox(kind: str, python: str) -> Sandbox:
-    """The requested backend; `auto` is Docker when an engine answers and a base image can be had, else local."""
+def service_url_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`--service-url KIND=URL` (repeatable): servers the local backend uses for a challenge's services."""
+    return click.option(
+        "--service-url", "service_urls", multiple=True, metavar="KIND=URL", callback=_parse_service_urls,
+        help="Local backend: use this PostgreSQL or Redis for challenges that declare services, e.g. "
+             "postgres=postgresql://user:pw@localhost:5432/postgres (a throwaway database per grading) or "
+             "redis=redis://localhost:6379/15 (that database is emptied). Docker starts its own.",
+    )(function)
+
+
+def _parse_service_urls(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    from grader.sandbox.local_services import parse_service_urls
+
+    try:
+        return {str(kind): url for kind, url in parse_service_urls(values).items()}
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def make_sandbox(kind: str, python: str, service_urls: Mapping[str, str] | None = None) -> Sandbox:
+    """The requested backend; `auto` is Docker when an engine answers and a base image can be had, else local.
+
+    `service_urls` (from `--service-url`) serve the local backend; Docker starts fresh services itself.
+    """
     if kind in ("auto", "docker"):
         from grader.sandbox.docker import DockerSandbox
 
         try:
             docker_sandbox = DockerSandbox(python=python, log=progress)
             docker_sandbox.base_image()  # built once here, so a missing image is one clear error up front
+            if service_urls:
+                progress("--service-url is for the local backend: Docker starts fresh services of its own")
             return docker_sandbox
         except SandboxError as exc:
             if kind == "docker":
@@ -98,7 +122,7 @@ def make_sandbox(kind: str, python: str) -> Sandbox:
         markup=True,
         soft_wrap=True,
     )
-    return LocalSandbox()
+    return LocalSandbox(service_urls=service_urls)
 
 
 @main.command()
@@ -126,10 +150,11 @@ def make_sandbox(kind: str, python: str) -> Sandbox:
     "--fail-under", type=click.FloatRange(0, 100), default=None, metavar="SCORE",
     help=f"Exit with code {EXIT_BELOW_THRESHOLD} when a graded submission's overall score is below SCORE.",
 )
+@service_url_option
 @friendly_errors
 def grade(
     submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...],
-    force: bool, fail_under: float | None, jobs: int | None,
+    force: bool, fail_under: float | None, jobs: int | None, service_urls: dict[str, str],
 ) -> None:
     """Grade SUBMISSIONS (directories, .zip/.tar(.gz) archives or git repositories, or folders of them).
 
@@ -141,7 +166,7 @@ def grade(
     sources = expand_submissions(submissions)
     if not sources:
         fail("no submission found in the given folder(s)", 2)
-    sandbox = make_sandbox(sandbox_kind, challenge.python)
+    sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
     batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs)
     finished = [item for item in batch.items if item.result is not None]
     results = [item.result for item in finished if item.result is not None]
@@ -233,30 +258,68 @@ def sandbox() -> None:
     """Build, inspect and clean the Docker sandbox."""
 
 
+def _service_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--service", "service_refs", multiple=True, metavar="KIND[:VERSION]", callback=_parse_service_refs,
+        help="Also build a service image: postgres or redis, with a major version (default: Debian's, "
+             "postgres:15 and redis:7). Repeatable.",
+    )(function)
+
+
+def _parse_service_refs(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> list[Any]:
+    from grader.sandbox.services import KINDS, ServiceRequest
+
+    requests = []
+    for value in values:
+        kind, _, version = value.partition(":")
+        info = next((KINDS[k] for k in KINDS if k == kind), None)
+        if info is None:
+            raise click.BadParameter(f"{value!r}: use postgres or redis, optionally with :VERSION")
+        requests.append(ServiceRequest(info.kind, version or info.debian_version))
+    return requests
+
+
 @sandbox.command("build")
 @click.option("--python", default="3.11", show_default=True)
+@_service_option
 @friendly_errors
-def sandbox_build(python: str) -> None:
-    """Build the base image from `python:<ver>-slim` (needs a registry)."""
-    tag = images.build_base_image(images.connect(), python, log=progress)
+def sandbox_build(python: str, service_refs: list[Any]) -> None:
+    """Build the base image from `python:<ver>-slim`, and service images from the official ones (needs a
+    registry)."""
+    client = images.connect()
+    tag = images.build_base_image(client, python, log=progress)
     out.print(f"built {tag}")
+    for request in service_refs:
+        out.print(f"built {images.build_service_image(client, request, log=progress)}")
 
 
 @sandbox.command("bootstrap")
 @click.option("--offline", is_flag=True, required=True, help="Build with debootstrap, no registry needed.")
 @click.option("--python", default="3.11", show_default=True)
 @click.option("--mirror", default=None, help="Debian mirror URL (default: debootstrap's own default).")
-@click.option("--if-missing", is_flag=True, help="Do nothing when the base image already exists.")
+@click.option("--if-missing", is_flag=True, help="Do nothing for images that already exist.")
+@_service_option
 @friendly_errors
-def sandbox_bootstrap(offline: bool, python: str, mirror: str | None, if_missing: bool) -> None:
-    """Build the base image offline: debootstrap a Debian rootfs with python3 and import it."""
+def sandbox_bootstrap(offline: bool, python: str, mirror: str | None, if_missing: bool,
+                      service_refs: list[Any]) -> None:
+    """Build the base image offline (debootstrap a Debian rootfs with python3 and import it), and service
+    images from Debian's postgresql and redis-server packages."""
+    from grader.sandbox.services import image_tag
+
+    for request in service_refs:  # a version Debian does not have is refused before anything is built
+        images.check_offline_service(request)
     client = images.connect()
     tag = images.base_image_tag(python)
     if if_missing and images.image_exists(client, tag):
         out.print(f"{tag} is already there")
-        return
-    tag = images.bootstrap_base_image(client, python, log=progress, mirror=mirror)
-    out.print(f"built {tag}")
+    else:
+        out.print(f"built {images.bootstrap_base_image(client, python, log=progress, mirror=mirror)}")
+    for request in service_refs:
+        service_tag = image_tag(request)
+        if if_missing and images.image_exists(client, service_tag):
+            out.print(f"{service_tag} is already there")
+            continue
+        out.print(f"built {images.bootstrap_service_image(client, request, log=progress, mirror=mirror)}")
 
 
 @sandbox.command("doctor")
@@ -428,8 +491,10 @@ def escape(text: str) -> str:
     "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
     help="Write OUT/<name>/result.json here (default: the grader's cache, never your project).",
 )
+@service_url_option
 @friendly_errors
-def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Path | None) -> None:
+def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Path | None,
+          service_urls: dict[str, str]) -> None:
     """Run the public tests and the static checks against PATH (default: the current directory).
 
     Needs no hidden tests, so it works from an exported kit; the public part is scored as `grade` does.
@@ -439,7 +504,7 @@ def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Pat
     from grader.paths import cache_dir
 
     bundle = load_check_challenge(challenge_ref, path)
-    sandbox_backend = make_sandbox(sandbox_kind, bundle.python)
+    sandbox_backend = make_sandbox(sandbox_kind, bundle.python, service_urls)
     out_root = out_dir or cache_dir("check")
     result = run_check(path, bundle, sandbox_backend, out_root, progress)
     name = result.submission.name if result.submission else submission_name(path)
@@ -477,8 +542,10 @@ def challenge_new(challenge_id: str, parent: Path, title: str | None) -> None:
     help="Keep the gradings' results here (default: a temporary directory).",
 )
 @click.option("--no-grade", is_flag=True, help="Check the schema, layout and imports only; grade nothing.")
+@service_url_option
 @friendly_errors
-def challenge_validate(ref: str, sandbox_kind: str, out_dir: Path | None, no_grade: bool) -> None:
+def challenge_validate(ref: str, sandbox_kind: str, out_dir: Path | None, no_grade: bool,
+                       service_urls: dict[str, str]) -> None:
     """Prove a bundle: schema, layout, suites importing nothing from the candidate, every solution landing
     in its expected outcome, and the starter failing the hidden suite. Exits 1 on any failure."""
     import tempfile
@@ -490,7 +557,7 @@ def challenge_validate(ref: str, sandbox_kind: str, out_dir: Path | None, no_gra
         out.print(f"{mark} {escape(verdict.subject)}: {escape(verdict.detail)}", markup=True, soft_wrap=True)
 
     def sandbox_for(bundle: Any) -> Sandbox:
-        return make_sandbox(sandbox_kind, bundle.python)
+        return make_sandbox(sandbox_kind, bundle.python, service_urls)
 
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as scratch:
         report = validate_challenge(ref, None if no_grade else sandbox_for, out_dir or Path(scratch),

@@ -3,6 +3,11 @@
 The grader installs only from PyPI wheels: no sdists (building one runs the candidate's chosen code on
 the host), no URLs, VCS checkouts, local paths or private indexes. Anything else a candidate declares
 is dropped with a finding that says why, so the report can explain a missing package.
+
+One exception to "dropped": a package PyPI ships only as source but whose own project also publishes the
+same module as wheels under another name (psycopg2 -> psycopg2-binary, see `_WHEEL_TWINS`) is replaced by
+that twin, with an INFO finding, when the requirement is parsed, so everything downstream (the dependency
+set, its cache key, the wheel download) sees the twin.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from packaging.utils import canonicalize_name
 
 from grader.intake import IntakeError, read_candidate_bytes
 from grader.models import Finding, Severity
+from grader.wheel_metadata import missing_requirements
 
 WHEELS_ONLY = "the grader installs only from PyPI wheels"
 _MAX_FILE_BYTES = 1024 * 1024
@@ -226,8 +232,57 @@ def _why_not_index(text: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class _WheelTwin:
+    """A wheel-shipping stand-in for a package PyPI ships only as source, and why it is safe to use."""
+
+    name: str  # the twin's project name on PyPI
+    source_only: str  # why the original cannot be installed from wheels (a clause)
+    same: str  # why the twin is the same thing for the candidate's code (a clause)
+    advice: str  # what the candidate can write instead to make the choice explicit
+
+
+# Source-only package (canonical name) -> its wheel twin. Add a row only when the twin is the same module
+# under the same import name and version numbers, published by the same project; otherwise the package is
+# dropped as any other package without a wheel.
+_WHEEL_TWINS: dict[str, _WheelTwin] = {
+    "psycopg2": _WheelTwin(
+        name="psycopg2-binary",
+        source_only="PyPI ships psycopg2 for Linux only as source (building it needs libpq and a C compiler)",
+        same="psycopg2-binary is the same module under the same import name and versions, published as wheels "
+        "by the same project",
+        advice="require psycopg2-binary, or psycopg[binary] for psycopg 3, yourself to make this explicit",
+    ),
+}
+
+
+def _with_wheel_twin(
+    requirement: Requirement, text: str, file: str | None, line: int | None
+) -> tuple[Requirement, Finding | None]:
+    """`requirement` with its name replaced by its wheel twin (specifier, extras and markers kept), if it has one.
+
+    Decision: psycopg2 becomes psycopg2-binary rather than being dropped. It is the same module (`import
+    psycopg2`), with the same version numbers, built as wheels by the psycopg project, so the candidate's code
+    runs unchanged; the INFO finding says what was substituted and names the explicit alternatives.
+    """
+    twin = _WHEEL_TWINS.get(canonicalize_name(requirement.name))
+    if twin is None:
+        return requirement, None
+    replaced = Requirement(str(requirement))
+    replaced.name = twin.name
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    message = (
+        f"The grader installs {str(replaced)!r} instead of {shown!r}: {twin.source_only}, and {twin.same}; "
+        f"{twin.advice}."
+    )
+    return replaced, Finding(message=message, file=file, line=line, severity=Severity.INFO, rule="deps.substituted")
+
+
 def _parse_requirement(text: str, file: str | None, line: int | None) -> tuple[Requirement | None, Finding | None]:
-    """Parse one PEP 508 string, refusing anything that does not come from the index."""
+    """Parse one PEP 508 string, refusing anything that does not come from the index.
+
+    A source-only package with a wheel twin (`_WHEEL_TWINS`) comes back as the twin, with an INFO finding.
+    """
     why = _why_not_index(text)
     if why is not None:
         return None, _ignored(text, why, file, line)
@@ -239,7 +294,7 @@ def _parse_requirement(text: str, file: str | None, line: int | None) -> tuple[R
         return None, _unparseable(text, file, line)
     if requirement.url:
         return None, _ignored(text, _why_not_index(requirement.url) or "it is a URL", file, line)
-    return requirement, None
+    return _with_wheel_twin(requirement, text, file, line)
 
 
 # --- requirements.txt -------------------------------------------------------------------------------
@@ -593,19 +648,34 @@ def download_wheels(
         findings.append(finding)
     else:
         raise DependencyError(f"pip still failed after {_MAX_PIP_RUNS} attempts; check the requirement list.")
+    if target == "linux-container":
+        _add_wheels_for_older_patches(dest, python)
     files = tuple(sorted(entry.name for entry in dest.iterdir() if entry.name.endswith(".whl")))
     return WheelSet(dest, files, tuple(remaining), tuple(findings))
 
 
+def _add_wheels_for_older_patches(dest: Path, python: str) -> None:
+    """Download what the sandbox's (possibly older) patch release of `python` needs beyond the host's
+    choice (see grader.wheel_metadata); a few rounds, as a backport may have requirements of its own.
+    A failure here is left to the offline install, which names the missing wheel."""
+    for _ in range(_MAX_PIP_RUNS):
+        missing = missing_requirements(dest, python)
+        if not missing or _run_pip(_pip_command(missing, dest, python, "linux-container")) is not None:
+            return
+
+
 def _checked_requirements(requirements: Sequence[str], findings: list[Finding]) -> list[str]:
-    """Only strings that parse as index requirements ever reach pip's command line."""
+    """Only strings that parse as index requirements ever reach pip's command line.
+
+    Requirements read by `read_dependencies` already name wheel twins; one passed here directly is swapped too.
+    """
     checked = []
     for text in requirements:
         requirement, finding = _parse_requirement(text, None, None)
         if finding is not None:
             findings.append(finding)
         if requirement is not None:
-            checked.append(text)
+            checked.append(text if canonicalize_name(requirement.name) == _name_of(text) else str(requirement))
     return checked
 
 

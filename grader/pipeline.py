@@ -230,7 +230,8 @@ def take_intake(grading: Grading) -> None:
         [*deps.requirements, *test_deps.requirements], pinned(CANDIDATE_TEST_TOOLS)
     )
     grading.app_spec = detect_app(snapshot.path, deps.requirements)
-    grading.submission_findings = [*deps.findings, *test_deps.findings, *grading.app_spec.findings]
+    grading.submission_findings = [*snapshot.findings, *deps.findings, *test_deps.findings,
+                                   *grading.app_spec.findings]
     grading.timings.intake_s = round(time.monotonic() - t0, 3)
 
 

@@ -11,6 +11,9 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v git >/dev/null 2>&1 || missing+=(git)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # headless browser tests of the HTML reports
+# servers "already on the machine" for the local backend's --service-url tests (never started as services)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive
@@ -30,8 +33,8 @@ log "installing grader with its dev extras into .venv"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev]'
 
-log "base image (offline bootstrap when missing)"
-.venv/bin/grader sandbox bootstrap --offline --if-missing
+log "base and service images (offline bootstrap when missing)"
+.venv/bin/grader sandbox bootstrap --offline --if-missing --service postgres --service redis
 
 log "running the test suite"
 exec .venv/bin/python -m pytest "$@"

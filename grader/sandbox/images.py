@@ -495,12 +495,7 @@ def bootstrap_service_image(
     the second service built offline reuses it. Debian has one major version of each service: another
     version is refused here, with the way out.
     """
-    info = SERVICE_KINDS[request.kind]
-    if request.version.split(".")[0] != info.debian_version:
-        raise SandboxError(
-            f"the offline path has {request.kind} {info.debian_version} only (Debian {suite}'s package), "
-            f"not {request.version}: declare version {info.debian_version!r} or build with a registry"
-        )
+    check_offline_service(request, suite)
     rootfs_tag = f"{SERVICE_ROOTFS_REPOSITORY}:{suite}"
     if not image_exists(client, rootfs_tag):
         packages = [package for kind in SERVICE_KINDS.values() for package in kind.debian_packages]
@@ -513,6 +508,16 @@ def bootstrap_service_image(
         raise SandboxError(failure.describe(f"could not build {tag} from {rootfs_tag}")) from None
     log(f"built {tag} ({_short(image_id)})")
     return tag
+
+
+def check_offline_service(request: ServiceRequest, suite: str = SERVICE_SUITE) -> None:
+    """Refuse a version Debian's packages do not have (the offline path has one major version of each)."""
+    info = SERVICE_KINDS[request.kind]
+    if request.version.split(".")[0] != info.debian_version:
+        raise SandboxError(
+            f"the offline path has {request.kind} {info.debian_version} only (Debian {suite}'s package), "
+            f"not {request.version}: declare version {info.debian_version!r} or build with a registry"
+        )
 
 
 def _build_service(client: DockerClient, request: ServiceRequest, *, base: str, pull: bool, log: Log) -> str:

@@ -51,6 +51,8 @@ from grader.sandbox.base import (
 )
 from grader.sandbox.control import ControlServer
 from grader.sandbox.evidence import Limit, limits_from_log, ordered
+from grader.sandbox.local_services import LocalServices
+from grader.sandbox.services import ServiceRequest
 from grader.static import plan_timeout, write_plan
 
 MARKER_NAME = ".grader-complete"  # written last: a venv without it is an unfinished build
@@ -83,10 +85,16 @@ class LocalSandbox(Sandbox):
     isolated = False
     wheel_target = "host"
 
-    def __init__(self, python: str | None = None) -> None:
-        """`python` is the interpreter venvs are made from (default: the one running the grader)."""
+    def __init__(self, python: str | None = None, service_urls: Mapping[str, str] | None = None) -> None:
+        """`python` is the interpreter venvs are made from (default: the one running the grader);
+        `service_urls` names the PostgreSQL / Redis servers to use for challenges that declare services."""
         self.python = python or sys.executable
         self._version: str | None = None
+        self.services = LocalServices(service_urls or {})
+
+    def describe_services(self, services: tuple[ServiceRequest, ...]) -> dict[str, str]:
+        """The servers named with `--service-url`; a clear error when the challenge needs one not named."""
+        return self.services.describe(services)
 
     # --- prepare ----------------------------------------------------------------------------------
 
@@ -135,7 +143,8 @@ class LocalSandbox(Sandbox):
             data = stack.enter_context(_temp_dir("grader-data-"))
             port = free_port()
             token = uuid.uuid4().hex
-            env = {**app_environment(venv, data, port, plan.app_env), RUN_TOKEN_VAR: token}
+            services = stack.enter_context(self.services.provision(plan.services))
+            env = {**app_environment(venv, data, port, {**services.app_env, **plan.app_env}), RUN_TOKEN_VAR: token}
             log_path = work / "app.log"
             started_at = time.monotonic()
             app = _LocalApp(plan, env, log_path)
@@ -146,7 +155,7 @@ class LocalSandbox(Sandbox):
             start_seconds = round(time.monotonic() - started_at, 3)
             control = ControlServer.create(work / "control", restart=app.restart,
                                            read_log=lambda: read_log_tail(log_path, plan.limits.log_bytes)[0])
-            suite = _run_suite(plan, url, work, control) if ready else None
+            suite = _run_suite(plan, url, work, control, services.runner_env) if ready else None
             died_code = app.process.poll()  # set only if the app exited by itself before teardown
             stop_process_group(app.process)
             survivors = kill_run_survivors(token)
@@ -177,8 +186,9 @@ class LocalSandbox(Sandbox):
             if job.where == "tools":
                 env, preexec = {**_essential_env(), "HOME": str(work)}, None
             else:
-                env, preexec = app_environment(venv, data, free_port(), job.app_env), _rlimit_setter(
-                    app_rlimits(job.limits))
+                services = stack.enter_context(self.services.provision(job.services))
+                env = app_environment(venv, data, free_port(), {**services.app_env, **job.app_env})
+                preexec = _rlimit_setter(app_rlimits(job.limits))
             token = uuid.uuid4().hex
             env.update(PYTHONPATH=str(checks_dir().parent), PYTHONDONTWRITEBYTECODE="1", **{RUN_TOKEN_VAR: token})
             runner = subprocess.Popen(
@@ -664,7 +674,8 @@ class SuiteRun:
     timed_out: bool = False
 
 
-def _run_suite(plan: RunPlan, app_url: str, work: Path, control: ControlServer) -> SuiteRun:
+def _run_suite(plan: RunPlan, app_url: str, work: Path, control: ControlServer,
+               services_env: Mapping[str, str]) -> SuiteRun:
     """Run the hidden suite with the grader's interpreter against `app_url`, within the test timeout."""
     report = plan.output_dir / REPORT_NAME
     plan.output_dir.mkdir(parents=True, exist_ok=True)
@@ -675,7 +686,8 @@ def _run_suite(plan: RunPlan, app_url: str, work: Path, control: ControlServer) 
     log_path = work / "runner.log"
     started = time.monotonic()
     env = {**_runner_environment(app_url, cwd),
-           **runner_environment(str(control.directory), plan.health_path, plan.limits.startup_timeout_s)}
+           **runner_environment(str(control.directory), plan.health_path, plan.limits.startup_timeout_s),
+           **services_env}
     problem = _run_with_timeout(command, cwd, env, log_path, plan, control)
     seconds = round(time.monotonic() - started, 3)
     log = log_path.read_text(errors="replace")[-RUNNER_LOG_CHARS:]

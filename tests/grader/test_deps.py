@@ -15,6 +15,7 @@ from grader.deps import (
     download_wheels,
     platform_tags,
     read_dependencies,
+    read_test_dependencies,
     requirements_key,
 )
 from grader.models import Finding, Severity
@@ -150,6 +151,77 @@ def test_duplicates_merge_and_names_are_canonical(tmp_path: Path) -> None:
         'typing-extensions>=4; python_version >= "3.8"',
         "zope-interface",
     )
+
+
+# --- psycopg2 -> psycopg2-binary ---------------------------------------------------------------------
+
+
+def substituted(original: str, installed: str) -> str:
+    """The exact finding text for a psycopg2 requirement replaced by its wheel twin."""
+    return (
+        f"The grader installs {installed!r} instead of {original!r}: PyPI ships psycopg2 for Linux only as source "
+        "(building it needs libpq and a C compiler), and psycopg2-binary is the same module under the same import "
+        "name and versions, published as wheels by the same project; require psycopg2-binary, or psycopg[binary] "
+        "for psycopg 3, yourself to make this explicit."
+    )
+
+
+def test_psycopg2_in_requirements_txt_becomes_psycopg2_binary(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "requirements.txt",
+        "fastapi==0.110.0\n"
+        "psycopg2==2.9.9\n"
+        "Psycopg2[extra]>=2.8,<3 ; sys_platform == 'linux'  # the same package, another marker\n",
+    )
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == (
+        "fastapi==0.110.0",
+        "psycopg2-binary==2.9.9",
+        'psycopg2-binary[extra]<3,>=2.8; sys_platform == "linux"',
+    )
+    assert [(f.file, f.line, f.severity, f.rule) for f in deps.findings] == [
+        ("requirements.txt", 2, Severity.INFO, "deps.substituted"),
+        ("requirements.txt", 3, Severity.INFO, "deps.substituted"),
+    ]
+    assert deps.findings[0].message == substituted("psycopg2==2.9.9", "psycopg2-binary==2.9.9")
+    assert deps.findings[1].message == substituted(
+        "Psycopg2[extra]>=2.8,<3 ; sys_platform == 'linux'",
+        'psycopg2-binary[extra]<3,>=2.8; sys_platform == "linux"',
+    )
+
+
+def test_psycopg2_in_pyproject_forms_becomes_psycopg2_binary(tmp_path: Path) -> None:
+    pep621 = '[project]\nname = "x"\ndependencies = ["psycopg2>=2.9; python_version >= \'3.8\'", "flask"]\n'
+    deps = read_dependencies(write(tmp_path / "pep621", "pyproject.toml", pep621).parent)
+    assert deps.requirements == ("flask", 'psycopg2-binary>=2.9; python_version >= "3.8"')
+    (finding,) = deps.findings
+    assert finding.file == "pyproject.toml" and finding.rule == "deps.substituted"
+    assert finding.message == substituted(
+        "psycopg2>=2.9; python_version >= '3.8'", 'psycopg2-binary>=2.9; python_version >= "3.8"'
+    )
+
+    poetry = '[tool.poetry.dependencies]\npython = "^3.11"\npsycopg2 = "^2.9.9"\n'
+    deps = read_dependencies(write(tmp_path / "poetry", "pyproject.toml", poetry).parent)
+    assert deps.requirements == ("psycopg2-binary<3.0.0,>=2.9.9",)
+    assert [f.rule for f in deps.findings] == ["deps.substituted"]
+
+    pipfile = write(tmp_path / "pipfile", "Pipfile", '[packages]\npsycopg2 = "==2.9.9"\n').parent
+    assert read_dependencies(pipfile).requirements == ("psycopg2-binary==2.9.9",)
+
+
+def test_wheel_twins_and_psycopg3_are_left_alone(tmp_path: Path) -> None:
+    write(tmp_path, "requirements.txt", "psycopg2-binary==2.9.9\npsycopg[binary]>=3.1\npsycopg-pool\n")
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("psycopg-pool", "psycopg2-binary==2.9.9", "psycopg[binary]>=3.1")
+    assert deps.findings == ()
+
+
+def test_psycopg2_in_test_requirements_is_substituted_too(tmp_path: Path) -> None:
+    write(tmp_path, "requirements-dev.txt", "pytest\npsycopg2\n")
+    deps = read_test_dependencies(tmp_path)
+    assert deps.requirements == ("psycopg2-binary", "pytest")
+    assert [(f.file, f.line, f.rule) for f in deps.findings] == [("requirements-dev.txt", 2, "deps.substituted")]
 
 
 # --- other sources ----------------------------------------------------------------------------------
@@ -361,6 +433,33 @@ def test_sdist_only_and_unknown_packages_are_dropped_with_findings(tmp_path: Pat
         ]
     )
     assert all(f.severity == Severity.WARNING for f in wheels.findings)
+
+
+def test_psycopg2_really_has_no_linux_wheel_and_its_twin_downloads(tmp_path: Path) -> None:
+    """The substitution's premise, checked against the index; then the real read -> download path."""
+    done = subprocess.run(
+        [*_pip_command(["psycopg2==2.9.9"], tmp_path / "control", "3.11", "linux-container"), "--no-deps"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0 and "No matching distribution found for psycopg2==2.9.9" in done.stderr
+
+    write(tmp_path / "project", "requirements.txt", "psycopg2==2.9.9\n")
+    deps = read_dependencies(tmp_path / "project")
+    wheels = download_wheels(deps.requirements, tmp_path / "wheels", "3.11", "linux-container")
+    assert wheels.installable == ("psycopg2-binary==2.9.9",) and wheels.findings == ()
+    (name,) = wheels.files
+    assert name.startswith("psycopg2_binary-2.9.9-cp311-cp311-") and "manylinux" in name
+
+
+def test_download_wheels_substitutes_psycopg2_it_is_given_directly(tmp_path: Path) -> None:
+    wheels = download_wheels(["psycopg2==2.9.9"], tmp_path, "3.11", "linux-container")
+    assert wheels.installable == ("psycopg2-binary==2.9.9",)
+    assert [name.split("-")[:2] for name in wheels.files] == [["psycopg2_binary", "2.9.9"]]
+    (finding,) = wheels.findings
+    assert finding.message == substituted("psycopg2==2.9.9", "psycopg2-binary==2.9.9")
+    assert (finding.severity, finding.file) == (Severity.INFO, None)
 
 
 def test_transitive_dependency_without_wheel_drops_the_top_level_requirement(tmp_path: Path) -> None:

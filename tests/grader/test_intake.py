@@ -18,10 +18,12 @@ from grader.intake import (
     IntakeError,
     IntakeLimits,
     Snapshot,
+    compose_hints,
     read_candidate_bytes,
     submission_name,
     take_snapshot,
 )
+from grader.models import Severity
 
 PROJECT = {
     "app/__init__.py": b"",
@@ -635,3 +637,107 @@ def test_read_candidate_bytes_reads_and_reports_missing(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_bytes(b"hello")
     assert read_candidate_bytes(tmp_path / "a.txt", 5) == b"hello"
     assert read_candidate_bytes(tmp_path / "missing.txt", 5) is None
+
+
+# --- hints: compose services ------------------------------------------------------------------------
+
+NOT_STARTED = (
+    "but the grader never runs compose files: the challenge decides which services it starts, "
+    "so this one is not started unless the challenge declares it."
+)
+POSTGRES_COMPOSE = b"""\
+version: "3.9"
+services:
+  web:
+    build: .
+    ports:
+      - "8000:8000"
+    depends_on: [db]
+    environment:
+      DATABASE_URL: postgresql://app:app@db:5432/app  # not an image, even though it says postgres
+  db:
+    image: postgres:16
+    environment:
+      POSTGRES_PASSWORD: app
+volumes:
+  pgdata:
+"""
+
+
+def test_compose_file_naming_postgres_gives_an_info_finding(tmp_path: Path, dest: Path) -> None:
+    source = write_project(tmp_path / "p", {**PROJECT, "docker-compose.yml": POSTGRES_COMPOSE})
+    snap = take_snapshot(source, dest)
+    (finding,) = snap.findings
+    assert finding.message == f"docker-compose.yml names postgres (service db, image postgres:16), {NOT_STARTED}"
+    assert (finding.file, finding.line, finding.severity, finding.rule) == (
+        "docker-compose.yml", 10, Severity.INFO, "intake.compose-service"
+    )
+
+
+def test_compose_redis_valkey_and_postgis_by_image_or_service_name(tmp_path: Path) -> None:
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n"
+        "    api:\n"
+        "        build: .\n"
+        "        image: myorg/api:latest\n"
+        "    'cache':\n"
+        '        image: "redis:7-alpine" # the cache\n'
+        "    queue:\n"
+        "        image: docker.io/valkey/valkey:8\n"
+        "    geo:\n"
+        "        image: postgis/postgis:16-3.4@sha256:0123abcd\n"
+        "    redis:\n"
+        "        build: ./redis\n"
+        "    # image: postgres:15  (commented out)\n"
+        "x-unused:\n"
+        "  image: postgres:14\n",
+        encoding="utf-8",
+    )
+    findings = compose_hints(tmp_path)
+    assert [(f.file, f.line) for f in findings] == [("compose.yaml", n) for n in (5, 7, 9, 11)]
+    assert [f.message.split(", but")[0] for f in findings] == [
+        "compose.yaml names redis (service cache, image redis:7-alpine)",
+        "compose.yaml names valkey (service queue, image docker.io/valkey/valkey:8)",
+        "compose.yaml names postgis (service geo, image postgis/postgis:16-3.4@sha256:0123abcd)",
+        "compose.yaml names redis (service redis)",
+    ]
+    assert all(f.severity == Severity.INFO and f.message.endswith(NOT_STARTED) for f in findings)
+
+
+def test_every_compose_file_name_is_read(tmp_path: Path) -> None:
+    for name in ("compose.yml", "docker-compose.yaml"):
+        (tmp_path / name).write_text("services:\n  db:\n    image: postgres\n", encoding="utf-8")
+    assert [f.file for f in compose_hints(tmp_path)] == ["compose.yml", "docker-compose.yaml"]
+
+
+def test_compose_without_backing_services_or_no_compose_gives_nothing(tmp_path: Path, dest: Path) -> None:
+    assert take_snapshot(write_project(tmp_path / "plain"), dest).findings == ()
+    compose = b"services:\n  web:\n    build: .\n    command: uvicorn app.main:app\n  mail:\n    image: mailhog\n"
+    source = write_project(tmp_path / "web-only", {**PROJECT, "docker-compose.yml": compose})
+    assert take_snapshot(source, dest).findings == ()
+
+
+@pytest.mark.parametrize(
+    "compose",
+    [
+        b"\x00\xff\xfe garbage \x89PNG\r\n\x1a\n" * 50,
+        b"services: {db: {image: postgres}}\n",  # flow style: valid YAML the line reader does not read
+        b"services:\n\tdb:\n\t\timage: postgres\n",  # tabs are not YAML indentation
+        b"services:\n  db:\n    image: 'postgres\n  [unclosed: {\n:\n - - -\n",
+        b"services:\n    image:\n  db:\n      image:\n",
+        b"---\n...\n" + b"services:" * 10_000,
+        b"services:\n  db:\n    image: postgres\n" + b"#" * (300 * 1024),  # over the size cap: not read
+        b"",
+    ],
+)
+def test_malformed_compose_never_breaks_intake(tmp_path: Path, dest: Path, compose: bytes) -> None:
+    source = write_project(tmp_path / "p", {**PROJECT, "docker-compose.yml": compose})
+    snap = take_snapshot(source, dest)
+    assert "docker-compose.yml" in snapshot_files(snap)
+    assert all(f.severity == Severity.INFO for f in snap.findings)
+
+
+def test_compose_that_is_not_a_regular_file_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "docker-compose.yml").mkdir()
+    (tmp_path / "compose.yaml").symlink_to("/etc/passwd")
+    assert compose_hints(tmp_path) == ()
