@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 DATABASE_URL_ENV = "GRADER_DATABASE_URL"
 REDIS_URL_ENV = "GRADER_REDIS_URL"
-APP_ROLE = "app"  # the role the app connects as (grader.sandbox.services)
 T = TypeVar("T")
 
 
@@ -137,10 +136,14 @@ class GraderDatabase:
         self.rows("SELECT pg_stat_statements_reset()")
 
     def app_statements(self) -> list[tuple[str, int]]:
-        """(normalized statement, calls) the app's role ran since the last reset, most frequent first."""
+        """(normalized statement, calls) run on this database since the last reset, most frequent first.
+
+        The grader's own statement bookkeeping is left out (on the local backend it may share the app's role).
+        """
         return [(query, int(calls)) for query, calls in self.rows(
-            "SELECT s.query, s.calls FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
-            "WHERE r.rolname = %s ORDER BY s.calls DESC, s.query", (APP_ROLE,)
+            "SELECT s.query, s.calls FROM pg_stat_statements s "
+            "WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND s.query NOT LIKE '%%pg_stat_statements%%' ORDER BY s.calls DESC, s.query"
         )]
 
     def count_app_statements(self, action: Callable[[], T]) -> tuple[T, int]:
