@@ -40,7 +40,8 @@ TEMPLATE_SUFFIX = ".tmpl"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 KIT_REQUIREMENTS = "requirements-grader.txt"
 KIT_GUIDE = "CHECKING.md"
-ALLOWED_SUITE_IMPORTS = frozenset({"pytest", "_pytest", "httpx", "checks"})
+# The runner's own packages: psycopg and redis let a suite read the grading's services from the grader's side.
+ALLOWED_SUITE_IMPORTS = frozenset({"pytest", "_pytest", "httpx", "checks", "psycopg", "redis"})
 PUBLIC_MANIFEST_KEYS = ("id", "title", "python", "app", "limits", "scorecard", "scoring")
 PUBLIC_SCORING_KEYS = ("hidden_points", "rules")  # needed for the same scores; hiring bands stay private
 JUNK_NAMES = frozenset({"__pycache__", ".DS_Store", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"})
@@ -172,13 +173,14 @@ def layout_verdicts(challenge: Challenge) -> list[Verdict]:
 
 
 def import_verdicts(challenge: Challenge) -> list[Verdict]:
-    """The hidden and public suites import only the stdlib, pytest, httpx, `checks` and their own modules."""
+    """The hidden and public suites import only the stdlib, the runner's packages (pytest, httpx, psycopg,
+    redis), `checks` and their own modules."""
     verdicts = []
     for label, directory in (("hidden", hidden_tests_dir(challenge)), ("public", public_tests_dir(challenge))):
         if not directory.is_dir():
             continue
         problems = foreign_imports(directory)
-        detail = (f"{label}/ imports only the standard library, pytest, httpx and checks" if not problems
+        detail = (f"{label}/ imports only the standard library, the runner's packages and checks" if not problems
                   else f"{label}/ must not import the candidate's code: " + "; ".join(problems[:5]))
         verdicts.append(Verdict(f"{label} imports", not problems, detail))
     return verdicts
