@@ -42,7 +42,7 @@ KIT_REQUIREMENTS = "requirements-grader.txt"
 KIT_GUIDE = "CHECKING.md"
 # The runner's own packages: psycopg and redis let a suite read the grading's services from the grader's side.
 ALLOWED_SUITE_IMPORTS = frozenset({"pytest", "_pytest", "httpx", "checks", "psycopg", "redis"})
-PUBLIC_MANIFEST_KEYS = ("id", "title", "python", "app", "limits", "scorecard", "scoring")
+PUBLIC_MANIFEST_KEYS = ("id", "title", "python", "app", "services", "limits", "scorecard", "scoring")
 PUBLIC_SCORING_KEYS = ("hidden_points", "rules")  # needed for the same scores; hiring bands stay private
 JUNK_NAMES = frozenset({"__pycache__", ".DS_Store", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"})
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -405,7 +405,7 @@ def tree_files(directory: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def public_manifest(manifest: Path) -> str:
-    """The candidate's `challenge.toml`: the app contract, limits, scorecard and scoring rules.
+    """The candidate's `challenge.toml`: the app contract, services, limits, scorecard and scoring rules.
 
     Left out: `[solutions]` (it names hidden tests) and the hiring bands.
     """

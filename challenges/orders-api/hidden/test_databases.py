@@ -1,4 +1,5 @@
-"""Databases: stock taken atomically (also under concurrency), totals, the aggregate report, persistence."""
+"""Databases: stock taken atomically (also under concurrency), totals, the aggregate report, persistence, and,
+read from PostgreSQL's catalog and statistics on the grader's side, constraints, keys and statement counts."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from _shop import (
     stock_of,
     unique,
 )
+
+from checks.services_access import GraderDatabase
 
 pytestmark = pytest.mark.category("databases")
 
@@ -124,3 +127,75 @@ def test_data_survives_an_app_restart(client: httpx.Client, restart_app: Any) ->
     assert replay.status_code == 201 and replay.json()["id"] == order["id"], (
         "an idempotent replay after a restart did not return the original order")
     assert stock_of(client, product) == 8
+
+
+# --- behind the API: the database itself, read from the grader's side (never through the app) ------------
+
+
+def _table_and_column_holding(database: GraderDatabase, value: str) -> tuple[str, str]:
+    places = database.tables_holding(value)
+    assert places, f"{value!r}, just created through the API, is in no table of the app's PostgreSQL database"
+    return places[0]
+
+
+def _uniqueness_enforced(database: GraderDatabase, table: str, column: str) -> bool:
+    """A unique index or constraint on `column` alone, or on an expression of it (e.g. lower(email))."""
+    return any(index.columns == (column,) or (index.has_expressions and not index.columns
+                                              and column in index.definition)
+               for index in database.unique_indexes(table))
+
+
+def test_the_data_lives_in_the_declared_postgresql(client: httpx.Client, database: GraderDatabase) -> None:
+    product = make_product(client)
+    _table_and_column_holding(database, product["sku"])
+
+
+@pytest.mark.category("databases", weight=2)
+def test_sku_and_email_uniqueness_is_enforced_by_the_database(client: httpx.Client, database: GraderDatabase) -> None:
+    product, customer = make_product(client), make_customer(client)
+    products, sku_column = _table_and_column_holding(database, product["sku"])
+    assert _uniqueness_enforced(database, products, sku_column), (
+        f"no unique index or constraint on {products}.{sku_column}: a check in code races (two requests both "
+        f"see the SKU free)")
+    customers, _ = _table_and_column_holding(database, customer["email"])
+    assert any("email" in index.definition for index in database.unique_indexes(customers)), (
+        f"no unique index or constraint on the email of {customers}")
+
+
+def test_order_lines_reference_products_and_orders_reference_customers(
+    client: httpx.Client, database: GraderDatabase
+) -> None:
+    customer, product = make_customer(client), make_product(client)
+    place_order(client, customer, (product, 1))
+    products, _ = _table_and_column_holding(database, product["sku"])
+    customers, _ = _table_and_column_holding(database, customer["email"])
+    referenced = {key.referenced_table for key in database.foreign_keys()}
+    assert products in referenced, f"no foreign key references {products}: {database.foreign_keys()}"
+    assert customers in referenced, f"no foreign key references {customers}: {database.foreign_keys()}"
+
+
+@pytest.mark.category("databases", weight=2)
+def test_listing_orders_costs_a_bounded_number_of_statements(client: httpx.Client, database: GraderDatabase) -> None:
+    customer, first, second = make_customer(client), make_product(client), make_product(client)
+    for _ in range(12):
+        place_order(client, customer, (first, 1), (second, 2))
+    response, statements = database.count_app_statements(
+        lambda: client.get("/v1/orders", params={"customer_id": customer["id"], "limit": 12}))
+    assert response.status_code == 200 and len(response.json()["items"]) == 12
+    assert statements <= 8, (
+        f"listing 12 orders ran {statements} statements (a query per order, N+1?): "
+        f"{database.app_statements()[:5]}")
+
+
+@pytest.mark.category("databases", weight=2)
+def test_the_revenue_report_is_computed_in_the_database(client: httpx.Client, database: GraderDatabase) -> None:
+    customer = make_customer(client)
+    products = [make_product(client, price_cents=100 + n) for n in range(10)]
+    place_order(client, customer, *[(product, 1) for product in products])
+    start = iso(datetime.now(UTC) - timedelta(minutes=10))
+    response, statements = database.count_app_statements(
+        lambda: client.get("/v1/reports/revenue", params={"from": start}))
+    assert response.status_code == 200
+    assert statements <= 6, (
+        f"the report over 10 products ran {statements} statements (a query per product?): "
+        f"{database.app_statements()[:5]}")

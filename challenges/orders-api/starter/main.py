@@ -1,6 +1,6 @@
 """Orders API starter: a FastAPI app that answers its liveness check, and nothing else yet.
 
-Run: SECRET_KEY=dev DATABASE_URL=sqlite:////tmp/shop.db PORT=8000 python -m uvicorn main:app --port 8000
+Run: SECRET_KEY=dev DATABASE_URL=postgresql://app:app@localhost:5432/shop PORT=8000 python -m uvicorn main:app --port 8000
 Build the API described in the assignment README on top of it (or start over with Flask or Django).
 """
 
