@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,7 @@ def test_two_parallel_gradings_each_get_their_own_postgres_and_redis(docker_clie
     def grade(name: str) -> None:
         copy = tmp_path / name
         copy.mkdir()
-        for path in SUBMISSION.iterdir():
-            (copy / path.name).write_bytes(path.read_bytes())
+        shutil.copytree(SUBMISSION, copy, dirs_exist_ok=True)
         results[name] = grade_submission(copy, CHALLENGE, sandbox, tmp_path / "out", log=lambda _: None, force=True)
 
     threads = [threading.Thread(target=grade, args=(name,)) for name in ("first", "second")]
@@ -55,6 +55,9 @@ def test_two_parallel_gradings_each_get_their_own_postgres_and_redis(docker_clie
         failed = {name: test.message for name, test in tests.items() if test.outcome != "passed"}
         # Each suite sees an empty database and only its own notes: a shared one would break the first test.
         assert failed.keys() == {"test_fails_on_purpose"}, failed
+        own = next(check for check in result.checks if check.id.startswith("candidate_tests"))
+        # Its own tests reached PostgreSQL and Redis of their own (they fail without them).
+        assert own.metrics["tests_found"] == 2 and own.metrics["pass_rate"] == 100.0, own.metrics
         assert result.sandbox is not None
         assert result.sandbox.services == {"postgres": "grader-service-postgres:15", "redis": "grader-service-redis:7"}
     assert grader_resources(docker_client) - before == set(), "a service container, volume or network was left"
