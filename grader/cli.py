@@ -27,6 +27,7 @@ from grader.bulk import (
 from grader.challenge import ChallengeError, list_shipped_challenges, load_challenge
 from grader.ci import EXIT_BELOW_THRESHOLD, append_step_summary, below_threshold, below_threshold_message
 from grader.models import Challenge, GradeResult
+from grader.pipeline import challenge_services
 from grader.sandbox import images
 from grader.sandbox.base import Sandbox, SandboxError
 
@@ -167,6 +168,7 @@ def grade(
     if not sources:
         fail("no submission found in the given folder(s)", 2)
     sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
+    sandbox.describe_services(challenge_services(challenge))  # the images, or a missing URL, once up front
     batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs)
     finished = [item for item in batch.items if item.result is not None]
     results = [item.result for item in finished if item.result is not None]

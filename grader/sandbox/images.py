@@ -820,6 +820,7 @@ def doctor(client: DockerClient | None = None) -> list[DoctorItem]:
     if client is not None and items[-1].ok:
         items.append(_doctor_base_image(client, DEFAULT_PYTHON))
         items.append(_doctor_python_images(client))
+        items.append(_doctor_service_images(client))
     items.append(_doctor_debootstrap())
     items.append(_doctor_root())
     items.append(_doctor_cache())
@@ -871,6 +872,16 @@ def _doctor_python_images(client: DockerClient) -> DoctorItem:
         counts.append(f"{len(images)} grader-{role} ({size / 1e6:.0f} MB)")
     # Sizes include the shared base layers once per image, so the sum overstates the disk used.
     return DoctorItem("cached images", True, ", ".join(counts))
+
+
+def _doctor_service_images(client: DockerClient) -> DoctorItem:
+    """Service images are optional (only challenges that declare services need them): never a failure."""
+    tags = sorted(tag for image in client.images.list(filters={"label": "grader.role=service"})
+                  for tag in image.tags)
+    if tags:
+        return DoctorItem("service images", True, ", ".join(tags))
+    return DoctorItem("service images", True, "none yet: built on first use by a challenge that declares services "
+                      "(or `grader sandbox bootstrap --offline --service postgres --service redis`)")
 
 
 def _doctor_debootstrap() -> DoctorItem:
