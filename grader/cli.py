@@ -318,7 +318,7 @@ def sandbox_bootstrap(offline: bool, python: str, mirror: str | None, if_missing
         out.print(f"built {images.bootstrap_base_image(client, python, log=progress, mirror=mirror)}")
     for request in service_refs:
         service_tag = image_tag(request)
-        if if_missing and images.image_exists(client, service_tag):
+        if if_missing and images.service_image_current(client, request):
             out.print(f"{service_tag} is already there")
             continue
         out.print(f"built {images.bootstrap_service_image(client, request, log=progress, mirror=mirror)}")

@@ -53,6 +53,8 @@ ENV_DOCKERFILE = "env.Dockerfile"
 SERVICE_DOCKERFILE = "service.Dockerfile"
 SERVICE_ROOTFS_REPOSITORY = "grader-service-rootfs"
 SERVICE_SUITE = "bookworm"  # Debian 12: PostgreSQL 15, Redis 7
+# Bumped when service.Dockerfile changes: an image built from an older one is rebuilt on first use.
+SERVICE_IMAGE_REVISION = "1"
 SANDBOX_UID = 10001
 
 # The Debian suite whose python3 is the requested version: the offline path has no other Python.
@@ -450,12 +452,13 @@ def ensure_service_image(client: DockerClient, request: ServiceRequest, *, log: 
     it from Debian's packages (which carry one major version of each service).
     """
     tag = service_image_tag(request)
-    if image_exists(client, tag):
+    if service_image_current(client, request):
         return tag
     with _key_lock(f"service-{request.kind}-{request.version}", log):
-        if image_exists(client, tag):
+        if service_image_current(client, request):
             return tag
-        log(f"service image {tag} is missing: building it once (later gradings reuse it)")
+        why = "was built by another grader version" if image_exists(client, tag) else "is missing"
+        log(f"service image {tag} {why}: building it once (later gradings reuse it)")
         try:
             return build_service_image(client, request, log=log)
         except SandboxError as registry_error:
@@ -510,6 +513,12 @@ def bootstrap_service_image(
     return tag
 
 
+def service_image_current(client: DockerClient, request: ServiceRequest) -> bool:
+    """Whether the service image exists and was built from this grader's service.Dockerfile."""
+    image = _get_image(client, service_image_tag(request))
+    return image is not None and (image.labels or {}).get("grader.service-revision") == SERVICE_IMAGE_REVISION
+
+
 def check_offline_service(request: ServiceRequest, suite: str = SERVICE_SUITE) -> None:
     """Refuse a version Debian's packages do not have (the offline path has one major version of each)."""
     info = SERVICE_KINDS[request.kind]
@@ -521,13 +530,17 @@ def check_offline_service(request: ServiceRequest, suite: str = SERVICE_SUITE) -
 
 
 def _build_service(client: DockerClient, request: ServiceRequest, *, base: str, pull: bool, log: Log) -> str:
+    """Build service.Dockerfile on `base`; the image it replaces (an older revision) is deleted."""
+    replaced = _image_ids(client, (service_image_tag(request),))
     with _build_context(_dockerfile(SERVICE_DOCKERFILE)) as context:
-        return _run_build(
+        image_id = _run_build(
             client, context, tag=service_image_tag(request),
             buildargs={"BASE": base, "KIND": request.kind, "SERVICE_VERSION": request.version,
-                       "VERSION": __version__},
+                       "VERSION": __version__, "REVISION": SERVICE_IMAGE_REVISION},
             pull=pull, network_mode=None, log=log,
         )
+    _drop_replaced(client, replaced, log)
+    return image_id
 
 
 # --- environment images -----------------------------------------------------------------------------

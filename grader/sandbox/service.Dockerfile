@@ -10,6 +10,7 @@ FROM ${BASE}
 ARG KIND=postgres
 ARG SERVICE_VERSION=15
 ARG VERSION=unknown
+ARG REVISION=0
 
 # Fail the build, not a grading later, when BASE carries another major version than the tag promises.
 RUN if [ "$KIND" = postgres ]; then \
@@ -26,4 +27,8 @@ RUN if [ "$KIND" = postgres ]; then \
     fi \
  && mkdir -p /var/lib/grader && chown 10001:10001 /var/lib/grader
 
-LABEL grader.role=service grader.service=${KIND} grader.service-version=${SERVICE_VERSION} grader.version=${VERSION}
+# The official images' entrypoints set up a server as root; the grader runs its own start script instead.
+ENTRYPOINT []
+CMD []
+LABEL grader.role=service grader.service=${KIND} grader.service-version=${SERVICE_VERSION} \
+      grader.service-revision=${REVISION} grader.version=${VERSION}
