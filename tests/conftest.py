@@ -7,7 +7,13 @@ Docker test that would skip fails instead, so a green CI run proves the Docker p
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
 from collections.abc import Iterator
+from glob import glob
 from pathlib import Path
 
 import pytest
@@ -43,6 +49,86 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     if "GRADER_CACHE_DIR" not in os.environ:
         root = tmp_path_factory.getbasetemp() / "grader-cache"
         monkeypatch.setenv("GRADER_CACHE_DIR", str(root))
+
+
+# --- servers "already on the machine", for the local backend's --service-url ----------------------------
+
+APP_PASSWORD = "local-app-password"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on {port}")
+
+
+@pytest.fixture(scope="session")
+def local_postgres() -> Iterator[str]:
+    """A private PostgreSQL cluster, run as the `postgres` user; yields an `app` role's URL (CREATEDB only)."""
+    initdb = sorted(glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not initdb or os.geteuid() != 0 or shutil.which("runuser") is None:
+        skip_or_fail("needs root and Debian's postgresql package (scripts/test.sh installs it)")
+    bindir = Path(initdb[-1]).parent
+    # Not under pytest's base temp dir: that one is private to root, and the server runs as `postgres`.
+    home = Path(tempfile.mkdtemp(prefix="grader-test-pg-"))
+    shutil.chown(home, "postgres", "postgres")
+    data = home / "data"
+    as_postgres = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*as_postgres, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                    "--no-sync"], check=True, capture_output=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [*as_postgres, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(data),
+         "-c", "listen_addresses=127.0.0.1", "-c", "shared_preload_libraries=pg_stat_statements"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        import psycopg
+
+        wait_for_port(port, server, "postgres")
+        time.sleep(0.5)  # listening comes just before accepting
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/template1", autocommit=True) as admin:
+            admin.execute(f"CREATE ROLE app LOGIN CREATEDB PASSWORD '{APP_PASSWORD}'")
+            admin.execute("GRANT pg_read_all_stats TO app")
+            # What a user's own server might have: every new database gets the statistics extension.
+            admin.execute("CREATE EXTENSION pg_stat_statements")
+            admin.execute("GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO app")
+        yield f"postgresql://app:{APP_PASSWORD}@127.0.0.1:{port}/postgres"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def local_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server; yields the URL of its database 15."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        skip_or_fail("needs Debian's redis-server package (scripts/test.sh installs it)")
+    assert binary is not None
+    port = free_port()
+    directory = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, server, "redis-server")
+        yield f"redis://127.0.0.1:{port}/15"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 # --- nothing of the grader's is left in the engine after the suite ---------------------------------------

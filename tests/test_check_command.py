@@ -42,7 +42,7 @@ def export_and_unpack(bundle: str, where: Path) -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
-def test_exported_orders_api_kit_checks_the_reference_and_the_starter(tmp_path: Path) -> None:
+def test_exported_orders_api_kit_checks_the_reference_and_the_starter(tmp_path: Path, local_postgres: str) -> None:
     bundle = Path(load_challenge("orders-api").root)
     kit_zip, kit = export_and_unpack("orders-api", tmp_path / "away")
     assert not (kit / "hidden").exists() and not (kit / "solutions").exists()
@@ -52,7 +52,10 @@ def test_exported_orders_api_kit_checks_the_reference_and_the_starter(tmp_path: 
     shutil.copytree(bundle / "solutions" / "fastapi", kit / "my-solution")  # the candidate's work
     results = tmp_path / "results"
 
-    starter = grader("check", "starter", "--challenge", ".", "--sandbox", "local", "--out", str(results), cwd=kit)
+    # orders-api declares PostgreSQL: the local backend uses a server on this machine (Docker starts its own).
+    postgres = f"postgres={local_postgres}"
+    starter = grader("check", "starter", "--challenge", ".", "--sandbox", "local", "--service-url", postgres,
+                     "--out", str(results), cwd=kit)
     assert starter.returncode == 0, starter.stderr[-3000:]
     assert "starter: public score" in starter.stdout and f"public tests 0/{public_count} passed" in starter.stdout
     assert "Top fixes" in starter.stdout and "public test test_place_an_order_takes_stock_and_totals failed" in (
@@ -62,7 +65,7 @@ def test_exported_orders_api_kit_checks_the_reference_and_the_starter(tmp_path: 
     assert "Traceback" not in starter.stderr
 
     reference = grader("check", "my-solution", "--challenge", str(kit_zip), "--sandbox", "local",
-                       "--out", str(results), cwd=kit)
+                       "--service-url", postgres, "--out", str(results), cwd=kit)
     assert reference.returncode == 0, reference.stderr[-3000:]
     assert f"public tests {public_count}/{public_count} passed" in reference.stdout
 
