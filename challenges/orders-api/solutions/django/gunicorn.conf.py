@@ -1,7 +1,7 @@
 """Gunicorn settings: ONE worker process with threads.
 
 The order rate limit lives in the memory of the process that serves the API, so there must be exactly
-one; threads give concurrency (SQLite serializes the writes anyway). Logs are JSON lines on stdout.
+one; threads give concurrency, each with at most one database connection. Logs are JSON lines on stdout.
 """
 
 import os

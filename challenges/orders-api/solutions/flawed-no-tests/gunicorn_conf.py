@@ -7,7 +7,7 @@ import os
 from app.logging_setup import logging_config
 
 bind = [f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"]
-# One process: the order rate limit lives in memory, and SQLite takes one writer at a time anyway.
+# One process: the order rate limit lives in memory. 8 threads, 8 pooled database connections (app.db).
 workers = 1
 worker_class = "gthread"
 threads = 8

@@ -13,6 +13,8 @@ import threading
 import traceback
 from datetime import datetime, timezone, timedelta
 
+import psycopg
+from psycopg.rows import dict_row
 from flask import Flask, request, jsonify, g
 from werkzeug.exceptions import HTTPException
 
@@ -28,8 +30,12 @@ if not SECRET_KEY:
     SECRET_KEY = "orders-dev-Kq8vR3nZ2xWb7TfL9pYd4HsJ6mCe1Ua5"
 ORDERS_PER_MINUTE = int(os.environ.get("ORDERS_PER_MINUTE", "30"))
 
+# postgres in production, sqlite for the tests / local runs
+USE_SQLITE = DATABASE_URL.startswith("sqlite")
 DB_PATH = DATABASE_URL.replace("sqlite:///", "")
 SCHEMA_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema.sql")
+SCHEMA_SQLITE_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema_sqlite.sql")
+IntegrityErrors = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
 logger = logging.getLogger("orders")
@@ -54,7 +60,15 @@ TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 # database helpers
 # ---------------------------------------------------------------------------
 
+class QmarkCursor(psycopg.Cursor):
+    # all the sql below uses sqlite's ? placeholders, postgres wants %s
+    def execute(self, query, params=None, **kwargs):
+        return super().execute(query.replace("?", "%s"), params, **kwargs)
+
+
 def get_db():
+    if not USE_SQLITE:
+        return psycopg.connect(DATABASE_URL, row_factory=dict_row, cursor_factory=QmarkCursor, connect_timeout=10)
     conn = sqlite3.connect(DB_PATH, timeout=15)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")
@@ -65,19 +79,22 @@ def init_db():
     global db_initialized
     if db_initialized:
         return
-    f = open(SCHEMA_FILE)
+    f = open(SCHEMA_SQLITE_FILE if USE_SQLITE else SCHEMA_FILE)
     sql = f.read()
     f.close()
     conn = get_db()
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-    except:
-        pass
-    conn.executescript(sql)
+    if USE_SQLITE:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+        except:
+            pass
+        conn.executescript(sql)
+    else:
+        conn.execute(sql)
     conn.commit()
     conn.close()
     db_initialized = True
-    print("database ready at " + DB_PATH)
+    print("database ready (" + ("sqlite " + DB_PATH if USE_SQLITE else "postgres") + ")")
 
 
 def log_json(level, message, extra={}):
@@ -142,6 +159,35 @@ def order_to_dict(conn, row):
         "items": items,
         "created_at": row["created_at"],
     }
+
+
+def orders_to_dicts(conn, rows):
+    # a whole page of orders: their lines in one query (by id range) instead of one query per order
+    if not rows:
+        return []
+    cur = conn.cursor()
+    cur.execute("SELECT * FROM order_items WHERE order_id BETWEEN ? AND ? ORDER BY id",
+                (rows[0]["id"], rows[-1]["id"]))
+    lines = {}
+    for it in cur.fetchall():
+        lines.setdefault(it["order_id"], []).append({
+            "product_id": it["product_id"],
+            "quantity": it["quantity"],
+            "unit_price_cents": it["unit_price_cents"],
+            "line_total_cents": it["line_total_cents"],
+        })
+    cur.close()
+    result = []
+    for row in rows:
+        result.append({
+            "id": row["id"],
+            "customer_id": row["customer_id"],
+            "status": row["status"],
+            "total_cents": row["total_cents"],
+            "items": lines.get(row["id"], []),
+            "created_at": row["created_at"],
+        })
+    return result
 
 
 def make_cursor(last_id):
@@ -349,14 +395,14 @@ def create_product():
     cur = conn.cursor()
     try:
         cur.execute(
-            "INSERT INTO products (name, sku, price_cents, stock, created_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO products (name, sku, price_cents, stock, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
             (cleaned["name"], cleaned["sku"], cleaned["price_cents"], cleaned["stock"], now_iso()),
         )
+        new_id = cur.fetchall()[0]["id"]
         conn.commit()
-    except sqlite3.IntegrityError:
+    except IntegrityErrors:
         conn.close()
         return error_response(409, "conflict", "sku " + cleaned["sku"] + " already exists")
-    new_id = cur.lastrowid
     cur.execute("SELECT * FROM products WHERE id = ?", (new_id,))
     row = cur.fetchone()
     conn.close()
@@ -393,7 +439,7 @@ def update_product(product_id):
     for field in cleaned:
         try:
             cur.execute("UPDATE products SET " + field + " = ? WHERE id = ?", (cleaned[field], product_id))
-        except sqlite3.IntegrityError:
+        except IntegrityErrors:
             conn.rollback()
             conn.close()
             return error_response(409, "conflict", "sku already exists")
@@ -470,14 +516,14 @@ def create_customer():
     cur = conn.cursor()
     try:
         cur.execute(
-            "INSERT INTO customers (name, email, email_lower, created_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO customers (name, email, email_lower, created_at) VALUES (?, ?, ?, ?) RETURNING id",
             (name, email, email.lower(), now_iso()),
         )
+        new_id = cur.fetchall()[0]["id"]
         conn.commit()
-    except sqlite3.IntegrityError:
+    except IntegrityErrors:
         conn.close()
         return error_response(409, "conflict", "email already used")
-    new_id = cur.lastrowid
     cur.execute("SELECT * FROM customers WHERE id = ?", (new_id,))
     row = cur.fetchone()
     conn.close()
@@ -641,17 +687,23 @@ def create_order():
             })
         created = now_iso()
         cur.execute(
-            "INSERT INTO orders (customer_id, status, total_cents, created_at) VALUES (?, 'placed', ?, ?)",
+            "INSERT INTO orders (customer_id, status, total_cents, created_at) VALUES (?, 'placed', ?, ?) RETURNING id",
             (customer_id, total, created),
         )
-        order_id = cur.lastrowid
+        order_id = cur.fetchall()[0]["id"]
         for line in lines:
             cur.execute(
                 "INSERT INTO order_items (order_id, product_id, quantity, unit_price_cents, line_total_cents) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (order_id, line["product_id"], line["quantity"], line["unit_price_cents"], line["line_total_cents"]),
             )
-            cur.execute("UPDATE products SET stock = stock - ? WHERE id = ?", (line["quantity"], line["product_id"]))
+            # only take what is there, the db decides (postgres locks the row until commit)
+            cur.execute("UPDATE products SET stock = stock - ? WHERE id = ? AND stock >= ?",
+                        (line["quantity"], line["product_id"], line["quantity"]))
+            if cur.rowcount != 1:
+                conn.rollback()
+                conn.close()
+                return error_response(409, "insufficient_stock", "not enough stock for product " + str(line["product_id"]))
         if idem_key is not None:
             cur.execute(
                 "INSERT INTO idempotency_keys (key, request_hash, order_id, status_code, created_at) "
@@ -766,9 +818,7 @@ def list_orders():
     cur = conn.cursor()
     cur.execute(sql, params)
     rows = cur.fetchall()
-    items = []
-    for r in rows[:limit]:
-        items.append(order_to_dict(conn, r))
+    items = orders_to_dicts(conn, rows[:limit])
     conn.close()
     next_cursor = None
     if len(rows) > limit:
@@ -820,14 +870,15 @@ def revenue_report():
     items = []
     total = 0
     for r in cur.fetchall():
+        # postgres gives SUM(bigint) back as a Decimal
         items.append({
             "product_id": r["product_id"],
             "sku": r["sku"],
             "name": r["name"],
-            "units_sold": r["units_sold"],
-            "revenue_cents": r["revenue_cents"],
+            "units_sold": int(r["units_sold"]),
+            "revenue_cents": int(r["revenue_cents"]),
         })
-        total += r["revenue_cents"]
+        total += int(r["revenue_cents"])
     conn.close()
     return jsonify({"from": date_from, "to": date_to, "total_revenue_cents": total, "items": items})
 

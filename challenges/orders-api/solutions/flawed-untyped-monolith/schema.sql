@@ -1,16 +1,17 @@
--- schema for the orders api, applied by init_db() when the app starts (CREATE ... IF NOT EXISTS)
+-- schema for the orders api (postgres), applied by init_db() when the app starts (CREATE ... IF NOT EXISTS)
+-- schema_sqlite.sql is the same for sqlite
 
 CREATE TABLE IF NOT EXISTS products (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL,
     sku TEXT NOT NULL UNIQUE,
-    price_cents INTEGER NOT NULL,
-    stock INTEGER NOT NULL,
+    price_cents BIGINT NOT NULL,
+    stock BIGINT NOT NULL,
     created_at TEXT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS customers (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL,
     email TEXT NOT NULL,
     email_lower TEXT NOT NULL UNIQUE,
@@ -18,26 +19,26 @@ CREATE TABLE IF NOT EXISTS customers (
 );
 
 CREATE TABLE IF NOT EXISTS orders (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    customer_id INTEGER NOT NULL REFERENCES customers(id),
+    id BIGSERIAL PRIMARY KEY,
+    customer_id BIGINT NOT NULL REFERENCES customers(id),
     status TEXT NOT NULL DEFAULT 'placed',
-    total_cents INTEGER NOT NULL,
+    total_cents BIGINT NOT NULL,
     created_at TEXT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS order_items (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    order_id INTEGER NOT NULL REFERENCES orders(id),
-    product_id INTEGER NOT NULL REFERENCES products(id),
-    quantity INTEGER NOT NULL,
-    unit_price_cents INTEGER NOT NULL,
-    line_total_cents INTEGER NOT NULL
+    id BIGSERIAL PRIMARY KEY,
+    order_id BIGINT NOT NULL REFERENCES orders(id),
+    product_id BIGINT NOT NULL REFERENCES products(id),
+    quantity BIGINT NOT NULL,
+    unit_price_cents BIGINT NOT NULL,
+    line_total_cents BIGINT NOT NULL
 );
 
 CREATE TABLE IF NOT EXISTS idempotency_keys (
     key TEXT PRIMARY KEY,
     request_hash TEXT NOT NULL,
-    order_id INTEGER NOT NULL REFERENCES orders(id),
+    order_id BIGINT NOT NULL REFERENCES orders(id),
     status_code INTEGER NOT NULL,
     created_at TEXT NOT NULL
 );

@@ -2,9 +2,12 @@
 
 Stock is never read, checked in Python and written back (two requests could both see the last unit).
 Each line is taken with one conditional UPDATE, `stock = stock - q WHERE id = ? AND stock >= q`, inside a
-transaction: when any line matches no row, the transaction rolls back every line already taken. SQLite
-serializes writers (transactions begin IMMEDIATE, see config.env), and the `stock >= 0` CHECK constraint
-backs the rule up in the schema.
+transaction: when any line matches no row, the transaction rolls back every line already taken. On
+PostgreSQL the UPDATE locks the product row until the transaction ends; a concurrent order for the same
+product waits, then re-evaluates `stock >= q` against the committed row (READ COMMITTED), so no update is
+lost. Lines are taken in product id order, so two orders sharing products lock them in the same order and
+cannot deadlock. (SQLite, used by the tests, serializes writers: its transactions begin IMMEDIATE, see
+config.env.) The `stock >= 0` CHECK constraint backs the rule up in the schema.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from shop.errors import Conflict, IdempotencyConflict, InsufficientStock, NotFound, ValidationFailed
@@ -81,15 +84,22 @@ def place_order(customer_id: int, lines: Sequence[OrderLine], idempotency: Idemp
     With an idempotency key, a concurrent request with the same key that committed first wins: this one
     then returns that order instead of creating a second one (the key is unique in the database).
     """
-    with transaction.atomic():
-        if idempotency is not None and (earlier := find_replay(idempotency)) is not None:
-            return earlier
-        prices = current_prices(lines)
-        for line in lines:
-            take_stock(line)
-        order = create_order(customer_id, lines, prices)
-        if idempotency is not None:
-            IdempotencyKey.objects.create(key=idempotency.key, fingerprint=idempotency.fingerprint, order=order)
+    try:
+        with transaction.atomic():
+            if idempotency is not None and (earlier := find_replay(idempotency)) is not None:
+                return earlier
+            prices = current_prices(lines)
+            for line in sorted(lines, key=lambda line: line.product_id):  # one lock order for every order
+                take_stock(line)
+            order = create_order(customer_id, lines, prices)
+            if idempotency is not None:
+                IdempotencyKey.objects.create(key=idempotency.key, fingerprint=idempotency.fingerprint, order=order)
+    except IntegrityError:
+        # Another request with the same new key committed first: the unique key refused this one's row and
+        # its transaction (stock included) rolled back; answer with the order the other one created.
+        if idempotency is None or (winner := find_replay(idempotency)) is None:
+            raise
+        return winner
     logger.info("order placed", extra={"order_id": order.pk, "customer_id": customer_id, "lines": len(lines),
                                        "total_cents": order.total_cents})
     placed: Order = orders_with_items().get(pk=order.pk)
@@ -140,7 +150,7 @@ def cancel_order(order_id: int) -> Order:
         cancelled = Order.objects.filter(pk=order_id, status=Order.Status.PLACED).update(status=Order.Status.CANCELLED)
         if not cancelled:
             raise Conflict(f"order {order_id} is already cancelled")
-        for item in OrderItem.objects.filter(order_id=order_id):
+        for item in OrderItem.objects.filter(order_id=order_id).order_by("product_id"):  # place_order's lock order
             Product.objects.filter(pk=item.product_id).update(stock=F("stock") + item.quantity)
     logger.info("order cancelled", extra={"order_id": order_id})
     result: Order = orders_with_items().get(pk=order_id)

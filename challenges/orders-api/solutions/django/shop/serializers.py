@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from shop.models import MAX_ID, Customer, Order, OrderItem, Product
 
-MAX_AMOUNT = 2**53 - 1  # exact in every JSON parser, and far from SQLite's 64-bit limit even when summed
+MAX_AMOUNT = 2**53 - 1  # exact in every JSON parser, and far from BIGINT's 64-bit limit even when summed
 MAX_ORDER_LINES = 50
 MAX_QUANTITY = 1000
 SKU_FORMAT = RegexValidator(r"^[A-Za-z0-9_-]+\Z", "sku may only contain letters, digits, '-' and '_'")

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-DEFAULT_DATABASE_URL = "sqlite:///./orders.db"
+DEFAULT_DATABASE_URL = "sqlite:///./orders.db"  # local development only; deployments set DATABASE_URL
 DEFAULT_ORDERS_PER_MINUTE = 30
 
 
@@ -14,18 +14,31 @@ class ConfigError(RuntimeError):
     """The environment does not describe a usable configuration."""
 
 
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+
+
 def async_database_url(url: str) -> str:
-    """The SQLAlchemy async URL for a `sqlite:` URL (`sqlite:////data/app.db` -> `sqlite+aiosqlite:...`)."""
+    """The SQLAlchemy async URL for DATABASE_URL.
+
+    `postgresql://<user>:<password>@<host>:5432/<db>` -> `postgresql+asyncpg://...`; `sqlite:////data/app.db` ->
+    `sqlite+aiosqlite:////data/app.db`. A URL that already names one of these drivers is kept as it is.
+    """
     scheme, sep, rest = url.partition("://")
-    if not sep or not scheme.startswith("sqlite"):
-        raise ConfigError(f"DATABASE_URL must be a sqlite URL, got scheme {scheme!r}")
-    return f"sqlite+aiosqlite://{rest}"
+    dialect = scheme.split("+", 1)[0]
+    if not sep or dialect not in _ASYNC_DRIVERS:
+        raise ConfigError(f"DATABASE_URL must be a postgresql:// or sqlite:// URL, got scheme {scheme!r}")
+    return f"{_ASYNC_DRIVERS[dialect]}://{rest}"
 
 
 def sync_database_url(url: str) -> str:
-    """The plain `sqlite:` URL (what Alembic's synchronous migrations use)."""
-    _, _, rest = async_database_url(url).partition("://")
-    return f"sqlite://{rest}"
+    """The URL without its async driver (`sqlite+aiosqlite:...` -> `sqlite:...`), e.g. for tools."""
+    scheme, _, rest = async_database_url(url).partition("://")
+    return f"{scheme.split('+', 1)[0]}://{rest}"
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether DATABASE_URL points at SQLite (which needs its own connection settings)."""
+    return url.partition(":")[0].split("+", 1)[0] == "sqlite"
 
 
 @dataclass(frozen=True)

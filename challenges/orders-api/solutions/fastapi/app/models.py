@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     """Now, as a naive UTC datetime (how timestamps are stored)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+# Ids and amounts are 64-bit: BIGINT on PostgreSQL. SQLite's INTEGER is already 64-bit, and only a column
+# declared exactly `INTEGER PRIMARY KEY` gets its ids assigned automatically there.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class OrderStatus(StrEnum):
@@ -34,11 +39,11 @@ class Product(Base):
         CheckConstraint("price_cents >= 0", name="ck_products_price_non_negative"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     sku: Mapped[str] = mapped_column(String(64), unique=True)
-    price_cents: Mapped[int] = mapped_column(Integer)
-    stock: Mapped[int] = mapped_column(Integer)
+    price_cents: Mapped[int] = mapped_column(BigInt)
+    stock: Mapped[int] = mapped_column(BigInt)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -47,7 +52,7 @@ class Customer(Base):
 
     __tablename__ = "customers"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
     email_key: Mapped[str] = mapped_column(String(254), unique=True)
@@ -64,10 +69,10 @@ class Order(Base):
         Index("ix_orders_created_at", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PLACED.value)
-    total_cents: Mapped[int] = mapped_column(Integer)
+    total_cents: Mapped[int] = mapped_column(BigInt)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -90,7 +95,7 @@ class OrderItem(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
-    unit_price_cents: Mapped[int] = mapped_column(Integer)
-    line_total_cents: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(BigInt)
+    line_total_cents: Mapped[int] = mapped_column(BigInt)
 
     order: Mapped[Order] = relationship(back_populates="items")

@@ -10,7 +10,7 @@ from typing import Annotated, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
-MAX_INT = 2**63 - 1  # SQLite's INTEGER range: anything larger cannot be stored
+MAX_INT = 2**63 - 1  # a signed 64-bit integer (BIGINT): anything larger cannot be stored
 
 
 def format_timestamp(value: datetime) -> str:

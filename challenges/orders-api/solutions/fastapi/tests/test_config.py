@@ -6,7 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from app.config import ConfigError, Settings, async_database_url, sync_database_url
+from app.config import ConfigError, Settings, async_database_url, is_sqlite, sync_database_url
+from app.db import POOL_OVERFLOW, Database
 from app.errors import ValidationFailed
 from app.main import create_app
 from app.pagination import CursorCodec
@@ -27,7 +28,8 @@ def test_settings_from_environment() -> None:
 
 
 @pytest.mark.parametrize("env", [{"ORDERS_PER_MINUTE": "many"}, {"ORDERS_PER_MINUTE": "0"},
-                                 {"DATABASE_URL": "postgresql://db/app"}])
+                                 {"DATABASE_URL": "mysql://db/app"},
+                                 {"DATABASE_URL": "not a url"}])
 def test_malformed_settings_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env({"SECRET_KEY": "s", **env})
@@ -36,6 +38,27 @@ def test_malformed_settings_are_refused(env: dict[str, str]) -> None:
 def test_database_urls() -> None:
     assert async_database_url("sqlite:////data/app.db") == "sqlite+aiosqlite:////data/app.db"
     assert sync_database_url("sqlite+aiosqlite:////data/app.db") == "sqlite:////data/app.db"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://app:pw@127.0.0.1:5432/app", "postgres://app:pw@127.0.0.1:5432/app",
+     "postgresql+asyncpg://app:pw@127.0.0.1:5432/app"],
+)
+def test_postgresql_urls_use_asyncpg(url: str) -> None:
+    assert async_database_url(url) == "postgresql+asyncpg://app:pw@127.0.0.1:5432/app"
+    assert sync_database_url(url) == "postgresql://app:pw@127.0.0.1:5432/app"
+    assert not is_sqlite(url)
+    assert Settings.from_env({"SECRET_KEY": "s", "DATABASE_URL": url}).database_url == url
+
+
+def test_a_postgresql_database_gets_a_bounded_pool_and_no_write_lock() -> None:
+    db = Database("postgresql://app:pw@127.0.0.1:5432/app")  # nothing connects until the first query
+    assert not db.is_sqlite
+    assert db.engine.dialect.name == "postgresql" and db.engine.dialect.driver == "asyncpg"
+    assert db.engine.pool.size() + POOL_OVERFLOW <= 10  # type: ignore[attr-defined]
+    sqlite = Database("sqlite:////tmp/unused.db")
+    assert sqlite.is_sqlite and sqlite.engine.dialect.driver == "aiosqlite"
 
 
 def test_create_app_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:

@@ -8,9 +8,14 @@ from typing import Any
 
 import pytest
 from httpx import ASGITransport, AsyncClient
+from sqlalchemy.exc import IntegrityError
 
 from app.config import Settings
+from app.db import Database
 from app.main import create_app
+from app.models import Order
+from app.schemas import MAX_INT
+from app.services import orders
 from tests.helpers import Json, error_code, order_body
 
 MakeProduct = Callable[..., Awaitable[Json]]
@@ -219,3 +224,41 @@ async def test_a_product_cursor_is_not_an_order_cursor(client: AsyncClient, make
     cursor = (await client.get("/v1/products", params={"limit": 1})).json()["next_cursor"]
     response = await client.get("/v1/orders", params={"cursor": cursor})
     assert response.status_code == 422
+
+
+async def test_an_order_total_beyond_64_bits_is_422_and_takes_nothing(
+    client: AsyncClient, make_product: MakeProduct, make_customer: MakeCustomer
+) -> None:
+    product, customer = await make_product(stock=5, price_cents=MAX_INT), await make_customer()
+    response = await client.post("/v1/orders", json=order_body(customer, (product, 2)))
+    assert response.status_code == 422 and error_code(response) == "validation_error"
+    assert await stock_of(client, product) == 5
+    assert (await client.post("/v1/orders", json=order_body(customer, (product, 1)))).status_code == 201
+
+
+async def test_losing_an_idempotency_race_replays_the_winner(
+    client: AsyncClient, make_product: MakeProduct, make_customer: MakeCustomer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL two requests with one new key can both pass the first look-up; the UNIQUE key makes
+    the second one fail at commit, and it then answers with the first one's order."""
+    product, customer = await make_product(stock=5), await make_customer()
+    body, key = order_body(customer, (product, 1)), {"Idempotency-Key": "race"}
+    first = await client.post("/v1/orders", json=body, headers=key)
+    real_lookup = orders._order_with_key
+    lookups: list[str | None] = []
+
+    async def lookup_after_the_race(db: Database, key: str | None) -> Order | None:
+        lookups.append(key)
+        return None if len(lookups) == 1 else await real_lookup(db, key)
+
+    async def lose_the_race(db: Database, request: orders.OrderRequest) -> Order:
+        raise IntegrityError("INSERT INTO orders ...", {}, Exception("duplicate key value"))
+
+    monkeypatch.setattr(orders, "_order_with_key", lookup_after_the_race)
+    monkeypatch.setattr(orders, "place_order", lose_the_race)
+    second = await client.post("/v1/orders", json=body, headers=key)
+    assert second.status_code == 201 and second.json()["id"] == first.json()["id"]
+    other_body = await client.post("/v1/orders", json=order_body(customer, (product, 2)), headers=key)
+    assert other_body.status_code == 409 and error_code(other_body) == "idempotency_conflict"
+    assert (await client.post("/v1/orders", json=body)).status_code == 500  # no key: nothing to replay
+    assert await stock_of(client, product) == 4

@@ -1,4 +1,4 @@
-"""Orders API: the back end of a small shop (Flask, SQLAlchemy, SQLite)."""
+"""Orders API: the back end of a small shop (Flask, SQLAlchemy, PostgreSQL)."""
 
 from __future__ import annotations
 

@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from app.errors import ValidationFailed
 
 # Bounds that keep amounts exact everywhere: prices are safe integers even for JavaScript clients, and
-# a line (at most 1000 units) still fits SQLite's 64-bit INTEGER.
+# a line (at most 1000 units) still fits a 64-bit BIGINT.
 MAX_PRICE_CENTS = 2**53 - 1
 MAX_STOCK = 10**9
-MAX_ID = 2**63 - 1  # SQLite's largest INTEGER
+MAX_ID = 2**63 - 1  # the largest BIGINT
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]

@@ -8,9 +8,11 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from sqlalchemy.pool import QueuePool
 
 from app import create_app
 from app.config import DEFAULT_ORDERS_PER_MINUTE, ConfigError, Settings
+from app.db import POOL_OVERFLOW, create_db_engine, sqlalchemy_url
 
 
 def test_secret_key_is_required() -> None:
@@ -69,3 +71,26 @@ def test_gunicorn_runs_one_threaded_process(monkeypatch: pytest.MonkeyPatch) -> 
     assert conf.workers == 1 and conf.threads > 1
     assert conf.bind == ["127.0.0.1:8123"]
     assert conf.logconfig_dict["root"]["handlers"] == ["stderr"]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://app:pw@127.0.0.1:5432/app", "postgresql+psycopg://app:pw@127.0.0.1:5432/app"),
+        ("postgres://app:pw@db/app", "postgresql+psycopg://app:pw@db/app"),
+        ("postgresql+psycopg://app:pw@db/app", "postgresql+psycopg://app:pw@db/app"),
+        ("sqlite:////data/app.db", "sqlite:////data/app.db"),
+    ],
+)
+def test_database_urls_name_the_driver(url: str, expected: str) -> None:
+    assert sqlalchemy_url(url) == expected
+
+
+def test_a_postgresql_engine_uses_psycopg_and_a_bounded_pool() -> None:
+    engine = create_db_engine("postgresql://app:pw@127.0.0.1:5432/app")  # nothing connects until used
+    try:
+        assert (engine.dialect.name, engine.dialect.driver) == ("postgresql", "psycopg")
+        assert isinstance(engine.pool, QueuePool)
+        assert engine.pool.size() + POOL_OVERFLOW <= 10
+    finally:
+        engine.dispose()

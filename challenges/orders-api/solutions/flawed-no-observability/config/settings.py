@@ -29,7 +29,7 @@ ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 APPEND_SLASH = False
 
-DATABASES = {"default": env.sqlite_database(os.environ.get("DATABASE_URL", "sqlite:///db.sqlite3"))}
+DATABASES = {"default": env.database(os.environ.get("DATABASE_URL", "sqlite:///db.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 USE_TZ = True

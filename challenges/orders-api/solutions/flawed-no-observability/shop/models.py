@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-MAX_ID = 2**63 - 1  # SQLite's largest integer: no row has a larger id, and a larger one overflows a query
+MAX_ID = 2**63 - 1  # the largest BIGINT: no row has a larger id, and a larger one overflows a query
 
 
 class Product(models.Model):

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.db import IntegrityError
 from rest_framework.test import APIClient
 
+from shop import orders
 from shop.models import Order
 from tests.helpers import order_body
 
@@ -122,6 +124,40 @@ def test_idempotent_replay_returns_the_same_order(api: APIClient, make_product: 
     assert other_body.status_code == 409
     assert other_body.json()["error"]["code"] == "idempotency_conflict"
     assert stock_of(api, product) == 7
+
+
+def test_losing_an_idempotency_race_replays_the_winner(api: APIClient, make_product: Factory,
+                                                      make_customer: Factory,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two requests with one new key can both find no earlier order (PostgreSQL runs them side by side); the
+    unique key refuses the second one's row, which rolls back and answers with the first one's order."""
+    product = make_product(stock=10)
+    body = order_body(make_customer(), (product, 3))
+    first = api.post("/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="raced")
+    real_find_replay = orders.find_replay
+    lookups: list[str] = []
+
+    def find_replay_as_if_racing(idempotency: orders.IdempotencyRequest) -> Order | None:
+        lookups.append(idempotency.key)  # the view's look-up and the one in the transaction see nothing yet
+        return None if len(lookups) <= 2 else real_find_replay(idempotency)
+
+    monkeypatch.setattr(orders, "find_replay", find_replay_as_if_racing)
+    second = api.post("/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="raced")
+
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.json()["id"] == first.json()["id"]
+    assert len(lookups) == 3
+    assert stock_of(api, product) == 7
+
+
+def test_an_integrity_error_without_a_key_is_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_create_order(*args: Any) -> Order:
+        raise IntegrityError("FOREIGN KEY constraint failed")
+
+    monkeypatch.setattr(orders, "current_prices", lambda lines: {})
+    monkeypatch.setattr(orders, "create_order", broken_create_order)
+    with pytest.raises(IntegrityError):
+        orders.place_order(1, [], None)
 
 
 def test_idempotency_key_longer_than_255_is_rejected(api: APIClient) -> None:

@@ -34,6 +34,22 @@ def test_sqlite_urls() -> None:
             env.sqlite_database(url)
 
 
+def test_postgresql_urls() -> None:
+    database = env.database("postgresql://app:p%40ss@db.internal:5433/shop?sslmode=require")
+    assert database["ENGINE"] == "django.db.backends.postgresql"
+    assert (database["NAME"], database["USER"], database["PASSWORD"]) == ("shop", "app", "p@ss")
+    assert (database["HOST"], database["PORT"]) == ("db.internal", "5433")
+    assert database["OPTIONS"] == {"connect_timeout": 10, "sslmode": "require"}
+    assert database["CONN_HEALTH_CHECKS"] is True
+    assert env.database("postgres://app@127.0.0.1/app")["PORT"] == ""
+    assert env.database("sqlite:////data/app.db")["ENGINE"] == "django.db.backends.sqlite3"
+    for url in ("postgresql://db.internal", "postgresql:///app", "postgresql://h:port/app", "mysql://db/app"):
+        with pytest.raises(ImproperlyConfigured):
+            env.database(url)
+    with pytest.raises(ImproperlyConfigured):
+        env.postgresql_database("sqlite:////data/app.db")
+
+
 class FakeClock:
     def __init__(self) -> None:
         self.now = 1000.0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, ClassVar
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from app.timeutil import utcnow
@@ -14,8 +15,15 @@ ORDER_CANCELLED = "cancelled"
 ORDER_STATUSES = (ORDER_PLACED, ORDER_CANCELLED)
 
 
+# Every integer column is 64-bit: BIGINT (BIGSERIAL for ids) on PostgreSQL. SQLite's INTEGER already is,
+# and there only a column declared exactly `INTEGER PRIMARY KEY` gets its ids assigned automatically.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
+
+
 class Base(DeclarativeBase):
-    """Declarative base of every table."""
+    """Declarative base of every table; `Mapped[int]` columns are BIGINT."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {int: BigInt}
 
 
 class Product(Base):

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from app.errors import ValidationFailed
 
-MAX_ID = 2**63 - 1  # SQLite's largest INTEGER
+MAX_ID = 2**63 - 1  # the largest BIGINT
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]

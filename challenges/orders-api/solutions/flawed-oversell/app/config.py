@@ -19,12 +19,25 @@ class ConfigError(RuntimeError):
     """The environment does not describe a usable configuration."""
 
 
+_ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg", "postgres": "postgresql+asyncpg"}
+
+
 def async_database_url(url: str) -> str:
-    """The SQLAlchemy async URL for a `sqlite:` URL (`sqlite:////data/app.db` -> `sqlite+aiosqlite:...`)."""
+    """The SQLAlchemy async URL for DATABASE_URL.
+
+    `postgresql://<user>:<password>@<host>:5432/<db>` -> `postgresql+asyncpg://...`; `sqlite:////data/app.db` ->
+    `sqlite+aiosqlite:////data/app.db`.
+    """
     scheme, sep, rest = url.partition("://")
-    if not sep or not scheme.startswith("sqlite"):
-        raise ConfigError(f"DATABASE_URL must be a sqlite URL, got scheme {scheme!r}")
-    return f"sqlite+aiosqlite://{rest}"
+    dialect = scheme.split("+", 1)[0]
+    if not sep or dialect not in _ASYNC_DRIVERS:
+        raise ConfigError(f"DATABASE_URL must be a postgresql:// or sqlite:// URL, got scheme {scheme!r}")
+    return f"{_ASYNC_DRIVERS[dialect]}://{rest}"
+
+
+def is_sqlite(url: str) -> bool:
+    """Whether DATABASE_URL points at SQLite (which needs its own connection settings)."""
+    return url.partition(":")[0].split("+", 1)[0] == "sqlite"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
-"""Database engine and sessions.
+"""Database engine and sessions, on PostgreSQL (asyncpg) or SQLite (aiosqlite).
 
-SQLite lets one connection write at a time, and a second writer fails with "database is locked" when the
-first one takes too long. The app therefore goes through a single pooled connection: sessions take turns
-on it (a session waits for the connection instead of failing), and WAL mode keeps the file readable by
-other processes (a backup, the sqlite3 shell) while the app writes.
+The app goes through a single pooled connection: sessions take turns on it (a session waits for the
+connection instead of failing), so two requests never write at the same time and PostgreSQL never sees
+more than one connection from us. On SQLite, which lets one connection write at a time anyway, WAL mode
+keeps the file readable by other processes (a backup, the sqlite3 shell) while the app writes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from app.config import async_database_url
+from app.config import async_database_url, is_sqlite
 from app.models import Base
 
 
@@ -33,7 +33,8 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.engine: AsyncEngine = create_async_engine(async_database_url(url), pool_size=1, max_overflow=0)
-        event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+        if is_sqlite(url):
+            event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def create_tables(self) -> None:

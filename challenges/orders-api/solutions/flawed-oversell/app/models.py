@@ -5,13 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     """Now, as a naive UTC datetime (how timestamps are stored)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+# Ids and amounts are 64-bit: BIGINT on PostgreSQL. SQLite's INTEGER is already 64-bit, and only a column
+# declared exactly `INTEGER PRIMARY KEY` gets its ids assigned automatically there.
+BigInt = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class OrderStatus(StrEnum):
@@ -30,11 +35,11 @@ class Product(Base):
 
     __tablename__ = "products"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     sku: Mapped[str] = mapped_column(String(64))
-    price_cents: Mapped[int] = mapped_column(Integer)
-    stock: Mapped[int] = mapped_column(Integer)
+    price_cents: Mapped[int] = mapped_column(BigInt)
+    stock: Mapped[int] = mapped_column(BigInt)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -43,7 +48,7 @@ class Customer(Base):
 
     __tablename__ = "customers"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -54,10 +59,10 @@ class Order(Base):
 
     __tablename__ = "orders"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.PLACED.value)
-    total_cents: Mapped[int] = mapped_column(Integer)
+    total_cents: Mapped[int] = mapped_column(BigInt)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     items: Mapped[list[OrderItem]] = relationship(
@@ -74,7 +79,7 @@ class OrderItem(Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
     quantity: Mapped[int] = mapped_column(Integer)
-    unit_price_cents: Mapped[int] = mapped_column(Integer)
-    line_total_cents: Mapped[int] = mapped_column(Integer)
+    unit_price_cents: Mapped[int] = mapped_column(BigInt)
+    line_total_cents: Mapped[int] = mapped_column(BigInt)
 
     order: Mapped[Order] = relationship(back_populates="items")

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from app.config import DEV_SECRET_KEY, ConfigError, Settings, async_database_url
+from app.config import DEV_SECRET_KEY, ConfigError, Settings, async_database_url, is_sqlite
 from app.errors import ValidationFailed
 from app.main import create_app
 from app.pagination import CursorCodec
@@ -28,7 +28,7 @@ def test_settings_from_environment() -> None:
 
 
 @pytest.mark.parametrize("env", [{"ORDERS_PER_MINUTE": "many"}, {"ORDERS_PER_MINUTE": "0"},
-                                 {"DATABASE_URL": "postgresql://db/app"}])
+                                 {"DATABASE_URL": "mysql://db/app"}])
 def test_malformed_settings_are_refused(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env({"SECRET_KEY": "s", **env})
@@ -37,6 +37,9 @@ def test_malformed_settings_are_refused(env: dict[str, str]) -> None:
 def test_database_urls() -> None:
     assert async_database_url("sqlite:////data/app.db") == "sqlite+aiosqlite:////data/app.db"
     assert async_database_url("sqlite:///./orders.db") == "sqlite+aiosqlite:///./orders.db"
+    assert async_database_url("postgresql://app:pw@db:5432/app") == "postgresql+asyncpg://app:pw@db:5432/app"
+    assert async_database_url("postgres://app:pw@db/app") == "postgresql+asyncpg://app:pw@db/app"
+    assert is_sqlite("sqlite:////data/app.db") and not is_sqlite("postgresql://app:pw@db/app")
 
 
 def test_create_app_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:

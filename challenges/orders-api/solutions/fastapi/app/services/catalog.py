@@ -30,7 +30,7 @@ async def create_product(session: AsyncSession, data: ProductCreate) -> Product:
 @transactional
 async def update_product(session: AsyncSession, product_id: int, data: ProductUpdate) -> Product:
     """Restock or reprice a product (orders already placed keep their prices)."""
-    product = await get_or_404(session, Product, product_id, "product")
+    product = await get_or_404(session, Product, product_id, "product", lock=True)
     for name, value in data.model_dump(exclude_none=True).items():
         setattr(product, name, value)
     await session.flush()

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import Database, transactional
 from app.errors import Conflict, IdempotencyConflict, InsufficientStock, RateLimited, ValidationFailed
 from app.models import Customer, Order, OrderItem, OrderStatus, Product
 from app.ratelimit import SlidingWindowLimiter
+from app.schemas import MAX_INT
 from app.services.common import get_or_404
 
 
@@ -72,7 +74,15 @@ async def submit_order(db: Database, limiter: SlidingWindowLimiter, request: Ord
         raise RateLimited(retry_after)
     if previous is not None:
         raise IdempotencyConflict("this Idempotency-Key was used with another request body")
-    return await place_order(db, request)
+    try:
+        return await place_order(db, request)
+    except IntegrityError:
+        # Two requests with one new key ran side by side and the other committed first (UNIQUE on the
+        # key): this one rolled back, stock included, and answers with the order the other created.
+        earlier = await _order_with_key(db, request.idempotency_key)
+        if earlier is None:
+            raise
+        return _replayed(earlier, request)
 
 
 async def _order_with_key(db: Database, key: str | None) -> Order | None:
@@ -93,24 +103,30 @@ async def place_order(session: AsyncSession, request: OrderRequest) -> Order:
     """Take the stock of every line and record the order, all in one transaction.
 
     Stock is taken with `UPDATE ... SET stock = stock - q WHERE id = ? AND stock >= q`: a line that
-    matches no row has too little stock, and the exception rolls every line back.
+    matches no row has too little stock, and the exception rolls every line back. On PostgreSQL the UPDATE
+    locks the product row until the transaction ends, so a concurrent order for the same product waits and
+    then re-checks `stock >= q` against the committed value: no lost update, no oversell. Lines are taken
+    in product id order, so two orders for the same products never wait for each other in a cycle.
     """
-    if request.idempotency_key is not None:  # a concurrent request with the same key may have won
+    if request.idempotency_key is not None:  # a request with the same key may have committed meanwhile
         earlier = await session.scalar(select(Order).where(Order.idempotency_key == request.idempotency_key))
         if earlier is not None:
             return _replayed(earlier, request)
     await _known_customer(session, request.customer_id)
     products = await _products_for(session, request)
-    items = []
-    for position, (product_id, quantity) in enumerate(request.lines):
-        product = products[product_id]
-        await _take_stock(session, product, quantity)
-        items.append(OrderItem(product_id=product_id, position=position, quantity=quantity,
-                               unit_price_cents=product.price_cents,
-                               line_total_cents=quantity * product.price_cents))
+    items = [
+        OrderItem(product_id=product_id, position=position, quantity=quantity,
+                  unit_price_cents=products[product_id].price_cents,
+                  line_total_cents=quantity * products[product_id].price_cents)
+        for position, (product_id, quantity) in enumerate(request.lines)
+    ]
+    total_cents = sum(item.line_total_cents for item in items)
+    if total_cents > MAX_INT:
+        raise ValidationFailed(f"the order total ({total_cents} cents) does not fit in a 64-bit integer")
+    for product_id, quantity in sorted(request.lines):
+        await _take_stock(session, products[product_id], quantity)
     order = Order(customer_id=request.customer_id, status=OrderStatus.PLACED.value, items=items,
-                  total_cents=sum(item.line_total_cents for item in items),
-                  idempotency_key=request.idempotency_key,
+                  total_cents=total_cents, idempotency_key=request.idempotency_key,
                   request_fingerprint=request.fingerprint if request.idempotency_key else None)
     session.add(order)
     await session.flush()
@@ -148,10 +164,10 @@ async def _take_stock(session: AsyncSession, product: Product, quantity: int) ->
 @transactional
 async def cancel_order(session: AsyncSession, order_id: int) -> Order:
     """Cancel a placed order and put its quantities back in stock; Conflict when already cancelled."""
-    order = await get_or_404(session, Order, order_id, "order")
+    order = await get_or_404(session, Order, order_id, "order", lock=True)  # one of two cancels waits here
     if order.status == OrderStatus.CANCELLED:
         raise Conflict(f"order {order_id} is already cancelled")
-    for item in order.items:
+    for item in sorted(order.items, key=lambda line: line.product_id):  # the lock order of place_order
         await session.execute(
             update(Product)
             .where(Product.id == item.product_id)

@@ -34,5 +34,7 @@ async def revenue_by_product(
         query = query.where(Order.created_at >= start)
     if end is not None:
         query = query.where(Order.created_at < end)
-    rows = (await session.execute(query)).mappings().all()
-    return [RevenueLine.model_validate(dict(row)) for row in rows]
+    rows = (await session.execute(query)).all()
+    # PostgreSQL's SUM of a BIGINT is a NUMERIC (it cannot overflow): back to exact Python ints.
+    return [RevenueLine(product_id=product_id, sku=sku, name=name, units_sold=int(units), revenue_cents=int(cents))
+            for product_id, sku, name, units, cents in rows]

@@ -21,11 +21,15 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Ids and amounts are 64-bit: BIGINT (BIGSERIAL for ids) on PostgreSQL; SQLite's INTEGER already is, and
+# there only `INTEGER PRIMARY KEY` assigns ids by itself.
+BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 def upgrade() -> None:
     op.create_table(
         "customers",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", BigInt, nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("email", sa.String(length=254), nullable=False),
         sa.Column("email_key", sa.String(length=254), nullable=False),
@@ -35,11 +39,11 @@ def upgrade() -> None:
     )
     op.create_table(
         "products",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", BigInt, nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("sku", sa.String(length=64), nullable=False),
-        sa.Column("price_cents", sa.Integer(), nullable=False),
-        sa.Column("stock", sa.Integer(), nullable=False),
+        sa.Column("price_cents", BigInt, nullable=False),
+        sa.Column("stock", BigInt, nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("price_cents >= 0", name="ck_products_price_non_negative"),
         sa.CheckConstraint("stock >= 0", name="ck_products_stock_non_negative"),
@@ -48,10 +52,10 @@ def upgrade() -> None:
     )
     op.create_table(
         "orders",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("customer_id", sa.Integer(), nullable=False),
+        sa.Column("id", BigInt, nullable=False),
+        sa.Column("customer_id", BigInt, nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("total_cents", sa.Integer(), nullable=False),
+        sa.Column("total_cents", BigInt, nullable=False),
         sa.Column("idempotency_key", sa.String(length=255), nullable=True),
         sa.Column("request_fingerprint", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -64,12 +68,12 @@ def upgrade() -> None:
     op.create_index("ix_orders_created_at", "orders", ["created_at"])
     op.create_table(
         "order_items",
-        sa.Column("order_id", sa.Integer(), nullable=False),
-        sa.Column("product_id", sa.Integer(), nullable=False),
+        sa.Column("order_id", BigInt, nullable=False),
+        sa.Column("product_id", BigInt, nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("quantity", sa.Integer(), nullable=False),
-        sa.Column("unit_price_cents", sa.Integer(), nullable=False),
-        sa.Column("line_total_cents", sa.Integer(), nullable=False),
+        sa.Column("unit_price_cents", BigInt, nullable=False),
+        sa.Column("line_total_cents", BigInt, nullable=False),
         sa.CheckConstraint("quantity > 0", name="ck_order_items_quantity_positive"),
         sa.ForeignKeyConstraint(["order_id"], ["orders.id"]),
         sa.ForeignKeyConstraint(["product_id"], ["products.id"]),

@@ -20,7 +20,7 @@ R = TypeVar("R")
 
 
 class IdConverter(IntegerConverter):
-    """`<id:name>` in a route: a positive integer that fits SQLite's INTEGER (else the path is a 404)."""
+    """`<id:name>` in a route: a positive integer that fits a 64-bit BIGINT (else the path is a 404)."""
 
     def __init__(self, url_map: Any) -> None:
         super().__init__(url_map, min=1, max=MAX_ID)

@@ -1,9 +1,12 @@
 """Placing, cancelling and listing orders.
 
 Stock is taken with one conditional UPDATE per line (`stock = stock - q WHERE stock >= q`), all in one
-transaction: SQLite runs one writer at a time, so a line either gets its units or the statement changes
-no row, and any short line rolls the whole order back. Nothing is read first and written later on the
-basis of what was read, so concurrent orders can never oversell.
+transaction: a line either gets its units or the statement changes no row, and any short line rolls the
+whole order back. On PostgreSQL the UPDATE locks the product row until the transaction ends; a concurrent
+order for the same product waits, then re-evaluates `stock >= q` against the committed row (READ
+COMMITTED), so nothing is lost. SQLite runs one writer at a time. Nothing is read first and written later
+on the basis of what was read, so concurrent orders can never oversell. Lines are taken in product id
+order, so two orders that share products lock them in the same order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -102,7 +105,8 @@ def place_order(db: Database, data: OrderCreate, idempotency: IdempotencyRequest
 
 def _place(session: Session, data: OrderCreate) -> Order:
     products = _referenced_products(session, data)
-    short = [line for line in data.items if not _take_stock(session, line)]
+    by_product = sorted(data.items, key=lambda line: line.product_id)  # one lock order for every order
+    short = [line for line in by_product if not _take_stock(session, line)]
     if short:
         raise InsufficientStock("not enough stock for this order", details=_shortages(session, short))
     order = Order(customer_id=data.customer_id, status=ORDER_PLACED, created_at=utcnow(),
@@ -167,7 +171,7 @@ def cancel_order(db: Database, order_id: int) -> Order:
             raise NotFound(f"order {order_id} not found")
         if changed != 1:
             raise Conflict(f"order {order_id} is already cancelled")
-        for item in order.items:
+        for item in sorted(order.items, key=lambda item: item.product_id):  # the lock order of _place
             session.execute(update(Product).where(Product.id == item.product_id)
                             .values(stock=Product.stock + item.quantity)
                             .execution_options(synchronize_session=False))

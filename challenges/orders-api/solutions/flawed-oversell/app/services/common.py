@@ -15,7 +15,7 @@ M = TypeVar("M", bound=Base)
 
 
 async def get_or_404(session: AsyncSession, model: type[M], ident: int, label: str) -> M:
-    """The row with primary key `ident`, or NotFound (ids beyond SQLite's range never exist)."""
+    """The row with primary key `ident`, or NotFound (ids beyond the 64-bit range never exist)."""
     found = await session.get(model, ident) if 0 < ident <= MAX_INT else None
     if found is None:
         raise NotFound(f"{label} {ident} not found")
