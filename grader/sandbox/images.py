@@ -205,14 +205,20 @@ def bootstrap_base_image(
     rootfs_tag = f"{ROOTFS_REPOSITORY}:{suite}"
     replaced = _image_ids(client, (tag, rootfs_tag))
     _debootstrap_image(client, suite, DEBOOTSTRAP_PACKAGES, rootfs_tag, mirror, log)
-    log(f"building {tag} from {rootfs_tag}")
-    try:
-        image_id = _build_base(client, python, base=rootfs_tag, pull=False, log=log)
-    except _BuildFailed as failure:
-        raise SandboxError(failure.describe(f"could not build {tag} from {rootfs_tag}")) from None
-    log(f"built {tag} ({_short(image_id)})")
+    _build_logged(tag, rootfs_tag, lambda: _build_base(client, python, base=rootfs_tag, pull=False, log=log), log)
     _drop_replaced(client, replaced, log)
     return tag
+
+
+def _build_logged(tag: str, base: str, build: Callable[[], str], log: Log) -> str:
+    """Run `build` (of `tag` on `base`) between two log lines; a failed build is one SandboxError."""
+    log(f"building {tag} from {base}")
+    try:
+        image_id = build()
+    except _BuildFailed as failure:
+        raise SandboxError(failure.describe(f"could not build {tag} from {base}")) from None
+    log(f"built {tag} ({_short(image_id)})")
+    return image_id
 
 
 def _debootstrap_image(
@@ -504,12 +510,7 @@ def bootstrap_service_image(
         packages = [package for kind in SERVICE_KINDS.values() for package in kind.debian_packages]
         _debootstrap_image(client, suite, packages, rootfs_tag, mirror, log)
     tag = service_image_tag(request)
-    log(f"building {tag} from {rootfs_tag}")
-    try:
-        image_id = _build_service(client, request, base=rootfs_tag, pull=False, log=log)
-    except _BuildFailed as failure:
-        raise SandboxError(failure.describe(f"could not build {tag} from {rootfs_tag}")) from None
-    log(f"built {tag} ({_short(image_id)})")
+    _build_logged(tag, rootfs_tag, lambda: _build_service(client, request, base=rootfs_tag, pull=False, log=log), log)
     return tag
 
 
