@@ -146,15 +146,3 @@ def test_missing_pytest_or_coverage_is_a_crash(tmp_path: Path) -> None:
 
 def test_missing_submission_is_a_crash(tmp_path: Path) -> None:
     assert_crash(run_check("candidate_tests", tmp_path / "missing", tmp_path), "candidate_tests", "not found")
-
-
-def test_coverage_follows_greenlets_only_where_greenlet_is_installed(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
-    from checks import candidate_tests
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "greenlet" else real(name))
-    assert candidate_tests.coverage_concurrency() == "thread,greenlet"
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "greenlet" else real(name))
-    assert candidate_tests.coverage_concurrency() == "thread"
