@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -45,12 +47,24 @@ def fail(message: str, code: int = EXIT_CANNOT_RUN) -> NoReturn:
     sys.exit(code)
 
 
+def stop_on_sigterm() -> None:
+    """Treat SIGTERM (a cancelled CI job, `kill`, `timeout`) like Ctrl-C: the running sandboxes, their
+    service containers included, are removed and finished results kept, instead of being left behind."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def friendly_errors(command: F) -> F:
     """Known problems become one line; unexpected ones too, unless --debug asks for the traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = bool(click.get_current_context().find_root().params.get("debug"))
+        stop_on_sigterm()
         try:
             return command(*args, **kwargs)
         except (ChallengeError, SandboxError) as exc:

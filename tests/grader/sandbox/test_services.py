@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +16,7 @@ import pytest
 from grader.challenge import load_challenge
 from grader.models import GradeResult
 from grader.pipeline import grade_submission
-from grader.sandbox.docker import DockerSandbox
+from grader.sandbox.docker import SESSION_LABEL, DockerSandbox
 
 from ...conftest import REPO_ROOT
 
@@ -61,3 +65,25 @@ def test_two_parallel_gradings_each_get_their_own_postgres_and_redis(docker_clie
         assert result.sandbox is not None
         assert result.sandbox.services == {"postgres": "grader-service-postgres:15", "redis": "grader-service-redis:7"}
     assert grader_resources(docker_client) - before == set(), "a service container, volume or network was left"
+
+
+def test_sigterm_removes_the_running_pod_with_its_services(docker_client: Any, tmp_path: Path) -> None:
+    """A cancelled CI job sends SIGTERM: it must not leave PostgreSQL and Redis containers behind."""
+    argv = [sys.executable, "-m", "grader", "grade", str(SUBMISSION), "--challenge", CHALLENGE.root, "--sandbox",
+            "docker", "--out", str(tmp_path), "--force", "--format", "json"]
+    seen_sessions = {c.labels.get(SESSION_LABEL) for c in docker_client.containers.list(all=True)}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    session = None
+    deadline = time.monotonic() + 180
+    while session is None and time.monotonic() < deadline and proc.poll() is None:
+        running = docker_client.containers.list(filters={"label": "grader.role=service-redis"})
+        mine = [c for c in running if c.labels.get(SESSION_LABEL) not in (None, *seen_sessions)]
+        session = mine[0].labels[SESSION_LABEL] if mine else None
+        time.sleep(0.2)
+    assert session is not None, "no service container came up"
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=90)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    left = docker_client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={session}"})
+    assert left == [], [c.name for c in left]
