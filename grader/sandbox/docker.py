@@ -66,6 +66,7 @@ STATIC_SUBMISSION = "/submission"
 READY_MARKER = "ready"
 CONTROL_SUBDIR = "control"
 START_ATTEMPTS = 3
+POD_ATTEMPTS = 2
 TRANSIENT_START_SIGNS = ("OCI runtime start failed", "container process is already dead",
                          "cannot start a stopped process")
 RESTART_GRACE_S = 5  # SIGTERM, then SIGKILL after this long, when the suite restarts the app
@@ -187,10 +188,10 @@ class DockerSandbox(Sandbox):
         if environment.image is None:
             raise SandboxError("the environment has no image")
         run_id = uuid.uuid4().hex[:12]
-        with _writable_output(plan.output_dir) as out_dir, self._pod(run_id) as pod:
+        with _engine_errors_as_sandbox_errors(), _writable_output(plan.output_dir) as out_dir, \
+                self._pod(run_id) as pod:
             pod.volume = self._data_volume(run_id, plan.limits)
-            pod.holder = self._start_holder(run_id, pod.volume.name)
-            started = self._start_services(run_id, pod, plan.services, plan.limits)
+            started = self._start_holder_and_services(run_id, pod, pod.volume.name, plan.services, plan.limits)
             pod.app = self._start_app(run_id, pod.holder.id, environment.image, plan, pod.volume.name,
                                       started.app_env)
             control = ControlServer.create(out_dir / CONTROL_SUBDIR, restart=lambda: _restart(pod.app),
@@ -205,13 +206,13 @@ class DockerSandbox(Sandbox):
             raise SandboxError("the runner image is not prepared: call prepare_runner() first")
         image = self._runner.tag if job.where == "tools" else environment.image
         run_id = uuid.uuid4().hex[:12]
-        with _writable_output(job.output_dir) as out_dir, self._pod(run_id) as pod:
+        with _engine_errors_as_sandbox_errors(), _writable_output(job.output_dir) as out_dir, \
+                self._pod(run_id) as pod:
             write_plan(job.checks, ToolContext(STATIC_SUBMISSION, RUNNER_OUT), out_dir)
             network_mode, services_env = "none", {}
             if job.services:  # the candidate's own tests get fresh services of their own, in a pod
-                pod.holder = self._start_holder(run_id, None)
+                services_env = self._start_holder_and_services(run_id, pod, None, job.services, job.limits).app_env
                 network_mode = f"container:{pod.holder.id}"
-                services_env = self._start_services(run_id, pod, job.services, job.limits).app_env
             pod.runner = self._run_container(
                 image, ["python", "-m", "checks.run_plan", f"{RUNNER_OUT}/{PLAN_NAME}"],
                 network_mode=network_mode,
@@ -320,6 +321,25 @@ class DockerSandbox(Sandbox):
             self._runner.tag, ["/bin/sleep", "infinity"], network_mode="none", mem_limit="32m", pids_limit=4,
             nano_cpus=100_000_000, volumes=volumes, **self._locked_down(run_id, "pod"),
         )
+
+    def _start_holder_and_services(self, run_id: str, pod: _Pod, volume: str | None,
+                                   requests: tuple[ServiceRequest, ...], limits: Limits) -> _StartedServices:
+        """The pod's holder, then its services; the pod is made again (up to POD_ATTEMPTS in all) when the
+        holder is found stopped meanwhile: under load the engine was seen to stop a fresh holder at once,
+        and nothing can join the namespace of a stopped container."""
+        for attempt in range(1, POD_ATTEMPTS + 1):
+            pod.holder = self._start_holder(run_id, volume)
+            try:
+                return self._start_services(run_id, pod, requests, limits)
+            except (docker_errors.APIError, SandboxError) as exc:
+                if attempt == POD_ATTEMPTS or _state(pod.holder)["Status"] == "running":
+                    raise
+                self.log(f"the pod of run {run_id} stopped while its services started ({exc}); starting it again")
+                # Every container of the run so far, half-made ones included (their names must be free again).
+                for container in self.client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}):
+                    _remove(container)
+                pod.services.clear()
+        raise AssertionError("unreachable")
 
     def _start_services(self, run_id: str, pod: _Pod, requests: tuple[ServiceRequest, ...],
                         limits: Limits) -> _StartedServices:
@@ -648,6 +668,16 @@ def _start_problem(
     if runner_exit == NOT_READY_EXIT:
         return f"did not start within {limits.startup_timeout_s:g} s: the health path never answered 2xx"
     return "did not start: the grader's runner stopped before the app answered"
+
+
+@contextmanager
+def _engine_errors_as_sandbox_errors() -> Iterator[None]:
+    """An error the engine answers during one grading fails that grading (an error result naming it), not
+    the whole batch."""
+    try:
+        yield
+    except docker_errors.APIError as exc:
+        raise SandboxError(f"the Docker engine failed during the grading: {exc.explanation or exc}") from None
 
 
 @contextmanager

@@ -87,3 +87,24 @@ def test_sigterm_removes_the_running_pod_with_its_services(docker_client: Any, t
     assert "interrupted" in stderr and "Traceback" not in stderr
     left = docker_client.containers.list(all=True, filters={"label": f"{SESSION_LABEL}={session}"})
     assert left == [], [c.name for c in left]
+
+
+def test_a_pod_whose_holder_stops_at_start_is_made_again(docker_client: Any, tmp_path: Path) -> None:
+    """Under load the engine was seen to stop a fresh holder at once; services then cannot join its
+    namespace. Here the first holder is stopped on purpose: the grading must still come through."""
+
+    class FlakyHolder(DockerSandbox):
+        stopped = 0
+
+        def _start_holder(self, run_id: str, volume: str | None) -> Any:
+            holder = super()._start_holder(run_id, volume)
+            if FlakyHolder.stopped == 0:
+                FlakyHolder.stopped += 1
+                holder.kill()
+            return holder
+
+    sandbox = FlakyHolder(python=CHALLENGE.python, client=docker_client)
+    result = grade_submission(SUBMISSION, CHALLENGE, sandbox, tmp_path, log=lambda _: None, force=True)
+    assert FlakyHolder.stopped == 1
+    failed = {name for name, test in hidden_tests(result).items() if test.outcome != "passed"}
+    assert failed == {"test_fails_on_purpose"}
