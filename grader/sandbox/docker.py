@@ -369,7 +369,7 @@ class DockerSandbox(Sandbox):
             environment=services.service_environment(request.kind, credentials, limits.memory_mb),
             working_dir="/tmp",
             tmpfs={"/tmp": "size=16m,uid=10001,gid=10001,mode=1777",
-                   services.DATA_MOUNTS[request.kind]: f"size={data_mb}m,uid=10001,gid=10001,mode=0700"},
+                   services.DATA_DIR: f"size={data_mb}m,uid=10001,gid=10001,mode=0700"},
             init=True,
             mem_limit=f"{limits.memory_mb}m",
             memswap_limit=f"{limits.memory_mb}m",
@@ -531,11 +531,6 @@ def _static_limits(job: StaticJob) -> dict[str, Any]:
     limits = job.limits
     return {"mem_limit": f"{limits.memory_mb}m", "memswap_limit": f"{limits.memory_mb}m",
             "pids_limit": limits.pids, "nano_cpus": int(limits.cpus * 1e9)}
-
-
-def app_environment(plan: RunPlan) -> dict[str, str]:
-    """The app's whole environment without services: the contract variables, then the challenge's own."""
-    return app_environment_for(plan.app_env, plan.port)
 
 
 def app_environment_for(app_env: dict[str, str], port: int,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from grader.sandbox.base import SandboxError
-from grader.sandbox.services import SERVICE_KINDS, ServiceKind, ServiceRequest, describe
+from grader.sandbox.services import SERVICE_KINDS, ServiceKind, ServiceRequest, describe, postgres_variables
 
 CONNECT_TIMEOUT_S = 10
 
@@ -92,7 +92,7 @@ class LocalServices:
                 url = self.urls[request.kind]
                 if request.kind == "postgres":
                     database_url = stack.enter_context(_throwaway_database(url))
-                    provisioned.app_env.update(_postgres_variables(database_url))
+                    provisioned.app_env.update(postgres_variables(database_url))
                     provisioned.runner_env["GRADER_DATABASE_URL"] = database_url
                 else:
                     stack.enter_context(_emptied_redis(url))
@@ -123,18 +123,6 @@ def _throwaway_database(server_url: str) -> Iterator[str]:
             server_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
         ) as admin:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-def _postgres_variables(database_url: str) -> dict[str, str]:
-    parts = urlsplit(database_url)
-    host, port = parts.hostname or "localhost", str(parts.port or 5432)
-    user, password, database = parts.username or "", parts.password or "", parts.path.lstrip("/")
-    return {
-        "DATABASE_URL": database_url,
-        "POSTGRES_HOST": host, "POSTGRES_PORT": port, "POSTGRES_USER": user, "POSTGRES_PASSWORD": password,
-        "POSTGRES_DB": database,
-        "PGHOST": host, "PGPORT": port, "PGUSER": user, "PGPASSWORD": password, "PGDATABASE": database,
-    }
 
 
 @contextlib.contextmanager

@@ -17,10 +17,10 @@ The start scripts below work in both: they find the binaries on PATH or in Debia
 from __future__ import annotations
 
 import secrets
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 ServiceKind = Literal["postgres", "redis"]
 SERVICE_KINDS: tuple[ServiceKind, ...] = ("postgres", "redis")
@@ -35,6 +35,9 @@ ADMIN_URL_ENV = {"postgres": "GRADER_DATABASE_URL", "redis": "GRADER_REDIS_URL"}
 PASSWORD_ENV = "GRADER_SERVICE_PASSWORD"
 ADMIN_PASSWORD_ENV = "GRADER_SERVICE_ADMIN_PASSWORD"
 MEMORY_ENV = "GRADER_SERVICE_MEMORY_MB"
+# Where a service keeps its data: a size-capped tmpfs, so nothing outlives the container (service.Dockerfile
+# makes the mount point; the PostgreSQL script puts its cluster under it).
+DATA_DIR = "/var/lib/grader"
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class ServiceKindInfo:
 _POSTGRES_START = r"""
 set -eu
 bindir=$(dirname "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | tail -n 1)")
-export PGDATA=/var/lib/grader/pgdata
+export PGDATA=__DATA_DIR__/pgdata
 umask 077
 printf '%s\n' "$GRADER_SERVICE_ADMIN_PASSWORD" > /tmp/admin-password
 "$bindir/initdb" --username=grader --pwfile=/tmp/admin-password --auth=scram-sha-256 --encoding=UTF8 \
@@ -77,7 +80,7 @@ SQL
 until "$bindir/pg_isready" -q -h 127.0.0.1 -U grader -d app; do sleep 0.1; done
 echo "__READY__"
 wait
-""".replace("__MAX_CONNECTIONS__", str(PG_MAX_CONNECTIONS))
+""".replace("__MAX_CONNECTIONS__", str(PG_MAX_CONNECTIONS)).replace("__DATA_DIR__", DATA_DIR)
 
 _REDIS_START = r"""
 set -eu
@@ -102,9 +105,6 @@ KINDS: Mapping[ServiceKind, ServiceKindInfo] = {
         debian_packages=("redis-server",), start_script=_REDIS_START.replace("__READY__", READY_LINE),
     ),
 }
-
-# Where each kind keeps its data: a size-capped tmpfs, so nothing outlives the container.
-DATA_MOUNTS: Mapping[ServiceKind, str] = {"postgres": "/var/lib/grader", "redis": "/var/lib/grader"}
 
 
 @dataclass(frozen=True)
@@ -144,13 +144,19 @@ def app_variables(kind: ServiceKind, credentials: ServiceCredentials, host: str 
     port = port or KINDS[kind].port
     if kind == "redis":
         return {"REDIS_URL": f"redis://:{credentials.password}@{host}:{port}/0"}
-    url = f"postgresql://{user}:{credentials.password}@{host}:{port}/{database}"
+    return postgres_variables(f"postgresql://{user}:{credentials.password}@{host}:{port}/{database}")
+
+
+def postgres_variables(database_url: str) -> dict[str, str]:
+    """`DATABASE_URL` and the `POSTGRES_*` / libpq `PG*` families it implies, for one PostgreSQL database."""
+    parts = urlsplit(database_url)
+    host, port = parts.hostname or "localhost", str(parts.port or KINDS["postgres"].port)
+    user, password, database = parts.username or "", parts.password or "", parts.path.lstrip("/")
     return {
-        "DATABASE_URL": url,
-        "POSTGRES_HOST": host, "POSTGRES_PORT": str(port), "POSTGRES_USER": user,
-        "POSTGRES_PASSWORD": credentials.password, "POSTGRES_DB": database,
-        "PGHOST": host, "PGPORT": str(port), "PGUSER": user, "PGPASSWORD": credentials.password,
-        "PGDATABASE": database,
+        "DATABASE_URL": database_url,
+        "POSTGRES_HOST": host, "POSTGRES_PORT": port, "POSTGRES_USER": user, "POSTGRES_PASSWORD": password,
+        "POSTGRES_DB": database,
+        "PGHOST": host, "PGPORT": port, "PGUSER": user, "PGPASSWORD": password, "PGDATABASE": database,
     }
 
 
@@ -172,8 +178,3 @@ def image_tag(request: ServiceRequest) -> str:
 def describe(requests: tuple[ServiceRequest, ...]) -> str:
     """`postgres 15, redis 7`, for logs and reports."""
     return ", ".join(f"{request.kind} {request.version}" for request in requests)
-
-
-def shell_quote_env(variables: Mapping[str, str]) -> str:
-    """`NAME=value ...`, quoted for a shell line (for messages that tell a user how to reproduce a run)."""
-    return " ".join(f"{name}={shlex.quote(value)}" for name, value in variables.items())
