@@ -40,7 +40,7 @@ from grader.challenge import challenge_content_hash
 from grader.hooks import GradingCancelled, GradingHooks, Stage
 from grader.intake import submission_name
 from grader.models import Challenge, GradeResult
-from grader.pipeline import grade_submission, result_dir, write_result
+from grader.pipeline import GradingOptions, grade_submission, result_dir, write_result
 from grader.sandbox.base import Sandbox
 
 if TYPE_CHECKING:
@@ -229,6 +229,7 @@ class Runner:
     force: bool
     display: Display
     cancel: threading.Event = field(default_factory=threading.Event)
+    options: GradingOptions = field(default_factory=GradingOptions)
 
     def grade(self, batch: Batch, item: BatchItem) -> None:
         """Grade one item; any failure becomes its error result, cancellation leaves no result."""
@@ -239,7 +240,7 @@ class Runner:
         try:
             item.result = grade_submission(item.source, self.challenge, self.sandbox, self.out_dir,
                                            log=lambda message: self.display.log(item, message), force=self.force,
-                                           hooks=hooks)
+                                           hooks=hooks, options=self.options)
             final: State = "reused" if hooks.reused else "done" if item.result.status == "graded" else "error"
         except GradingCancelled:
             final = "cancelled"

@@ -2,9 +2,12 @@
 
 On disk, under `grader.paths.cache_root()`:
 
-- `wheelsets/<key>/`: the wheels one requirement set needs, downloaded on the host once. A set is
-  resolved once (`.grader-wheelset.json` records the outcome, findings included); later gradings with
-  the same requirements, Python and platform skip pip entirely. Prune it to re-resolve.
+- `wheelsets/<key>/`: the wheels one resolution request needs, as hard links into `files/`. A set is
+  resolved once (`.grader-wheelset.json` records the resolution, findings included); later gradings with
+  the same request skip the resolver entirely. Prune it to re-resolve.
+- `files/<sha256>/`: every wheel and source archive downloaded from the index, checked against its hash.
+- `built/`: wheels built from source archives in a container, per archive hash (and failures, with the log).
+- `uv/`: the resolver's own cache of index pages.
 - `venvs/<key>/`: the local backend's environments.
 - `snapshots/<name>-<hash>/`: read-only copies of submissions.
 - `mypy/<key>/`: a warm mypy cache of the standard library's stubs, one per runner image
@@ -21,24 +24,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from grader.deps import WheelSet, download_wheels
-from grader.models import Finding
 from grader.paths import cache_dir, cache_root
 
-WHEELSET_MARKER = ".grader-wheelset.json"
-# Bumped when the way a wheel set is resolved changes, so sets resolved the old way are resolved again
-# (2: wheels an older patch release of the sandbox's Python needs are added, see grader.wheel_metadata).
-WHEELSET_FORMAT = 2
-DISK_GROUPS = ("wheelsets", "venvs", "snapshots", "mypy", "runs", "locks", "usage")
+WHEELSET_MARKER = ".grader-wheelset.json"  # written by grader.environments
+DISK_GROUPS = ("wheelsets", "files", "built", "uv", "venvs", "snapshots", "mypy", "runs", "locks", "usage")
 IMAGE_ROLES = ("env", "runner")
 DAY_S = 86_400.0
 RUNS_MIN_AGE_S = 3_600.0  # a younger scratch dir may belong to a grading running right now
@@ -76,63 +73,6 @@ def _lock_is_free(name: str) -> bool:
             return False
         fcntl.flock(handle, fcntl.LOCK_UN)
     return True
-
-
-# --- wheel sets -------------------------------------------------------------------------------------------
-
-
-def cached_wheels(requirements: Sequence[str], dest: Path, python: str, target: Literal["linux-container", "host"]
-                  ) -> WheelSet:
-    """`download_wheels`, done once per wheel set: later calls with the same requirements skip pip.
-
-    Parallel gradings asking for the same set wait for one download (a lock per set), so no grading
-    ever sees half-written wheels. A DependencyError (no network, conflicts) is not remembered.
-    """
-    marker = dest / WHEELSET_MARKER
-    found = _read_wheelset(marker, requirements)
-    if found is not None:
-        return found
-    with file_lock(f"wheels-{dest.name}"):
-        found = _read_wheelset(marker, requirements)
-        if found is not None:
-            return found
-        wheels = download_wheels(requirements, dest, python, target)
-        _write_wheelset(marker, requirements, wheels)
-    return wheels
-
-
-def _read_wheelset(marker: Path, requirements: Sequence[str]) -> WheelSet | None:
-    """The recorded wheel set, if it was resolved for exactly these requirements and is still complete."""
-    try:
-        data = json.loads(marker.read_text(encoding="utf-8"))
-        if data.get("requirements") != sorted(requirements) or data.get("format") != WHEELSET_FORMAT:
-            return None
-        files = tuple(str(name) for name in data["files"])
-        if not all((marker.parent / name).is_file() for name in files):
-            return None
-        wheels = WheelSet(
-            directory=marker.parent,
-            files=files,
-            installable=tuple(str(r) for r in data["installable"]),
-            findings=tuple(Finding.model_validate(f) for f in data["findings"]),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    touch(marker)
-    return wheels
-
-
-def _write_wheelset(marker: Path, requirements: Sequence[str], wheels: WheelSet) -> None:
-    payload = {
-        "format": WHEELSET_FORMAT,
-        "requirements": sorted(requirements),
-        "files": list(wheels.files),
-        "installable": list(wheels.installable),
-        "findings": [f.model_dump(mode="json") for f in wheels.findings],
-    }
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    tmp.replace(marker)
 
 
 # --- last use ---------------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -29,7 +30,7 @@ from grader.bulk import (
 from grader.challenge import ChallengeError, list_shipped_challenges, load_challenge
 from grader.ci import EXIT_BELOW_THRESHOLD, append_step_summary, below_threshold, below_threshold_message
 from grader.models import Challenge, GradeResult
-from grader.pipeline import challenge_services
+from grader.pipeline import GradingOptions, challenge_services
 from grader.sandbox import images
 from grader.sandbox.base import Sandbox, SandboxError
 
@@ -111,6 +112,24 @@ def _parse_service_urls(_ctx: click.Context, _param: click.Parameter, values: tu
         raise click.BadParameter(str(exc)) from None
 
 
+def resolve_as_of_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """`--resolve-as-of DATE|now`: the cutoff for versions the submission does not lock or pin."""
+    return click.option(
+        "--resolve-as-of", "resolve_as_of", default=None, metavar="DATE|now", callback=_parse_as_of,
+        help="Resolve unlocked versions as of DATE (YYYY-MM-DD) or the newest (now); default: the submission's "
+             "date (its HEAD commit, else its newest file).",
+    )(function)
+
+
+def _parse_as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | str | None:
+    if value is None or value == "now":
+        return value
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date: write YYYY-MM-DD or now") from None
+
+
 def make_sandbox(kind: str, python: str, service_urls: Mapping[str, str] | None = None) -> Sandbox:
     """The requested backend; `auto` is Docker when an engine answers and a base image can be had, else local.
 
@@ -166,10 +185,12 @@ def make_sandbox(kind: str, python: str, service_urls: Mapping[str, str] | None 
     help=f"Exit with code {EXIT_BELOW_THRESHOLD} when a graded submission's overall score is below SCORE.",
 )
 @service_url_option
+@resolve_as_of_option
 @friendly_errors
 def grade(
     submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...],
     force: bool, fail_under: float | None, jobs: int | None, service_urls: dict[str, str],
+    resolve_as_of: datetime | Literal["now"] | None,
 ) -> None:
     """Grade SUBMISSIONS (directories, .zip/.tar(.gz) archives or git repositories, or folders of them).
 
@@ -183,7 +204,7 @@ def grade(
         fail("no submission found in the given folder(s)", 2)
     sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
     sandbox.describe_services(challenge_services(challenge))  # the images, or a missing URL, once up front
-    batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs)
+    batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs, GradingOptions(resolve_as_of))
     finished = [item for item in batch.items if item.result is not None]
     results = [item.result for item in finished if item.result is not None]
     write_grade_reports([out_dir / item.name for item in finished], out_dir, formats)
@@ -197,7 +218,8 @@ def grade(
 
 
 def grade_batch(
-    sources: list[Path], challenge: Challenge, sandbox: Sandbox, out_dir: Path, force: bool, jobs: int | None
+    sources: list[Path], challenge: Challenge, sandbox: Sandbox, out_dir: Path, force: bool, jobs: int | None,
+    options: GradingOptions | None = None,
 ) -> Batch:
     """Grade `sources` in parallel with a progress display (a live table on a terminal, lines otherwise)."""
     if jobs and jobs > 1 and not sandbox.concurrent_runs:
@@ -209,7 +231,7 @@ def grade_batch(
 
         if isinstance(sandbox, DockerSandbox):  # image builds show under the table, not as scrolling lines
             sandbox.log = lambda message: display.log(None, message)
-    runner = Runner(challenge, sandbox, out_dir, force, display)
+    runner = Runner(challenge, sandbox, out_dir, force, display, options=options or GradingOptions())
     live = isinstance(display, LiveDisplay)  # the table shows each result; the summary lines follow it
 
     def finished(item: BatchItem) -> None:

@@ -1,8 +1,9 @@
-"""Read a submission's dependencies and fetch them as wheels for the sandbox.
+"""Read the dependencies a submission declares (requirements files, PEP 621, Poetry, Pipfile).
 
-The grader installs only from PyPI wheels: no sdists (building one runs the candidate's chosen code on
-the host), no URLs, VCS checkouts, local paths or private indexes. Anything else a candidate declares
-is dropped with a finding that says why, so the report can explain a missing package.
+The grader installs only packages from the package index: no URLs, VCS checkouts, local paths or private
+indexes. Anything else a candidate declares is dropped with a finding that says why, so the report can
+explain a missing package. Exact versions are decided later (`grader.resolve`): a lock file's, a pin's, or
+what resolved on the submission's date.
 
 One exception to "dropped": a package PyPI ships only as source but whose own project also publishes the
 same module as wheels under another name (psycopg2 -> psycopg2-binary, see `_WHEEL_TWINS`) is replaced by
@@ -15,16 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import re
-import subprocess
-import sys
 import tomllib
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -32,13 +28,10 @@ from packaging.utils import canonicalize_name
 
 from grader.intake import IntakeError, read_candidate_bytes
 from grader.models import Finding, Severity
-from grader.wheel_metadata import missing_requirements
 
-WHEELS_ONLY = "the grader installs only from PyPI wheels"
+WHEELS_ONLY = "the grader installs only packages from the package index"
 _MAX_FILE_BYTES = 1024 * 1024
 _MAX_INCLUDE_DEPTH = 5
-_PIP_TIMEOUT_S = 900
-_MAX_PIP_RUNS = 20
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
 
 # Turns the version string of a Poetry or Pipfile entry into a PEP 440 specifier, or None.
@@ -52,20 +45,6 @@ class DependencySet:
     requirements: tuple[str, ...]
     source: str | None
     findings: tuple[Finding, ...]
-
-
-@dataclass(frozen=True)
-class WheelSet:
-    """Wheels downloaded into `directory` and the requirements they satisfy."""
-
-    directory: Path
-    files: tuple[str, ...]
-    installable: tuple[str, ...]
-    findings: tuple[Finding, ...]
-
-
-class DependencyError(Exception):
-    """Wheels could not be fetched for a reason that is not one package (network, conflicts, pip itself)."""
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -598,198 +577,6 @@ def _valid_specifier(text: str) -> str | None:
     return text
 
 
-# --- downloading ------------------------------------------------------------------------------------
-
-_NO_MATCH = re.compile(
-    r"Could not find a version that satisfies the requirement (?P<req>.+?)"
-    r"(?: \(from (?P<parent>[^()]*(?:\([^()]*\)[^()]*)*)\))? \(from versions:"
-)
-_NO_MATCH_SHORT = re.compile(r"No matching distribution found for (?P<req>\S+)")
-_COLLECTING = re.compile(r"^\s*Collecting (?P<req>\S+)(?: \(from (?P<parent>[^()]*(?:\([^()]*\)[^()]*)*)\))?")
-# pip logs these in its "Retrying ..." warnings (it retries 5 times unless told otherwise); a failure
-# to reach the index otherwise looks exactly like a package that does not exist.
-_NETWORK_SIGNS = (
-    "NewConnectionError",
-    "Failed to establish a new connection",
-    "Temporary failure in name resolution",
-    "Name or service not known",
-    "Max retries exceeded",
-    "ConnectTimeoutError",
-    "ReadTimeoutError",
-    "ProxyError",
-    "SSLError",
-    "Could not fetch URL",
-    "Network is unreachable",
-    "Connection refused",
-)
-
-
-def download_wheels(
-    requirements: Sequence[str], dest: Path, python: str, target: Literal["linux-container", "host"]
-) -> WheelSet:
-    """Download wheels for `requirements` into `dest`, dropping (with a finding) any that has no wheel.
-
-    Raises DependencyError when pip fails for another reason: no network, conflicting requirements.
-    """
-    if not re.fullmatch(r"\d+\.\d+", python):
-        raise DependencyError(f"Python version {python!r} is not of the form 3.11; pass major.minor.")
-    dest.mkdir(parents=True, exist_ok=True)
-    findings: list[Finding] = []
-    remaining = _checked_requirements(requirements, findings)
-    place = "linux" if target == "linux-container" else "this machine"
-    for _ in range(_MAX_PIP_RUNS):
-        if not remaining:
-            break
-        output = _run_pip(_pip_command(remaining, dest, python, target))
-        if output is None:
-            break
-        excluded, finding = _culprits(output, remaining, python, place)
-        remaining = [r for r in remaining if r not in excluded]
-        findings.append(finding)
-    else:
-        raise DependencyError(f"pip still failed after {_MAX_PIP_RUNS} attempts; check the requirement list.")
-    if target == "linux-container":
-        _add_wheels_for_older_patches(dest, python)
-    files = tuple(sorted(entry.name for entry in dest.iterdir() if entry.name.endswith(".whl")))
-    return WheelSet(dest, files, tuple(remaining), tuple(findings))
-
-
-def _add_wheels_for_older_patches(dest: Path, python: str) -> None:
-    """Download what the sandbox's (possibly older) patch release of `python` needs beyond the host's
-    choice (see grader.wheel_metadata); a few rounds, as a backport may have requirements of its own.
-    A failure here is left to the offline install, which names the missing wheel."""
-    for _ in range(_MAX_PIP_RUNS):
-        missing = missing_requirements(dest, python)
-        if not missing or _run_pip(_pip_command(missing, dest, python, "linux-container")) is not None:
-            return
-
-
-def _checked_requirements(requirements: Sequence[str], findings: list[Finding]) -> list[str]:
-    """Only strings that parse as index requirements ever reach pip's command line.
-
-    Requirements read by `read_dependencies` already name wheel twins; one passed here directly is swapped too.
-    """
-    checked = []
-    for text in requirements:
-        requirement, finding = _parse_requirement(text, None, None)
-        if finding is not None:
-            findings.append(finding)
-        if requirement is not None:
-            checked.append(text if canonicalize_name(requirement.name) == _name_of(text) else str(requirement))
-    return checked
-
-
-def platform_tags(machine: str | None = None) -> list[str]:
-    """The Linux platform tags a container on this architecture accepts, newest glibc first."""
-    arch = (machine or platform.machine()).lower()
-    arch = {"arm64": "aarch64", "amd64": "x86_64"}.get(arch, arch)  # macOS and Windows spellings
-    tags = [f"manylinux_2_{minor}_{arch}" for minor in range(36, 16, -1)]
-    return [*tags, f"manylinux2014_{arch}", f"manylinux2010_{arch}", f"manylinux1_{arch}", f"linux_{arch}"]
-
-
-def _pip_command(requirements: Sequence[str], dest: Path, python: str, target: str) -> list[str]:
-    major, minor = python.split(".")
-    command = [
-        sys.executable, "-m", "pip", "download",
-        "--only-binary=:all:", "--dest", str(dest),
-        "--python-version", python, "--implementation", "cp", "--abi", f"cp{major}{minor}",
-        "--no-input", "--disable-pip-version-check", "--progress-bar", "off",
-    ]  # fmt: skip
-    if target == "linux-container":
-        for tag in platform_tags():
-            command += ["--platform", tag]
-    return [*command, *requirements]
-
-
-def _run_pip(command: list[str]) -> str | None:
-    """Run pip; None when it succeeded, else its output for diagnosis."""
-    try:
-        done = subprocess.run(
-            command, capture_output=True, text=True, errors="replace", timeout=_PIP_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise DependencyError(f"pip took more than {_PIP_TIMEOUT_S} s to download wheels; retry later.") from exc
-    if done.returncode == 0:
-        return None
-    output = done.stdout + "\n" + done.stderr
-    if any(sign in output for sign in _NETWORK_SIGNS):
-        raise DependencyError("pip could not reach the package index; check the network connection and retry.")
-    return output
-
-
-def _culprits(output: str, remaining: list[str], python: str, place: str) -> tuple[set[str], Finding]:
-    """The top-level requirements to drop for pip's "no matching distribution" error, with a finding."""
-    failing, parent = _failing_requirement(output)
-    if failing is None:
-        raise DependencyError(f"pip could not download the wheels: {_pip_reason(output)}; check the requirements.")
-    failing_name = _name_of(failing)
-    by_name = {_name_of(r): r for r in remaining}
-    if failing_name in by_name:
-        dropped = {r for r in remaining if _name_of(r) == failing_name}
-        message = f"No wheel for {failing} for Python {python} on {place}: it was not installed."
-        return dropped, Finding(message=message, severity=Severity.WARNING, rule="deps.no-wheel")
-    roots = _top_level_ancestors(failing_name, parent, output, set(by_name))
-    if not roots:
-        raise DependencyError(
-            f"No wheel for {failing} for Python {python} on {place}, and the grader could not tell which "
-            "requirement needs it; add a requirement that pins a version with wheels."
-        )
-    dropped = {r for r in remaining if _name_of(r) in roots}
-    message = (
-        f"No wheel for {failing} (needed by {', '.join(sorted(dropped))}) for Python {python} on {place}: "
-        f"{'they were' if len(dropped) > 1 else 'it was'} not installed."
-    )
-    return dropped, Finding(message=message, severity=Severity.WARNING, rule="deps.no-wheel")
-
-
-def _failing_requirement(output: str) -> tuple[str | None, str | None]:
-    match = _NO_MATCH.search(output)
-    if match is not None:
-        return match.group("req").strip(), match.group("parent")
-    short = _NO_MATCH_SHORT.search(output)
-    return (short.group("req"), None) if short is not None else (None, None)
-
-
-def _top_level_ancestors(name: str, parent: str | None, output: str, top_level: set[str]) -> set[str]:
-    """Walk pip's "Collecting X (from Y)" lines upward from `name` to the requirements we asked for."""
-    parents: dict[str, set[str]] = {}
-    for line in output.splitlines():
-        match = _COLLECTING.match(line)
-        if match is not None and match.group("parent"):
-            parents.setdefault(_name_of(match.group("req")), set()).update(_chain_names(match.group("parent")))
-    if parent:
-        parents.setdefault(name, set()).update(_chain_names(parent))
-    found: set[str] = set()
-    queue, visited = deque([name]), {name}
-    while queue:
-        for ancestor in parents.get(queue.popleft(), set()) - visited:
-            visited.add(ancestor)
-            if ancestor in top_level:
-                found.add(ancestor)
-            else:
-                queue.append(ancestor)
-    return found
-
-
-def _chain_names(parent: str) -> set[str]:
-    """Names in pip's parent note, which may be a chain such as `requests->-r req.txt (line 1)`."""
-    return {_name_of(item) for item in parent.split("->") if re.match(r"^\s*[A-Za-z0-9]", item)}
-
-
-def _name_of(requirement: str) -> str:
-    match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)", requirement)
-    return canonicalize_name(match.group(1)) if match else requirement.strip().lower()
-
-
-def _pip_reason(output: str) -> str:
-    """pip's first ERROR line, which usually says what went wrong."""
-    for line in output.splitlines():
-        if line.startswith("ERROR:"):
-            return line.removeprefix("ERROR:").strip().rstrip(".")
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
-
-
 # --- test dependencies: what the candidate's own tests need -------------------------------------------
 
 _TEST_REQUIREMENT_FILES = (
@@ -820,6 +607,10 @@ def read_test_dependencies(project_dir: Path) -> DependencySet:
             if isinstance(entries, list):
                 _merge(collected, _read_pep508_list([e for e in entries if isinstance(e, str)]))
                 sources.append(f"pyproject.toml {'.'.join(path)}.{group}")
+    uv_dev = _table(pyproject, "tool", "uv", "dev-dependencies")
+    if isinstance(uv_dev, list):
+        _merge(collected, _read_pep508_list([e for e in uv_dev if isinstance(e, str)]))
+        sources.append("pyproject.toml tool.uv.dev-dependencies")
     poetry_tables = [("tool", "poetry", "dev-dependencies"),
                      *(("tool", "poetry", "group", g, "dependencies") for g in _TEST_GROUPS)]
     for path in poetry_tables:
@@ -852,10 +643,3 @@ def _read_pep508_list(entries: list[str]) -> _Collected:
         if finding is not None:
             result.findings.append(finding)
     return result
-
-
-def with_test_tools(requirements: Sequence[str], tools: Sequence[str]) -> tuple[str, ...]:
-    """`requirements` plus each pinned tool whose package the candidate does not already require."""
-    present = {canonicalize_name(_name_of(r)) for r in requirements}
-    extra = [tool for tool in tools if canonicalize_name(_name_of(tool)) not in present]
-    return normalize_requirements(Requirement(r) for r in [*requirements, *extra])

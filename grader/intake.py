@@ -27,6 +27,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO, Literal
@@ -80,6 +81,9 @@ class Snapshot:
     file_count: int
     total_bytes: int
     revision: str | None = None
+    # The date the work was done: the HEAD commit's (git), else the newest file's, as the source says.
+    dated: datetime | None = None
+    dated_by: str = "none"
     # INFO findings about the submission's files, for the report (see `compose_hints`); never a refusal.
     findings: tuple[Finding, ...] = field(default=(), hash=False)
 
@@ -114,6 +118,7 @@ def take_snapshot(source: Path, dest_root: Path, limits: IntakeLimits = DEFAULT_
     finally:
         _remove_tree(staging)  # gone already when it was renamed into place
     findings = compose_hints(path)
+    dated = datetime.fromtimestamp(writer.newest_mtime, UTC) if writer.newest_mtime is not None else None
     return Snapshot(
         name=name,
         source=Path(os.path.abspath(source)),
@@ -123,6 +128,8 @@ def take_snapshot(source: Path, dest_root: Path, limits: IntakeLimits = DEFAULT_
         file_count=len(writer.files),
         total_bytes=writer.total_bytes,
         revision=revision,
+        dated=dated,
+        dated_by="HEAD commit date" if kind == "git" else "newest file date",
         findings=findings,
     )
 
@@ -349,6 +356,7 @@ class _Item:
     executable: bool = False
     size: int = 0  # as declared by the source; only used to refuse early, never trusted
     opener: Callable[[], IO[bytes]] | None = None
+    mtime: float | None = None  # the file's date as the source says (seconds since the epoch, UTC)
 
 
 class _Writer:
@@ -359,6 +367,7 @@ class _Writer:
         self.limits = limits
         self.files: dict[str, tuple[bool, str]] = {}  # posix path -> (executable, sha256 hex)
         self.total_bytes = 0
+        self.newest_mtime: float | None = None  # the newest file date the source gave
         self._dirs: set[PurePosixPath] = set()
 
     def add_all(self, items: Iterable[_Item], strip: PurePosixPath | None = None) -> None:
@@ -413,6 +422,8 @@ class _Writer:
             digest = self._copy(rel, item.opener, out)
         os.chmod(target, 0o555 if item.executable else 0o444)
         self.files[rel] = (item.executable, digest)
+        if item.mtime is not None and (self.newest_mtime is None or item.mtime > self.newest_mtime):
+            self.newest_mtime = item.mtime
 
     def _check_declared(self, rel: str, size: int) -> None:
         """Refuse early on what the source claims, before reading: cheap, though not sufficient."""
@@ -586,7 +597,8 @@ def _walk_dir(
             if not _is_junk_name(entry.name, False):
                 info = entry.stat(follow_symlinks=False)
                 yield _Item(
-                    entry_rel, False, bool(info.st_mode & 0o111), info.st_size, partial(_open_regular, entry.path)
+                    entry_rel, False, bool(info.st_mode & 0o111), info.st_size, partial(_open_regular, entry.path),
+                    info.st_mtime,
                 )
         else:
             raise _special_file(entry_rel.as_posix())
@@ -616,7 +628,8 @@ def _walk_symlink(
         yield _Item(rel, True)
         yield from _walk_dir(root, real, rel, (*stack, real), excluded)
     elif stat.S_ISREG(info.st_mode):
-        yield _Item(rel, False, bool(info.st_mode & 0o111), info.st_size, partial(_open_regular, real))
+        yield _Item(rel, False, bool(info.st_mode & 0o111), info.st_size, partial(_open_regular, real),
+                    info.st_mtime)
     else:
         raise _special_file(rel.as_posix())
 
@@ -648,6 +661,7 @@ class _Member:
     size: int = 0
     target: str = ""
     opener: Callable[[], IO[bytes]] | None = None
+    mtime: float | None = None
 
 
 class _ArchiveCounter:
@@ -714,10 +728,19 @@ def _zip_members(archive: zipfile.ZipFile, limits: IntakeLimits) -> list[_Member
             members.append(_Member(path, "symlink", target=target))
         elif kind in (0, stat.S_IFREG):
             opener = partial(archive.open, info)
-            members.append(_Member(path, "file", bool(mode & 0o111), info.file_size, opener=opener))
+            members.append(_Member(path, "file", bool(mode & 0o111), info.file_size, opener=opener,
+                                   mtime=_zip_time(info)))
         else:
             raise _special_file(info.filename)
     return members
+
+
+def _zip_time(info: zipfile.ZipInfo) -> float | None:
+    """A zip entry's date (zip stores local time without a zone: read as UTC, close enough for a day)."""
+    try:
+        return datetime(*info.date_time, tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
 
 
 def _fill_from_tar(source: Path, writer: _Writer, limits: IntakeLimits) -> None:
@@ -746,7 +769,8 @@ def _tar_members(archive: tarfile.TarFile, limits: IntakeLimits) -> list[_Member
             members.append(_Member(path, "dir"))
         elif info.isreg():
             opener = partial(_tar_open, archive, info)
-            members.append(_Member(path, "file", bool(info.mode & 0o111), info.size, opener=opener))
+            members.append(_Member(path, "file", bool(info.mode & 0o111), info.size, opener=opener,
+                                   mtime=float(info.mtime)))
         elif info.issym():
             members.append(_Member(path, "symlink", target=info.linkname))
         elif info.islnk():
@@ -819,11 +843,11 @@ class _ArchiveTree:
         if member.kind == "dir":
             yield _Item(out, True)
         elif member.kind == "file":
-            yield _Item(out, False, member.executable, member.size, member.opener)
+            yield _Item(out, False, member.executable, member.size, member.opener, member.mtime)
         elif member.kind == "hardlink":
             linked = self._hardlink_target(member)
             if linked is not None:
-                yield _Item(out, False, linked.executable, linked.size, linked.opener)
+                yield _Item(out, False, linked.executable, linked.size, linked.opener, linked.mtime)
         else:
             yield from self._materialize_symlink(out, src, stack)
 

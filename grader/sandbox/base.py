@@ -9,11 +9,14 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from checks.base import StaticCheck
 from grader.models import AppRun, Finding, Limits
 from grader.sandbox.services import ServiceRequest
+
+if TYPE_CHECKING:
+    from grader.resolve import Builder
 
 
 class SandboxError(Exception):
@@ -119,6 +122,10 @@ class Sandbox(abc.ABC):
         if services:
             raise SandboxError(f"the {self.name} backend cannot start services ({', '.join(s.kind for s in services)})")
         return {}
+
+    def builder(self, limits: Limits) -> Builder | None:
+        """What builds source archives into wheels, isolated from the host (None: this backend cannot)."""
+        return None
 
     def describe_image(self) -> str | None:
         """The base image this backend runs on, if any."""

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docker import errors as docker_errors
 
@@ -53,6 +53,9 @@ from grader.sandbox.evidence import Limit, describe, limits_from_log, ordered
 from grader.sandbox.mypy_seed import SEED_MOUNT, ensure_mypy_seed
 from grader.sandbox.services import ServiceRequest
 from grader.static import MAX_REPORT_BYTES, PLAN_NAME, plan_timeout, write_plan
+
+if TYPE_CHECKING:
+    from grader.sandbox.builder import ContainerBuilder
 
 MANAGED_LABEL = "grader.managed"
 RUN_LABEL = "grader.run"
@@ -148,6 +151,12 @@ class DockerSandbox(Sandbox):
     def describe_image(self) -> str | None:
         return images.base_image_tag(self.python)
 
+    def builder(self, limits: Limits) -> ContainerBuilder:
+        """Source archives are built in a throwaway container of this engine, with the app's limits."""
+        from grader.sandbox.builder import ContainerBuilder
+
+        return ContainerBuilder(self, limits.memory_mb, limits.pids, limits.cpus)
+
     def describe_services(self, services: tuple[ServiceRequest, ...]) -> dict[str, str]:
         """Each service's image, built on first use (official image with a registry, else Debian's packages)."""
         return {request.kind: images.ensure_service_image(self.client, request, log=self.log) for request in services}
@@ -173,7 +182,7 @@ class DockerSandbox(Sandbox):
             self.client, base=base, role="runner", key=key, wheels_dir=request.wheels_dir,
             requirements=list(request.requirements), log=self.log,
         )
-        options = self._locked_down(uuid.uuid4().hex[:12], "mypy-seed")
+        options = self.locked_down(uuid.uuid4().hex[:12], "mypy-seed")
         self._mypy_seed = ensure_mypy_seed(self.client, self._runner.tag, self._runner.id, options, self.log)
 
     def _image_id(self, tag: str) -> str:
@@ -213,7 +222,7 @@ class DockerSandbox(Sandbox):
             if job.services:  # the candidate's own tests get fresh services of their own, in a pod
                 services_env = self._start_holder_and_services(run_id, pod, None, job.services, job.limits).app_env
                 network_mode = f"container:{pod.holder.id}"
-            pod.runner = self._run_container(
+            pod.runner = self.run_container(
                 image, ["python", "-m", "checks.run_plan", f"{RUNNER_OUT}/{PLAN_NAME}"],
                 network_mode=network_mode,
                 environment={**app_environment_for(job.app_env, 0, services_env), "PYTHONPATH": RUNNER_LIB,
@@ -230,7 +239,7 @@ class DockerSandbox(Sandbox):
                     APP_DATA_DIR: f"size={job.limits.data_mb}m,uid=10001,gid=10001,mode=0700",
                 },
                 **_static_limits(job),
-                **self._locked_down(run_id, f"static-{job.where}"),
+                **self.locked_down(run_id, f"static-{job.where}"),
             )
             with suppress(Exception):  # a timeout here means the plan overran: what finished is kept
                 pod.runner.wait(timeout=plan_timeout(job.checks))
@@ -275,7 +284,7 @@ class DockerSandbox(Sandbox):
         return {MANAGED_LABEL: "1", RUN_LABEL: run_id, SESSION_LABEL: self.session, "grader.role": role,
                 "grader.version": __version__}
 
-    def _locked_down(self, run_id: str, role: str) -> dict[str, Any]:
+    def locked_down(self, run_id: str, role: str) -> dict[str, Any]:
         """Options every container of the pod shares."""
         return {
             "detach": True,
@@ -288,7 +297,7 @@ class DockerSandbox(Sandbox):
             "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
         }
 
-    def _run_container(self, image: str | None, command: list[str], **options: Any) -> Any:
+    def run_container(self, image: str | None, command: list[str], **options: Any) -> Any:
         """`containers.run`, tried again (up to START_ATTEMPTS in all) when the engine fails to start a
         container it just created ("OCI runtime start failed", "cannot start a stopped process": rare engine
         hiccups under load); the half-made container is removed first, so the name is free again."""
@@ -317,9 +326,9 @@ class DockerSandbox(Sandbox):
         # The runner image, not the candidate's: a candidate wheel could shadow `sleep` on PATH.
         assert self._runner is not None
         volumes = {volume: {"bind": APP_DATA_DIR, "mode": "ro"}} if volume else {}
-        return self._run_container(
+        return self.run_container(
             self._runner.tag, ["/bin/sleep", "infinity"], network_mode="none", mem_limit="32m", pids_limit=4,
-            nano_cpus=100_000_000, volumes=volumes, **self._locked_down(run_id, "pod"),
+            nano_cpus=100_000_000, volumes=volumes, **self.locked_down(run_id, "pod"),
         )
 
     def _start_holder_and_services(self, run_id: str, pod: _Pod, volume: str | None,
@@ -362,7 +371,7 @@ class DockerSandbox(Sandbox):
                        credentials: services.ServiceCredentials, limits: Limits) -> Any:
         """One service container: the app's limits and hardening, its data on a tmpfs, nothing lasting."""
         data_mb = max(limits.data_mb, SERVICE_DATA_MIN_MB)
-        return self._run_container(
+        return self.run_container(
             services.image_tag(request),
             services.start_command(request.kind),
             network_mode=f"container:{holder_id}",
@@ -375,15 +384,15 @@ class DockerSandbox(Sandbox):
             memswap_limit=f"{limits.memory_mb}m",
             nano_cpus=int(limits.cpus * 1e9),
             pids_limit=max(limits.pids, SERVICE_PIDS_MIN),
-            **self._locked_down(run_id, f"service-{request.kind}"),
+            **self.locked_down(run_id, f"service-{request.kind}"),
         )
 
     def _start_app(self, run_id: str, holder_id: str, image: str, plan: RunPlan, volume: str,
                    services_env: dict[str, str]) -> Any:
         limits = plan.limits
-        options = self._locked_down(run_id, "app")
+        options = self.locked_down(run_id, "app")
         options["log_config"]["config"]["max-size"] = f"{log_cap_bytes(limits) // 1024}k"
-        return self._run_container(
+        return self.run_container(
             image,
             ["/bin/sh", "-c", f"echo {shlex.quote(LOG_START)}; {plan.start_command}"],
             network_mode=f"container:{holder_id}",
@@ -411,7 +420,7 @@ class DockerSandbox(Sandbox):
             f"{shlex.join(wait_argv)} || exit {NOT_READY_EXIT}; "
             f": > {RUNNER_OUT}/{READY_MARKER}; exec {shlex.join(pytest_argv)}"
         )
-        return self._run_container(
+        return self.run_container(
             self._runner.tag,
             ["/bin/sh", "-c", script],
             network_mode=f"container:{holder_id}",
@@ -429,7 +438,7 @@ class DockerSandbox(Sandbox):
             mem_limit="512m",
             pids_limit=256,
             nano_cpus=1_000_000_000,
-            **self._locked_down(run_id, "runner"),
+            **self.locked_down(run_id, "runner"),
         )
 
     def _supervise(self, pod: _Pod, plan: RunPlan, out_dir: Path, control: ControlServer) -> RunOutcome:

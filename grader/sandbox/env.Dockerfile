@@ -12,9 +12,10 @@ USER root
 COPY wheels/ /tmp/wheels/
 COPY requirements.txt /tmp/requirements.txt
 # --only-binary: never run a package's setup.py (the requirements come from the candidate).
+# --no-deps: requirements.txt holds the whole resolution (exact pins, see grader.resolve), nothing more.
 # An empty requirements.txt is valid: the image is then the base venv alone.
 RUN if [ -s /tmp/requirements.txt ]; then \
-        /opt/venv/bin/python -m pip install --no-index --no-cache-dir --only-binary=:all: \
+        /opt/venv/bin/python -m pip install --no-index --no-cache-dir --only-binary=:all: --no-deps \
             --find-links /tmp/wheels -r /tmp/requirements.txt; \
     fi \
  && chmod -R a+rX /opt/venv

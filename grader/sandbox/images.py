@@ -52,6 +52,11 @@ BASE_DOCKERFILE = "base.Dockerfile"
 ENV_DOCKERFILE = "env.Dockerfile"
 SERVICE_DOCKERFILE = "service.Dockerfile"
 SERVICE_ROOTFS_REPOSITORY = "grader-service-rootfs"
+BUILD_REPOSITORY = "grader-build"
+BUILD_ROOTFS_REPOSITORY = "grader-build-rootfs"
+# What the build image adds to the base's packages: a C toolchain and the headers common extensions need.
+BUILD_PACKAGES = ("python3-dev", "gcc", "g++", "make", "libc6-dev", "libffi-dev", "libssl-dev", "libpq-dev",
+                  "zlib1g-dev", "pkg-config")
 SERVICE_SUITE = "bookworm"  # Debian 12: PostgreSQL 15, Redis 7
 # Bumped when service.Dockerfile changes: an image built from an older one is rebuilt on first use.
 SERVICE_IMAGE_REVISION = "1"
@@ -239,9 +244,9 @@ def _debootstrap_image(
         _remove_workdir(workdir, log)
 
 
-def _build_base(client: DockerClient, python: str, *, base: str, pull: bool, log: Log) -> str:
-    """Build base.Dockerfile on `base` and tag it; return the image id."""
-    tag = base_image_tag(python)
+def _build_base(client: DockerClient, python: str, *, base: str, pull: bool, log: Log, tag: str | None = None) -> str:
+    """Build base.Dockerfile on `base` and tag it (the base image's tag unless `tag`); return the image id."""
+    tag = tag or base_image_tag(python)
     with _build_context(_dockerfile(BASE_DOCKERFILE)) as context:
         return _run_build(
             client,
@@ -446,6 +451,47 @@ def _mounts_under(directory: Path) -> list[str]:
         if mount_point == root or mount_point.startswith(root + "/"):
             found.append(mount_point)
     return found
+
+
+# --- the build image (source archives into wheels) --------------------------------------------------
+
+
+def build_image_tag(python: str) -> str:
+    """The tag of the image that builds source archives: `grader-build:py3.11`."""
+    _check_python(python)
+    return f"{BUILD_REPOSITORY}:py{python}"
+
+
+def ensure_build_image(client: DockerClient, python: str, *, log: Log) -> str:
+    """`grader-build:pyX.Y`, built on first use: the base image's layout on a Python with headers and a C
+    compiler, as a developer's laptop has (`python:X.Y` with a registry, Debian's packages without one)."""
+    tag = build_image_tag(python)
+    if image_exists(client, tag):
+        return tag
+    with _key_lock(f"build-image-{python}", log):
+        if image_exists(client, tag):
+            return tag
+        log(f"build image {tag} is missing: building it once (only packages without a wheel need it)")
+        upstream = f"python:{python}"
+        try:
+            _build_logged(tag, upstream, lambda: _build_base(client, python, base=upstream, pull=False, log=log,
+                                                             tag=tag), log)
+            return tag
+        except SandboxError as registry_error:
+            log(f"registry build failed ({registry_error.args[0].splitlines()[0]}); trying the offline bootstrap")
+        return bootstrap_build_image(client, python, log=log)
+
+
+def bootstrap_build_image(client: DockerClient, python: str, *, log: Log, mirror: str | None = None) -> str:
+    """`grader-build:pyX.Y` with no registry: a debootstrapped Debian with its compiler and headers."""
+    tag = build_image_tag(python)
+    suite = _suite_for(python)
+    rootfs_tag = f"{BUILD_ROOTFS_REPOSITORY}:{suite}"
+    if not image_exists(client, rootfs_tag):
+        _debootstrap_image(client, suite, (*DEBOOTSTRAP_PACKAGES, *BUILD_PACKAGES), rootfs_tag, mirror, log)
+    _build_logged(tag, rootfs_tag, lambda: _build_base(client, python, base=rootfs_tag, pull=False, log=log,
+                                                       tag=tag), log)
+    return tag
 
 
 # --- service images ---------------------------------------------------------------------------------

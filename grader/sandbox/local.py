@@ -267,7 +267,8 @@ def _pip_install(venv: Path, requirements: Sequence[str], wheels_dir: Path | Non
     reqfile.write_text("".join(f"{line}\n" for line in requirements))
     command = [
         str(venv / "bin" / "python"), "-m", "pip", "install", "--no-index", "--find-links", str(wheels_dir),
-        "--only-binary=:all:", "--no-cache-dir", "-r", str(reqfile),  # never build (run) an sdist here
+        "--only-binary=:all:", "--no-cache-dir", "--no-deps",  # never build (run) an sdist here
+        "-r", str(reqfile),  # the whole resolution, exact pins (grader.resolve)
     ]
     result = _run_tool(command, PIP_TIMEOUT_S, "install the requirements")
     if result.returncode != 0:

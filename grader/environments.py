@@ -1,0 +1,209 @@
+"""A submission's environment, from what its author declared to the wheels the sandbox installs.
+
+intake reads the declared requirements (`grader.deps`), the lock file (`grader.locks`) and the date the
+work was done (`as_of`); `prepare_wheels` resolves the exact versions (`grader.resolve`), fetches each
+wheel once into the content-addressed store (`grader.index`) and links them into a wheel set, one
+directory per resolution request. A wheel set is resolved once: `.grader-wheelset.json` records the
+resolution, and later gradings with the same request (same declarations, lock, date, Python and
+platform) skip the resolver and the index entirely.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Literal
+
+from grader.cache import WHEELSET_MARKER, file_lock, touch
+from grader.deps import DependencySet, read_dependencies, read_test_dependencies
+from grader.index import IndexUnavailable, fetch_all, link_into
+from grader.locks import LockFile, find_lock
+from grader.models import DependencyRecord, Finding, PackageRecord, Severity
+from grader.paths import cache_dir
+from grader.resolve import Builder, Resolution, Resolved, ResolveRequest, resolve
+from grader.uv import ResolverUnavailable, Target
+
+# Bumped when the way a wheel set is made changes, so sets made the old way are made again
+# (3: uv resolutions with locks, dates and wheels built from source).
+WHEELSET_FORMAT = 3
+CANDIDATE_TEST_TOOLS = ("pytest", "coverage")
+# A submission's date is trusted only inside this window: zip tools write 1980 for "unknown".
+EARLIEST_PLAUSIBLE = datetime(2008, 1, 1, tzinfo=UTC)
+Log = Callable[[str], None]
+
+
+class DependencyError(Exception):
+    """The grader could not resolve or fetch the dependencies (no index, no resolver): not the candidate's fault."""
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The cutoff for resolving unlocked versions, and where it came from."""
+
+    moment: datetime | None  # None: no cutoff (the newest versions)
+    source: str  # "HEAD commit date", "newest file date", "--resolve-as-of", "none"
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What a submission declares about its dependencies."""
+
+    main: DependencySet
+    test: DependencySet
+    lock: LockFile | None
+    as_of: AsOf
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return (*self.main.findings, *self.test.findings, *(self.lock.findings if self.lock else ()))
+
+
+@dataclass(frozen=True)
+class WheelSet:
+    """Wheels in `directory`, the exact pins the sandbox installs from them, and how they were decided."""
+
+    directory: Path
+    installable: tuple[str, ...]
+    resolution: Resolution
+
+
+def read_declared(project_dir: Path, dated: datetime | None, dated_by: str,
+                  override: datetime | Literal["now"] | None = None) -> Declared:
+    """The project's declared requirements, its lock file and the resolution cutoff."""
+    return Declared(read_dependencies(project_dir), read_test_dependencies(project_dir), find_lock(project_dir),
+                    as_of_cutoff(dated, dated_by, override))
+
+
+def as_of_cutoff(dated: datetime | None, dated_by: str, override: datetime | Literal["now"] | None) -> AsOf:
+    """The end of the UTC day the work is dated (so every release of that day counts), or the override."""
+    if override == "now":
+        return AsOf(None, "--resolve-as-of now")
+    if isinstance(override, datetime):
+        return AsOf(_end_of_day(override), "--resolve-as-of")
+    if dated is None or not EARLIEST_PLAUSIBLE <= dated <= datetime.now(UTC) + timedelta(days=1):
+        return AsOf(None, "none (the submission carries no plausible date)")
+    return AsOf(_end_of_day(dated), dated_by)
+
+
+def _end_of_day(moment: datetime) -> datetime:
+    day = moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
+    return datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
+
+
+def sandbox_target(python: str, wheel_target: str) -> Target:
+    """What to resolve for: CPython `python` in a Linux container on this machine's architecture (glibc of
+    the base image, Debian 12: 2.36), or the host itself (the local backend)."""
+    if wheel_target == "linux-container":
+        arch = {"arm64": "aarch64", "amd64": "x86_64"}.get(platform.machine().lower(), platform.machine().lower())
+        return Target(python, f"{arch}-manylinux_2_36")
+    return Target(python, None)
+
+
+def pinned_tools(names: tuple[str, ...] = CANDIDATE_TEST_TOOLS) -> tuple[str, ...]:
+    """`name==version` of each tool as installed with this grader (a tool not installed is left out)."""
+    pins = []
+    for name in names:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return tuple(pins)
+
+
+def candidate_request(declared: Declared, target: Target) -> ResolveRequest:
+    """The resolution of a candidate's environment: their requirements plus the grader's test tools."""
+    return ResolveRequest(main=declared.main.requirements, test=declared.test.requirements, tools=pinned_tools(),
+                          lock=declared.lock, target=target, as_of=declared.as_of.moment)
+
+
+def tools_request(requirements: tuple[str, ...], target: Target) -> ResolveRequest:
+    """The resolution of one of the grader's own images (the runner): no lock, no date, no extra tools."""
+    return ResolveRequest(main=requirements, test=(), tools=(), lock=None, target=target, as_of=None)
+
+
+def prepare_wheels(request: ResolveRequest, builder: Builder | None, log: Log) -> WheelSet:
+    """The wheel set for `request`: resolved and fetched once, then reused (a lock per set)."""
+    key = f"{request.key()[:40]}-f{WHEELSET_FORMAT}"
+    directory = cache_dir("wheelsets") / key
+    found = _read_wheelset(directory)
+    if found is not None:
+        return found
+    with file_lock(f"wheels-{key}"):
+        found = _read_wheelset(directory)
+        if found is not None:
+            return found
+        try:
+            resolution = resolve(request, builder, log)
+            paths = fetch_all([(p.url, p.sha256, p.filename) for p in resolution.packages])
+        except (ResolverUnavailable, IndexUnavailable) as exc:
+            raise DependencyError(str(exc)) from exc
+        link_into(paths, directory)
+        _write_wheelset(directory, resolution)
+    return WheelSet(directory, _installable(resolution), resolution)
+
+
+def _installable(resolution: Resolution) -> tuple[str, ...]:
+    return tuple(f"{p.name}=={p.version}" for p in resolution.packages)
+
+
+def _read_wheelset(directory: Path) -> WheelSet | None:
+    marker = directory / WHEELSET_MARKER
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+        if data.get("format") != WHEELSET_FORMAT:
+            return None
+        resolution = Resolution(
+            packages=tuple(Resolved(**item) for item in data["packages"]),
+            findings=tuple(Finding.model_validate(f) for f in data["findings"]),
+            lock_file=data.get("lock_file"),
+            resolver=str(data.get("resolver", "")),
+        )
+        if not all((directory / p.filename).is_file() for p in resolution.packages):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    touch(marker)
+    return WheelSet(directory, _installable(resolution), resolution)
+
+
+def _write_wheelset(directory: Path, resolution: Resolution) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": WHEELSET_FORMAT,
+        "packages": [p.__dict__ for p in resolution.packages],
+        "findings": [f.model_dump(mode="json") for f in resolution.findings],
+        "lock_file": resolution.lock_file,
+        "resolver": resolution.resolver,
+    }
+    tmp = directory / f"{WHEELSET_MARKER}.tmp"
+    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    tmp.replace(directory / WHEELSET_MARKER)
+
+
+def dependency_record(declared: Declared, wheels: WheelSet) -> DependencyRecord:
+    """What result.json says about the environment: each package's version and what decided it."""
+    resolution = wheels.resolution
+    return DependencyRecord(
+        declared_in=declared.main.source,
+        lock_file=resolution.lock_file,
+        as_of=declared.as_of.moment.date().isoformat() if declared.as_of.moment else None,
+        as_of_source=declared.as_of.source,
+        resolver=resolution.resolver,
+        packages=[PackageRecord(name=p.name, version=p.version, origin=p.origin, group=p.group,
+                                built_from_source=p.built) for p in resolution.packages],
+    )
+
+
+def as_of_finding(declared: Declared) -> Finding | None:
+    """An INFO finding saying how unlocked versions were chosen, when something was resolved by date."""
+    moment = declared.as_of.moment
+    if moment is None:
+        return None
+    return Finding(message=f"Versions not locked or pinned were resolved as of {moment.date().isoformat()} "
+                           f"({declared.as_of.source}), so the project installs what worked when it was written.",
+                   severity=Severity.INFO, rule="deps.as-of")

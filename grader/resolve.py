@@ -1,0 +1,420 @@
+"""Decide the exact versions a submission is graded with: what its author locked or pinned, else what
+resolved on the day the work was done.
+
+Order of authority, per package: a lock file's version (`grader.locks`), an exact `==` pin in the
+candidate's requirements, then a resolution bounded by the submission's date (`as_of`: uv's
+`--exclude-newer`), so a repository graded months later installs what worked when it was written.
+
+The resolution runs in two phases: the app's own (main) requirements first, then the candidate's test
+requirements and the grader's test tools on top, with the main versions held fixed, so a test-only
+package can never move what the app runs with, and a broken test set never costs the app its packages.
+
+When uv cannot resolve, its error text is searched only for the *names* it involves; each is then looked
+up on the index (`grader.index`), whose JSON says what is wrong in structured form:
+- no such project: the requirement is dropped, with a finding naming it;
+- no release for the sandbox's Python, or none matching the specifier: dropped, with a finding;
+- a release with only a source archive: the archive is built into a wheel in a throwaway container (the
+  `Builder`), and the resolution is tried again with that wheel available; a failed build is a finding
+  with the end of the build log;
+- anything else is a conflict between requirements, reported with uv's explanation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+from typing import Literal, Protocol
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from grader.index import IndexClient, Release, fetch, supported_tags, usable_releases, wheel_fits
+from grader.locks import SANDBOX_MARKERS, LockFile
+from grader.models import Finding, Severity
+from grader.paths import cache_dir
+from grader.uv import CompileRequest, Pin, Target, compile_requirements, index_url, names_in_message, uv_version
+
+MAX_ROUNDS = 12
+MAX_BUILDS_PER_PACKAGE = 2
+Origin = Literal["lock", "pin", "resolved", "tool"]
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """A wheel built from a source archive, or why there is none (the end of the build log)."""
+
+    wheel: Path | None
+    log_tail: str = ""
+
+
+class Builder(Protocol):
+    """Builds one source archive into a wheel, isolated from the host (see grader.sandbox.builds)."""
+
+    @property
+    def identity(self) -> str:
+        """Changes when the build environment changes, so a failed build is tried again then."""
+        ...
+
+    def build_wheel(self, sdist: Path, build_wheels: Sequence[Path], out_dir: Path) -> BuildOutcome:
+        """Build `sdist` with only `build_wheels` available to its build backend; the wheel lands in out_dir."""
+        ...
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    """What the candidate declared and locked, and what the resolution is for."""
+
+    main: tuple[str, ...]
+    test: tuple[str, ...]
+    tools: tuple[str, ...]  # the grader's test tools, added where the candidate does not require them
+    lock: LockFile | None
+    target: Target
+    as_of: datetime | None
+
+    def key(self) -> str:
+        """A hash of everything the resolution depends on (the wheel set's cache key)."""
+        payload = {
+            "main": sorted(self.main), "test": sorted(self.test), "tools": sorted(self.tools),
+            "lock": self.lock.constraints() if self.lock else None, "target": self.target.key,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One package of the environment: version, where the version came from, the wheel to install."""
+
+    name: str
+    version: str
+    origin: Origin
+    group: Literal["main", "test"]
+    built: bool
+    url: str
+    sha256: str | None
+    filename: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The environment's packages, how the versions were decided, and what could not be installed."""
+
+    packages: tuple[Resolved, ...]
+    findings: tuple[Finding, ...]
+    lock_file: str | None  # the lock whose versions were used (None: none, or it did not fit)
+    resolver: str
+
+
+@dataclass
+class _Conflict:
+    message: str
+
+
+@dataclass
+class _State:
+    """What one resolution learned along the way."""
+
+    findings: list[Finding] = field(default_factory=list)
+    dropped: set[str] = field(default_factory=set)
+    built: dict[str, str] = field(default_factory=dict)  # name -> version built from source
+    build_attempts: dict[str, int] = field(default_factory=dict)
+
+
+class Resolver:
+    """One resolution: phases, repairs and builds (see the module docstring)."""
+
+    def __init__(self, request: ResolveRequest, builder: Builder | None, log: Log) -> None:
+        self.request = request
+        self.builder = builder
+        self.log = log
+        self.state = _State()
+        self.built_dir = cache_dir("built") / f"links-{request.key()[:24]}"
+        self._index: IndexClient | None = None
+        machine = request.target.platform.split("-", 1)[0] if request.target.platform else None
+        self.tags = supported_tags(request.target.python, machine)
+
+    @property
+    def index(self) -> IndexClient:
+        if self._index is None:
+            self._index = IndexClient(index_url())
+        return self._index
+
+    # --- phases ---------------------------------------------------------------------------------------
+
+    def run(self) -> Resolution:
+        """Resolve the main requirements, then the test requirements on top."""
+        request = self.request
+        lock = request.lock if request.lock and request.lock.packages else None
+        main_requirements = request.main or (lock.main_requirements() if lock else ())
+        main, lock_used = self._main_phase(main_requirements, lock)
+        if not main and main_requirements:  # they conflict: the tests get the tools, the app nothing
+            main_requirements = ()
+        test = self._test_phase(main_requirements, main, lock if lock_used else None)
+        packages = self._records(main, test, main_requirements, lock if lock_used else None)
+        return Resolution(tuple(packages), tuple(self.state.findings), lock.file if lock and lock_used else None,
+                          uv_version())
+
+    def _main_phase(self, requirements: tuple[str, ...], lock: LockFile | None) -> tuple[tuple[Pin, ...], bool]:
+        constraints = lock.constraints() if lock else ()
+        outcome = self._compile(requirements, constraints)
+        if isinstance(outcome, _Conflict) and lock is not None:
+            self._note(f"{lock.file} does not fit the declared dependencies ({_summary(outcome.message)}), so "
+                       "versions were resolved without it; regenerate the lock file.", "deps.lock-mismatch",
+                       Severity.WARNING, lock.file)
+            outcome = self._compile(requirements, ())
+            lock = None
+        if isinstance(outcome, _Conflict):
+            self._note(f"The declared dependencies conflict, so none of them was installed: "
+                       f"{_summary(outcome.message)}; fix the version constraints.", "deps.conflict", Severity.ERROR)
+            return (), False
+        return outcome, lock is not None
+
+    def _test_phase(self, main_requirements: tuple[str, ...], main: tuple[Pin, ...],
+                    lock: LockFile | None) -> tuple[Pin, ...]:
+        held = tuple(f"{pin.name}=={pin.version}" for pin in main)
+        wanted = {_key(_name(r)) for r in (*main_requirements, *self.request.test)}
+        tools = tuple(tool for tool in self.request.tools if _key(_name(tool)) not in wanted)
+        attempts = [
+            ((*main_requirements, *self.request.test, *tools), (*held, *(lock.constraints() if lock else ()))),
+            ((*main_requirements, *self.request.test, *tools), held),
+            ((*main_requirements, *tools), held),
+        ]
+        for number, (requirements, constraints) in enumerate(attempts):
+            if number == 2 and not self.request.test:
+                break
+            outcome = self._compile(requirements, constraints)
+            if not isinstance(outcome, _Conflict):
+                if number == 2:
+                    self._note("The test dependencies could not be installed with the app's, so the candidate's "
+                               "tests run without them.", "deps.test-conflict", Severity.WARNING)
+                return outcome
+            last = outcome
+        self._note(f"pytest and coverage could not be installed beside the app's dependencies "
+                   f"({_summary(last.message)}), so the candidate's tests cannot run.", "deps.tools-conflict",
+                   Severity.WARNING)
+        return main
+
+    # --- one resolution, repaired round by round ------------------------------------------------------
+
+    def _compile(self, requirements: Sequence[str], constraints: Sequence[str]) -> tuple[Pin, ...] | _Conflict:
+        message = ""
+        for _ in range(MAX_ROUNDS):
+            kept = tuple(r for r in requirements if _key(_name(r)) not in self.state.dropped)
+            outcome = compile_requirements(CompileRequest(
+                requirements=kept, target=self.request.target, constraints=tuple(constraints),
+                as_of=self.request.as_of, exempt=self._exempt(kept, constraints),
+                find_links=(self.built_dir,) if self.built_dir.is_dir() else (),
+            ))
+            if outcome.pins is not None:
+                return outcome.pins
+            message = outcome.message
+            if not self._repair(message, kept, constraints):
+                break
+        return _Conflict(message)
+
+    def _exempt(self, requirements: Sequence[str], constraints: Sequence[str]) -> tuple[str, ...]:
+        """Names whose versions are fixed already (locked, pinned) or are the grader's: no date cutoff."""
+        names = {_key(_name(c)) for c in constraints}
+        names |= {_key(_name(r)) for r in requirements if _exact_version(r)}
+        names |= tool_closure(self.request.tools)
+        return tuple(sorted(names))
+
+    def _repair(self, message: str, requirements: Sequence[str], constraints: Sequence[str]) -> bool:
+        """Change something that makes the next round differ (drop or build), or say nothing can."""
+        wheels, missing, others = names_in_message(message)
+        direct = {_key(_name(r)): r for r in requirements}
+        pinned = {_key(_name(c)): _exact_version(c) for c in constraints}
+        for name in map(_key, missing):
+            if name in direct:
+                self._drop(name, direct[name], f"there is no project named {name} on the package index")
+                return True
+        if any(self._try_build(_key(name), direct, pinned) for name in wheels):
+            return True
+        ordered = [*map(_key, others), *direct]
+        for name in dict.fromkeys(n for n in ordered if n in direct):
+            problem = self._diagnose(name, _specifier(direct[name]), pinned.get(name))
+            if problem is not None:
+                self._drop(name, direct[name], problem)
+                return True
+        return False
+
+    def _diagnose(self, name: str, specifier: SpecifierSet, locked: str | None) -> str | None:
+        """What the index says is wrong with a direct requirement, or None when it looks installable."""
+        releases = self.index.releases(name)
+        python = self.request.target.python
+        if releases is None:
+            return f"there is no project named {name} on the package index"
+        matching = [r for r in releases if specifier.contains(r.version, prereleases=True)]
+        if locked is not None:
+            matching = [r for r in matching if str(r.version) == locked or r.version.public == locked]
+        wanted = f"{name}{specifier}" if str(specifier) else name
+        if not matching:
+            return f"no release of {wanted} exists on the package index (newest: {releases[0].version})"
+        if not usable_releases(matching, SpecifierSet(), python, None):
+            needs = next((f.requires_python for f in matching[0].files if f.requires_python), "another Python")
+            return f"no release of {wanted} supports Python {python} (the newest needs {needs})"
+        if not self._exempt_name(name) and not usable_releases(matching, SpecifierSet(), python, self.request.as_of):
+            return f"no release of {wanted} for Python {python} was published before {_day(self.request.as_of)}"
+        return None
+
+    def _exempt_name(self, name: str) -> bool:
+        return self.request.as_of is None or name in tool_closure(self.request.tools)
+
+    def _drop(self, name: str, requirement: str, why: str) -> None:
+        self.state.dropped.add(name)
+        self._note(f"{requirement!r} was not installed: {why}.", "deps.not-installed", Severity.WARNING)
+
+    # --- building from source ---------------------------------------------------------------------------
+
+    def _try_build(self, name: str, direct: dict[str, str], pinned: dict[str, str | None]) -> bool:
+        """Build the source archive of the release uv would pick for `name`; True when a new wheel appeared."""
+        if name in self.state.dropped or self.state.build_attempts.get(name, 0) >= MAX_BUILDS_PER_PACKAGE:
+            return False
+        release = self._release_to_build(name, direct.get(name), pinned.get(name))
+        if release is None:
+            return False
+        sdist = next((f for f in release.files if f.is_sdist and f.sha256), None)
+        if sdist is None or self.state.built.get(name) == str(release.version):
+            return False
+        self.state.build_attempts[name] = self.state.build_attempts.get(name, 0) + 1
+        if self.builder is None:
+            self._note(f"{name} {release.version} has no wheel for this machine and the local backend does not "
+                       "build source archives, so it was not installed; grade with --sandbox docker.",
+                       "deps.no-wheel", Severity.WARNING)
+            self._drop_quietly(name, direct)
+            return name in direct
+        self.log(f"building {name} {release.version} from source in a container (no wheel for Python "
+                 f"{self.request.target.python})")
+        from grader.builds import build_from_source
+
+        outcome = build_from_source(self, fetch(sdist.url, sdist.sha256, sdist.filename), sdist.sha256 or "")
+        if outcome.wheel is None:
+            self._note(f"{name} {release.version} has no wheel for Python {self.request.target.python} and could "
+                       f"not be built from source, so it was not installed; the build said: {outcome.log_tail}",
+                       "deps.build-failed", Severity.WARNING)
+            self._drop_quietly(name, direct)
+            return name in direct
+        self.state.built[name] = str(release.version)
+        return True
+
+    def _drop_quietly(self, name: str, direct: dict[str, str]) -> None:
+        if name in direct:
+            self.state.dropped.add(name)
+
+    def _release_to_build(self, name: str, requirement: str | None, locked: str | None) -> Release | None:
+        """The newest release allowed here (lock, specifier, date, Python) that has no wheel but an sdist."""
+        releases = self.index.releases(name) or []
+        specifier = _specifier(requirement) if requirement else SpecifierSet()
+        if locked is not None:
+            specifier &= SpecifierSet(f"=={locked}")
+        before = None if self._exempt_name(name) or locked else self.request.as_of
+        for release in usable_releases(releases, specifier, self.request.target.python, before):
+            if any(f.is_wheel and wheel_fits(f.filename, self.tags) for f in release.files):
+                return None  # uv can use this one as it is: the problem lies elsewhere
+            if any(f.is_sdist for f in release.files):
+                return release
+        return None
+
+    # --- the record ---------------------------------------------------------------------------------------
+
+    def _records(self, main: tuple[Pin, ...], test: tuple[Pin, ...], main_requirements: Sequence[str],
+                 lock: LockFile | None) -> list[Resolved]:
+        main_names = {_key(pin.name) for pin in main}
+        locked = lock.versions() if lock else {}
+        exact = {_key(_name(r)): _exact_version(r) for r in (*main_requirements, *self.request.test)}
+        tools = {_key(_name(t)) for t in self.request.tools} - set(exact)
+        records = []
+        for pin in test or main:
+            name = _key(pin.name)
+            wheel = next((w for w in pin.wheels if wheel_fits(w.filename, self.tags)), None)
+            if wheel is None:
+                self._note(f"{pin.name} {pin.version} has no wheel for this sandbox, so it was not installed.",
+                           "deps.no-wheel", Severity.WARNING)
+                continue
+            origin: Origin = ("lock" if locked.get(name) == pin.version else
+                              "pin" if exact.get(name) == pin.version else
+                              "tool" if name in tools else "resolved")
+            records.append(Resolved(name, pin.version, origin, "main" if name in main_names else "test",
+                                    self.state.built.get(name) == pin.version, wheel.url, wheel.sha256,
+                                    wheel.filename))
+        return records
+
+    def _note(self, message: str, rule: str, severity: Severity = Severity.INFO, file: str | None = None) -> None:
+        self.state.findings.append(Finding(message=message, file=file, severity=severity, rule=rule))
+
+
+def resolve(request: ResolveRequest, builder: Builder | None, log: Log = print) -> Resolution:
+    """The exact packages for `request` (see the module docstring); raises ResolverUnavailable/IndexUnavailable
+    only for the grader's own problems (no index, no uv)."""
+    return Resolver(request, builder, log).run()
+
+
+# --- small helpers -----------------------------------------------------------------------------------------------
+
+
+def _key(name: str) -> str:
+    """The canonical form of a project name, as a plain string."""
+    return str(canonicalize_name(name))
+
+
+def _name(requirement: str) -> str:
+    try:
+        return Requirement(requirement).name
+    except InvalidRequirement:
+        return requirement.split(";", 1)[0].strip()
+
+
+def _specifier(requirement: str) -> SpecifierSet:
+    try:
+        return Requirement(requirement).specifier
+    except InvalidRequirement:
+        return SpecifierSet()
+
+
+def _exact_version(requirement: str) -> str | None:
+    """The version of a `name==X` (or `===X`) requirement without wildcards; None otherwise."""
+    specifiers = list(_specifier(requirement))
+    if len(specifiers) == 1 and specifiers[0].operator in ("==", "===") and "*" not in specifiers[0].version:
+        return specifiers[0].version
+    return None
+
+
+def _summary(message: str, limit: int = 400) -> str:
+    """uv's explanation without its framing: the `cause:` text, joined into one line."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    body = [line.removeprefix("cause:").strip() for line in lines
+            if not line.startswith(("error:", "hint:")) and not line.startswith("warning:")]
+    text = " ".join(body) or (lines[0] if lines else "no explanation")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.date().isoformat() if moment else "now"
+
+
+def tool_closure(tools: Iterable[str]) -> set[str]:
+    """The grader's test tools and what they install, read from this grader's own environment."""
+    names: set[str] = set()
+    pending = [_key(_name(tool)) for tool in tools]
+    environment = {**SANDBOX_MARKERS, "python_version": "3.11", "python_full_version": "3.11.0", "extra": ""}
+    while pending:
+        name = pending.pop()
+        if name in names:
+            continue
+        names.add(name)
+        try:
+            requires = distribution(name).requires or []
+        except PackageNotFoundError:
+            continue
+        for text in requires:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate(environment):
+                pending.append(_key(requirement.name))
+    return names
