@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urljoin, urlparse
 
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
@@ -96,24 +96,26 @@ def wheel_fits(filename: str, tags: frozenset[Tag]) -> bool:
 
 
 class IndexClient:
-    """PEP 691 JSON pages of one index, cached for the life of the client."""
+    """PEP 691 JSON pages of the indexes uv uses, cached for the life of the client. As uv does by default
+    ("first index"), a project comes from the first index, in priority order, that has it."""
 
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+    def __init__(self, base_urls: Sequence[str]) -> None:
+        self.base_urls = [url if url.endswith("/") else url + "/" for url in base_urls]
         self._pages: dict[str, list[Release] | None] = {}
 
     def releases(self, name: str) -> list[Release] | None:
-        """The project's releases, newest first; None when the index has no such project."""
+        """The project's releases, newest first; None when no index has such a project."""
         key = canonicalize_name(name)
         if key not in self._pages:
-            self._pages[key] = self._fetch(key)
+            self._pages[key] = next((found for url in self.base_urls if (found := self._fetch(url, key)) is not None),
+                                    None)
         return self._pages[key]
 
-    def _fetch(self, name: str) -> list[Release] | None:
+    def _fetch(self, base_url: str, name: str) -> list[Release] | None:
         import httpx
 
         try:
-            response = httpx.get(f"{self.base_url}{name}/", headers={"Accept": JSON_ACCEPT},
+            response = httpx.get(f"{base_url}{name}/", headers={"Accept": JSON_ACCEPT},
                                  timeout=HTTP_TIMEOUT_S, follow_redirects=True)
         except httpx.HTTPError as exc:
             raise IndexUnavailable(f"the package index could not be reached ({exc})") from exc
@@ -139,9 +141,7 @@ def _releases(name: str, files: Iterable[object], page_url: object) -> list[Rele
 def _index_file(item: dict[str, object], page_url: str) -> IndexFile:
     hashes = item.get("hashes")
     uploaded = item.get("upload-time")
-    url = str(item.get("url", ""))
-    if url and not urlparse(url).scheme:  # a relative link on the page
-        url = page_url.rstrip("/") + "/" + url
+    url = urljoin(page_url, str(item.get("url", "")))  # links may be relative to the page
     return IndexFile(
         filename=str(item["filename"]),
         url=url,

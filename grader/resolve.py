@@ -38,7 +38,7 @@ from grader.index import IndexClient, Release, fetch, supported_tags, usable_rel
 from grader.locks import SANDBOX_MARKERS, LockFile
 from grader.models import Finding, Severity
 from grader.paths import cache_dir
-from grader.uv import CompileRequest, Pin, Target, compile_requirements, index_url, names_in_message, uv_version
+from grader.uv import CompileRequest, Pin, Target, compile_requirements, index_urls, names_in_message, uv_version
 
 MAX_ROUNDS = 12
 MAX_BUILDS_PER_PACKAGE = 2
@@ -143,7 +143,7 @@ class Resolver:
     @property
     def index(self) -> IndexClient:
         if self._index is None:
-            self._index = IndexClient(index_url())
+            self._index = IndexClient(index_urls())
         return self._index
 
     # --- phases ---------------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ class Resolver:
             if name in direct:
                 self._drop(name, direct[name], f"there is no project named {name} on the package index")
                 return True
-        if any(self._try_build(_key(name), direct, pinned) for name in wheels):
+        if any(self._try_build(_key(name), direct, pinned, constraints) for name in wheels):
             return True
         ordered = [*map(_key, others), *direct]
         for name in dict.fromkeys(n for n in ordered if n in direct):
@@ -252,11 +252,13 @@ class Resolver:
         if releases is None:
             return f"there is no project named {name} on the package index"
         matching = [r for r in releases if specifier.contains(r.version, prereleases=True)]
-        if locked is not None:
-            matching = [r for r in matching if str(r.version) == locked or r.version.public == locked]
         wanted = f"{name}{specifier}" if str(specifier) else name
         if not matching:
             return f"no release of {wanted} exists on the package index (newest: {releases[0].version})"
+        if locked is not None:  # a lock that excludes what is declared is a conflict, not a missing release
+            matching = [r for r in matching if str(r.version) == locked or r.version.public == locked]
+            if not matching:
+                return None
         if not usable_releases(matching, SpecifierSet(), python, None):
             needs = next((f.requires_python for f in matching[0].files if f.requires_python), "another Python")
             return f"no release of {wanted} supports Python {python} (the newest needs {needs})"
@@ -273,7 +275,8 @@ class Resolver:
 
     # --- building from source ---------------------------------------------------------------------------
 
-    def _try_build(self, name: str, direct: dict[str, str], pinned: dict[str, str | None]) -> bool:
+    def _try_build(self, name: str, direct: dict[str, str], pinned: dict[str, str | None],
+                   constraints: Sequence[str]) -> bool:
         """Build the source archive of the release uv would pick for `name`; True when a new wheel appeared."""
         if name in self.state.dropped or self.state.build_attempts.get(name, 0) >= MAX_BUILDS_PER_PACKAGE:
             return False
@@ -288,8 +291,7 @@ class Resolver:
             self._note(f"{name} {release.version} has no wheel for this machine and the local backend does not "
                        "build source archives, so it was not installed; grade with --sandbox docker.",
                        "deps.no-wheel", Severity.WARNING)
-            self._drop_quietly(name, direct)
-            return name in direct
+            return self._drop_needing(name, direct, constraints)
         self.log(f"building {name} {release.version} from source in a container (no wheel for Python "
                  f"{self.request.target.python})")
         from grader.builds import build_from_source
@@ -299,14 +301,29 @@ class Resolver:
             self._note(f"{name} {release.version} has no wheel for Python {self.request.target.python} and could "
                        f"not be built from source, so it was not installed; the build said: {outcome.log_tail}",
                        "deps.build-failed", Severity.WARNING)
-            self._drop_quietly(name, direct)
-            return name in direct
+            return self._drop_needing(name, direct, constraints)
         self.state.built[name] = str(release.version)
         return True
 
-    def _drop_quietly(self, name: str, direct: dict[str, str]) -> None:
+    def _drop_needing(self, name: str, direct: dict[str, str], constraints: Sequence[str]) -> bool:
+        """Leave out `name` (a direct requirement) or the direct requirements that need it; True if any."""
         if name in direct:
             self.state.dropped.add(name)
+            return True
+        needing = [key for key, requirement in direct.items() if key not in self.state.dropped
+                   and name in map(_key, self._wheels_wanted(requirement, constraints))]
+        for key in needing:
+            self._drop(key, direct[key], f"it needs {name}, which could not be installed")
+        return bool(needing)
+
+    def _wheels_wanted(self, requirement: str, constraints: Sequence[str]) -> list[str]:
+        """The packages uv says need a wheel when `requirement` is resolved on its own."""
+        outcome = compile_requirements(CompileRequest(
+            requirements=(requirement,), target=self.request.target, constraints=tuple(constraints),
+            as_of=self.request.as_of, exempt=self._exempt((requirement,), constraints),
+            find_links=(self.built_dir,) if self.built_dir.is_dir() else (),
+        ))
+        return [] if outcome.pins is not None else names_in_message(outcome.message)[0]
 
     def _release_to_build(self, name: str, requirement: str | None, locked: str | None) -> Release | None:
         """The newest release allowed here (lock, specifier, date, Python) that has no wheel but an sdist."""

@@ -192,18 +192,20 @@ def _file(item: dict[str, object]) -> LockedFile:
 
 
 @functools.lru_cache(maxsize=1)
-def index_url() -> str:
-    """The default index uv uses here (the operator's configuration, else uv's own default)."""
+def index_urls() -> tuple[str, ...]:
+    """The indexes uv uses here, in its order of priority (extra indexes first, the default last): the
+    operator's configuration, else uv's own default."""
     with tempfile.TemporaryDirectory(prefix="grader-uv-") as scratch_name:
         scratch = Path(scratch_name)
         empty = scratch / "empty.in"
         empty.write_text("", encoding="utf-8")
         done = _run([uv_binary(), "pip", "compile", str(empty), "--emit-index-url", "--no-header", "--quiet",
                      "--no-python-downloads"], scratch, timeout=120)
-    match = re.search(r"^--index-url\s+(\S+)", done.stdout, re.MULTILINE)
-    if match is None:
+    default = re.findall(r"^--index-url\s+(\S+)", done.stdout, re.MULTILINE)
+    extra = re.findall(r"^--extra-index-url\s+(\S+)", done.stdout, re.MULTILINE)
+    if not default and not extra:
         raise ResolverUnavailable("uv did not say which package index it uses")
-    return match.group(1).rstrip("/") + "/"
+    return tuple(url.rstrip("/") + "/" for url in (*extra, *default))
 
 
 WHEELS_REQUIRED = re.compile(r"Wheels are required for `([^`]+)`")

@@ -74,8 +74,11 @@ class ContainerBuilder:
             return BuildOutcome(target, "")
 
     def _run(self, run_id: str, sdist_name: str, inputs: Path, output: Path) -> tuple[str, int | None]:
+        # --use-pep517: an isolated build from /in/wheels even for a bare setup.py (the venv's setuptools
+        # may lack bdist_wheel); --no-index: nothing is fetched, there is no network anyway.
         command = ["python", "-m", "pip", "wheel", "--no-index", "--find-links", "/in/wheels", "--no-deps",
-                   "--no-cache-dir", "--disable-pip-version-check", "--wheel-dir", "/out", f"/in/{sdist_name}"]
+                   "--use-pep517", "--no-cache-dir", "--disable-pip-version-check", "--wheel-dir", "/out",
+                   f"/in/{sdist_name}"]
         container: Any = None
         try:
             container = self.sandbox.run_container(

@@ -1,64 +1,83 @@
-"""Dependency attacks that need no sandbox: a package with only an sdist whose setup.py would run code,
-and requirement lines that would point pip elsewhere. Nothing here reaches a package index: pip is
-pointed at a local directory with `--no-index`."""
+"""Dependency attacks: a package with only a source archive whose setup.py would run code, and requirement
+lines that would point the installer elsewhere. The hostile archive is served by a package index on
+loopback (an extra index for uv, so nothing else changes); its setup.py writes a canary file on the host
+if it ever runs there.
+
+Nothing from a submission's dependencies is built or executed on the host: without Docker the archive is
+reported and left out; with Docker it is built in a throwaway container with no network, where the host's
+path does not exist, so the canary never appears on the host while the package still installs.
+"""
 
 from __future__ import annotations
 
-import io
-import tarfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from grader.deps import download_wheels, read_dependencies
+from grader.deps import read_dependencies
+from grader.environments import sandbox_target
+from grader.models import Limits
+from grader.resolve import ResolveRequest, resolve
 
 from ..conftest import REPO_ROOT
+from ..index_server import local_index, write_sdist
 from .corpus import CASES_DIR
 
 EVIL = "grader-adversarial-evil"
 SETUP_PY = """
 from setuptools import setup
 
-with open({canary!r}, "w") as canary:
-    canary.write("setup.py ran on the host")
-setup(name={name!r}, version="1.0")
+try:
+    with open({canary!r}, "w") as canary:
+        canary.write("setup.py ran on the host")
+except OSError:
+    pass  # in the build container the host's path does not exist: the build itself goes on
+setup(name={name!r}, version="1.0", py_modules=["grader_adversarial_evil"])
 """
 
 
-def sdist(directory: Path, canary: Path) -> Path:
-    """An sdist whose setup.py writes `canary`: pip would run it to build a wheel or read metadata."""
-    path = directory / "grader_adversarial_evil-1.0.tar.gz"
-    files = {
-        "setup.py": SETUP_PY.format(canary=str(canary), name=EVIL).encode(),
-        "PKG-INFO": f"Metadata-Version: 2.1\nName: {EVIL}\nVersion: 1.0\n".encode(),
-    }
-    with tarfile.open(path, "w:gz") as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(f"grader_adversarial_evil-1.0/{name}")
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return path
+@pytest.fixture
+def evil_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An extra index serving only the hostile archive; yields the canary path its setup.py writes."""
+    files = tmp_path / "index"
+    files.mkdir()
+    canary = tmp_path / "setup-py-ran"
+    write_sdist(files, EVIL, "1.0", {"setup.py": SETUP_PY.format(canary=str(canary), name=EVIL),
+                                     "grader_adversarial_evil.py": "VALUE = 1\n"})
+    with local_index(files) as url:
+        monkeypatch.setenv("UV_INDEX", url)
+        monkeypatch.setattr("grader.resolve.index_urls", lambda: (url, "https://pypi.org/simple/"))
+        yield canary
+
+
+def quiet(_: str) -> None:
+    pass
 
 
 @pytest.mark.parametrize("target", ["linux-container", "host"])
-def test_sdist_only_package_is_dropped_and_its_setup_py_never_runs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, target: str
+def test_without_a_builder_the_archive_is_reported_and_never_run(evil_index: Path, target: str) -> None:
+    request = ResolveRequest((f"{EVIL}==1.0",), (), (), None, sandbox_target("3.11", target), None)
+    resolution = resolve(request, None, quiet)
+    assert resolution.packages == ()
+    assert [f.rule for f in resolution.findings] == ["deps.no-wheel"]
+    assert EVIL in resolution.findings[0].message
+    assert not evil_index.exists(), "the archive's setup.py ran on the host"
+
+
+@pytest.mark.docker
+def test_with_docker_the_archive_is_built_in_a_container_never_on_the_host(
+    evil_index: Path, docker_client: Any
 ) -> None:
-    links = tmp_path / "links"
-    links.mkdir()
-    canary = tmp_path / "setup-py-ran"
-    sdist(links, canary)
-    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")  # only the directory below: no index is asked
-    monkeypatch.setenv("PIP_FIND_LINKS", str(links))
-    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+    from grader.sandbox.docker import DockerSandbox
 
-    wheels = download_wheels([f"{EVIL}==1.0"], tmp_path / "wheels", "3.11", target)  # type: ignore[arg-type]
-
-    assert wheels.installable == () and wheels.files == ()
-    assert [f.rule for f in wheels.findings] == ["deps.no-wheel"]
-    assert EVIL in wheels.findings[0].message
-    assert not canary.exists(), "pip ran the sdist's setup.py"
+    sandbox = DockerSandbox(client=docker_client)
+    request = ResolveRequest((f"{EVIL}==1.0",), (), (), None, sandbox_target("3.11", "linux-container"), None)
+    resolution = resolve(request, sandbox.builder(Limits()), quiet)
+    (package,) = resolution.packages
+    assert (package.name, package.version, package.built) == (EVIL, "1.0", True)
+    assert not evil_index.exists(), "the archive's setup.py ran on the host"
 
 
 def test_environments_install_wheels_only_and_offline() -> None:
@@ -66,6 +85,8 @@ def test_environments_install_wheels_only_and_offline() -> None:
     assert "--only-binary=:all:" in dockerfile and "--no-index" in dockerfile
     local = (REPO_ROOT / "grader" / "sandbox" / "local.py").read_text()
     assert '"--no-index"' in local and '"--only-binary=:all:"' in local
+    resolver = (REPO_ROOT / "grader" / "uv.py").read_text()
+    assert '"--no-build"' in resolver, "uv must never build (run) a source archive on the host"
 
 
 def test_requirement_lines_that_point_pip_elsewhere_are_all_dropped() -> None:

@@ -1,4 +1,4 @@
-"""Tests for grader.deps: real requirement files, and real pip downloads from the package index."""
+"""Tests for grader.deps: real requirement files, and real resolutions against the package index."""
 
 from __future__ import annotations
 
@@ -6,19 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from grader.deps import (
-    DependencyError,
-    _pip_command,
-    _top_level_ancestors,
-    download_wheels,
-    platform_tags,
-    read_dependencies,
-    read_test_dependencies,
-    requirements_key,
-)
+from grader.deps import read_dependencies, read_test_dependencies, requirements_key
+from grader.environments import prepare_wheels, sandbox_target
 from grader.models import Finding, Severity
+from grader.resolve import Resolution, ResolveRequest, resolve
 
 # docopt has only ever been published as an sdist; the control test below keeps that assumption honest.
 SDIST_ONLY = "docopt==0.6.2"
@@ -93,7 +84,7 @@ def test_requirements_txt_excludes_everything_not_from_the_index(tmp_path: Path)
     assert deps.requirements == ("six==1.16.0",)
     messages = ignored(deps.findings)
     assert set(messages) == set(range(2, 19)), "every non-index line is reported with its line number"
-    assert all("the grader installs only from PyPI wheels" in m for m in messages.values())
+    assert all("the grader installs only packages from the package index" in m for m in messages.values())
     assert "it is a URL" in messages[2] and "it is a URL" in messages[3]
     assert all("it is a local path" in messages[n] for n in (4, 5, 6, 7))
     assert "editable" in messages[8] and "editable" in messages[9]
@@ -376,167 +367,84 @@ def test_requirements_key_is_stable_and_content_sensitive() -> None:
     assert requirements_key([]) == requirements_key([])
 
 
-# --- downloading wheels -----------------------------------------------------------------------------
+# --- resolving and fetching (grader.resolve through grader.environments) -------------------------------
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def resolve_for(requirements: tuple[str, ...], target: str = "linux-container") -> Resolution:
+    request = ResolveRequest(requirements, (), (), None, sandbox_target("3.11", target), None)
+    return resolve(request, None, quiet)
 
 
 def test_sdist_only_control_package_really_has_no_wheel(tmp_path: Path) -> None:
     """Guards the tests below: if docopt ever ships a wheel, they must pick another package."""
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--only-binary=:all:",
-            "--no-deps",
-            "--dest",
-            str(tmp_path),
-            SDIST_ONLY,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps", "--dest", str(tmp_path),
+         SDIST_ONLY],
+        capture_output=True, text=True, check=False,
     )
     assert done.returncode != 0
     assert "No matching distribution found for docopt" in done.stderr
 
 
-def test_download_pure_python_wheels_for_a_linux_container(tmp_path: Path) -> None:
-    wheels = download_wheels(["six==1.16.0", "idna"], tmp_path / "wheels", "3.11", "linux-container")
-    assert wheels.directory == tmp_path / "wheels"
-    assert wheels.installable == ("six==1.16.0", "idna")
-    assert wheels.findings == ()
-    assert "six-1.16.0-py2.py3-none-any.whl" in wheels.files
-    assert any(name.startswith("idna-") and name.endswith(".whl") for name in wheels.files)
+def test_pure_python_wheels_for_a_linux_container(tmp_path: Path) -> None:
+    wheels = prepare_wheels(ResolveRequest(("six==1.16.0", "idna"), (), (), None,
+                                           sandbox_target("3.11", "linux-container"), None), None, quiet)
+    assert wheels.installable[1] == "six==1.16.0" and wheels.installable[0].startswith("idna==")
+    assert wheels.resolution.findings == ()
+    assert (wheels.directory / "six-1.16.0-py2.py3-none-any.whl").is_file()
 
 
-def test_download_picks_manylinux_wheels_for_compiled_packages(tmp_path: Path) -> None:
-    wheels = download_wheels(["markupsafe==2.1.5"], tmp_path, "3.11", "linux-container")
-    (name,) = wheels.files
-    assert "cp311" in name and "manylinux" in name
+def test_compiled_packages_get_manylinux_wheels() -> None:
+    (package,) = resolve_for(("markupsafe==2.1.5",)).packages
+    assert "cp311" in package.filename and "manylinux" in package.filename and package.sha256
 
 
-def test_download_for_the_host(tmp_path: Path) -> None:
-    wheels = download_wheels(["six==1.16.0"], tmp_path, "3.11", "host")
-    assert wheels.files == ("six-1.16.0-py2.py3-none-any.whl",)
+def test_wheels_for_the_host() -> None:
+    (package,) = resolve_for(("six==1.16.0",), "host").packages
+    assert package.filename == "six-1.16.0-py2.py3-none-any.whl"
 
 
-def test_sdist_only_and_unknown_packages_are_dropped_with_findings(tmp_path: Path) -> None:
-    wheels = download_wheels(["six==1.16.0", SDIST_ONLY, NONEXISTENT], tmp_path, "3.11", "linux-container")
-    assert wheels.installable == ("six==1.16.0",)
-    assert wheels.files == ("six-1.16.0-py2.py3-none-any.whl",)
-    messages = sorted(f.message for f in wheels.findings)
-    assert messages == sorted(
-        [
-            f"No wheel for {SDIST_ONLY} for Python 3.11 on linux: it was not installed.",
-            f"No wheel for {NONEXISTENT} for Python 3.11 on linux: it was not installed.",
-        ]
-    )
-    assert all(f.severity == Severity.WARNING for f in wheels.findings)
+def test_sdist_only_and_unknown_packages_are_dropped_with_findings() -> None:
+    resolution = resolve_for(("six==1.16.0", SDIST_ONLY, NONEXISTENT))
+    assert [p.name for p in resolution.packages] == ["six"]
+    messages = " ".join(f.message for f in resolution.findings)
+    assert "docopt 0.6.2 has no wheel" in messages and f"no project named {NONEXISTENT}" in messages
+    assert all(f.severity == Severity.WARNING for f in resolution.findings)
 
 
-def test_psycopg2_really_has_no_linux_wheel_and_its_twin_downloads(tmp_path: Path) -> None:
-    """The substitution's premise, checked against the index; then the real read -> download path."""
+def test_psycopg2_really_has_no_linux_wheel_and_its_twin_resolves(tmp_path: Path) -> None:
+    """The substitution's premise, checked against the index; then the real read -> resolve path."""
     done = subprocess.run(
-        [*_pip_command(["psycopg2==2.9.9"], tmp_path / "control", "3.11", "linux-container"), "--no-deps"],
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--no-deps", "--dest", str(tmp_path),
+         "--python-version", "3.11", "--platform", "manylinux_2_36_x86_64", "psycopg2==2.9.9"],
+        capture_output=True, text=True, check=False,
     )
     assert done.returncode != 0 and "No matching distribution found for psycopg2==2.9.9" in done.stderr
 
     write(tmp_path / "project", "requirements.txt", "psycopg2==2.9.9\n")
     deps = read_dependencies(tmp_path / "project")
-    wheels = download_wheels(deps.requirements, tmp_path / "wheels", "3.11", "linux-container")
-    assert wheels.installable == ("psycopg2-binary==2.9.9",) and wheels.findings == ()
-    (name,) = wheels.files
-    assert name.startswith("psycopg2_binary-2.9.9-cp311-cp311-") and "manylinux" in name
+    (package,) = resolve_for(deps.requirements).packages
+    assert (package.name, package.version) == ("psycopg2-binary", "2.9.9")
+    assert package.filename.startswith("psycopg2_binary-2.9.9-cp311-cp311-") and "manylinux" in package.filename
 
 
-def test_download_wheels_substitutes_psycopg2_it_is_given_directly(tmp_path: Path) -> None:
-    wheels = download_wheels(["psycopg2==2.9.9"], tmp_path, "3.11", "linux-container")
-    assert wheels.installable == ("psycopg2-binary==2.9.9",)
-    assert [name.split("-")[:2] for name in wheels.files] == [["psycopg2_binary", "2.9.9"]]
-    (finding,) = wheels.findings
-    assert finding.message == substituted("psycopg2==2.9.9", "psycopg2-binary==2.9.9")
-    assert (finding.severity, finding.file) == (Severity.INFO, None)
+def test_transitive_dependency_without_wheel_drops_the_top_level_requirement() -> None:
+    resolution = resolve_for(("six==1.16.0", NEEDS_SDIST_ONLY))
+    assert [p.name for p in resolution.packages] == ["six"]
+    messages = " ".join(f.message for f in resolution.findings)
+    assert "docopt" in messages and NEEDS_SDIST_ONLY in messages
 
 
-def test_transitive_dependency_without_wheel_drops_the_top_level_requirement(tmp_path: Path) -> None:
-    wheels = download_wheels(["six==1.16.0", NEEDS_SDIST_ONLY], tmp_path, "3.11", "linux-container")
-    assert wheels.installable == ("six==1.16.0",)
-    assert wheels.files == ("six-1.16.0-py2.py3-none-any.whl",)
-    (finding,) = wheels.findings
-    assert "docopt" in finding.message and NEEDS_SDIST_ONLY in finding.message
+def test_empty_requirements_resolve_to_nothing() -> None:
+    assert resolve_for(()).packages == ()
 
 
-def test_conflicting_requirements_raise_dependency_error(tmp_path: Path) -> None:
-    with pytest.raises(DependencyError, match="conflicting dependencies") as caught:
-        download_wheels(["requests==2.31.0", "urllib3==1.20"], tmp_path, "3.11", "linux-container")
-    assert "\n" not in str(caught.value)
-
-
-def test_unreachable_index_raises_dependency_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Only pip's own settings change: nothing listens on port 9 of this machine, so the index is unreachable.
-    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
-    monkeypatch.setenv("PIP_RETRIES", "1")  # pip reports a connection failure only when it retries
-    monkeypatch.setenv("PIP_TIMEOUT", "2")
-    monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
-    for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL"):
-        monkeypatch.delenv(name, raising=False)
-    with pytest.raises(DependencyError, match="could not reach the package index"):
-        download_wheels(["six==1.16.0"], tmp_path, "3.11", "linux-container")
-
-
-def test_empty_requirements_do_not_run_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_subprocess(*args: object, **kwargs: object) -> None:
-        raise AssertionError("pip must not run for an empty requirement list")
-
-    monkeypatch.setattr(subprocess, "run", no_subprocess)
-    wheels = download_wheels([], tmp_path / "empty", "3.11", "linux-container")
-    assert (wheels.files, wheels.installable, wheels.findings) == ((), (), ())
-    assert (tmp_path / "empty").is_dir()
-
-
-def test_non_index_requirements_never_reach_pip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("nothing valid was left to download"))
-    wheels = download_wheels(
-        ["--index-url=http://127.0.0.1:9", "x @ https://example.com/x.whl"], tmp_path, "3.11", "host"
-    )
-    assert wheels.installable == ()
-    assert len(wheels.findings) == 2
-
-
-def test_bad_python_version_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(DependencyError, match=r"major\.minor"):
-        download_wheels(["six"], tmp_path, "3", "host")
-
-
-def test_pip_command_platform_flags(tmp_path: Path) -> None:
-    linux = _pip_command(["six"], tmp_path, "3.12", "linux-container")
-    host = _pip_command(["six"], tmp_path, "3.12", "host")
-    assert linux[:4] == [sys.executable, "-m", "pip", "download"]
-    assert host[7:13] == ["--python-version", "3.12", "--implementation", "cp", "--abi", "cp312"]
-    assert "--only-binary=:all:" in host and "--platform" not in host
-    platforms = [linux[i + 1] for i, arg in enumerate(linux) if arg == "--platform"]
-    assert platforms == platform_tags()
-    assert linux[-1] == host[-1] == "six"
-
-
-def test_platform_tags_cover_glibc_range_and_legacy_tags() -> None:
-    tags = platform_tags("arm64")
-    assert tags[0] == "manylinux_2_36_aarch64" and "manylinux_2_17_aarch64" in tags
-    assert len([t for t in tags if t.startswith("manylinux_2_")]) == 20
-    assert tags[-4:] == ["manylinux2014_aarch64", "manylinux2010_aarch64", "manylinux1_aarch64", "linux_aarch64"]
-
-
-def test_pip_parent_chains_lead_to_top_level_requirements() -> None:
-    output = (
-        "Collecting web-thing==1.0\n"
-        "Collecting middle>=2 (from web-thing==1.0)\n"
-        "Collecting leaf<3 (from middle->web-thing==1.0)\n"
-        "ERROR: Could not find a version that satisfies the requirement leaf<3 (from middle) (from versions: none)\n"
-    )
-    assert _top_level_ancestors("leaf", "middle", output, {"web-thing", "other"}) == {"web-thing"}
-    assert _top_level_ancestors("orphan", None, output, {"web-thing"}) == set()
+def test_non_index_requirements_never_reach_the_resolver(tmp_path: Path) -> None:
+    write(tmp_path, "requirements.txt", "--index-url=http://127.0.0.1:9\nx @ https://example.com/x.whl\n")
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ()
+    assert len(deps.findings) == 2
