@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checks._common import is_app_path, python_files
-from grader.cache import cached_wheels
-from grader.deps import WheelSet, requirements_key
+from grader.environments import WheelSet, candidate_request, prepare_wheels, sandbox_target, tools_request
 from grader.models import Challenge
-from grader.paths import cache_dir
 from grader.pipeline import Grading, runner_requirements, take_intake
+from grader.resolve import ResolveRequest
 from grader.sandbox.base import Sandbox
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -30,14 +29,19 @@ class Prepared:
     snapshot: Path
     start_command: str | None
     app_files: tuple[str, ...]
-    env_requirements: tuple[str, ...]
+    env_request: ResolveRequest
     env_wheels: WheelSet
     runner_wheels: WheelSet
 
     def host_wheels(self, python: str) -> WheelSet:
         """The same requirements for this machine (the bare-tools venv)."""
-        key = requirements_key([*self.env_requirements, python, "host"])
-        return cached_wheels(self.env_requirements, cache_dir("wheelsets") / key, python, "host")
+        host = ResolveRequest(self.env_request.main, self.env_request.test, self.env_request.tools,
+                              self.env_request.lock, sandbox_target(python, "host"), self.env_request.as_of)
+        return prepare_wheels(host, None, _quiet)
+
+
+def _quiet(_: str) -> None:
+    pass
 
 
 def solution_names() -> list[str]:
@@ -50,17 +54,14 @@ def prepare(name: str, challenge: Challenge, sandbox: Sandbox) -> Prepared:
     grading = Grading(source=SOLUTIONS / name, challenge=challenge, sandbox=sandbox, out_root=Path("/nonexistent"),
                       log=lambda _: None)
     take_intake(grading)
-    assert grading.snapshot is not None and grading.app_spec is not None
-    python = challenge.python
-    requirements = grading.environment_requirements
-    env_key = requirements_key([*requirements, python, "linux-container"])
-    env_wheels = cached_wheels(requirements, cache_dir("wheelsets") / env_key, python, "linux-container")
-    tools = runner_requirements()
-    runner_key = requirements_key([*tools, python, "runner"])
-    runner_wheels = cached_wheels(tools, cache_dir("wheelsets") / runner_key, python, "linux-container")
+    assert grading.snapshot is not None and grading.app_spec is not None and grading.declared is not None
+    target = sandbox_target(challenge.python, "linux-container")
+    request = candidate_request(grading.declared, target)
+    env_wheels = prepare_wheels(request, sandbox.builder(challenge.limits), _quiet)
+    runner_wheels = prepare_wheels(tools_request(runner_requirements(), target), None, _quiet)
     app_files = tuple(item.rel for item in python_files(grading.snapshot.path) if is_app_path(item.rel))
     return Prepared(name, SOLUTIONS / name, grading.snapshot.path, grading.app_spec.start_command, app_files,
-                    requirements, env_wheels, runner_wheels)
+                    request, env_wheels, runner_wheels)
 
 
 def make_cohort(dest: Path, mix: tuple[tuple[str, int], ...] = BULK_MIX) -> list[Path]:

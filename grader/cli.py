@@ -336,12 +336,15 @@ def sandbox_build(python: str, service_refs: list[Any]) -> None:
 @click.option("--python", default="3.11", show_default=True)
 @click.option("--mirror", default=None, help="Debian mirror URL (default: debootstrap's own default).")
 @click.option("--if-missing", is_flag=True, help="Do nothing for images that already exist.")
+@click.option("--builder", is_flag=True,
+              help="Also the build image (a C compiler and headers) that builds packages with no wheel.")
 @_service_option
 @friendly_errors
-def sandbox_bootstrap(offline: bool, python: str, mirror: str | None, if_missing: bool,
+def sandbox_bootstrap(offline: bool, python: str, mirror: str | None, if_missing: bool, builder: bool,
                       service_refs: list[Any]) -> None:
-    """Build the base image offline (debootstrap a Debian rootfs with python3 and import it), and service
-    images from Debian's postgresql and redis-server packages."""
+    """Build the base image offline (debootstrap a Debian rootfs with python3 and import it), service images
+    from Debian's postgresql and redis-server packages, and with --builder the image that builds source
+    archives into wheels (otherwise built on first use)."""
     from grader.sandbox.services import image_tag
 
     for request in service_refs:  # a version Debian does not have is refused before anything is built
@@ -352,6 +355,10 @@ def sandbox_bootstrap(offline: bool, python: str, mirror: str | None, if_missing
         out.print(f"{tag} is already there")
     else:
         out.print(f"built {images.bootstrap_base_image(client, python, log=progress, mirror=mirror)}")
+    if builder and if_missing and images.image_exists(client, images.build_image_tag(python)):
+        out.print(f"{images.build_image_tag(python)} is already there")
+    elif builder:
+        out.print(f"built {images.bootstrap_build_image(client, python, log=progress, mirror=mirror)}")
     for request in service_refs:
         service_tag = image_tag(request)
         if if_missing and images.service_image_current(client, request):

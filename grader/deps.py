@@ -13,12 +13,10 @@ set, its cache key, the wheel download) sees the twin.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,19 +91,6 @@ def read_dependencies(project_dir: Path) -> DependencySet:
         collected = _read_pipfile(pipfile)
     findings.extend(collected.findings)
     return DependencySet(normalize_requirements(collected.requirements), source, tuple(findings))
-
-
-def requirements_key(requirements: Sequence[str]) -> str:
-    """A stable sha256 hex of the normalized requirement list: same set in any order, same key."""
-    parsed: list[Requirement] = []
-    unparsed: list[str] = []
-    for text in requirements:
-        try:
-            parsed.append(Requirement(text))
-        except InvalidRequirement:
-            unparsed.append(text.strip())
-    listing = sorted([*normalize_requirements(parsed), *unparsed])
-    return hashlib.sha256(json.dumps(listing).encode("utf-8")).hexdigest()
 
 
 def normalize_requirements(requirements: Iterable[Requirement]) -> tuple[str, ...]:

@@ -16,10 +16,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
@@ -36,6 +35,7 @@ from grader.environments import (
     as_of_finding,
     candidate_request,
     dependency_record,
+    pinned_tools,
     prepare_wheels,
     read_declared,
     sandbox_target,
@@ -149,20 +149,9 @@ RUNNER_TOOLS = ("pytest", "httpx", "mypy", "ruff", "radon", "coverage", "detect-
                 "psycopg", "psycopg-binary", "redis")  # the last three: hidden tests' access to services
 
 
-def pinned(names: Sequence[str]) -> tuple[str, ...]:
-    """`name==version` for each tool installed with this grader (a tool not installed is left out)."""
-    pins = []
-    for name in names:
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
-    return tuple(pins)
-
-
 def runner_requirements() -> tuple[str, ...]:
     """The runner's tools, pinned to the versions this grader was tested with."""
-    return pinned(RUNNER_TOOLS)
+    return pinned_tools(RUNNER_TOOLS)
 
 
 def grade_submission(

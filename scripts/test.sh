@@ -33,8 +33,8 @@ log "installing grader with its dev extras into .venv"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[dev]'
 
-log "base and service images (offline bootstrap when missing)"
-.venv/bin/grader sandbox bootstrap --offline --if-missing --service postgres --service redis
+log "base, build and service images (offline bootstrap when missing)"
+.venv/bin/grader sandbox bootstrap --offline --if-missing --builder --service postgres --service redis
 
 log "running the test suite"
 exec .venv/bin/python -m pytest "$@"

@@ -28,9 +28,10 @@ from grader.bulk import (
     run_batch,
 )
 from grader.challenge import load_challenge
-from grader.deps import WheelSet
+from grader.environments import WheelSet
 from grader.hooks import GradingCancelled, GradingHooks
 from grader.models import AppRun
+from grader.resolve import Resolution
 from grader.sandbox.base import Environment, EnvironmentRequest, RunOutcome, RunPlan, Sandbox, StaticJob
 
 
@@ -139,8 +140,8 @@ class Recorder(PlainDisplay):
 
 @pytest.fixture
 def no_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    empty = WheelSet(tmp_path, (), (), ())
-    monkeypatch.setattr(grader.pipeline, "cached_wheels", lambda *args, **kwargs: empty)
+    empty = WheelSet(tmp_path, (), Resolution((), (), None, "none"))
+    monkeypatch.setattr(grader.pipeline, "prepare_wheels", lambda *args, **kwargs: empty)
 
 
 def runnable(tmp_path: Path, *names: str) -> list[Path]:

@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 
 from grader.bulk import PlainDisplay, Runner, plan_batch, run_batch
-from grader.cache import cached_wheels
 from grader.challenge import load_challenge
-from grader.deps import requirements_key, with_test_tools
+from grader.environments import pinned_tools, prepare_wheels, sandbox_target
 from grader.models import GradeResult
-from grader.paths import cache_dir, cache_root
-from grader.pipeline import CANDIDATE_TEST_TOOLS, pinned
+from grader.paths import cache_root
+from grader.resolve import ResolveRequest
 from grader.sandbox import images
 from grader.sandbox.docker import SESSION_LABEL, DockerSandbox, environment_key
 
@@ -156,9 +155,9 @@ def test_parallel_gradings_sharing_a_dependency_set_build_its_image_once(docker_
 
 def image_tag_for(sandbox: DockerSandbox, requirements: list[str], python: str) -> str:
     """The environment image tag the pipeline will use for these requirements (to clean it up)."""
-    wanted = with_test_tools(requirements, pinned(CANDIDATE_TEST_TOOLS))
-    key = requirements_key([*wanted, python, sandbox.wheel_target])
-    wheels = cached_wheels(wanted, cache_dir("wheelsets") / key, python, "linux-container")
+    request = ResolveRequest(tuple(requirements), (), pinned_tools(), None,
+                             sandbox_target(python, sandbox.wheel_target), None)
+    wheels = prepare_wheels(request, None, lambda _: None)
     base_id = str(sandbox.client.images.get(images.base_image_tag(python)).id)
     return f"grader-env:{environment_key(base_id, python, wheels.installable)[:20]}"
 

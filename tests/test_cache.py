@@ -8,15 +8,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-import grader.cache
-from grader.cache import WHEELSET_MARKER, cache_info, cached_wheels, file_lock, prune
-from grader.deps import DependencyError, WheelSet
+import grader.environments
+from grader.cache import cache_info, file_lock, prune
+from grader.environments import DependencyError, WheelSet, prepare_wheels
 from grader.models import Finding, Severity
+from grader.resolve import Resolution, Resolved, ResolveRequest
+from grader.uv import ResolverUnavailable, Target
 
 
 @pytest.fixture
@@ -27,62 +28,68 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-class FakeDownloads:
-    """Stands in for pip: writes one wheel per requirement, slowly, and counts its calls."""
+class FakeResolver:
+    """Stands in for uv and the index: one local wheel, slowly, counting its calls (the real resolver is
+    exercised in tests/grader/test_resolve.py)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wheel: Path) -> None:
+        self.wheel = wheel
         self.calls = 0
         self.fail = False
 
-    def __call__(self, requirements: Sequence[str], dest: Path, python: str, target: str) -> WheelSet:
+    def __call__(self, request: ResolveRequest, builder: object, log: object) -> Resolution:
         self.calls += 1
         if self.fail:
-            raise DependencyError("no network")
+            raise ResolverUnavailable("no network")
         time.sleep(0.2)
-        dest.mkdir(parents=True, exist_ok=True)
-        files = []
-        for requirement in requirements:
-            name = requirement.replace("==", "-") + "-py3-none-any.whl"
-            (dest / name).write_bytes(b"wheel")
-            files.append(name)
-        finding = Finding(message="No wheel for nope", severity=Severity.WARNING, rule="deps.no-wheel")
-        return WheelSet(dest, tuple(files), tuple(requirements), (finding,))
+        package = Resolved("six", "1.16.0", "pin", "main", False, self.wheel.as_uri(), None, self.wheel.name)
+        finding = Finding(message="nope was not installed", severity=Severity.WARNING, rule="deps.not-installed")
+        return Resolution((package,), (finding,), None, "uv test")
 
 
 @pytest.fixture
-def downloads(monkeypatch: pytest.MonkeyPatch) -> FakeDownloads:
-    fake = FakeDownloads()
-    monkeypatch.setattr(grader.cache, "download_wheels", fake)
+def resolver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeResolver:
+    wheel = tmp_path / "wheels" / "six-1.16.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"wheel")
+    fake = FakeResolver(wheel)
+    monkeypatch.setattr(grader.environments, "resolve", fake)
     return fake
 
 
+REQUEST = ResolveRequest(("six==1.16.0",), (), (), None, Target("3.11", None), None)
+
+
+def quiet(_: str) -> None:
+    pass
+
+
 @pytest.mark.usefixtures("own_cache")
-def test_a_wheel_set_is_resolved_once_even_by_parallel_gradings(tmp_path: Path, downloads: FakeDownloads) -> None:
-    dest = tmp_path / "set"
+def test_a_wheel_set_is_resolved_once_even_by_parallel_gradings(resolver: FakeResolver) -> None:
     results: list[WheelSet] = []
-    threads = [threading.Thread(target=lambda: results.append(cached_wheels(["six==1.16.0"], dest, "3.11", "host")))
+    threads = [threading.Thread(target=lambda: results.append(prepare_wheels(REQUEST, None, quiet)))
                for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert downloads.calls == 1
-    assert {r.files for r in results} == {("six-1.16.0-py3-none-any.whl",)}
-    again = cached_wheels(["six==1.16.0"], dest, "3.11", "host")
-    assert downloads.calls == 1 and again.findings[0].rule == "deps.no-wheel"  # findings are remembered too
-    (dest / again.files[0]).unlink()  # an incomplete set is resolved again
-    cached_wheels(["six==1.16.0"], dest, "3.11", "host")
-    assert downloads.calls == 2
+    assert resolver.calls == 1
+    assert {r.installable for r in results} == {("six==1.16.0",)}
+    again = prepare_wheels(REQUEST, None, quiet)
+    assert resolver.calls == 1 and again.resolution.findings[0].rule == "deps.not-installed"  # findings kept too
+    (again.directory / "six-1.16.0-py3-none-any.whl").unlink()  # an incomplete set is resolved again
+    prepare_wheels(REQUEST, None, quiet)
+    assert resolver.calls == 2
 
 
 @pytest.mark.usefixtures("own_cache")
-def test_a_failed_download_is_not_remembered(tmp_path: Path, downloads: FakeDownloads) -> None:
-    downloads.fail = True
+def test_a_failed_resolution_is_not_remembered(resolver: FakeResolver) -> None:
+    resolver.fail = True
     with pytest.raises(DependencyError):
-        cached_wheels(["six==1.16.0"], tmp_path / "set", "3.11", "host")
-    assert not (tmp_path / "set" / WHEELSET_MARKER).exists()
-    downloads.fail = False
-    assert cached_wheels(["six==1.16.0"], tmp_path / "set", "3.11", "host").files
+        prepare_wheels(REQUEST, None, quiet)
+    resolver.fail = False
+    assert prepare_wheels(REQUEST, None, quiet).installable == ("six==1.16.0",)
+    assert resolver.calls == 2
 
 
 def age(path: Path, days: float) -> None:

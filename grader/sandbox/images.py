@@ -881,6 +881,7 @@ def doctor(client: DockerClient | None = None) -> list[DoctorItem]:
         items.append(_doctor_base_image(client, DEFAULT_PYTHON))
         items.append(_doctor_python_images(client))
         items.append(_doctor_service_images(client))
+        items.append(_doctor_build_image(client, DEFAULT_PYTHON))
     items.append(_doctor_debootstrap())
     items.append(_doctor_root())
     items.append(_doctor_cache())
@@ -942,6 +943,15 @@ def _doctor_service_images(client: DockerClient) -> DoctorItem:
         return DoctorItem("service images", True, ", ".join(tags))
     return DoctorItem("service images", True, "none yet: built on first use by a challenge that declares services "
                       "(or `grader sandbox bootstrap --offline --service postgres --service redis`)")
+
+
+def _doctor_build_image(client: DockerClient, python: str) -> DoctorItem:
+    """Optional too: only a dependency with no wheel needs it, and it is built on first use."""
+    tag = build_image_tag(python)
+    if image_exists(client, tag):
+        return DoctorItem("build image", True, f"{tag} (builds packages that have no wheel)")
+    return DoctorItem("build image", True, f"{tag} not built yet: built when a package without a wheel first needs "
+                      "it (or `grader sandbox bootstrap --offline --builder`)")
 
 
 def _doctor_debootstrap() -> DoctorItem:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader.deps import read_dependencies, read_test_dependencies, requirements_key
+from grader.deps import read_dependencies, read_test_dependencies
 from grader.environments import prepare_wheels, sandbox_target
 from grader.models import Finding, Severity
 from grader.resolve import Resolution, ResolveRequest, resolve
@@ -357,14 +357,6 @@ def test_invalid_pyproject_is_reported_and_the_next_source_used(tmp_path: Path) 
     deps = read_dependencies(tmp_path)
     assert deps.requirements == ("flask",)
     assert any(f.rule == "deps.invalid-toml" and f.file == "pyproject.toml" for f in deps.findings)
-
-
-def test_requirements_key_is_stable_and_content_sensitive() -> None:
-    key = requirements_key(["Flask>=2", "six==1.16.0"])
-    assert key == requirements_key(["six==1.16.0", "flask>=2", "FLASK>=2"])
-    assert len(key) == 64 and int(key, 16) >= 0
-    assert key != requirements_key(["flask>=2", "six==1.15.0"])
-    assert requirements_key([]) == requirements_key([])
 
 
 # --- resolving and fetching (grader.resolve through grader.environments) -------------------------------
