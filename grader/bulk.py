@@ -2,8 +2,10 @@
 
 - **Input.** Each argument is a submission (a directory, an archive, a git repository) unless it is a
   *cohort folder*: a directory with no `.py` file and no project file (`pyproject.toml`,
-  `requirements.txt`, `Pipfile`, `Procfile`, `setup.py`, `setup.cfg`, `manage.py`) at its top level and no
-  `.git`, that holds subdirectories or archives. A cohort folder stands for its entries (hidden entries
+  `requirements.txt`, `Pipfile`, `Procfile`, `setup.py`, `setup.cfg`, `manage.py`) and nothing only a
+  repository has (`.git`, `.github`, `.gitignore`, a README, Dockerfile, compose file or Makefile) at its
+  top level, that holds subdirectories or archives; a monorepo (`backend/`, `frontend/` and a README) is one
+  submission, graded from its Python folder (`grader.project`). A cohort folder stands for its entries (hidden entries
   and tool caches such as `__pycache__` skipped), in name order. A project whose code lives only in a
   package directory and has no project file at all would read as a cohort folder: pass its entries'
   parent instead, or add a `pyproject.toml`.
@@ -52,6 +54,9 @@ PROJECT_FILES = frozenset({
     "pyproject.toml", "requirements.txt", "Pipfile", "Procfile", "setup.py", "setup.cfg", "manage.py",
 })
 SKIPPED_ENTRIES = frozenset({"__pycache__", "node_modules", "__MACOSX"})
+# What only a repository has at its top, never a folder of submissions: a monorepo is one submission.
+REPOSITORY_MARKERS = (".git", ".github", ".gitlab-ci.yml", ".gitignore")
+REPOSITORY_FILE_PREFIXES = ("readme", "dockerfile", "docker-compose", "compose.y", "makefile")
 GIB = 1024**3
 GIB_PER_JOB = 2  # a grading's containers peak well under 1 GiB besides the app; leave room for the app
 ABORT_GRACE_S = 20.0  # after Ctrl-C, how long running gradings get to notice their sandboxes are gone
@@ -71,11 +76,13 @@ def is_archive(path: Path) -> bool:
 
 def is_cohort_folder(path: Path) -> bool:
     """Whether a directory holds submissions rather than being one (the rule in the module docstring)."""
-    if not path.is_dir() or (path / ".git").exists():
+    if not path.is_dir() or any((path / name).exists() for name in REPOSITORY_MARKERS):
         return False
     entries = [entry for entry in path.iterdir() if not entry.name.startswith(".")]
     if any(entry.name in PROJECT_FILES or (entry.suffix == ".py" and entry.is_file()) for entry in entries):
         return False
+    if any(entry.name.lower().startswith(REPOSITORY_FILE_PREFIXES) and entry.is_file() for entry in entries):
+        return False  # a monorepo: its Python project lives in a subfolder (grader.project)
     return any(_is_submission_entry(entry) for entry in entries)
 
 

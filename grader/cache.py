@@ -168,7 +168,7 @@ def _mtime(path: Path) -> float:
 def image_groups(client: Any) -> list[CacheGroup]:
     """Environment and runner images; sizes are what each image adds on top of layers it shares."""
     groups = {role: CacheGroup(f"{role} images", f"grader-{role}:*") for role in IMAGE_ROLES}
-    base = CacheGroup("base images", "grader-base:*, grader-rootfs:*", note="never pruned")
+    base = CacheGroup("base images", "grader-base:*, grader-rootfs:*, grader-build*:*", note="never pruned")
     for image in client.df().get("Images") or []:
         labels = image.get("Labels") or {}
         tags = image.get("RepoTags") or []
@@ -180,7 +180,8 @@ def image_groups(client: Any) -> list[CacheGroup]:
             key = labels["grader.key"]
             groups[role].entries.append(CacheEntry(groups[role].name, name, unique, _image_last_used(key, created),
                                                    image_key=key))
-        elif any(tag.startswith(("grader-base:", "grader-rootfs:")) for tag in tags):
+        elif any(tag.startswith(("grader-base:", "grader-rootfs:", "grader-build:", "grader-build-rootfs:"))
+                 for tag in tags):
             base.entries.append(CacheEntry(base.name, name, int(image.get("Size") or 0), created))
     return [*groups.values(), base]
 

@@ -186,11 +186,13 @@ def make_sandbox(kind: str, python: str, service_urls: Mapping[str, str] | None 
 )
 @service_url_option
 @resolve_as_of_option
+@click.option("--root", "root", default=None, metavar="DIR",
+              help="The Python project's folder inside each submission (default: found; see README).")
 @friendly_errors
 def grade(
     submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...],
     force: bool, fail_under: float | None, jobs: int | None, service_urls: dict[str, str],
-    resolve_as_of: datetime | Literal["now"] | None,
+    resolve_as_of: datetime | Literal["now"] | None, root: str | None,
 ) -> None:
     """Grade SUBMISSIONS (directories, .zip/.tar(.gz) archives or git repositories, or folders of them).
 
@@ -204,7 +206,7 @@ def grade(
         fail("no submission found in the given folder(s)", 2)
     sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
     sandbox.describe_services(challenge_services(challenge))  # the images, or a missing URL, once up front
-    batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs, GradingOptions(resolve_as_of))
+    batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs, GradingOptions(resolve_as_of, root))
     finished = [item for item in batch.items if item.result is not None]
     results = [item.result for item in finished if item.result is not None]
     write_grade_reports([out_dir / item.name for item in finished], out_dir, formats)

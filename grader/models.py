@@ -290,6 +290,7 @@ class SubmissionInfo(BaseModel):
     start_command: str | None
     start_command_source: str | None
     requirements: list[str] = Field(default_factory=list)
+    project_root: str = Field(default=".", description="The Python project's folder in the submission.")
     dependencies: DependencyRecord | None = None
     findings: list[Finding] = Field(default_factory=list)
 

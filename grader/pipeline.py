@@ -57,6 +57,7 @@ from grader.models import (
     Timings,
 )
 from grader.paths import cache_dir
+from grader.project import ProjectRoot, find_project_root
 from grader.review import build_review
 from grader.rules import effective_rules, hidden_points
 from grader.sandbox.base import (
@@ -106,9 +107,11 @@ def public_suite(challenge: Challenge) -> Suite:
 
 @dataclass(frozen=True)
 class GradingOptions:
-    """How to grade, beyond the challenge: the resolution cutoff override (`--resolve-as-of`)."""
+    """How to grade, beyond the challenge: the resolution cutoff (`--resolve-as-of`) and the project's folder
+    in the submission (`--root`)."""
 
     resolve_as_of: datetime | Literal["now"] | None = None
+    root: str | None = None
 
 
 @dataclass
@@ -123,6 +126,7 @@ class Grading:
     started: float = field(default_factory=time.monotonic)
     timings: Timings = field(default_factory=Timings)
     snapshot: Snapshot | None = None
+    project: ProjectRoot | None = None
     app_spec: AppSpec | None = None
     requirements: tuple[str, ...] = ()
     declared: Declared | None = None
@@ -138,6 +142,12 @@ class Grading:
         if self.hooks.name:  # a batch names duplicates apart
             return self.hooks.name
         return self.snapshot.name if self.snapshot else submission_name(self.source)
+
+    @property
+    def project_dir(self) -> Path:
+        """The Python project's folder in the snapshot (the snapshot itself, or a monorepo's subfolder)."""
+        assert self.snapshot is not None
+        return self.project.path(self.snapshot.path) if self.project else self.snapshot.path
 
     @property
     def tests(self) -> Suite:
@@ -232,15 +242,25 @@ def take_intake(grading: Grading) -> None:
     snapshot = take_snapshot(grading.source, cache_dir("snapshots"))
     touch(snapshot.path)  # last use, for `grader cache prune`
     grading.snapshot = snapshot
-    declared = read_declared(snapshot.path, snapshot.dated, snapshot.dated_by, grading.options.resolve_as_of)
+    grading.project = find_project_root(snapshot.path, grading.options.root)
+    project_dir = grading.project_dir
+    declared = read_declared(project_dir, snapshot.dated, snapshot.dated_by, grading.options.resolve_as_of)
     grading.declared = declared
     grading.requirements = declared.main.requirements
-    grading.app_spec = detect_app(snapshot.path, declared.main.requirements or (
+    grading.app_spec = detect_app(project_dir, declared.main.requirements or (
         declared.lock.main_requirements() if declared.lock else ()))
     dated = as_of_finding(declared)
-    grading.submission_findings = [*snapshot.findings, *declared.findings, *([dated] if dated else []),
-                                   *grading.app_spec.findings]
+    in_project = [*declared.findings, *([dated] if dated else []), *grading.app_spec.findings]
+    grading.submission_findings = [*snapshot.findings, *grading.project.findings,
+                                   *(_in_folder(f, grading.project.rel) for f in in_project)]
     grading.timings.intake_s = round(time.monotonic() - t0, 3)
+
+
+def _in_folder(finding: Finding, rel: str) -> Finding:
+    """A finding about a project file, its path made relative to the submission (monorepos)."""
+    if rel == "." or finding.file is None:
+        return finding
+    return finding.model_copy(update={"file": f"{rel}/{finding.file}"})
 
 
 def fetch_wheels(grading: Grading) -> WheelSet:
@@ -340,7 +360,10 @@ def _run_static_job(grading: Grading, environment: Environment, where: Literal["
     out_dir = result_dir(grading.out_root, grading.name) / "static" / where
     shutil.rmtree(out_dir, ignore_errors=True)
     grading.log(f"{grading.name}: running {', '.join(c.id for c in checks)}")
-    job = StaticJob(grading.snapshot.path, checks, where, grading.challenge.limits, out_dir,
+    # The grader's tools read the whole repository (README, CI, Dockerfile count from the top); the
+    # candidate's tests run in the project's folder, as its author runs them.
+    root = grading.snapshot.path if where == "tools" else grading.project_dir
+    job = StaticJob(root, checks, where, grading.challenge.limits, out_dir,
                     dict(grading.challenge.app.env),
                     services=challenge_services(grading.challenge) if where == "candidate" else ())
     with grading.hooks.stage("static checks" if where == "tools" else "tests"):
@@ -400,7 +423,7 @@ def run_app(grading: Grading, environment: Environment) -> RunOutcome | None:
     if not grading.app_spec.start_command:
         return None
     plan = RunPlan(
-        snapshot=grading.snapshot.path,
+        snapshot=grading.project_dir,
         start_command=grading.app_spec.start_command,
         app_env=dict(challenge.app.env),
         port=challenge.app.port,
@@ -466,6 +489,7 @@ def _submission_info(grading: Grading) -> SubmissionInfo | None:
         start_command=spec.start_command if spec else None,
         start_command_source=spec.source if spec else None,
         requirements=list(grading.requirements),
+        project_root=grading.project.rel if grading.project else ".",
         dependencies=grading.dependencies,
         findings=grading.submission_findings,
     )

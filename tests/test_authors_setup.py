@@ -1,9 +1,11 @@
-"""Submissions graded with the dependencies their authors ran, end to end in Docker.
+"""Submissions graded as their authors run them, end to end in Docker.
 
-Each fixture breaks when installed the naive way (the newest version of everything, wheels only):
+Each fixture breaks when graded the naive way (the newest version of everything, wheels only, the top
+folder):
 - `locked-bcrypt` locks bcrypt 4.2 in poetry.lock; the newest bcrypt (5) makes passlib 1.7.4 fail every hash;
 - `pinned-bcrypt` pins only passlib; committed in June 2024, its bcrypt resolves to what existed then;
-- `sdist-only` needs pypika 0.48.9, which PyPI ships only as a source archive: it is built in a container.
+- `sdist-only` needs pypika 0.48.9, which PyPI ships only as a source archive: it is built in a container;
+- `monorepo` keeps its Python project in `backend/` beside a `frontend/`, its README and CI at the top.
 The hash challenge's hidden tests hash and verify a password through the app, so they pass only when the
 environment is the author's.
 """
@@ -43,7 +45,8 @@ def results(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> dic
     work = tmp_path_factory.mktemp("fidelity")
     dated = git_repo_dated(FIXTURES / "submissions" / "pinned-bcrypt", work / "pinned-bcrypt",
                            "2024-06-01T12:00:00+00:00")
-    sources = [FIXTURES / "submissions" / "locked-bcrypt", dated, FIXTURES / "submissions" / "sdist-only"]
+    sources = [FIXTURES / "submissions" / name for name in ("locked-bcrypt", "sdist-only", "monorepo")]
+    sources.insert(1, dated)
     out = work / "out"
     argv = [sys.executable, "-m", "grader", "grade", *map(str, sources), "--challenge",
             str(FIXTURES / "hash-challenge"), "--sandbox", "docker", "--out", str(out), "-j", "2"]
@@ -87,3 +90,17 @@ def test_a_source_only_dependency_is_built_in_a_container(results: dict[str, dic
     assert hidden_outcomes(result) == ["passed", "passed"]
     assert package(result, "pypika") == {"name": "pypika", "version": "0.48.9", "origin": "pin", "group": "main",
                                          "built_from_source": True}
+
+
+def test_a_monorepo_runs_from_its_backend_with_repository_evidence_from_the_top(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    result = results["monorepo"]
+    assert result["submission"]["project_root"] == "backend"
+    assert result["submission"]["start_command_source"] == "procfile"
+    assert hidden_outcomes(result) == ["passed", "passed"], result["app"]
+    assert package(result, "six")["version"] == "1.16.0"
+    practices = {k: v for c in result["checks"] if c["id"].startswith("practices/") for k, v in c["metrics"].items()}
+    assert practices["has_ci_config"] == 1 and practices["has_readme_run_instructions"] == 1
+    tests = next(c for c in result["checks"] if c["id"].startswith("candidate_tests/"))
+    assert tests["metrics"]["tests_found"] == 2 and tests["metrics"]["pass_rate"] == 100
