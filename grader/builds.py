@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.cache import file_lock
 from grader.index import fetch_all, link_into
 from grader.paths import cache_dir
 from grader.uv import CompileRequest, compile_requirements
@@ -39,7 +40,8 @@ def build_from_source(resolver: Resolver, sdist: Path, sha256: str) -> BuildOutc
     place = cache_dir("built") / f"{sha256}-{resolver.request.target.key}"
     cached = _cached(place, resolver.builder.identity)
     if cached is None:
-        cached = _build(resolver, sdist, place)
+        with file_lock(f"build-{place.name}"):  # parallel gradings needing one archive build it once
+            cached = _cached(place, resolver.builder.identity) or _build(resolver, sdist, place)
     if cached.wheel is not None:
         link_into([cached.wheel], resolver.built_dir)
     return BuildOutcome(cached.wheel, cached.log_tail)
