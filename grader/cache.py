@@ -250,6 +250,8 @@ def _lock_name(entry: CacheEntry) -> str:
         return f"venv-{entry.name}"
     if entry.group == "mypy":
         return f"mypy-{entry.name}"
+    if entry.group == "built":
+        return f"build-{entry.name}"
     return f"unlocked-{entry.group}"
 
 
