@@ -180,7 +180,7 @@ def test_ctrl_c_in_a_batch_removes_running_sandboxes_and_keeps_finished_results(
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     session = wait_for_hanging_app(docker_client, proc)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=90)
+    _, stderr = proc.communicate(timeout=600)  # returns as soon as the batch has cleaned up
     assert proc.returncode == 130, stderr[-3000:]
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert result(out, "a-fast").status == "graded"
@@ -192,7 +192,7 @@ def test_ctrl_c_in_a_batch_removes_running_sandboxes_and_keeps_finished_results(
 
 def wait_for_hanging_app(client: Any, proc: subprocess.Popen[str]) -> str:
     """The session label of the grading that runs b-hang's app, once its container is up."""
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 900  # ends when the app runs; generous only for a loaded machine
     while time.monotonic() < deadline and proc.poll() is None:
         for container in our_containers(client):
             labels = container.labels

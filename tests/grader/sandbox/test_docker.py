@@ -81,12 +81,12 @@ def test_ctrl_c_removes_the_running_pod(docker_client: Any, tmp_path: Path) -> N
             "hello-api", "--sandbox", "docker", "--out", str(tmp_path / "out")]
     before = _managed(docker_client)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 600  # ends when the app runs; generous only for a loaded machine
     while time.monotonic() < deadline and not _app_running(docker_client):
         time.sleep(0.2)
     assert _app_running(docker_client), "the app container never started"
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=600)  # the grader exits as soon as the pod is gone
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     assert _managed(docker_client) <= before

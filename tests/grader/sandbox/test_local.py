@@ -372,12 +372,12 @@ def test_ctrl_c_during_the_suite_still_stops_everything(
     driver = subprocess.Popen([sys.executable, "-c", DRIVER, json.dumps(args)], cwd=REPO_ROOT,
                               stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 300  # ends when the suite starts; generous only for a loaded machine
         while not runner_pgid_file.exists() or not runner_pgid_file.read_text():
             assert time.monotonic() < deadline and driver.poll() is None, "the suite never started"
             time.sleep(0.1)
         driver.send_signal(signal.SIGINT)
-        _, stderr = driver.communicate(timeout=15)
+        _, stderr = driver.communicate(timeout=300)  # returns as soon as the driver exits
     finally:
         if driver.poll() is None:
             driver.kill()
