@@ -17,7 +17,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dist = tmp_path_factory.mktemp("dist")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(REPO_ROOT)],
                    check=True, capture_output=True, timeout=300)
-    return next(dist.glob("grader-*.whl"))
+    return next(dist.glob("takehome_grader-*.whl"))
 
 
 def test_wheel_ships_data_and_checks(wheel: Path) -> None:
