@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checks._common import is_app_path, python_files
-from grader.environments import WheelSet, candidate_request, prepare_wheels, sandbox_target, tools_request
+from grader.environments import WheelSet, candidate_request, prepare_wheels, sandbox_target
 from grader.models import Challenge
-from grader.pipeline import Grading, runner_requirements, take_intake
+from grader.pipeline import Grading, take_intake
 from grader.resolve import ResolveRequest
 from grader.sandbox.base import Sandbox
+from grader.toolchain import runner_request
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO_ROOT / "challenges" / "hello-api" / "solutions"
@@ -58,7 +59,7 @@ def prepare(name: str, challenge: Challenge, sandbox: Sandbox) -> Prepared:
     target = sandbox_target(challenge.python, "linux-container")
     request = candidate_request(grading.declared, target)
     env_wheels = prepare_wheels(request, sandbox.builder(challenge.limits), _quiet)
-    runner_wheels = prepare_wheels(tools_request(runner_requirements(), target), None, _quiet)
+    runner_wheels = prepare_wheels(runner_request(target), None, _quiet)
     app_files = tuple(item.rel for item in python_files(grading.snapshot.path) if is_app_path(item.rel))
     return Prepared(name, SOLUTIONS / name, grading.snapshot.path, grading.app_spec.start_command, app_files,
                     request, env_wheels, runner_wheels)

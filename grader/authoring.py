@@ -13,6 +13,7 @@ import ast
 import json
 import re
 import sys
+import tempfile
 import tomllib
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -20,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader import __version__
 from grader.challenge import (
     MANIFEST,
     ChallengeError,
@@ -31,6 +31,7 @@ from grader.challenge import (
     solutions_dir,
     starter_dir,
 )
+from grader.distribution import DistributionError, candidate_wheel
 from grader.models import Challenge, GradeResult, SolutionExpectation
 from grader.pipeline import grade_submission
 from grader.sandbox.base import Sandbox
@@ -38,7 +39,7 @@ from grader.sandbox.base import Sandbox
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "challenge"
 TEMPLATE_SUFFIX = ".tmpl"
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-KIT_REQUIREMENTS = "requirements-grader.txt"
+KIT_WHEELS = "grader-dist"  # the grader's own wheel: the kit installs exactly the grader that grades it
 KIT_GUIDE = "CHECKING.md"
 # The runner's own packages: psycopg and redis let a suite read the grading's services from the grader's side.
 ALLOWED_SUITE_IMPORTS = frozenset({"pytest", "_pytest", "httpx", "checks", "psycopg", "redis"})
@@ -383,9 +384,14 @@ def kit_files(challenge: Challenge) -> dict[str, bytes]:
     files = {
         "README.md": (root / "README.md").read_bytes(),
         MANIFEST: public_manifest(root / MANIFEST).encode(),
-        KIT_REQUIREMENTS: f"grader=={__version__}\n".encode(),
-        KIT_GUIDE: kit_guide(challenge).encode(),
     }
+    with tempfile.TemporaryDirectory(prefix="grader-kit-") as scratch:
+        try:
+            wheel = candidate_wheel(Path(scratch))
+        except DistributionError as exc:
+            raise AuthoringError(str(exc)) from exc
+        files[f"{KIT_WHEELS}/{wheel.name}"] = wheel.read_bytes()
+    files[KIT_GUIDE] = kit_guide(challenge, wheel.name).encode()
     for folder in ("public", "starter"):
         for relative, data in tree_files(root / folder):
             files[f"{folder}/{relative}"] = data
@@ -422,25 +428,49 @@ def public_manifest(manifest: Path) -> str:
     return text
 
 
-def kit_guide(challenge: Challenge) -> str:
-    """`CHECKING.md`: how a candidate runs the public checks with the pinned grader."""
+def kit_guide(challenge: Challenge, wheel: str) -> str:
+    """`CHECKING.md`: how a candidate installs the kit's own grader and runs the public checks."""
     return f"""# Checking your work: {challenge.title}
 
 The assignment is in `README.md`; `starter/` is a place to begin. Before you submit, run the public tests
-(`public/`) and the static checks against your code, with the grader version the real grading uses:
+(`public/`) and the static checks against your code, with the grader the real grading uses: its wheel is
+in `{KIT_WHEELS}/`, and it pins the exact versions of every tool that scores your code. From this folder:
 
 ```sh
 python3 -m venv .grader-venv
-.grader-venv/bin/pip install -r {KIT_REQUIREMENTS}
+.grader-venv/bin/pip install {KIT_WHEELS}/{wheel}
 .grader-venv/bin/grader check starter --challenge .
 ```
 
+On Windows, use `.grader-venv\\Scripts\\pip` and `.grader-venv\\Scripts\\grader`; the checks then need
+Docker Desktop running (the local backend runs on Linux and macOS).
+{services_note(challenge)}
 Replace `starter` with the directory of your project. `grader check` starts your app the way the real
 grading does (see README.md), runs the public tests against it over HTTP, runs the type checker, the
 linter, the complexity and practices checks and your own tests, and prints a score per category with the
 fixes worth the most points. It uses Docker when it is available and otherwise runs your app as a plain
 local process. The real grading also runs a larger hidden test suite, so a full public score is a good
 sign, not a guarantee.
+"""
+
+
+def services_note(challenge: Challenge) -> str:
+    """What a candidate without Docker needs for a challenge with services: a server of their own."""
+    if not challenge.services:
+        return ""
+    kinds = ", ".join(f"{kind} {spec.version}" for kind, spec in sorted(challenge.services.items()))
+    examples = {"postgres": "postgres=postgresql://user:password@localhost:5432/postgres",
+                "redis": "redis=redis://localhost:6379/15"}
+    flags = " ".join(f"--service-url {examples[kind]}" for kind in sorted(challenge.services) if kind in examples)
+    needs = {"postgres": "a PostgreSQL role that may create databases", "redis": "a Redis database it may empty"}
+    wanted = "; ".join(needs[kind] for kind in sorted(challenge.services) if kind in needs)
+    return f"""
+This challenge runs your app with {kinds}. With Docker the grader starts fresh servers itself; without
+Docker, name servers you run ({wanted}):
+
+```sh
+.grader-venv/bin/grader check starter --challenge . {flags}
+```
 """
 
 

@@ -15,7 +15,6 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
@@ -26,12 +25,12 @@ from grader.locks import LockFile, find_lock
 from grader.models import DependencyRecord, Finding, PackageRecord, Severity
 from grader.paths import cache_dir
 from grader.resolve import Builder, Resolution, Resolved, ResolveRequest, resolve
+from grader.toolchain import candidate_tools
 from grader.uv import ResolverUnavailable, Target
 
 # Bumped when the way a wheel set is made changes, so sets made the old way are made again
 # (3: uv resolutions with locks, dates and wheels built from source).
 WHEELSET_FORMAT = 3
-CANDIDATE_TEST_TOOLS = ("pytest", "coverage")
 # A submission's date is trusted only inside this window: zip tools write 1980 for "unknown".
 EARLIEST_PLAUSIBLE = datetime(2008, 1, 1, tzinfo=UTC)
 Log = Callable[[str], None]
@@ -104,26 +103,10 @@ def sandbox_target(python: str, wheel_target: str) -> Target:
     return Target(python, None)
 
 
-def pinned_tools(names: tuple[str, ...] = CANDIDATE_TEST_TOOLS) -> tuple[str, ...]:
-    """`name==version` of each tool as installed with this grader (a tool not installed is left out)."""
-    pins = []
-    for name in names:
-        try:
-            pins.append(f"{name}=={version(name)}")
-        except PackageNotFoundError:
-            continue
-    return tuple(pins)
-
-
 def candidate_request(declared: Declared, target: Target) -> ResolveRequest:
     """The resolution of a candidate's environment: their requirements plus the grader's test tools."""
-    return ResolveRequest(main=declared.main.requirements, test=declared.test.requirements, tools=pinned_tools(),
+    return ResolveRequest(main=declared.main.requirements, test=declared.test.requirements, tools=candidate_tools(),
                           lock=declared.lock, target=target, as_of=declared.as_of.moment)
-
-
-def tools_request(requirements: tuple[str, ...], target: Target) -> ResolveRequest:
-    """The resolution of one of the grader's own images (the runner): no lock, no date, no extra tools."""
-    return ResolveRequest(main=requirements, test=(), tools=(), lock=None, target=target, as_of=None)
 
 
 def prepare_wheels(request: ResolveRequest, builder: Builder | None, log: Log) -> WheelSet:

@@ -351,6 +351,10 @@ class GradeResult(BaseModel):
 
     schema_version: str = SCHEMA_VERSION
     grader_version: str
+    tools: dict[str, str] = Field(
+        default_factory=dict, description="Versions of the tools that produced the scores (mypy, ruff, ...)."
+    )
+    tools_lock: str | None = Field(default=None, description="sha256 of the grader's tool lock (pylock.tools.toml).")
     graded_at: str
     status: Literal["graded", "error"]
     error: str | None = None

