@@ -107,8 +107,8 @@ def test_validate_hello_api_grades_every_solution_and_the_starter() -> None:
     verdicts = verdict_lines(proc.stdout)
     for name in HELLO.solutions:
         assert verdicts[f"solution {name}"].startswith("ok "), verdicts
-    assert "band >= 78" in verdicts["solution fastapi-ref"]
-    assert "band 35-60" in verdicts["solution fastapi-flawed"]
+    assert "band >= 95" in verdicts["solution fastapi-ref"]
+    assert "band 45-70" in verdicts["solution fastapi-flawed"]
     assert verdicts["starter"].startswith("ok fails the hidden suite")
     assert {"schema", "hidden imports", "public imports", "starter present", "public tests"} <= verdicts.keys()
     assert "hello-api: valid" in proc.stdout
