@@ -25,8 +25,9 @@ Metrics (0/1 flags unless said otherwise; shares are 0-100):
   `committed_env_file`: a real `.env` (or .env.local/.env.prod/...) is committed;
 - `secrets_found`: lines of application code or configuration where detect-secrets finds a secret (rule
   `secret`); `dev_credentials_found`: lines holding a development credential, in tests, fixtures, CI files,
-  Compose files or example/test env files (`.env.example`, `.env.testing`, `*.sample`, ...): information
-  findings (rule `dev-credential`), never charged. Migrations and lock files are not scanned; the keyword
+  Compose files or example/test env files (`.env.example`, `.env.testing`, `*.sample`, ...), and
+  `scheme://user:password@localhost` URLs anywhere: information findings (rule `dev-credential`), never
+  charged. Migrations and lock files are not scanned; the keyword
   detector's hits on a Python line whose string literals are only compared (`if MODE == "TRUE":`) are
   dropped;
 - `has_readme_run_instructions`: a top-level README with a code block or run/start/docker/install words;
@@ -547,6 +548,9 @@ COMPOSE_FILE = re.compile(r"^(?:docker-)?compose(?:\.[\w.-]+)?\.ya?ml$")
 TEST_ENV_FILES = frozenset({".env.test", ".env.testing", ".env.ci", ".env.e2e"})
 EXAMPLE_SUFFIXES = (".example", ".sample", ".template", ".tmpl", ".dist")
 FIXTURE_DIRS = frozenset({"fixtures", "fixture", "testdata", "test_data"})
+URL_CREDENTIALS = "Basic Auth Credentials"  # detect-secrets' `scheme://user:password@host` detector
+CREDENTIAL_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"`]+:[^\s@/'\"`]+@(\[[^\]]*\]|[^\s:/'\"`?#]+)")
+LOCAL_HOSTS = re.compile(r"^(localhost|127(\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\])$", re.IGNORECASE)
 
 
 def secret_candidates(files: Sequence[SourceFile]) -> list[SourceFile]:
@@ -578,11 +582,28 @@ def development_place(rel: str) -> str | None:
     return None
 
 
+def names_only_local_servers(line: str) -> bool:
+    """Whether every `scheme://user:password@host` URL on the line points at this machine (localhost,
+    127.x, 0.0.0.0, [::1]): a password for a local database, not for anything deployed."""
+    hosts = [match.group(1) for match in CREDENTIAL_URL.finditer(line)]
+    return bool(hosts) and all(LOCAL_HOSTS.match(host) for host in hosts)
+
+
+def _development_reason(rel: str, kinds: set[str], lines: list[str], line: int) -> str | None:
+    place = development_place(rel)
+    if place is not None:
+        return f"in {place}"
+    if kinds == {URL_CREDENTIALS} and 0 < line <= len(lines) and names_only_local_servers(lines[line - 1]):
+        return "in a connection URL to a local server"
+    return None
+
+
 def secrets(files: Sequence[SourceFile], submission: Path) -> Outcome:
     """detect-secrets on the candidate files: one finding per (file, line).
 
     A secret in application code or configuration is `secret` (counted in `secrets_found`); a development
-    credential (see `development_place`) is an information finding counted in `dev_credentials_found`.
+    credential (see `development_place`, and URL credentials for a local server) is an information finding
+    counted in `dev_credentials_found`.
     "Secret Keyword" hits on a Python line whose string literals are only compared are dropped.
     """
     version = _detect_secrets_version()
@@ -594,16 +615,28 @@ def secrets(files: Sequence[SourceFile], submission: Path) -> Outcome:
         for rel, line, kind in _scan_secrets(chunk, submission):
             hits.setdefault((rel, line), set()).add(kind)
     hits = _without_literal_comparisons(hits, by_rel)
-    real = {key: kinds for key, kinds in hits.items() if development_place(key[0]) is None}
-    findings = [finding(f"possible secret committed ({', '.join(sorted(kinds))}): read it from the environment "
-                        "instead, and treat this value as leaked", rel, line, SECRET_RULE, INFRASTRUCTURE)
-                for (rel, line), kinds in sorted(real.items())]
-    findings += [finding(f"development credential in {development_place(rel)} ({', '.join(sorted(kinds))}): "
-                         "normal for a local or CI database and costs nothing; make sure it is not a production "
-                         "value", rel, line, DEV_CREDENTIAL_RULE, INFRASTRUCTURE, "info")
-                 for (rel, line), kinds in sorted(hits.items()) if (rel, line) not in real]
-    metrics = {"secrets_found": float(len(real)), "dev_credentials_found": float(len(hits) - len(real))}
+    texts = {rel: _text_lines(by_rel[rel]) for rel in sorted({rel for rel, _ in hits}) if rel in by_rel}
+    findings: list[FindingDict] = []
+    real = 0
+    for (rel, line), kinds in sorted(hits.items()):
+        kind_words = ", ".join(sorted(kinds))
+        reason = _development_reason(rel, kinds, texts.get(rel, []), line)
+        if reason is None:
+            real += 1
+            findings.append(finding(f"possible secret committed ({kind_words}): read it from the environment "
+                                    "instead, and treat this value as leaked", rel, line, SECRET_RULE,
+                                    INFRASTRUCTURE))
+        else:
+            findings.append(finding(f"development credential {reason} ({kind_words}): normal for a local or CI "
+                                    "database and costs nothing; make sure it is not a production value", rel, line,
+                                    DEV_CREDENTIAL_RULE, INFRASTRUCTURE, "info"))
+    metrics = {"secrets_found": float(real), "dev_credentials_found": float(len(hits) - real)}
     return Outcome(metrics, findings, {"detect-secrets": version})
+
+
+def _text_lines(source: SourceFile) -> list[str]:
+    data = read_bytes(source, MAX_SECRET_SCAN_BYTES)
+    return [] if data is None else data.decode("utf-8", errors="replace").splitlines()
 
 
 def _without_literal_comparisons(hits: dict[tuple[str, int], set[str]],

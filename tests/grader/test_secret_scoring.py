@@ -42,7 +42,7 @@ def test_a_hard_coded_key_seen_by_lint_and_practices_is_deducted_once_at_full_we
     assert ("app.py", 6, "secret") in {(f.file, f.line, f.rule) for f in runs[1].findings}
     results = score_check_runs(runs, DEFAULT_RULES)
     lost = deducted(results)
-    assert lost["practices.secrets_found"] == 20  # the full rule, once
+    assert lost["practices.secrets_found"] == 20  # the full rule, once (db.py's URL is a second secret)
     assert "lint.infrastructure_findings" not in lost
     lint = result(results, "lint/infrastructure")
     assert lint.metrics["infrastructure_findings"] == 0 and lint.score == lint.max_score == 15
@@ -62,7 +62,7 @@ def test_development_credentials_cost_nothing(tmp_path: Path) -> None:
     assert "practices.secrets_found" not in deducted(results)
     infrastructure = result(results, "practices/infrastructure")
     credentials = [f for f in infrastructure.findings if f.rule == "dev-credential"]
-    assert len(credentials) == 7 and {f.severity for f in credentials} == {"info"}
+    assert len(credentials) == 8 and {f.severity for f in credentials} == {"info"}
 
 
 def test_a_string_literal_comparison_costs_nothing(tmp_path: Path) -> None:
