@@ -27,9 +27,8 @@ Metrics (0/1 flags unless said otherwise; shares are 0-100):
   `secret`); `dev_credentials_found`: lines holding a development credential, in tests, fixtures, CI files,
   Compose files or example/test env files (`.env.example`, `.env.testing`, `*.sample`, ...), and
   `scheme://user:password@localhost` URLs anywhere: information findings (rule `dev-credential`), never
-  charged. Migrations and lock files are not scanned; the keyword
-  detector's hits on a Python line whose string literals are only compared (`if MODE == "TRUE":`) are
-  dropped;
+  charged. Migrations and lock files are not scanned; the keyword detector's hits on a Python line whose
+  string literals are only compared (`if MODE == "TRUE":`) are dropped;
 - `has_readme_run_instructions`: a top-level README with a code block or run/start/docker/install words;
 - `logging_configured`: logging.basicConfig/dictConfig/fileConfig, a handler or formatter set up, a
   logging.Formatter subclass, structlog/loguru/python-json-logger, a Django `LOGGING` dict or `log_config=`;
@@ -603,8 +602,8 @@ def secrets(files: Sequence[SourceFile], submission: Path) -> Outcome:
 
     A secret in application code or configuration is `secret` (counted in `secrets_found`); a development
     credential (see `development_place`, and URL credentials for a local server) is an information finding
-    counted in `dev_credentials_found`.
-    "Secret Keyword" hits on a Python line whose string literals are only compared are dropped.
+    counted in `dev_credentials_found`. "Secret Keyword" hits on a Python line whose string literals are only
+    compared are dropped.
     """
     version = _detect_secrets_version()
     candidates = secret_candidates(files)
