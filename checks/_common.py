@@ -195,6 +195,41 @@ def _parse(
             return None, (None, one_line(f"{type(exc).__name__}: {exc}"))
 
 
+def compared_literal_lines(tree: ast.AST) -> set[int]:
+    """Lines where a string literal is only compared (`if OVERRIDE_TOKEN_EXPIRATION == "TRUE":`), never
+    assigned, passed as an argument, used as a default or as a dict value: a comparison reads a setting, it
+    does not hard-code a secret (secret scanners and ruff's S105 flag both alike)."""
+    compared_ids: set[int] = set()
+    compared: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for constant in _string_constants([node.left, *node.comparators]):
+                compared_ids.add(id(constant))
+                compared.add(constant.lineno)
+    bound = {constant.lineno for constant in _string_constants(_bound_values(tree)) if id(constant) not in compared_ids}
+    return compared - bound
+
+
+def _bound_values(tree: ast.AST) -> list[ast.expr]:
+    """Expressions whose value ends up in a name, an argument, a default or a dict entry."""
+    values: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.keyword)):
+            values += [node.value] if node.value is not None else []
+        elif isinstance(node, ast.Dict):
+            values += node.values
+        elif isinstance(node, ast.arguments):
+            values += [*node.defaults, *(d for d in node.kw_defaults if d is not None)]
+        elif isinstance(node, ast.Call):
+            values += node.args
+    return values
+
+
+def _string_constants(roots: Sequence[ast.expr]) -> list[ast.Constant]:
+    return [node for root in roots for node in ast.walk(root)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+
+
 # --- findings and reports ----------------------------------------------------------------------------
 
 

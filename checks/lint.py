@@ -11,6 +11,11 @@ is not a fault). Rules the installed ruff does not know are left out (and listed
 `ruff-unknown-rules`) instead of making ruff fail. Files that do not parse are skipped by the check and
 reported as `syntax-error` findings (python_fundamentals).
 
+S105 ("hard-coded password string") also fires on comparisons (`if OVERRIDE_TOKEN_EXPIRATION == "TRUE":`);
+those read a setting and hard-code nothing, so S105 on a line whose string literals are only compared is
+dropped. A hard-coded secret the practices check also finds at the same file:line is counted once, by the
+host's scoring (grader/scoring.py), under `practices.secrets_found`.
+
 Rule -> category table (`RULES`): see the table in the code; in short
 - python_fundamentals: error handling (E722, BLE001, S110, S112, B904, B012), mutable or shared defaults
   (B006), dead or wrong code (F401, F403, F811, F821, F841, F632, B018, PIE794), comparisons (E711,
@@ -40,6 +45,7 @@ from checks._common import (
     CheckCrashed,
     ParsedFile,
     Report,
+    compared_literal_lines,
     finding,
     importance_key,
     is_migration_path,
@@ -62,6 +68,7 @@ LINT_CATEGORIES = (FUNDAMENTALS, OBSERVABILITY, INFRASTRUCTURE)
 CONFIG = Path(__file__).resolve().parent / "config" / "ruff.toml"
 RUFF_TIMEOUT_S = 45.0
 MAX_ARGV_FILES = 400  # files per ruff invocation (keeps the command line short)
+HARDCODED_SECRET_CODES = ("S105", "S106", "S107")  # the host counts these once with the practices' secrets
 
 # code: (category, also on tests, why it matters)
 RULES: dict[str, tuple[str, bool, str]] = {
@@ -200,6 +207,17 @@ def to_findings(diagnostics: list[dict[str, Any]], files: Sequence[ParsedFile]) 
     return findings
 
 
+def without_literal_comparisons(diagnostics: list[dict[str, Any]],
+                                 files: Sequence[ParsedFile]) -> list[dict[str, Any]]:
+    """The diagnostics without S105 on lines where a string literal is only compared, not hard-coded."""
+    flagged = {str(item.get("filename")) for item in diagnostics if item.get("code") == "S105"}
+    compared = {str(item.source.path): compared_literal_lines(item.tree) for item in files
+                if str(item.source.path) in flagged}
+    return [item for item in diagnostics
+            if item.get("code") != "S105"
+            or (item.get("location") or {}).get("row") not in compared.get(str(item.get("filename")), set())]
+
+
 def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
     """Metrics, findings and tool versions for one submission."""
     with tempfile.TemporaryDirectory(prefix="grader-lint-") as tmp:
@@ -217,6 +235,7 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
         test_codes = [code for code in app_codes if RULES[code][1]]
         diagnostics = run_ruff(app, app_codes, cwd) if app else []
         diagnostics += run_ruff(tests, test_codes, cwd) if tests else []
+    diagnostics = without_literal_comparisons(diagnostics, parsed)
     findings = sorted([*problems, *to_findings(diagnostics, parsed)], key=importance_key)
     if not parsed:
         findings.append(finding("no Python files to lint", rule="no-python-files", severity="info"))

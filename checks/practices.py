@@ -23,7 +23,12 @@ Metrics (0/1 flags unless said otherwise; shares are 0-100):
 - `has_migrations`: Alembic / Flask-Migrate versions or Django `migrations/0*.py` (or SQL migration files);
 - `has_env_example` (.env.example, .env.sample, .env.template, .env.dist, example.env, ...);
   `committed_env_file`: a real `.env` (or .env.local/.env.prod/...) is committed;
-- `secrets_found`: lines where detect-secrets finds a secret (tests, migrations, lock files excluded);
+- `secrets_found`: lines of application code or configuration where detect-secrets finds a secret (rule
+  `secret`); `dev_credentials_found`: lines holding a development credential, in tests, fixtures, CI files,
+  Compose files or example/test env files (`.env.example`, `.env.testing`, `*.sample`, ...), and
+  `scheme://user:password@localhost` URLs anywhere: information findings (rule `dev-credential`), never
+  charged. Migrations and lock files are not scanned; the keyword detector's hits on a Python line whose
+  string literals are only compared (`if MODE == "TRUE":`) are dropped;
 - `has_readme_run_instructions`: a top-level README with a code block or run/start/docker/install words;
 - `logging_configured`: logging.basicConfig/dictConfig/fileConfig, a handler or formatter set up, a
   logging.Formatter subclass, structlog/loguru/python-json-logger, a Django `LOGGING` dict or `log_config=`;
@@ -40,6 +45,8 @@ Metrics (0/1 flags unless said otherwise; shares are 0-100):
 Each missing practice is a finding in its category (no Dockerfile, no pinned dependencies, no README run
 instructions, no .env example, committed .env, secrets -> infrastructure; no CI -> testing; no migrations
 -> databases; no logging -> observability; missing idioms and blocking calls -> python_fundamentals).
+This check does not know the assignment: the host's scoring charges only the practices the challenge asks
+for (`[practices] asked`) and keeps the others' findings as information.
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ from checks._common import (
     ParsedFile,
     Report,
     SourceFile,
+    compared_literal_lines,
     finding,
     importance_key,
     is_app_path,
@@ -474,7 +482,7 @@ def dockerfiles(files: Sequence[SourceFile], cwd: Path) -> Outcome:
 def layout(files: Sequence[SourceFile]) -> Outcome:
     """CI configuration, migrations, env example, committed .env and README run instructions."""
     rels = [item.rel for item in files]
-    has_ci = any(rel in CI_FILES or (rel.startswith(CI_DIRS) and rel.endswith((".yml", ".yaml"))) for rel in rels)
+    has_ci = any(is_ci_file(rel) for rel in rels)
     has_migrations = any(is_migration_file(rel) for rel in rels)
     has_example = any(_basename(rel) in ENV_EXAMPLES for rel in rels)
     committed = [rel for rel in rels if _basename(rel) in REAL_ENV_FILES]
@@ -496,6 +504,11 @@ def layout(files: Sequence[SourceFile]) -> Outcome:
     outcome.findings += [finding("a real environment file is committed (secrets belong outside the repository)",
                                  rel, None, "committed-env-file", INFRASTRUCTURE) for rel in committed]
     return outcome
+
+
+def is_ci_file(rel: str) -> bool:
+    """A CI configuration file (GitHub Actions workflows, .gitlab-ci.yml, CircleCI, Jenkinsfile, ...)."""
+    return rel in CI_FILES or (rel.startswith(CI_DIRS) and rel.endswith((".yml", ".yaml")))
 
 
 def is_migration_file(rel: str) -> bool:
@@ -527,12 +540,23 @@ def readme_instructions(files: Sequence[SourceFile]) -> bool:
 
 # --- secrets -------------------------------------------------------------------------------------------------
 
+SECRET_RULE = "secret"  # a likely real secret: the host counts lint's S105-S107 at the same line once with it
+DEV_CREDENTIAL_RULE = "dev-credential"
+KEYWORD_SECRET = "Secret Keyword"  # detect-secrets' "a secret-looking name is given a literal" detector
+COMPOSE_FILE = re.compile(r"^(?:docker-)?compose(?:\.[\w.-]+)?\.ya?ml$")
+TEST_ENV_FILES = frozenset({".env.test", ".env.testing", ".env.ci", ".env.e2e"})
+EXAMPLE_SUFFIXES = (".example", ".sample", ".template", ".tmpl", ".dist")
+FIXTURE_DIRS = frozenset({"fixtures", "fixture", "testdata", "test_data"})
+URL_CREDENTIALS = "Basic Auth Credentials"  # detect-secrets' `scheme://user:password@host` detector
+CREDENTIAL_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\"`]+:[^\s@/'\"`]+@(\[[^\]]*\]|[^\s:/'\"`?#]+)")
+LOCAL_HOSTS = re.compile(r"^(localhost|127(\.\d{1,3}){3}|0\.0\.0\.0|\[::1?\])$", re.IGNORECASE)
+
 
 def secret_candidates(files: Sequence[SourceFile]) -> list[SourceFile]:
-    """Text files worth scanning: not tests, migrations, lock files, binaries or large files."""
+    """Text files worth scanning: not migrations, lock files, binaries or large files."""
     chosen: list[SourceFile] = []
     for item in files:
-        if is_test_path(item.rel) or is_migration_path(item.rel) or _name(item) in LOCKFILES:
+        if is_migration_path(item.rel) or _name(item) in LOCKFILES:
             continue
         if item.rel.lower().endswith(BINARY_SUFFIXES) or _name(item) == "package-lock.json":
             continue
@@ -542,18 +566,91 @@ def secret_candidates(files: Sequence[SourceFile]) -> list[SourceFile]:
     return chosen
 
 
+def development_place(rel: str) -> str | None:
+    """Where a credential is a development one (tests, fixtures, CI, Compose, example or test env files),
+    in words for the finding; None for application code and configuration, where a secret is real."""
+    name, folders = _basename(rel), set(rel.split("/")[:-1])
+    if is_test_path(rel) or folders & FIXTURE_DIRS:
+        return "test code or fixtures"
+    if is_ci_file(rel):
+        return "a CI configuration"
+    if COMPOSE_FILE.match(name.lower()):
+        return "a Docker Compose file"
+    if name in ENV_EXAMPLES or name in TEST_ENV_FILES or name.lower().endswith(EXAMPLE_SUFFIXES):
+        return "an example or test environment file"
+    return None
+
+
+def names_only_local_servers(line: str) -> bool:
+    """Whether every `scheme://user:password@host` URL on the line points at this machine (localhost,
+    127.x, 0.0.0.0, [::1]): a password for a local database, not for anything deployed."""
+    hosts = [match.group(1) for match in CREDENTIAL_URL.finditer(line)]
+    return bool(hosts) and all(LOCAL_HOSTS.match(host) for host in hosts)
+
+
+def _development_reason(rel: str, kinds: set[str], lines: list[str], line: int) -> str | None:
+    place = development_place(rel)
+    if place is not None:
+        return f"in {place}"
+    if kinds == {URL_CREDENTIALS} and 0 < line <= len(lines) and names_only_local_servers(lines[line - 1]):
+        return "in a connection URL to a local server"
+    return None
+
+
 def secrets(files: Sequence[SourceFile], submission: Path) -> Outcome:
-    """detect-secrets on the candidate files: one finding per (file, line)."""
+    """detect-secrets on the candidate files: one finding per (file, line).
+
+    A secret in application code or configuration is `secret` (counted in `secrets_found`); a development
+    credential (see `development_place`, and URL credentials for a local server) is an information finding
+    counted in `dev_credentials_found`. "Secret Keyword" hits on a Python line whose string literals are only
+    compared are dropped.
+    """
     version = _detect_secrets_version()
     candidates = secret_candidates(files)
+    by_rel = {item.rel: item for item in candidates}
     hits: dict[tuple[str, int], set[str]] = {}
     for start in range(0, len(candidates), 300):
         chunk = [item.rel for item in candidates[start:start + 300]]
         for rel, line, kind in _scan_secrets(chunk, submission):
             hits.setdefault((rel, line), set()).add(kind)
-    findings = [finding(f"possible secret committed ({', '.join(sorted(kinds))})", rel, line, "secret",
-                        INFRASTRUCTURE) for (rel, line), kinds in sorted(hits.items())]
-    return Outcome({"secrets_found": len(hits)}, findings, {"detect-secrets": version})
+    hits = _without_literal_comparisons(hits, by_rel)
+    texts = {rel: _text_lines(by_rel[rel]) for rel in sorted({rel for rel, _ in hits}) if rel in by_rel}
+    findings: list[FindingDict] = []
+    real = 0
+    for (rel, line), kinds in sorted(hits.items()):
+        kind_words = ", ".join(sorted(kinds))
+        reason = _development_reason(rel, kinds, texts.get(rel, []), line)
+        if reason is None:
+            real += 1
+            findings.append(finding(f"possible secret committed ({kind_words}): read it from the environment "
+                                    "instead, and treat this value as leaked", rel, line, SECRET_RULE,
+                                    INFRASTRUCTURE))
+        else:
+            findings.append(finding(f"development credential {reason} ({kind_words}): normal for a local or CI "
+                                    "database and costs nothing; make sure it is not a production value", rel, line,
+                                    DEV_CREDENTIAL_RULE, INFRASTRUCTURE, "info"))
+    metrics = {"secrets_found": float(real), "dev_credentials_found": float(len(hits) - real)}
+    return Outcome(metrics, findings, {"detect-secrets": version})
+
+
+def _text_lines(source: SourceFile) -> list[str]:
+    data = read_bytes(source, MAX_SECRET_SCAN_BYTES)
+    return [] if data is None else data.decode("utf-8", errors="replace").splitlines()
+
+
+def _without_literal_comparisons(hits: dict[tuple[str, int], set[str]],
+                                 by_rel: dict[str, SourceFile]) -> dict[tuple[str, int], set[str]]:
+    """`hits` without the keyword detector's hits on Python lines that only compare string literals."""
+    python = sorted({rel for (rel, _), kinds in hits.items() if rel.endswith(".py") and KEYWORD_SECRET in kinds})
+    parsed, _ = parse_python([by_rel[rel] for rel in python if rel in by_rel])
+    compared = {item.source.rel: compared_literal_lines(item.tree) for item in parsed}
+    kept: dict[tuple[str, int], set[str]] = {}
+    for (rel, line), kinds in hits.items():
+        if line in compared.get(rel, set()):
+            kinds = kinds - {KEYWORD_SECRET}
+        if kinds:
+            kept[(rel, line)] = kinds
+    return kept
 
 
 def _detect_secrets_version() -> str:

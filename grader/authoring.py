@@ -32,7 +32,7 @@ from grader.challenge import (
     starter_dir,
 )
 from grader.distribution import DistributionError, candidate_wheel
-from grader.models import Challenge, GradeResult, SolutionExpectation
+from grader.models import PRACTICES, Challenge, GradeResult, SolutionExpectation
 from grader.pipeline import grade_submission
 from grader.sandbox.base import Sandbox
 
@@ -43,7 +43,8 @@ KIT_WHEELS = "grader-dist"  # the grader's own wheel: the kit installs exactly t
 KIT_GUIDE = "CHECKING.md"
 # The runner's own packages: psycopg and redis let a suite read the grading's services from the grader's side.
 ALLOWED_SUITE_IMPORTS = frozenset({"pytest", "_pytest", "httpx", "checks", "psycopg", "redis"})
-PUBLIC_MANIFEST_KEYS = ("id", "title", "python", "app", "services", "limits", "scorecard", "scoring")
+# Candidates see what is asked of them and how it is scored: the practices asked for included.
+PUBLIC_MANIFEST_KEYS = ("id", "title", "python", "app", "services", "limits", "scorecard", "scoring", "practices")
 PUBLIC_SCORING_KEYS = ("hidden_points", "rules")  # needed for the same scores; hiring bands stay private
 JUNK_NAMES = frozenset({"__pycache__", ".DS_Store", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"})
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
@@ -411,7 +412,8 @@ def tree_files(directory: Path) -> Iterator[tuple[str, bytes]]:
 
 
 def public_manifest(manifest: Path) -> str:
-    """The candidate's `challenge.toml`: the app contract, services, limits, scorecard and scoring rules.
+    """The candidate's `challenge.toml`: the app contract, services, limits, scorecard, scoring rules and the
+    practices asked for.
 
     Left out: `[solutions]` (it names hidden tests) and the hiring bands.
     """
@@ -451,6 +453,8 @@ linter, the complexity and practices checks and your own tests, and prints a sco
 fixes worth the most points. It uses Docker when it is available and otherwise runs your app as a plain
 local process. The real grading also runs a larger hidden test suite, so a full public score is a good
 sign, not a guarantee.
+
+{practices_paragraph(challenge)}
 """
 
 
@@ -472,6 +476,17 @@ Docker, name servers you run ({wanted}):
 .grader-venv/bin/grader check starter --challenge . {flags}
 ```
 """
+
+
+def practices_paragraph(challenge: Challenge) -> str:
+    """What `CHECKING.md` says about the repository practices this assignment asks for."""
+    asked = challenge.practices.asked
+    if not asked:
+        return ("This assignment asks for none of the repository practices the grader can check (migrations, a "
+                "Dockerfile, CI, ...): what it reports about them is for information and costs nothing.")
+    listed = "\n".join(f"- `{name}`: {PRACTICES[name]}" for name in asked)
+    return ("The repository practices this assignment asks for, and that are scored:\n\n" + listed + "\n\n"
+            "What the grader reports about any other practice is for information and costs nothing.")
 
 
 def hidden_only_test_names(challenge: Challenge) -> set[str]:

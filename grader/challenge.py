@@ -63,7 +63,7 @@ def load_challenge(id_or_path: str, *, require_hidden: bool = True) -> Challenge
     except ValidationError as exc:
         raise ChallengeError(f"{manifest}: {_first_problem(exc)}") from None
     try:
-        effective_rules(challenge.scoring)
+        effective_rules(challenge.scoring, challenge.practices)
     except ValueError as exc:
         raise ChallengeError(f"{manifest}: field 'scoring.rules': {exc}") from None
     _check_layout(root, require_hidden)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SCHEMA_VERSION = "1.0"
 
@@ -28,6 +28,19 @@ DEFAULT_WEIGHTS: dict[str, int] = {
     "testing": 15,
     "infrastructure": 15,
     "observability": 10,
+}
+
+
+# Repository practices an assignment may ask for (`[practices] asked` in challenge.toml), with what each
+# one means. Only the practices a challenge asks for are charged; see grader/rules.py for their rules.
+PRACTICES: dict[str, str] = {
+    "migrations": "schema migrations committed (Alembic, Flask-Migrate, Django, SQL files)",
+    "dockerfile": "a Dockerfile, free of Dockerfile lint issues",
+    "ci": "a CI configuration that runs the tests",
+    "env_example": "an .env.example documenting the configuration",
+    "logging": "logging configured (basicConfig/dictConfig, handlers, structlog, Django LOGGING, ...)",
+    "readme": "a README that says how to install and run the service",
+    "pinned_dependencies": "dependencies pinned to exact versions, or a lockfile",
 }
 
 
@@ -125,6 +138,48 @@ class ScoringConfig(Strict):
     bands: Bands = Field(default_factory=Bands)
 
 
+class Practices(Strict):
+    """`[practices]`: the repository practices the assignment (README.md) asks for, and what each is worth.
+
+    A practice in `asked` is scored by its rules (docs/scoring.md); a practice left out is reported for
+    information and costs nothing, neither points lost nor points possible. `points` changes what an asked
+    practice is worth in total (its default is the sum of its rules' points).
+    """
+
+    asked: list[str] = Field(
+        default_factory=list, description=f"Practices the assignment asks for, of {sorted(PRACTICES)}."
+    )
+    points: dict[str, float] = Field(
+        default_factory=dict, description="Points an asked practice is worth, when not its rules' default."
+    )
+
+    @field_validator("asked")
+    @classmethod
+    def _known_practices(cls, value: list[str]) -> list[str]:
+        unknown = [name for name in value if name not in PRACTICES]
+        if unknown:
+            raise ValueError(f"unknown practices {unknown}; use some of {sorted(PRACTICES)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a practice is listed twice")
+        return value
+
+    @field_validator("points")
+    @classmethod
+    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        negative = sorted(name for name, points in value.items() if points < 0)
+        if negative:
+            raise ValueError(f"points must be >= 0 (see {negative})")
+        return value
+
+    @model_validator(mode="after")
+    def _points_only_for_asked(self) -> Practices:
+        stray = sorted(set(self.points) - set(self.asked))
+        if stray:
+            raise ValueError(f"points are given for {stray}, which `asked` does not list: add them to `asked` "
+                             "or remove their points")
+        return self
+
+
 class Challenge(Strict):
     """A validated challenge bundle. `root` is where the bundle lives on disk (not read from the toml)."""
 
@@ -135,6 +190,7 @@ class Challenge(Strict):
     limits: Limits = Field(default_factory=Limits)  # type: ignore[arg-type]
     scorecard: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    practices: Practices = Field(default_factory=Practices)
     solutions: dict[str, SolutionExpectation] = Field(default_factory=dict)
     services: dict[Literal["postgres", "redis"], ServiceSpec] = Field(
         default_factory=dict,

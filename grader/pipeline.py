@@ -227,7 +227,7 @@ def _grade(grading: Grading) -> GradeResult:
         environment = prepare_environment(grading, wheels)
     runs, outcome = run_checks_and_app(grading, environment)
     grading.hooks.checkpoint()
-    rules = effective_rules(grading.challenge.scoring)
+    rules = effective_rules(grading.challenge.scoring, grading.challenge.practices)
     hidden = scale_hidden_results(hidden_test_results(grading, outcome), hidden_points(grading.challenge.scoring))
     return _graded_result(grading, outcome, [*hidden, *score_check_runs(runs, rules)])
 

@@ -4,6 +4,11 @@ Every default lives here, in one table, and `docs/scoring.md` explains each row.
 rule's points or thresholds in `challenge.toml` (`[scoring.rules."<rule id>"]`) and the points its hidden
 tests are worth per category (`[scoring.hidden_points]`).
 
+Rules with a `practice` measure a repository practice an assignment may or may not ask for (migrations, a
+Dockerfile, CI, ...). They are charged only when the challenge lists the practice in `[practices] asked`;
+otherwise they stay in the table with `charged=False`, which scoring reads as "report the findings for
+information, count nothing". An asked practice's points are set in `[practices] points`, never per rule.
+
 A rule earns its full points when the metric is at `good` (or better), none at `bad` (or worse), and a
 straight-line share in between; `good` may be above or below `bad`, so one shape serves "more is better"
 and "less is better". A rule whose metric is missing, negative (the check's "not applicable"), or whose
@@ -15,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from fnmatch import fnmatch
 
-from grader.models import ScoringConfig
+from grader.models import Practices, ScoringConfig
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,8 @@ class Rule:
     explain: str  # what the metric says about the candidate, for deductions and docs
     requires: str | None = None  # another metric of the same check that must be > 0 for this rule to apply
     evidence: tuple[str, ...] = ()  # finding rules (fnmatch patterns) that explain a deduction; () = all
+    practice: str | None = None  # the repository practice this rule measures (models.PRACTICES); None = always on
+    charged: bool = True  # False: a practice the assignment does not ask for, reported for information only
 
     def explains(self, finding_rule: str | None) -> bool:
         """Whether a finding with this rule id is evidence for this rule's deduction."""
@@ -82,7 +89,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          "blocking calls (time.sleep, requests, open) inside async functions", evidence=("blocking*",)),
     # --- databases -----------------------------------------------------------------------------------
     Rule("practices", "has_migrations", "databases", 20, 1, 0, "schema migrations committed (1 = yes)",
-         evidence=("no-migrations",)),
+         evidence=("no-migrations",), practice="migrations"),
     # --- testing -------------------------------------------------------------------------------------
     Rule("candidate_tests", "tests_found", "testing", 15, 8, 0, "tests in the candidate's own suite",
          evidence=("no-tests", "tests-*")),
@@ -93,48 +100,81 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("candidate_tests", "http_tests", "testing", 15, 1, 0, "tests exercise HTTP endpoints (1 = yes)"),
     Rule("candidate_tests", "mocks_used", "testing", 5, 1, 0, "tests isolate collaborators with mocks/monkeypatch"),
     Rule("practices", "has_ci_config", "testing", 15, 1, 0, "a CI configuration runs the tests (1 = yes)",
-         evidence=("no-ci",)),
+         evidence=("no-ci",), practice="ci"),
     # --- infrastructure ------------------------------------------------------------------------------
     Rule("practices", "has_dockerfile", "infrastructure", 15, 1, 0, "a Dockerfile is present (1 = yes)",
-         evidence=("no-dockerfile",)),
+         evidence=("no-dockerfile",), practice="dockerfile"),
     Rule("practices", "dockerfile_issues", "infrastructure", 5, 0, 5, "Dockerfile lint issues",
-         requires="has_dockerfile", evidence=("DL*", "SC*", "GDF*")),
+         requires="has_dockerfile", evidence=("DL*", "SC*", "GDF*"), practice="dockerfile"),
     Rule("practices", "pinned_share", "infrastructure", 10, 100, 0, "share of dependencies pinned or locked (%)",
-         evidence=("unpinned-dependencies", "no-dependency-manifest")),
+         evidence=("unpinned-dependencies", "no-dependency-manifest"), practice="pinned_dependencies"),
     Rule("practices", "has_env_example", "infrastructure", 10, 1, 0,
-         "configuration documented in an .env.example (1 = yes)", evidence=("no-env-example",)),
+         "configuration documented in an .env.example (1 = yes)", evidence=("no-env-example",),
+         practice="env_example"),
     Rule("practices", "committed_env_file", "infrastructure", 5, 0, 1, "a real .env file is committed (1 = yes)",
          evidence=("*env-file*",)),
     Rule("practices", "secrets_found", "infrastructure", 20, 0, 1, "secrets committed to the repository",
          evidence=("secret*",)),
     Rule("practices", "has_readme_run_instructions", "infrastructure", 10, 1, 0,
-         "the README says how to run the service (1 = yes)", evidence=("no-readme*",)),
+         "the README says how to run the service (1 = yes)", evidence=("no-readme*",), practice="readme"),
     Rule("lint", "infrastructure_findings", "infrastructure", 15, 0, 3,
          "security lint findings (hard-coded passwords, shell=True, SQL built from strings)"),
     # --- observability -------------------------------------------------------------------------------
     Rule("lint", "observability_findings", "observability", 15, 0, 5,
          "print() instead of logging, exceptions logged without traceback"),
     Rule("practices", "logging_configured", "observability", 25, 1, 0, "logging is configured (1 = yes)",
-         evidence=("no-logging*",)),
+         evidence=("no-logging*",), practice="logging"),
 )
 
 
-def effective_rules(config: ScoringConfig) -> tuple[Rule, ...]:
-    """The default rules with the challenge's overrides applied; unknown rule ids are an error."""
+def effective_rules(config: ScoringConfig, practices: Practices) -> tuple[Rule, ...]:
+    """The default rules with the challenge's overrides and practices applied; unknown rule ids are an error.
+
+    A practice rule is charged only when `practices.asked` lists its practice; `practices.points` scales
+    the practice's rules so that together they are worth that many points.
+    """
     known = {rule.id for rule in DEFAULT_RULES}
     unknown = sorted(set(config.rules) - known)
     if unknown:
         raise ValueError(f"unknown scoring rules {unknown}; known rules: {sorted(known)}")
+    misplaced = sorted(rule_id for rule_id, override in config.rules.items()
+                       if override.points is not None and rule_id in practice_rule_ids())
+    if misplaced:
+        raise ValueError(f"the points of {misplaced} belong to a practice: set them in [practices] points")
     rules = []
     for rule in DEFAULT_RULES:
         override = config.rules.get(rule.id)
         if override is not None:
             changes = {k: v for k, v in override.model_dump().items() if v is not None}
             rule = replace(rule, **changes)
-        rules.append(rule)
+        rules.append(_as_asked(rule, practices))
     return tuple(rules)
+
+
+def _as_asked(rule: Rule, practices: Practices) -> Rule:
+    """The rule charged at the practice's points when the assignment asks for it, else information only."""
+    if rule.practice is None:
+        return rule
+    if rule.practice not in practices.asked:
+        return replace(rule, charged=False)
+    wanted = practices.points.get(rule.practice)
+    if wanted is None:
+        return rule
+    default = practice_points(rule.practice)
+    return replace(rule, points=round(rule.points * wanted / default, 4) if default else 0.0)
+
+
+def practice_rule_ids() -> set[str]:
+    """Ids of the rules that measure a practice (charged only when the assignment asks for it)."""
+    return {rule.id for rule in DEFAULT_RULES if rule.practice is not None}
+
+
+def practice_points(practice: str) -> float:
+    """What a practice is worth by default: the points of its rules together."""
+    return sum(rule.points for rule in DEFAULT_RULES if rule.practice == practice)
 
 
 def hidden_points(config: ScoringConfig) -> dict[str, float]:
     """Points per category for hidden tests, defaults overridden by the challenge."""
     return {**DEFAULT_HIDDEN_POINTS, **config.hidden_points}
+

@@ -5,14 +5,29 @@ Rules, so every point can be explained:
 - a check that could not run (status `error`) or was skipped gives no evidence either way;
 - a category with no evidence is reported as not evaluated (score null), never as 0 or 100;
 - the overall score is the weighted mean over evaluated categories, and `evaluated_weight` says how
-  much of the scorecard that covers.
+  much of the scorecard that covers;
+- a practice the assignment does not ask for (a rule with `charged=False`) counts neither as points lost
+  nor as points possible: its findings are kept as information;
+- one committed secret costs once: when the practices check (detect-secrets) and lint (ruff S105-S107)
+  both report it at the same file:line, it is deducted under `practices.secrets_found` only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from grader.models import CATEGORY_IDS, CategoryScore, CheckResult, CheckRun, CheckStatus, Deduction, Finding
+from checks.lint import HARDCODED_SECRET_CODES
+from checks.practices import SECRET_RULE
+from grader.models import (
+    CATEGORY_IDS,
+    CategoryScore,
+    CheckResult,
+    CheckRun,
+    CheckStatus,
+    Deduction,
+    Finding,
+    Severity,
+)
 from grader.rules import Rule
 
 SCORED_STATUSES = (CheckStatus.PASSED, CheckStatus.FAILED)
@@ -60,7 +75,7 @@ EVIDENCE_PER_DEDUCTION = 5
 def score_check_runs(runs: Sequence[CheckRun], rules: Sequence[Rule]) -> list[CheckResult]:
     """One CheckResult per (check, category) the rules map the check's metrics onto."""
     results: list[CheckResult] = []
-    for run in runs:
+    for run in count_each_secret_once(runs):
         categories = sorted({rule.category for rule in rules if rule.check == run.id})
         for category in categories:
             category_rules = [rule for rule in rules if rule.check == run.id and rule.category == category]
@@ -69,14 +84,16 @@ def score_check_runs(runs: Sequence[CheckRun], rules: Sequence[Rule]) -> list[Ch
 
 
 def _score_run(run: CheckRun, category: str, rules: Sequence[Rule]) -> CheckResult:
-    findings = [f for f in run.findings if f.category == category]
+    not_asked = [rule for rule in rules if not rule.charged and rule.evidence]
+    findings = [_not_asked(f) if any(rule.explains(f.rule) for rule in not_asked) else f
+                for f in run.findings if f.category == category]
     if run.status == "error":
         return CheckResult(
             id=f"{run.id}/{category}", category=category, status=CheckStatus.ERROR, score=0, max_score=0,
             summary=f"could not run: {run.error}", duration_s=run.duration_s, metrics=run.metrics,
             findings=findings,
         )
-    applicable = [rule for rule in rules if _applies(rule, run.metrics)]
+    applicable = [rule for rule in rules if rule.charged and _applies(rule, run.metrics)]
     earned = {rule.id: rule.earned(run.metrics[rule.metric]) for rule in applicable}
     score = round(sum(earned.values()), 2)
     possible = round(sum(rule.points for rule in applicable), 2)
@@ -94,6 +111,47 @@ def _score_run(run: CheckRun, category: str, rules: Sequence[Rule]) -> CheckResu
         metrics={rule.metric: run.metrics[rule.metric] for rule in applicable}, findings=findings,
         deductions=deductions,
     )
+
+
+NOT_ASKED = "not asked for by this assignment: for information, it costs nothing"
+COUNTED_ONCE = "the same secret as the practices check found here: counted once, under practices.secrets_found"
+
+
+def _not_asked(finding: Finding) -> Finding:
+    """A finding of a practice the assignment does not ask for, kept as information."""
+    return finding.model_copy(update={"severity": Severity.INFO, "message": f"{finding.message} ({NOT_ASKED})"})
+
+
+def count_each_secret_once(runs: Sequence[CheckRun]) -> list[CheckRun]:
+    """Lint's hard-coded-secret findings at a file:line where the practices check found a secret become
+    information and leave lint's infrastructure count, so that secret is deducted once, at full weight."""
+    practices = next((run for run in runs if run.id == "practices" and run.status == "ok"), None)
+    if practices is None:
+        return list(runs)
+    secrets = {(f.file, f.line) for f in practices.findings
+               if f.rule == SECRET_RULE and f.file is not None and f.line is not None}
+    return [_without_secrets(run, secrets) if run.id == "lint" and run.status == "ok" else run for run in runs]
+
+
+def _without_secrets(lint: CheckRun, secrets: set[tuple[str, int]]) -> CheckRun:
+    findings, repeated = [], 0
+    for finding in lint.findings:
+        if (finding.rule in HARDCODED_SECRET_CODES and finding.severity != Severity.INFO
+                and (finding.file, finding.line) in secrets):
+            finding = finding.model_copy(update={"severity": Severity.INFO,
+                                                 "message": f"{finding.message} ({COUNTED_ONCE})"})
+            repeated += 1
+        findings.append(finding)
+    if not repeated:
+        return lint
+    metrics = dict(lint.metrics)
+    count = metrics.get("infrastructure_findings", 0.0)
+    if count > 0:
+        metrics["infrastructure_findings"] = max(0.0, count - repeated)
+        if "infrastructure_per_kloc" in metrics:
+            metrics["infrastructure_per_kloc"] = round(
+                metrics["infrastructure_per_kloc"] * metrics["infrastructure_findings"] / count, 2)
+    return lint.model_copy(update={"findings": findings, "metrics": metrics})
 
 
 def _applies(rule: Rule, metrics: dict[str, float]) -> bool:

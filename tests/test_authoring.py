@@ -17,6 +17,7 @@ from grader.authoring import (
     defined_test_names,
     foreign_imports,
     hidden_only_test_names,
+    kit_files,
     margin_verdict,
     new_challenge,
     solution_verdict,
@@ -105,8 +106,8 @@ def test_validate_hello_api_grades_every_solution_and_the_starter() -> None:
     verdicts = verdict_lines(proc.stdout)
     for name in HELLO.solutions:
         assert verdicts[f"solution {name}"].startswith("ok "), verdicts
-    assert "band >= 78" in verdicts["solution fastapi-ref"]
-    assert "band 35-60" in verdicts["solution fastapi-flawed"]
+    assert "band >= 95" in verdicts["solution fastapi-ref"]
+    assert "band 45-70" in verdicts["solution fastapi-flawed"]
     assert verdicts["starter"].startswith("ok fails the hidden suite")
     assert {"schema", "hidden imports", "public imports", "starter present", "public tests"} <= verdicts.keys()
     assert "hello-api: valid" in proc.stdout
@@ -309,3 +310,20 @@ def test_flawed_margin_is_measured_from_the_lowest_reference() -> None:
     close = margin_verdict(challenge, {"ref-a": 95, "ref-b": 91, "bad": 77.5})
     assert not close.ok and "bad 77.5" in close.detail
     assert not margin_verdict(challenge, {"bad": 10}).ok
+
+
+def test_the_kit_and_the_skeleton_state_the_practices_asked_for(tmp_path: Path) -> None:
+    files = kit_files(HELLO)
+    manifest = tomllib.loads(files["challenge.toml"].decode())
+    assert manifest["practices"] == {"asked": ["pinned_dependencies"]}
+    guide = files["CHECKING.md"].decode()
+    assert "- `pinned_dependencies`: dependencies pinned" in guide
+    assert "any other practice is for information and costs nothing" in guide
+    (tmp_path / "kit").mkdir()
+    for name in ("README.md", "challenge.toml"):
+        (tmp_path / "kit" / name).write_bytes(files[name])
+    (tmp_path / "kit" / "public").mkdir()
+    (tmp_path / "kit" / "public" / "test_public.py").write_bytes(files["public/test_public.py"])
+    assert load_challenge(str(tmp_path / "kit"), require_hidden=False).practices == HELLO.practices
+    skeleton = load_challenge(str(new_challenge("notes-api", tmp_path / "new")))
+    assert skeleton.practices.asked == ["pinned_dependencies"]

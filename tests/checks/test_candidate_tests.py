@@ -50,7 +50,7 @@ def test_fastapi_reference_on_a_read_only_copy(
     assert run.returncode == 0, run.stderr
     assert snapshot(submission) == before  # no .pytest_cache, __pycache__ or .coverage written
     metrics = run.metrics
-    assert (metrics["tests_found"], metrics["tests_passed"], metrics["tests_failed"]) == (7, 7, 0)
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["tests_failed"]) == (10, 10, 0)
     assert metrics["pass_rate"] == 100
     assert metrics["coverage_percent"] > 85 and metrics["line_coverage"] > 90  # tests/ not measured
     assert 0 < metrics["branch_coverage"] <= 100

@@ -8,7 +8,17 @@ from pathlib import Path
 from checks.base import CATEGORY_IDS, ToolContext
 from checks.lint import CHECK, LINT_CATEGORIES, RULES
 
-from .test_common import BAD, FASTAPI_REF, GOOD, assert_crash, bare_python, readonly, run_check, snapshot
+from .test_common import (
+    BAD,
+    FASTAPI_REF,
+    GOOD,
+    REPO_ROOT,
+    assert_crash,
+    bare_python,
+    readonly,
+    run_check,
+    snapshot,
+)
 
 __all__ = ["readonly"]  # the fixture, imported for pytest
 
@@ -95,3 +105,21 @@ def test_missing_ruff_is_a_crash(tmp_path: Path) -> None:
 
 def test_missing_submission_is_a_crash(tmp_path: Path) -> None:
     assert_crash(run_check("lint", tmp_path / "missing", tmp_path), "lint", "not found")
+
+
+PRACTICE_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "practices"
+
+
+def test_s105_ignores_string_literal_comparisons(tmp_path: Path) -> None:
+    run = run_check("lint", PRACTICE_FIXTURES / "literal-comparison", tmp_path)
+    assert run.returncode == 0, run.stderr
+    # ruff's S105 flags `if OVERRIDE_TOKEN_EXPIRATION == "TRUE":`; a comparison hard-codes nothing
+    assert "S105" not in run.rules()
+    assert run.metrics["infrastructure_findings"] == 0
+
+
+def test_s105_still_flags_a_hard_coded_key(tmp_path: Path) -> None:
+    run = run_check("lint", PRACTICE_FIXTURES / "hardcoded-key", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert ("app.py", 6, "S105") in run.located()
+    assert run.metrics["infrastructure_findings"] == 1

@@ -177,3 +177,47 @@ def test_candidate_modules_never_shadow_the_tools(tmp_path: Path) -> None:
         (submission / f"{module}.py").write_text("raise SystemExit('HOSTILE: imported by the tool')\n")
     run = run_check("practices", submission, tmp_path / "out")
     assert run.returncode == 0, run.stderr
+
+
+# --- secrets with judgement (tests/fixtures/practices/) --------------------------------------------------------
+
+PRACTICE_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "practices"
+
+
+def test_development_credentials_are_information_not_secrets(tmp_path: Path) -> None:
+    run = run_check("practices", PRACTICE_FIXTURES / "dev-credentials", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert run.metrics["secrets_found"] == 0
+    assert run.metrics["dev_credentials_found"] == 8
+    assert "secret" not in run.rules()
+    credentials = [item for item in run.findings if item["rule"] == "dev-credential"]
+    assert {(item["file"], item["line"]) for item in credentials} == {
+        (".env.testing", 1), (".github/workflows/tests.yml", 10), (".github/workflows/tests.yml", 12),
+        (".github/workflows/tests.yml", 13), ("compose.yaml", 5), ("compose.yaml", 9), ("compose.yaml", 10),
+        ("README.md", 5)}
+    assert {item["severity"] for item in credentials} == {"info"}
+    messages = {item["file"]: item["message"] for item in credentials}
+    assert "in a CI configuration" in messages[".github/workflows/tests.yml"]
+    assert "in a Docker Compose file" in messages["compose.yaml"]
+    assert "in an example or test environment file" in messages[".env.testing"]
+    assert "in a connection URL to a local server" in messages["README.md"]  # `...@localhost:5432/notes`
+    assert "costs nothing" in messages["compose.yaml"]
+
+
+def test_a_string_literal_comparison_is_not_a_secret(tmp_path: Path) -> None:
+    run = run_check("practices", PRACTICE_FIXTURES / "literal-comparison", tmp_path)
+    assert run.returncode == 0, run.stderr
+    # `if OVERRIDE_TOKEN_EXPIRATION == "TRUE":` and `PASSWORD_POLICY != "relaxed-..."` read settings
+    assert (run.metrics["secrets_found"], run.metrics["dev_credentials_found"]) == (0, 0)
+    assert not {"secret", "dev-credential"} & run.rules()
+
+
+def test_a_hard_coded_key_in_app_code_is_a_secret(tmp_path: Path) -> None:
+    run = run_check("practices", PRACTICE_FIXTURES / "hardcoded-key", tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert (run.metrics["secrets_found"], run.metrics["dev_credentials_found"]) == (2, 0)
+    key, url = sorted((item for item in run.findings if item["rule"] == "secret"), key=lambda item: item["file"])
+    assert (key["file"], key["line"], key["severity"]) == ("app.py", 6, "warning")
+    assert "Hex High Entropy String" in key["message"] and "environment" in key["message"]
+    # a password in a URL to a remote host is no development credential
+    assert (url["file"], url["line"], url["severity"]) == ("db.py", 3, "warning")

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from grader.models import CheckResult, CheckRun, CheckStatus, Finding, RuleOverride, ScoringConfig, TestCase
+from grader.models import (
+    CheckResult,
+    CheckRun,
+    CheckStatus,
+    Finding,
+    Practices,
+    RuleOverride,
+    ScoringConfig,
+    TestCase,
+)
 from grader.review import build_review
 from grader.rules import DEFAULT_RULES, Rule, effective_rules, hidden_points
 from grader.scoring import scale_hidden_results, score_categories, score_check_runs
@@ -81,10 +90,10 @@ def test_hidden_tests_scale_to_category_points_with_one_deduction_per_failure() 
 
 def test_challenge_overrides_rules_and_rejects_unknown_ones() -> None:
     config = ScoringConfig(rules={"candidate_tests.coverage_percent": RuleOverride(good=70)})
-    rule = next(r for r in effective_rules(config) if r.id == "candidate_tests.coverage_percent")
+    rule = next(r for r in effective_rules(config, Practices()) if r.id == "candidate_tests.coverage_percent")
     assert (rule.good, rule.bad, rule.points) == (70, 20, 30)
     with pytest.raises(ValueError, match="unknown scoring rules"):
-        effective_rules(ScoringConfig(rules={"nope.metric": RuleOverride(points=1)}))
+        effective_rules(ScoringConfig(rules={"nope.metric": RuleOverride(points=1)}), Practices())
 
 
 def test_review_notes_are_deterministic_and_point_at_the_evidence() -> None:

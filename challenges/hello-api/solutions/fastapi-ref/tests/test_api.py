@@ -39,3 +39,20 @@ def test_unknown_note_is_404(client: TestClient) -> None:
 @pytest.mark.parametrize("payload", [{}, {"title": ""}, {"title": 5}, {"title": "x" * 201}])
 def test_invalid_notes_are_rejected(client: TestClient, payload: dict[str, object]) -> None:
     assert client.post("/notes", json=payload).status_code == 422
+
+
+def test_created_note_has_its_location(client: TestClient) -> None:
+    response = client.post("/notes", json={"title": "located"})
+    assert response.headers["location"] == f"/notes/{response.json()['id']}"
+
+
+def test_a_body_that_is_not_a_json_object_is_rejected(client: TestClient) -> None:
+    response = client.post("/notes", content="[1, 2]", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert client.get("/notes").json() == []
+
+
+def test_database_url_must_be_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db/notes")
+    with pytest.raises(RuntimeError, match="must start with"):
+        main.database_path()
