@@ -235,7 +235,7 @@ def test_pytest_django_gets_the_settings_module_from_manage_py(
     run = run_check("candidate_tests", readonly(RUNNER_FIXTURES / "django-pytest"), tmp_path / "out",
                     python=pytest_django_python)
     assert run.returncode == 0, run.stderr
-    assert (run.metrics["tests_found"], run.metrics["tests_passed"], run.metrics["collection_errors"]) == (2, 2, 0)
+    assert (run.metrics["tests_found"], run.metrics["tests_passed"], run.metrics.get("collection_errors")) == (2, 2, 0)
     assert run.report is not None and run.report["tools"]["runner"] == "pytest-django"
     assert runner_message(run).startswith("tests run with `pytest --ds=errands_site.settings`")
     assert "tests/test_errands.py" not in measured_files(tmp_path / "out")
@@ -329,8 +329,8 @@ def test_a_unittest_module_that_does_not_import_is_no_test_that_ran(tmp_path: Pa
     run = run_check("candidate_tests", submission, tmp_path / "out")
     assert run.returncode == 0, run.stderr
     metrics = run.metrics
-    assert (metrics["tests_found"], metrics["tests_passed"], metrics["collection_errors"], metrics["tests_errors"]) == (
-        1, 1, 1, 1)
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["tests_errors"]) == (1, 1, 1)
+    assert metrics.get("collection_errors") == 1
     assert metrics["pass_rate"] == 50  # the module that did not import counts against the pass rate
     assert run.report is not None and run.report["tools"]["runner"] == "unittest"
     not_run = next(item for item in run.findings if item["rule"] == "tests-not-run")
