@@ -18,10 +18,11 @@ Decision order, first match wins (the project's own configuration and files say 
       Django's runner runs them with the test database pytest-django would have made, and a finding says
       the pytest-django configuration could not be used.
    c. pytest-django absent and some tests are pytest-style -> **pytest** after `DJANGO_SETTINGS_MODULE` is set
-      (from manage.py, with setdefault semantics) and `django.setup()` is called, as a conftest.py usually
-      does (runner id `pytest+django-setup`); when a conftest.py names the settings module itself, plain
-      **pytest**. Tests that need pytest-django's fixtures or its test database still fail, and a finding
-      says pytest-django is missing.
+      (the pytest configuration's, which only pytest-django would read, else manage.py's; with setdefault
+      semantics) and `django.setup()` is called, as a conftest.py usually does (runner id
+      `pytest+django-setup`); when a conftest.py names the settings module itself, plain **pytest**. Tests
+      that need pytest-django's fixtures or its test database still fail, and a finding says pytest-django
+      is missing.
 2. A Django project that does not want pytest -> **django** (`manage.py test`), e.g. TestCases in
    `app/tests.py`, a file pytest would not even collect without configuration; also when pytest-django is
    declared, since without a configuration pytest would miss those files.
@@ -135,27 +136,31 @@ def choose_runner(facts: ProjectFacts, pytest_django: bool) -> RunnerChoice:
 
 def _django_choice(facts: ProjectFacts, pytest_django: bool) -> RunnerChoice:
     where = facts.project_dir
-    named = (facts.pytest_config is not None and facts.pytest_config.settings is not None) or \
-        facts.conftest_names_settings
     if not facts.wants_pytest:
         return RunnerChoice(DJANGO, f"a Django project ({facts.manage_py}) with no pytest configuration, "
                             "conftest.py or pytest-style test", facts.manage_settings, where)
+    configured = facts.pytest_config.settings if facts.pytest_config is not None else None
     if pytest_django:
-        settings = None if named else facts.manage_settings
+        named = configured is not None or facts.conftest_names_settings
         return RunnerChoice(PYTEST_DJANGO, f"a Django project set up for pytest, with pytest-django installed "
-                            f"({_settings_source(facts)})", settings, where)
+                            f"({_settings_source(facts)})", None if named else facts.manage_settings, where)
     missing = (f"the tests are set up for pytest ({_pytest_evidence(facts)}) but pytest-django is not installed "
                "from the project's dependencies: declare it in the test requirements")
     if not facts.pytest_style_files:
         return RunnerChoice(DJANGO, "a Django project whose tests are all Django/unittest TestCases; pytest-django "
                             "is not installed, so Django's own runner runs them", facts.manage_settings, where,
                             (missing,))
-    if named or facts.manage_settings is None:
-        return RunnerChoice(PYTEST, "a Django project with pytest-style tests; its conftest.py or pytest "
-                            "configuration sets Django up", None, where, (missing,))
+    if facts.conftest_names_settings:
+        return RunnerChoice(PYTEST, "a Django project with pytest-style tests whose conftest.py sets Django up",
+                            None, where, (missing,))
+    settings = configured or facts.manage_settings
+    if settings is None:
+        return RunnerChoice(PYTEST, "a Django project with pytest-style tests and no settings module found",
+                            None, where, (missing,))
+    source = facts.pytest_config.source if configured and facts.pytest_config is not None else facts.manage_py
     return RunnerChoice(PYTEST_DJANGO_SETUP, "a Django project with pytest-style tests and no pytest-django: "
-                        f"DJANGO_SETTINGS_MODULE is taken from {facts.manage_py} and django.setup() is called "
-                        "before pytest starts", facts.manage_settings, where, (missing,))
+                        f"DJANGO_SETTINGS_MODULE is taken from {source} and django.setup() is called before pytest "
+                        "starts", settings, where, (missing,))
 
 
 def _pytest_evidence(facts: ProjectFacts) -> str:

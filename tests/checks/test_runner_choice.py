@@ -187,3 +187,11 @@ def test_facts_of_the_django_fixture() -> None:
     facts = collect_facts(FIXTURES / "django-manage")
     assert facts == ProjectFacts(unittest_files=("shelf/tests.py",), manage_py="manage.py",
                                  manage_settings="bookshelf_site.settings")
+
+
+def test_settings_only_pytest_django_would_read_are_given_when_it_is_missing(tmp_path: Path) -> None:
+    """The ini's DJANGO_SETTINGS_MODULE means nothing to plain pytest: it is set before django.setup()."""
+    choice = choice_for(tmp_path, {"manage.py": MANAGE, "pytest.ini": "[pytest]\nDJANGO_SETTINGS_MODULE = a.ci\n",
+                                   "tests/test_api.py": PYTEST_FUNCTION})
+    assert (choice.runner, choice.settings) == (PYTEST_DJANGO_SETUP, "a.ci")
+    assert "taken from pytest.ini" in choice.reason
