@@ -6,8 +6,8 @@ read with a size cap and Python is parsed with `ast`, never imported. `checks.ca
 
 Decision order, first match wins (the project's own configuration and files say how its author runs them):
 
-1. A **Django project** (a `manage.py` at the root or one or two directories down, the shallowest one) that
-   wants pytest: a pytest configuration (`pytest.ini`, `.pytest.ini`, pyproject `[tool.pytest.ini_options]`,
+1. A **Django project** (a `manage.py` that imports Django or sets DJANGO_SETTINGS_MODULE, at the root or
+   one or two directories down, the shallowest one) that wants pytest: a pytest configuration (`pytest.ini`, `.pytest.ini`, pyproject `[tool.pytest.ini_options]`,
    setup.cfg `[tool:pytest]`, tox.ini `[pytest]`), a `conftest.py` or a pytest-style test file (pytest
    imported, module-level `test*` functions, `Test*` classes that are not TestCases):
    a. pytest-django importable in the candidate's environment (it is there only when the project declares
@@ -194,24 +194,31 @@ def collect_facts(root: Path) -> ProjectFacts:
     conftests = [item for item in tests if item.source.rel.rpartition("/")[2] == "conftest.py"]
     case_bases = unittest_class_names(parsed)
     styles = {item.source.rel: style_of_tests(item.tree, case_bases) for item in tests if item not in conftests}
-    manage = _shallowest_manage_py(sources)
-    manage_tree = next((item.tree for item in parsed if manage is not None and item.source.rel == manage.rel), None)
+    manage = _shallowest_manage_py(parsed)
+    manage_tree = manage.tree if manage is not None else None
     return ProjectFacts(
         pytest_config=read_pytest_config(root),
         conftests=tuple(item.source.rel for item in conftests),
         conftest_names_settings=any(_configures_django(item.tree) for item in conftests),
         pytest_style_files=tuple(rel for rel, style in styles.items() if style == PYTEST),
         unittest_files=tuple(rel for rel, style in styles.items() if style == UNITTEST),
-        manage_py=manage.rel if manage is not None else None,
+        manage_py=manage.source.rel if manage is not None else None,
         manage_settings=settings_from_manage(manage_tree) if manage_tree is not None else None,
         pytest_declared=pytest_declared(root),
     )
 
 
-def _shallowest_manage_py(sources: Sequence[SourceFile]) -> SourceFile | None:
-    found = [item for item in sources if item.rel.rpartition("/")[2] == "manage.py"
-             and item.rel.count("/") <= MAX_MANAGE_DEPTH and not is_test_path(item.rel)]
-    return min(found, key=lambda item: (item.rel.count("/"), item.rel), default=None)
+def _shallowest_manage_py(parsed: Sequence[ParsedFile]) -> ParsedFile | None:
+    found = [item for item in parsed if item.source.rel.rpartition("/")[2] == "manage.py"
+             and item.source.rel.count("/") <= MAX_MANAGE_DEPTH and not is_test_path(item.source.rel)
+             and _is_django_manage(item.tree)]
+    return min(found, key=lambda item: (item.source.rel.count("/"), item.source.rel), default=None)
+
+
+def _is_django_manage(tree: ast.Module) -> bool:
+    """A manage.py of Django's (it imports django or sets DJANGO_SETTINGS_MODULE), not Flask-Script's."""
+    return any(module == "django" or module.startswith("django.") for module in _imported_modules(tree)) or \
+        any(isinstance(node, ast.Constant) and node.value == SETTINGS_VARIABLE for node in ast.walk(tree))
 
 
 def settings_from_manage(tree: ast.Module) -> str | None:

@@ -195,3 +195,10 @@ def test_settings_only_pytest_django_would_read_are_given_when_it_is_missing(tmp
                                    "tests/test_api.py": PYTEST_FUNCTION})
     assert (choice.runner, choice.settings) == (PYTEST_DJANGO_SETUP, "a.ci")
     assert "taken from pytest.ini" in choice.reason
+
+
+def test_a_manage_py_that_is_not_djangos_is_no_django_project(tmp_path: Path) -> None:
+    flask_script = "from flask_script import Manager\nfrom app import app\n\nManager(app).run()\n"
+    cases = "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\n"
+    choice = choice_for(tmp_path, {"manage.py": flask_script, "tests.py": cases})
+    assert choice.runner == UNITTEST
