@@ -119,3 +119,14 @@ def test_rules_on_the_candidates_tests_earn_nothing_when_no_test_ran() -> None:
     ran = run.model_copy(update={"metrics": {**metrics, "tests_found": 1, "pass_rate": 100}})
     [scored] = score_check_runs([ran], DEFAULT_RULES)
     assert scored.score == round(15 / 8 + 15 + 30 * (47 - 20) / 60 + 15 + 5, 2)
+
+
+def test_review_asks_about_the_missing_tests_not_about_their_pass_rate() -> None:
+    why = Finding(message="no tests found (`python manage.py test` ran none)", rule="no-tests", category="testing")
+    run = CheckRun(id="candidate_tests", status="ok", findings=[why],
+                   metrics={"tests_found": 0, "pass_rate": 0, "coverage_percent": 0, "http_tests": 0, "mocks_used": 0})
+    checks = score_check_runs([run], DEFAULT_RULES)
+    review = build_review(checks, score_categories(checks, {"testing": 15})[0])
+    assert any(q.startswith("The submission has 0 tests of its own") for q in review.questions)
+    assert not any("Some of your own tests fail" in q or "Your tests cover" in q for q in review.questions)
+    assert any("no points, because tests_found = 0" in c for c in review.concerns)
