@@ -7,12 +7,13 @@ read with a size cap and Python is parsed with `ast`, never imported. `checks.ca
 Decision order, first match wins (the project's own configuration and files say how its author runs them):
 
 1. A **Django project** (a `manage.py` that imports Django or sets DJANGO_SETTINGS_MODULE, at the root or
-   one or two directories down, the shallowest one) that wants pytest: a pytest configuration (`pytest.ini`, `.pytest.ini`, pyproject `[tool.pytest.ini_options]`,
-   setup.cfg `[tool:pytest]`, tox.ini `[pytest]`), a `conftest.py` or a pytest-style test file (pytest
-   imported, module-level `test*` functions, `Test*` classes that are not TestCases):
+   one or two directories down, the shallowest one) that wants pytest: a pytest configuration
+   (`pytest.ini`, `.pytest.ini`, pyproject `[tool.pytest.ini_options]`, setup.cfg `[tool:pytest]`, tox.ini
+   `[pytest]`), a `conftest.py` or a pytest-style test file (pytest imported, module-level `test*`
+   functions, `Test*` classes that are not TestCases):
    a. pytest-django importable in the candidate's environment (it is there only when the project declares
-      it) -> **pytest-django**: pytest, with `--ds <settings>` when neither the pytest
-      configuration nor a conftest.py names the settings module; the settings come from manage.py's
+      it) -> **pytest-django**: pytest, with `--ds <settings>` when neither the pytest configuration nor a
+      conftest.py names the settings module; the settings come from manage.py's
       `os.environ.setdefault("DJANGO_SETTINGS_MODULE", "...")`.
    b. pytest-django absent and every test is a unittest/Django `TestCase` -> **django** (`manage.py test`):
       Django's runner runs them with the test database pytest-django would have made, and a finding says
