@@ -104,7 +104,7 @@ class Recorder:
     # --- records ---
 
     def _emit(self, test: Any, outcome: str, err: ExcInfo | None, message: str | None, ran: bool) -> None:
-        file, line = self.location(test, err)
+        file, line = self.location(test, err) if outcome in ("failed", "errors") else (None, None)
         if message is None and err is not None:
             message = _exception_line(err)
         self.records.append({"id": _test_id(test), "outcome": outcome, "ran": ran and outcome != "skipped",
