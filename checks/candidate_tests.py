@@ -1,35 +1,48 @@
-"""Static check `candidate_tests`: the candidate's own test suite, run under coverage.py.
+"""Static check `candidate_tests`: the candidate's own test suite, run the way the project runs it, under coverage.
 
 Evidence for testing. Runs in the CANDIDATE's environment (its interpreter has pytest and coverage):
 
     python -m checks.candidate_tests --submission DIR --out DIR [--timeout SECONDS]
 
-with, in the submission directory (read-only: no cache, no bytecode, coverage data in a temp dir):
+The runner comes from the project's own files (`checks.runner_choice`, decision order in its docstring):
+pytest (pytest-django with `--ds <settings from manage.py>` when the configuration names none), Django's
+`manage.py test`, or `unittest` discovery. Every runner runs under coverage with the grader's rcfile, in
+the (read-only) submission (or the directory of its manage.py), with no cache, no bytecode and the coverage
+data in a temp dir:
 
     python -m coverage run --rcfile <checks/config/coveragerc> --branch --data-file <tmp> --source <submission>
-        --omit <tests, conftest, migrations, virtualenvs> -m pytest -q -p no:cacheprovider
-        --junitxml <out>/junit.xml <submission>
-    python -m coverage json --rcfile ... --data-file <tmp> -o <tmp>/coverage.json
+        --omit <test code, conftest, migrations, test settings, manage.py, virtualenvs>
+        -m pytest -q -p no:cacheprovider --junitxml <out>/junit.xml [--ds SETTINGS] <submission>
+      | <checks>/suite_shim.py django|unittest|pytest ...     (run by path: checks/ is not on sys.path)
+    python -m coverage json --rcfile ... --data-file <tmp> -o <out>/coverage.json   (the files measured, kept)
 
-The grader's coverage configuration is used (`--rcfile`), never the candidate's .coveragerc; pytest does
-read the candidate's pytest configuration and conftest.py: the suite is theirs.
+pytest's outcomes come from its JUnit XML; `manage.py test` and unittest outcomes from the JSON the shim
+writes (one record per test, with file:line of a failure). The runner used is `tools["runner"]` and an
+info finding (`test-runner`) that names the command.
+
+The grader's coverage configuration is used (`--rcfile`), never the candidate's .coveragerc; the runners do
+read the candidate's own test configuration, conftest.py and settings: the suite is theirs.
 
 CAUTION: every number here is self-reported by code the candidate controls. A conftest.py can rewrite
 outcomes, skip collection, or fake coverage. These metrics are evidence of effort, not proof; the hidden
 test suite is what measures behaviour.
 
-Metrics: `tests_found`, `tests_passed`, `tests_failed`, `tests_errors`, `tests_skipped` (JUnit XML
-testcases; a collection error is an error); `pass_rate` = passed * 100 / (found - skipped), 0 when none
-ran; `coverage_percent` (coverage.py's total, branches included), `line_coverage`, `branch_coverage`
-(equal to line_coverage when the code has no branches); `http_tests` (1 when the tests call HTTP
-endpoints: FastAPI/Starlette TestClient, Flask test_client(), Django/DRF Client, httpx AsyncClient/ASGI
-transports, or `client.get("/...")`-style calls); `mocks_used` (1 when unittest.mock, mock, pytest-mock's
-`mocker`, `monkeypatch`, respx, responses, freezegun or pytest-httpx appear).
+Metrics: `tests_found` (tests that RAN: passed + failed + errored; skipped tests and test modules that
+failed to import or set up are not counted), `tests_passed`, `tests_failed`, `tests_errors` (including
+collection errors), `tests_skipped`, `collection_errors` (modules or classes none of whose tests ran);
+`pass_rate` = passed * 100 / (found + collection errors), 0 when none ran; `coverage_percent`
+(coverage.py's total, branches included), `line_coverage`, `branch_coverage` (equal to line_coverage when
+the code has no branches), all three 0 when no test ran (coverage from imports alone is not the tests'
+work: a `coverage-without-tests` finding gives the measured figure); `http_tests` (1 when the tests call
+HTTP endpoints: FastAPI/Starlette TestClient, Flask test_client(), Django/DRF Client, httpx
+AsyncClient/ASGI transports, or `client.get("/...")`-style calls); `mocks_used` (1 when unittest.mock,
+mock, pytest-mock's `mocker`, `monkeypatch`, respx, responses, freezegun or pytest-httpx appear).
 
-Outcomes that are the candidate's, reported as findings with exit 0: no tests (pytest exit 5), failing
-tests, collection errors, a suite that produced no report, a timeout ("tests timed out after Ns": the
-inner timeout stays below `timeout_s` so the report is still written). Only a missing pytest/coverage or
-a failure of this driver is a crash (non-zero exit, one line on stderr).
+Outcomes that are the candidate's, reported as findings with exit 0: no tests, failing tests, collection
+errors, a suite that produced no report, a run that stopped before its tests (a settings error, a test
+database that could not be made), a timeout ("tests timed out after Ns": the inner timeout stays below
+`timeout_s` so the report is still written). Only a missing pytest/coverage or a failure of this driver
+is a crash (non-zero exit, one line on stderr).
 """
 
 from __future__ import annotations
@@ -62,6 +75,15 @@ from checks._common import (
     share,
 )
 from checks.base import FindingDict, ToolContext, module_command
+from checks.runner_choice import (
+    DJANGO,
+    PYTEST_DJANGO,
+    PYTEST_DJANGO_SETUP,
+    UNITTEST,
+    RunnerChoice,
+    choose_runner,
+    collect_facts,
+)
 
 CHECK_ID = "candidate_tests"
 CATEGORY = "testing"
@@ -70,9 +92,16 @@ INNER_TIMEOUT_S = TIMEOUT_S - 75.0  # leaves time for the probe, `coverage json`
 REPORT_TIMEOUT_S = 30.0
 PROBE_TIMEOUT_S = 30.0
 COVERAGE_RC = Path(__file__).resolve().parent / "config" / "coveragerc"
-OMIT = ("tests/*", "*/tests/*", "test/*", "*/test/*", "*/test_*.py", "test_*.py", "*_test.py", "*/conftest.py",
-        "conftest.py", "*/migrations/*", "*/alembic/versions/*", "*/.venv/*", "*/venv/*", "*/site-packages/*",
-        "*/node_modules/*")
+# Not application code, at any depth below the submission (see omit_patterns): test code as
+# checks._common.is_test_path has it, migrations, the settings modules test runs use, manage.py (run by
+# `manage.py test`, never by pytest: omitted so both runners measure the same files) and virtualenvs.
+OMIT = ("tests/*", "test/*", "test_*.py", "*_test.py", "tests.py", "conftest.py", "migrations/*", "alembic/*",
+        "settings_test.py", "settings_tests.py", "settings_testing.py", "testing_settings.py", "settings/test.py",
+        "settings/tests.py", "settings/testing.py", "manage.py", ".venv/*", "venv/*", "site-packages/*",
+        "node_modules/*")
+SHIM = Path(__file__).resolve().parent / "suite_shim.py"
+SHIM_REPORT = "suite.json"
+MAX_SHIM_REPORT_BYTES = 20_000_000
 MAX_JUNIT_BYTES = 20_000_000
 MAX_FAILURE_FINDINGS = 50
 LIB_DIR = str(Path(__file__).resolve().parent.parent)  # the directory that holds the `checks` package
@@ -154,31 +183,51 @@ def test_code_facts(tests: Sequence[ParsedFile]) -> tuple[bool, bool]:
     return http, mocks
 
 
-# --- JUnit XML ----------------------------------------------------------------------------------------------
+# --- outcomes: pytest's JUnit XML, the shim's JSON -------------------------------------------------------------
 
 
 @dataclass
-class JUnitCounts:
-    """Test outcomes from a JUnit XML report."""
+class SuiteCounts:
+    """Test outcomes. `found` counts the tests that ran (passed + failed + errors among them); `not_run`
+    counts modules or classes that failed to import or set up (also in `errors`), whose tests never ran."""
 
     found: int = 0
     passed: int = 0
     failed: int = 0
     errors: int = 0
     skipped: int = 0
+    not_run: int = 0
+
+    def add(self, outcome: str, ran: bool) -> None:
+        """Count one test case with outcome passed/failed/errors/skipped."""
+        if outcome == "skipped":
+            self.skipped += 1
+        elif ran:
+            self.found += 1
+            setattr(self, outcome, getattr(self, outcome) + 1)
+        elif outcome == "errors":
+            self.not_run += 1
+            self.errors += 1
 
 
 @dataclass(frozen=True)
 class CaseProblem:
-    """A test case that failed or errored, as the JUnit report names it."""
+    """A test case that failed or errored, as the runner names it, and where it happened when known."""
 
     classname: str
     name: str
     outcome: str
     message: str
+    file: str | None = None
+    line: int | None = None
+    ran: bool = True  # False: a module that did not import or a class whose set-up failed
 
 
-def read_junit(path: Path) -> tuple[JUnitCounts, list[CaseProblem]] | None:
+OUTCOMES = ("passed", "failed", "errors", "skipped")
+COLLECTION_FAILURE = "collection failure"  # pytest's JUnit message for a module that did not collect
+
+
+def read_junit(path: Path) -> tuple[SuiteCounts, list[CaseProblem]] | None:
     """Counts and failed/errored cases from pytest's JUnit XML; None when missing, too large or unsafe."""
     try:
         if path.stat().st_size > MAX_JUNIT_BYTES:
@@ -192,15 +241,15 @@ def read_junit(path: Path) -> tuple[JUnitCounts, list[CaseProblem]] | None:
         root = ElementTree.fromstring(data)
     except ElementTree.ParseError:
         return None
-    counts = JUnitCounts()
+    counts = SuiteCounts()
     problems: list[CaseProblem] = []
     for case in root.iter("testcase"):
         outcome = _case_outcome(case)
-        counts.found += 1
-        setattr(counts, outcome, getattr(counts, outcome) + 1)
+        message = next((child.get("message", "") for child in case if child.tag in ("failure", "error")), "")
+        ran = not (outcome == "errors" and message == COLLECTION_FAILURE)
+        counts.add(outcome, ran)
         if outcome in ("failed", "errors"):
-            message = next((child.get("message", "") for child in case if child.tag in ("failure", "error")), "")
-            problems.append(CaseProblem(case.get("classname", ""), case.get("name", ""), outcome, message))
+            problems.append(CaseProblem(case.get("classname", ""), case.get("name", ""), outcome, message, ran=ran))
     return counts, problems
 
 
@@ -215,8 +264,51 @@ def _case_outcome(case: ElementTree.Element) -> str:
     return "passed"
 
 
+@dataclass(frozen=True)
+class ShimReport:
+    """What checks/suite_shim.py recorded: counts, failed/errored tests, and what stopped the run if anything."""
+
+    counts: SuiteCounts
+    problems: list[CaseProblem]
+    error: str | None
+
+
+def read_shim_report(path: Path) -> ShimReport | None:
+    """The shim's JSON, validated and bounded (candidate code wrote it); None when missing or malformed."""
+    try:
+        if path.stat().st_size > MAX_SHIM_REPORT_BYTES:
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("tests"), list):
+        return None
+    counts = SuiteCounts()
+    problems: list[CaseProblem] = []
+    for record in data["tests"]:
+        if not isinstance(record, dict) or record.get("outcome") not in OUTCOMES:
+            continue
+        outcome, ran = str(record["outcome"]), record.get("ran") is True
+        counts.add(outcome, ran)
+        if outcome in ("failed", "errors"):
+            file, line = _safe_location(record.get("file"), record.get("line"))
+            problems.append(CaseProblem("", one_line(str(record.get("id", "")), 300), outcome,
+                                        str(record.get("message") or ""), file, line, ran))
+    error = data.get("error")
+    return ShimReport(counts, problems, one_line(error, 300) if isinstance(error, str) and error else None)
+
+
+def _safe_location(file: object, line: object) -> tuple[str | None, int | None]:
+    """A relative, non-escaping posix path and a positive line, else None for each."""
+    if not isinstance(file, str) or not file or file.startswith("/") or ".." in file.split("/") or "\\" in file:
+        return None, None
+    return file[:500], line if isinstance(line, int) and not isinstance(line, bool) and line > 0 else None
+
+
 def locate(problem: CaseProblem, tests: dict[str, ParsedFile]) -> tuple[str | None, int | None]:
     """The test file (and the test function's line) a JUnit case refers to, when it can be found."""
+    if problem.file is not None:
+        return problem.file, problem.line
     function = problem.name.split("[", 1)[0]
     dotted = problem.classname or problem.name
     parts = [part for part in dotted.split(".") if part]
@@ -274,15 +366,30 @@ def candidate_env() -> dict[str, str]:
     return env
 
 
+PROBE = """import json, coverage, pytest
+from importlib import metadata
+def version(name):
+    try:
+        return metadata.version(name)
+    except Exception:
+        return None
+print(json.dumps({"pytest": pytest.__version__, "coverage": coverage.__version__,
+                  "django": version("Django"), "pytest-django": version("pytest-django")}))
+"""
+
+
 def tool_versions(cwd: Path) -> dict[str, str]:
-    """pytest's and coverage's versions in this interpreter; CheckCrashed when either is missing."""
-    probe = "import coverage, pytest; print(pytest.__version__, coverage.__version__)"
-    result = run_tool([sys.executable, "-I", "-c", probe], cwd, candidate_env(), PROBE_TIMEOUT_S)
-    words = result.stdout.split()
-    if result.returncode != 0 or len(words) != 2:
+    """Versions of pytest, coverage and (when installed) Django and pytest-django in this interpreter;
+    CheckCrashed when pytest or coverage is missing. Package metadata only: nothing of Django is imported."""
+    result = run_tool([sys.executable, "-I", "-c", PROBE], cwd, candidate_env(), PROBE_TIMEOUT_S)
+    try:
+        found = json.loads(result.stdout.strip().splitlines()[-1]) if result.returncode == 0 else None
+    except (ValueError, IndexError):
+        found = None
+    if not isinstance(found, dict) or not found.get("pytest") or not found.get("coverage"):
         reason = one_line(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "no output", 200)
         raise CheckCrashed(f"pytest and coverage must be installed in the candidate's environment: {reason}")
-    return {"pytest": words[0], "coverage": words[1]}
+    return {name: str(value) for name, value in found.items() if isinstance(value, str) and value}
 
 
 # Threads only, not greenlets. With `--concurrency=thread,greenlet` coverage's tracer now and then spins
@@ -293,13 +400,40 @@ def tool_versions(cwd: Path) -> dict[str, str]:
 COVERAGE_CONCURRENCY = "thread"
 
 
-def run_suite(submission: Path, out: Path, data_file: Path, timeout: float) -> ToolResult:
-    """The candidate's pytest suite under coverage, cwd = the (read-only) submission."""
-    argv = [sys.executable, "-m", "coverage", "run", f"--rcfile={COVERAGE_RC}", "--branch",
-            f"--data-file={data_file}", f"--source={submission}", f"--omit={','.join(OMIT)}",
-            f"--concurrency={COVERAGE_CONCURRENCY}",
-            "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={out / 'junit.xml'}", str(submission)]
-    return run_tool(argv, submission, candidate_env(), timeout)
+def omit_patterns(submission: Path) -> list[str]:
+    """OMIT anchored at the submission, at any depth (`<root>/**/tests/*`): the same files whatever the runner's
+    working directory, and nothing above the submission can match."""
+    return [f"{submission}/**/{pattern}" for pattern in OMIT]
+
+
+def coverage_run(submission: Path, data_file: Path) -> list[str]:
+    """`coverage run` with the grader's rcfile, measuring the submission's application code only."""
+    return [sys.executable, "-m", "coverage", "run", f"--rcfile={COVERAGE_RC}", "--branch",
+            f"--data-file={data_file}", f"--source={submission}", f"--omit={','.join(omit_patterns(submission))}",
+            f"--concurrency={COVERAGE_CONCURRENCY}"]
+
+
+def suite_command(choice: RunnerChoice, submission: Path, out: Path, tmp: Path) -> tuple[list[str], Path]:
+    """argv and working directory of the candidate's suite under coverage, for the chosen runner."""
+    prefix = coverage_run(submission, tmp / ".coverage")
+    pytest_args = ["-q", "-p", "no:cacheprovider", f"--junitxml={out / 'junit.xml'}"]
+    if choice.runner == PYTEST_DJANGO and choice.settings:
+        pytest_args.append(f"--ds={choice.settings}")
+    pytest_args.append(str(submission))
+    project = submission / choice.project_dir if choice.project_dir else submission
+    shim = [str(SHIM), "--root", str(submission), "--report", str(tmp / SHIM_REPORT), "--project", str(project)]
+    if choice.runner == DJANGO:
+        return [*prefix, *shim, "django"], project
+    if choice.runner == UNITTEST:
+        return [*prefix, *shim, "unittest"], submission
+    if choice.runner == PYTEST_DJANGO_SETUP:
+        return [*prefix, *shim, "--settings", choice.settings or "", "pytest", "--", *pytest_args], submission
+    return [*prefix, "-m", "pytest", *pytest_args], submission
+
+
+def uses_shim(choice: RunnerChoice) -> bool:
+    """Whether the shim's JSON (not pytest's JUnit XML) carries the outcomes."""
+    return choice.runner in (DJANGO, UNITTEST)
 
 
 def coverage_json(submission: Path, data_file: Path, target: Path) -> dict[str, float] | None:
@@ -315,7 +449,7 @@ def coverage_json(submission: Path, data_file: Path, target: Path) -> dict[str, 
 def outcome_findings(result: ToolResult, timeout: float, report_found: bool) -> list[FindingDict]:
     """Findings that explain pytest's exit status."""
     if result.timed_out:
-        return [finding(f"tests timed out after {timeout:.0f}s", rule="tests-timeout", category=CATEGORY)]
+        return [_timeout_finding(timeout)]
     code = result.returncode
     if code == 5:
         return [finding("no tests found (pytest collected nothing)", rule="no-tests", category=CATEGORY)]
@@ -326,6 +460,35 @@ def outcome_findings(result: ToolResult, timeout: float, report_found: bool) -> 
         return [finding(f"the test run failed without a usable report (exit {code}): {_tail(result)}",
                         rule="tests-crashed", category=CATEGORY)]
     return []
+
+
+def shim_outcome_findings(result: ToolResult, timeout: float, report: ShimReport | None,
+                          choice: RunnerChoice) -> list[FindingDict]:
+    """Findings that explain a `manage.py test` or unittest run (the shim's report, else its exit status)."""
+    if result.timed_out:
+        return [_timeout_finding(timeout)]
+    command = f"`{choice.command}`"
+    if report is None:
+        return [finding(f"the test run ({command}) failed without a usable report (exit {result.returncode}): "
+                        f"{_last_line(result)}", rule="tests-crashed", category=CATEGORY)]
+    if report.error is not None:
+        return [finding(f"the test run ({command}) stopped: {report.error}", rule="tests-crashed", category=CATEGORY)]
+    counts = report.counts
+    if counts.found == 0 and counts.not_run == 0 and counts.skipped == 0:
+        if result.returncode in (0, 5):
+            return [finding(f"no tests found ({command} ran none)", rule="no-tests", category=CATEGORY)]
+        return [finding(f"{command} failed before any test ran (exit {result.returncode}): {_last_line(result)}",
+                        rule="tests-crashed", category=CATEGORY)]
+    first = next((problem for problem in report.problems if not problem.ran), None)
+    if first is not None:
+        return [finding(f"{counts.not_run} test module(s) or class(es) could not be imported or set up, so none of "
+                        f"their tests ran: {first.name}: {one_line(first.message, 200)}",
+                        rule="tests-not-run", category=CATEGORY)]
+    return []
+
+
+def _timeout_finding(timeout: float) -> FindingDict:
+    return finding(f"tests timed out after {timeout:.0f}s", rule="tests-timeout", category=CATEGORY)
 
 
 DURATION = re.compile(r"\s+in\s+[\d.]+s\b.*$")
@@ -341,42 +504,92 @@ def _tail(result: ToolResult) -> str:
     return one_line(DURATION.sub("", lines[-1]) if lines else "no output", 200)
 
 
+def _last_line(result: ToolResult) -> str:
+    """The last line of a run's output: where Python and Django print what stopped them."""
+    lines = [line.strip() for line in (result.stdout + "\n" + result.stderr).splitlines() if line.strip()]
+    return one_line(lines[-1] if lines else "no output", 200)
+
+
+@dataclass(frozen=True)
+class SuiteRun:
+    """The candidate's suite after it ran: outcomes, failed tests and the findings explaining the run."""
+
+    counts: SuiteCounts
+    problems: list[CaseProblem]
+    findings: list[FindingDict]
+    timed_out: bool
+
+
+def run_suite(choice: RunnerChoice, submission: Path, out: Path, tmp: Path, timeout: float) -> SuiteRun:
+    """Run the suite with the chosen runner under coverage and read its outcomes."""
+    junit = out / "junit.xml"
+    junit.unlink(missing_ok=True)
+    (out / "coverage.json").unlink(missing_ok=True)
+    argv, cwd = suite_command(choice, submission, out, tmp)
+    result = run_tool(argv, cwd, candidate_env(), timeout)
+    if uses_shim(choice):
+        shim = None if result.timed_out else read_shim_report(tmp / SHIM_REPORT)
+        counts, problems = (shim.counts, shim.problems) if shim is not None else (SuiteCounts(), [])
+        return SuiteRun(counts, problems, shim_outcome_findings(result, timeout, shim, choice), result.timed_out)
+    report = None if result.timed_out else read_junit(junit)
+    counts, problems = report if report is not None else (SuiteCounts(), [])
+    return SuiteRun(counts, problems, outcome_findings(result, timeout, report is not None), result.timed_out)
+
+
 def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
     """Metrics, findings and tool versions for one submission."""
     timeout = float(args.timeout)
+    facts = collect_facts(submission)
     with tempfile.TemporaryDirectory(prefix="grader-tests-") as tmp_name:
         tmp = Path(tmp_name)
         tools = tool_versions(tmp)
-        junit = out / "junit.xml"
-        junit.unlink(missing_ok=True)
-        result = run_suite(submission, out, tmp / ".coverage", timeout)
-        report = None if result.timed_out else read_junit(junit)
-        coverage = None if result.timed_out else coverage_json(submission, tmp / ".coverage", tmp / "coverage.json")
+        choice = choose_runner(facts, "pytest-django" in tools)
+        tools["runner"] = choice.runner
+        suite = run_suite(choice, submission, out, tmp, timeout)
+        coverage = None if suite.timed_out else coverage_json(submission, tmp / ".coverage", out / "coverage.json")
     parsed_tests, _ = parse_python([item for item in python_files(submission) if is_test_path(item.rel)])
     by_rel = {item.source.rel: item for item in parsed_tests}
     http, mocks = test_code_facts(parsed_tests)
-    counts, problems = report if report is not None else (JUnitCounts(), [])
-    findings = outcome_findings(result, timeout, report is not None)
+    findings = list(suite.findings)
     if not parsed_tests and not any(item.get("rule") == "no-tests" for item in findings):
         findings.append(finding("no test files in the repository", rule="no-tests", category=CATEGORY))
-    failures = sorted((problem_finding(problem, by_rel) for problem in problems), key=importance_key)
+    if suite.counts.found == 0 and suite.counts.skipped and not findings:
+        findings.append(finding(f"every test was skipped ({suite.counts.skipped}): none ran", rule="tests-skipped",
+                                category=CATEGORY))
+    failures = sorted((problem_finding(problem, by_rel) for problem in suite.problems), key=importance_key)
     findings += failures[:MAX_FAILURE_FINDINGS]
+    findings += [finding(note, rule="runner-notes", category=CATEGORY) for note in choice.notes]
     if parsed_tests:
         findings += [finding(message, rule=rule, category=CATEGORY, severity="info") for ok, message, rule in (
             (http, "no test exercises the HTTP endpoints", "no-http-tests"),
             (mocks, "no test uses mocks or monkeypatching", "no-mocks")) if not ok]
-    return suite_metrics(counts, coverage, http, mocks), findings, tools
+    metrics = suite_metrics(suite.counts, coverage, http, mocks)
+    if suite.counts.found == 0 and coverage and coverage["coverage_percent"] > 0:
+        findings.append(finding(f"{coverage['coverage_percent']:g}% coverage was measured although no test ran (code "
+                                "imported by conftest.py, settings or test modules): it is not counted",
+                                rule="coverage-without-tests", category=CATEGORY, severity="info"))
+    findings.append(runner_finding(choice))
+    return metrics, findings, tools
 
 
-def suite_metrics(counts: JUnitCounts, coverage: dict[str, float] | None, http: bool, mocks: bool) -> dict[str, float]:
-    """The candidate_tests metrics (see the module docstring)."""
-    ran = counts.found - counts.skipped
+def runner_finding(choice: RunnerChoice) -> FindingDict:
+    """Which runner ran the tests, and why (info)."""
+    return finding(f"tests run with `{choice.command}`: {choice.reason}", rule="test-runner", category=CATEGORY,
+                   severity="info")
+
+
+NO_COVERAGE = {"coverage_percent": 0.0, "line_coverage": 0.0, "branch_coverage": 0.0}
+
+
+def suite_metrics(counts: SuiteCounts, coverage: dict[str, float] | None, http: bool, mocks: bool) -> dict[str, float]:
+    """The candidate_tests metrics (see the module docstring); no coverage when no test ran."""
     metrics: dict[str, float] = {
         "tests_found": counts.found, "tests_passed": counts.passed, "tests_failed": counts.failed,
-        "tests_errors": counts.errors, "tests_skipped": counts.skipped, "pass_rate": share(counts.passed, ran),
+        "tests_errors": counts.errors, "tests_skipped": counts.skipped, "collection_errors": counts.not_run,
+        "pass_rate": share(counts.passed, counts.found + counts.not_run),
         "http_tests": 1.0 if http else 0.0, "mocks_used": 1.0 if mocks else 0.0,
     }
-    metrics.update(coverage or {"coverage_percent": 0.0, "line_coverage": 0.0, "branch_coverage": 0.0})
+    metrics.update(coverage if coverage and counts.found > 0 else NO_COVERAGE)
     return metrics
 
 

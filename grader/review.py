@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from grader.models import CategoryScore, CheckResult, Deduction, ReviewNotes
+from grader.rules import DEFAULT_RULES
+
+# rule id -> the metric whose zero takes the rule's points away (coverage when no test ran)
+ZERO_UNLESS = {rule.id: rule.zero_unless for rule in DEFAULT_RULES if rule.zero_unless}
 
 MAX_CONCERNS = 5
 MIN_QUESTIONS = 3
@@ -87,11 +91,19 @@ GENERAL_QUESTIONS = (
 def build_review(checks: Sequence[CheckResult], categories: Sequence[CategoryScore]) -> ReviewNotes:
     """Strengths, concerns and 3-5 follow-up questions from the scored checks."""
     deductions = _largest_deductions(checks)
+    zeroed = _zeroed(checks)
     return ReviewNotes(
         strengths=_strengths(checks, categories),
         concerns=[_concern(d) for d in deductions[:MAX_CONCERNS]],
-        questions=_questions(deductions),
+        questions=_questions([d for d in deductions if id(d) not in zeroed]),
     )
+
+
+def _zeroed(checks: Sequence[CheckResult]) -> set[int]:
+    """Deductions lost only because their gate metric was 0 (no test ran): a question about their own metric
+    ("some of your tests fail") would not fit; the gate's own deduction asks the right one."""
+    return {id(d) for check in checks for d in check.deductions
+            if d.rule in ZERO_UNLESS and check.metrics.get(ZERO_UNLESS[d.rule], 1) <= 0}
 
 
 def _largest_deductions(checks: Sequence[CheckResult]) -> list[Deduction]:

@@ -12,7 +12,9 @@ information, count nothing". An asked practice's points are set in `[practices] 
 A rule earns its full points when the metric is at `good` (or better), none at `bad` (or worse), and a
 straight-line share in between; `good` may be above or below `bad`, so one shape serves "more is better"
 and "less is better". A rule whose metric is missing, negative (the check's "not applicable"), or whose
-`requires` metric is not above zero gives no evidence either way and is left out.
+`requires` metric is not above zero gives no evidence either way and is left out. A rule whose
+`zero_unless` metric is not above zero earns nothing, whatever its own metric says (coverage when none of
+the candidate's tests ran), and its deduction says why.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Rule:
     evidence: tuple[str, ...] = ()  # finding rules (fnmatch patterns) that explain a deduction; () = all
     practice: str | None = None  # the repository practice this rule measures (models.PRACTICES); None = always on
     charged: bool = True  # False: a practice the assignment does not ask for, reported for information only
+    zero_unless: str | None = None  # another metric of the same check that must be > 0 for any points
 
     def explains(self, finding_rule: str | None) -> bool:
         """Whether a finding with this rule id is evidence for this rule's deduction."""
@@ -91,14 +94,16 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("practices", "has_migrations", "databases", 20, 1, 0, "schema migrations committed (1 = yes)",
          evidence=("no-migrations",), practice="migrations"),
     # --- testing -------------------------------------------------------------------------------------
-    Rule("candidate_tests", "tests_found", "testing", 15, 8, 0, "tests in the candidate's own suite",
-         evidence=("no-tests", "tests-*")),
+    Rule("candidate_tests", "tests_found", "testing", 15, 8, 0, "tests of the candidate's own suite that ran",
+         evidence=("no-tests", "tests-*", "test-error", "runner-notes")),
     Rule("candidate_tests", "pass_rate", "testing", 15, 100, 50, "share of the candidate's own tests passing (%)",
-         requires="tests_found"),
+         zero_unless="tests_found", evidence=("test-*", "tests-*", "no-tests")),
     Rule("candidate_tests", "coverage_percent", "testing", 30, 80, 20,
-         "line+branch coverage of application code by the candidate's tests (%)"),
-    Rule("candidate_tests", "http_tests", "testing", 15, 1, 0, "tests exercise HTTP endpoints (1 = yes)"),
-    Rule("candidate_tests", "mocks_used", "testing", 5, 1, 0, "tests isolate collaborators with mocks/monkeypatch"),
+         "line+branch coverage of application code by the candidate's tests (%)", zero_unless="tests_found"),
+    Rule("candidate_tests", "http_tests", "testing", 15, 1, 0, "tests exercise HTTP endpoints (1 = yes)",
+         zero_unless="tests_found"),
+    Rule("candidate_tests", "mocks_used", "testing", 5, 1, 0, "tests isolate collaborators with mocks/monkeypatch",
+         zero_unless="tests_found"),
     Rule("practices", "has_ci_config", "testing", 15, 1, 0, "a CI configuration runs the tests (1 = yes)",
          evidence=("no-ci",), practice="ci"),
     # --- infrastructure ------------------------------------------------------------------------------

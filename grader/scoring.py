@@ -94,11 +94,12 @@ def _score_run(run: CheckRun, category: str, rules: Sequence[Rule]) -> CheckResu
             findings=findings,
         )
     applicable = [rule for rule in rules if rule.charged and _applies(rule, run.metrics)]
-    earned = {rule.id: rule.earned(run.metrics[rule.metric]) for rule in applicable}
+    zeroed = {rule.id: _zeroed_by(rule, run.metrics) for rule in applicable}
+    earned = {rule.id: 0.0 if zeroed[rule.id] else rule.earned(run.metrics[rule.metric]) for rule in applicable}
     score = round(sum(earned.values()), 2)
     possible = round(sum(rule.points for rule in applicable), 2)
     deductions = [
-        _deduction(rule, run.metrics[rule.metric], rule.points - earned[rule.id], findings)
+        _deduction(rule, run.metrics[rule.metric], rule.points - earned[rule.id], findings, zeroed[rule.id], rules)
         for rule in applicable
         if rule.points - earned[rule.id] > 0.005
     ]
@@ -161,12 +162,26 @@ def _applies(rule: Rule, metrics: dict[str, float]) -> bool:
     return rule.requires is None or metrics.get(rule.requires, 0) > 0
 
 
-def _deduction(rule: Rule, value: float, lost: float, findings: Sequence[Finding]) -> Deduction:
+def _zeroed_by(rule: Rule, metrics: dict[str, float]) -> str | None:
+    """The `zero_unless` metric that takes this rule's points away (not above zero), else None."""
+    if rule.zero_unless is None or metrics.get(rule.zero_unless, 0) > 0:
+        return None
+    return rule.zero_unless
+
+
+def _deduction(rule: Rule, value: float, lost: float, findings: Sequence[Finding], zeroed: str | None = None,
+               rules: Sequence[Rule] = ()) -> Deduction:
+    reason = f"{rule.explain}: {value:g} (full points at {rule.good:g}, none at {rule.bad:g})"
+    explains = rule.explains
+    if zeroed is not None:  # the evidence is why the metric it depends on is zero
+        gate = next((other for other in rules if other.metric == zeroed), None)
+        explains = gate.explains if gate is not None else explains
+        what = f" ({gate.explain})" if gate is not None else ""
+        reason = f"{rule.explain}: no points, because {zeroed} = 0{what}; measured {value:g}"
     return Deduction(
-        rule=rule.id, category=rule.category, points=round(lost, 2),
-        reason=f"{rule.explain}: {value:g} (full points at {rule.good:g}, none at {rule.bad:g})",
+        rule=rule.id, category=rule.category, points=round(lost, 2), reason=reason,
         metric=rule.metric, value=value, good=rule.good, bad=rule.bad,
-        evidence=[f for f in findings if rule.explains(f.rule)][:EVIDENCE_PER_DEDUCTION],
+        evidence=[f for f in findings if explains(f.rule)][:EVIDENCE_PER_DEDUCTION],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -12,26 +13,60 @@ import pytest
 
 from checks.base import ToolContext
 from checks.candidate_tests import CHECK, INNER_TIMEOUT_S, read_junit
+from grader.models import CheckRun as CheckRun_
+from grader.models import Finding
+from grader.rules import DEFAULT_RULES
+from grader.scoring import score_check_runs
 
 from ..conftest import skip_or_fail
-from .test_common import BAD, FASTAPI_REF, GOOD, assert_crash, bare_python, readonly, run_check, snapshot
+from .test_common import (
+    BAD,
+    FASTAPI_REF,
+    GOOD,
+    REPO_ROOT,
+    CheckRun,
+    assert_crash,
+    bare_python,
+    readonly,
+    run_check,
+    snapshot,
+)
 
 __all__ = ["readonly"]  # the fixture, imported for pytest
 
 CANDIDATE_PACKAGES = ("fastapi==0.115.12", "pydantic==2.11.4", "httpx==0.28.1", "pytest>=8", "coverage>=7.4")
+DJANGO_PACKAGES = ("Django==5.2.8", "pytest>=8", "coverage>=7.4")
+RUNNER_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "candidate_tests"
+
+
+def candidate_venv(tmp_path_factory: pytest.TempPathFactory, name: str, packages: tuple[str, ...]) -> str:
+    """A candidate environment as the sandbox builds one: the app's packages plus pytest and coverage."""
+    venv = tmp_path_factory.mktemp(name) / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    python = str(venv / "bin" / "python")
+    result = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", *packages],
+                            capture_output=True, text=True, timeout=600, check=False)
+    if result.returncode != 0:
+        skip_or_fail(f"could not install the candidate packages: {result.stderr.strip()[-300:]}")
+    return python
 
 
 @pytest.fixture(scope="module")
 def candidate_python(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A candidate environment as the sandbox builds one: the app's packages plus pytest and coverage."""
-    venv = tmp_path_factory.mktemp("candidate") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-    python = str(venv / "bin" / "python")
-    result = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                             *CANDIDATE_PACKAGES], capture_output=True, text=True, timeout=600, check=False)
-    if result.returncode != 0:
-        skip_or_fail(f"could not install the candidate packages: {result.stderr.strip()[-300:]}")
-    return python
+    """FastAPI's stack, pytest and coverage."""
+    return candidate_venv(tmp_path_factory, "candidate", CANDIDATE_PACKAGES)
+
+
+@pytest.fixture(scope="module")
+def django_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Django, pytest and coverage: no pytest-django."""
+    return candidate_venv(tmp_path_factory, "django", DJANGO_PACKAGES)
+
+
+@pytest.fixture(scope="module")
+def pytest_django_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Django, pytest, coverage and pytest-django (a project that declares it)."""
+    return candidate_venv(tmp_path_factory, "pytest-django", (*DJANGO_PACKAGES, "pytest-django==4.11.1"))
 
 
 def test_interface() -> None:
@@ -55,8 +90,9 @@ def test_fastapi_reference_on_a_read_only_copy(
     assert metrics["coverage_percent"] > 85 and metrics["line_coverage"] > 90  # tests/ not measured
     assert 0 < metrics["branch_coverage"] <= 100
     assert (metrics["http_tests"], metrics["mocks_used"]) == (1, 1)
-    assert run.findings == []
-    assert run.report is not None and set(run.report["tools"]) == {"pytest", "coverage"}
+    assert [(item["rule"], item["severity"]) for item in run.findings] == [("test-runner", "info")]
+    assert run.report is not None and set(run.report["tools"]) == {"pytest", "coverage", "runner"}
+    assert run.report["tools"]["runner"] == "pytest"
     print(f"candidate_tests on fastapi-ref: {run.seconds:.2f}s")
 
 
@@ -103,6 +139,7 @@ def test_collection_error_is_the_candidates_failure(tmp_path: Path) -> None:
     run = run_check("candidate_tests", submission, tmp_path / "out")
     assert run.returncode == 0, run.stderr
     assert run.metrics["tests_errors"] == 1 and run.metrics["tests_passed"] == 0
+    assert (run.metrics["tests_found"], run.metrics["collection_errors"]) == (0, 1)  # nothing ran
     interrupted = next(item for item in run.findings if item["rule"] == "tests-interrupted")
     assert "No module named 'not_a_module'" in interrupted["message"]
     assert ("tests/test_x.py", None, "test-error") in run.located()
@@ -135,8 +172,10 @@ def test_junit_with_a_doctype_is_refused(tmp_path: Path) -> None:
     report = read_junit(junit)
     assert report is not None
     counts, problems = report
-    assert (counts.found, counts.passed, counts.failed, counts.skipped, counts.errors) == (4, 1, 1, 1, 1)
-    assert [(p.name, p.outcome) for p in problems] == [("t2", "failed"), ("tests.test_b", "errors")]
+    # found = the tests that ran: not the skipped one, not the module that failed to collect
+    assert (counts.found, counts.passed, counts.failed, counts.skipped, counts.errors, counts.not_run) == (
+        2, 1, 1, 1, 1, 1)
+    assert [(p.name, p.outcome, p.ran) for p in problems] == [("t2", "failed", True), ("tests.test_b", "errors", False)]
 
 
 def test_missing_pytest_or_coverage_is_a_crash(tmp_path: Path) -> None:
@@ -146,3 +185,158 @@ def test_missing_pytest_or_coverage_is_a_crash(tmp_path: Path) -> None:
 
 def test_missing_submission_is_a_crash(tmp_path: Path) -> None:
     assert_crash(run_check("candidate_tests", tmp_path / "missing", tmp_path), "candidate_tests", "not found")
+
+
+# --- runners other than plain pytest: the project's own way of running its tests --------------------------------
+
+
+def measured_files(out: Path) -> set[str]:
+    """The files coverage measured (the check keeps its `coverage json` next to its report)."""
+    return set(json.loads((out / "coverage.json").read_text())["files"])
+
+
+def runner_message(run: CheckRun) -> str:
+    [runner] = [item for item in run.findings if item["rule"] == "test-runner"]
+    assert runner["severity"] == "info"
+    message: str = runner["message"]
+    return message
+
+
+def test_django_tests_in_app_tests_py_run_with_manage_py(
+    tmp_path: Path, readonly: Callable[[Path], Path], django_python: str,
+) -> None:
+    """pytest collects nothing from `shelf/tests.py`; `manage.py test` runs its three TestCase tests."""
+    submission = readonly(RUNNER_FIXTURES / "django-manage")
+    before = snapshot(submission)
+    run = run_check("candidate_tests", submission, tmp_path / "out", python=django_python)
+    assert run.returncode == 0, run.stderr
+    assert snapshot(submission) == before
+    metrics = run.metrics
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["tests_failed"], metrics["tests_errors"]) == (
+        3, 2, 1, 0)
+    assert metrics["pass_rate"] == round(100 * 2 / 3, 2) and metrics["http_tests"] == 1
+    assert run.report is not None and run.report["tools"]["runner"] == "django"
+    assert run.report["tools"]["django"] == "5.2.8"
+    assert runner_message(run).startswith("tests run with `python manage.py test`")
+    failed = next(item for item in run.findings if item["rule"] == "test-failed")
+    assert (failed["file"], failed["line"]) == ("shelf/tests.py", 11)
+    assert "ReadingTimeTests.test_partial_minutes_round_up" in failed["message"] and "1 != 2" in failed["message"]
+    # application code only: no tests.py, manage.py or migrations
+    assert measured_files(tmp_path / "out") == {
+        "bookshelf_site/__init__.py", "bookshelf_site/settings.py", "bookshelf_site/urls.py",
+        "bookshelf_site/wsgi.py", "shelf/__init__.py", "shelf/models.py", "shelf/reading.py", "shelf/views.py"}
+    assert 60 < metrics["coverage_percent"] < 100  # views and reading ran; wsgi.py never imported
+
+
+def test_pytest_django_gets_the_settings_module_from_manage_py(
+    tmp_path: Path, readonly: Callable[[Path], Path], pytest_django_python: str,
+) -> None:
+    """Without `--ds` every test module fails collection (ImproperlyConfigured) and nothing runs."""
+    run = run_check("candidate_tests", readonly(RUNNER_FIXTURES / "django-pytest"), tmp_path / "out",
+                    python=pytest_django_python)
+    assert run.returncode == 0, run.stderr
+    assert (run.metrics["tests_found"], run.metrics["tests_passed"], run.metrics.get("collection_errors")) == (2, 2, 0)
+    assert run.report is not None and run.report["tools"]["runner"] == "pytest-django"
+    assert runner_message(run).startswith("tests run with `pytest --ds=errands_site.settings`")
+    assert "tests/test_errands.py" not in measured_files(tmp_path / "out")
+    assert run.metrics["coverage_percent"] > 80
+
+
+def test_pytest_style_django_tests_without_pytest_django_run_after_django_setup(
+    tmp_path: Path, readonly: Callable[[Path], Path], django_python: str,
+) -> None:
+    """django.setup() lets the module import; the test needing pytest-django's `client` fixture still errors."""
+    run = run_check("candidate_tests", readonly(RUNNER_FIXTURES / "django-pytest"), tmp_path / "out",
+                    python=django_python)
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["tests_errors"]) == (2, 1, 1)
+    assert run.report is not None and run.report["tools"]["runner"] == "pytest+django-setup"
+    assert "DJANGO_SETTINGS_MODULE=errands_site.settings" in runner_message(run)
+    note = next(item for item in run.findings if item["rule"] == "runner-notes")
+    assert "pytest-django is not installed" in note["message"] and note["severity"] == "warning"
+    errored = next(item for item in run.findings if item["rule"] == "test-error")
+    assert errored["file"] == "tests/test_errands.py" and "test_list_over_http" in errored["message"]
+
+
+def test_unittest_only_project_runs_with_unittest_discovery(
+    tmp_path: Path, readonly: Callable[[Path], Path],
+) -> None:
+    """`tests.py` is unittest's pattern (test*.py), not pytest's: pytest would find nothing."""
+    run = run_check("candidate_tests", readonly(RUNNER_FIXTURES / "unittest-only"), tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["tests_failed"], metrics["tests_skipped"]) == (
+        3, 2, 1, 1)
+    assert metrics["mocks_used"] == 1 and metrics["pass_rate"] == round(100 * 2 / 3, 2)
+    assert run.report is not None and run.report["tools"]["runner"] == "unittest"
+    assert runner_message(run).startswith("tests run with `python -m unittest discover`")
+    failed = next(item for item in run.findings if item["rule"] == "test-failed")
+    assert (failed["file"], failed["line"]) == ("tests.py", 30)  # the failing subTest's assertion
+    assert "StockTests.test_rejects_bad_quantities" in failed["message"] and "not raised" in failed["message"]
+    assert measured_files(tmp_path / "out") == {"inventory/__init__.py", "inventory/stock.py"}
+    assert metrics["line_coverage"] > 90
+
+
+def test_coverage_from_a_conftest_without_tests_is_not_counted(
+    tmp_path: Path, readonly: Callable[[Path], Path],
+) -> None:
+    run = run_check("candidate_tests", readonly(RUNNER_FIXTURES / "conftest-no-tests"), tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert metrics["tests_found"] == 0
+    assert (metrics["coverage_percent"], metrics["line_coverage"], metrics["branch_coverage"]) == (0, 0, 0)
+    assert measured_files(tmp_path / "out") == {"greeter/__init__.py", "greeter/app.py"}  # it was measured...
+    ignored = next(item for item in run.findings if item["rule"] == "coverage-without-tests")
+    assert "no test ran" in ignored["message"]  # ... and said so, but not counted
+    assert {"no-tests", "test-runner"} <= run.rules()
+    # the rules built on the candidate's tests earn nothing, each with a deduction saying why
+    [testing] = score_check_runs([CheckRun_(id="candidate_tests", status="ok", metrics=metrics,
+                                            findings=[Finding.model_validate(f) for f in run.findings])],
+                                 DEFAULT_RULES)
+    assert (testing.score, testing.max_score) == (0, 80)
+    zeroed = {d.rule: d for d in testing.deductions if "tests_found = 0" in d.reason}
+    assert set(zeroed) == {"candidate_tests.pass_rate", "candidate_tests.coverage_percent",
+                           "candidate_tests.http_tests", "candidate_tests.mocks_used"}
+    assert zeroed["candidate_tests.http_tests"].value == 1  # the conftest's test_client() is not a test
+    assert [e.rule for e in zeroed["candidate_tests.coverage_percent"].evidence] == ["no-tests"]
+
+
+def test_a_django_run_that_stops_before_its_tests(tmp_path: Path, django_python: str) -> None:
+    submission = tmp_path / "sub"
+    (submission / "site_cfg").mkdir(parents=True)
+    (submission / "manage.py").write_text(
+        "import os, sys\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'site_cfg.settings')\n"
+        "from django.core.management import execute_from_command_line\nexecute_from_command_line(sys.argv)\n")
+    (submission / "site_cfg" / "__init__.py").write_text("")
+    (submission / "site_cfg" / "settings.py").write_text("import os\nSECRET_KEY = os.environ['NOT_SET_ANYWHERE']\n")
+    (submission / "site_cfg" / "tests.py").write_text(DJANGO_TEST)
+    run = run_check("candidate_tests", submission, tmp_path / "out", python=django_python)
+    assert run.returncode == 0, run.stderr
+    assert run.metrics["tests_found"] == 0
+    crashed = next(item for item in run.findings if item["rule"] == "tests-crashed")
+    assert "python manage.py test" in crashed["message"] and "NOT_SET_ANYWHERE" in crashed["message"]
+
+
+def test_a_unittest_module_that_does_not_import_is_no_test_that_ran(tmp_path: Path) -> None:
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "test_ok.py").write_text(
+        "import unittest\n\n\nclass Ok(unittest.TestCase):\n    def test_ok(self):\n        pass\n")
+    (submission / "test_broken.py").write_text(
+        "import unittest\nimport not_a_module\n\n\nclass Broken(unittest.TestCase):\n    def test_x(self):\n"
+        "        pass\n")
+    run = run_check("candidate_tests", submission, tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["tests_errors"]) == (1, 1, 1)
+    assert metrics.get("collection_errors") == 1
+    assert metrics["pass_rate"] == 50  # the module that did not import counts against the pass rate
+    assert run.report is not None and run.report["tools"]["runner"] == "unittest"
+    not_run = next(item for item in run.findings if item["rule"] == "tests-not-run")
+    assert "No module named 'not_a_module'" in not_run["message"]
+    assert ("test_broken.py", 2, "test-error") in run.located()
+
+
+DJANGO_TEST = ("from django.test import SimpleTestCase\n\n\nclass T(SimpleTestCase):\n    def test_a(self):\n"
+               "        pass\n")

@@ -67,12 +67,9 @@ def test_check_that_could_not_run_is_an_error_without_points() -> None:
 
 
 def test_not_applicable_metrics_are_left_out() -> None:
-    run = CheckRun(id="candidate_tests", status="ok",
-                   metrics={"tests_found": 0, "pass_rate": 0, "coverage_percent": 0, "http_tests": 0,
-                            "mocks_used": 0})
-    [result] = score_check_runs([run], DEFAULT_RULES)
-    assert "pass_rate" not in result.metrics  # requires tests_found > 0
-    assert result.max_score == 15 + 30 + 15 + 5
+    run = CheckRun(id="practices", status="ok", metrics={"has_dockerfile": 0, "dockerfile_issues": 0})
+    infrastructure = next(r for r in score_check_runs([run], DEFAULT_RULES) if r.category == "infrastructure")
+    assert list(infrastructure.metrics) == ["has_dockerfile"]  # dockerfile_issues requires has_dockerfile > 0
     run = CheckRun(id="practices", status="ok", metrics={"idiom_share": 50, "blocking_calls_in_async": -1})
     fundamentals = next(r for r in score_check_runs([run], DEFAULT_RULES) if r.category == "python_fundamentals")
     assert list(fundamentals.metrics) == ["idiom_share"]
@@ -110,3 +107,35 @@ def test_docs_explain_every_rule() -> None:
     docs = (REPO_ROOT / "docs" / "scoring.md").read_text()
     for rule in DEFAULT_RULES:
         assert f"`{rule.id}`" in docs, rule.id
+
+
+def test_rules_on_the_candidates_tests_earn_nothing_when_no_test_ran() -> None:
+    """Coverage from imports, an HTTP client in a conftest.py: worth nothing until a test runs."""
+    why = Finding(message="no tests found (pytest collected nothing)", rule="no-tests", category="testing")
+    runner = Finding(message="tests run with `pytest`", rule="test-runner", category="testing", severity="info")
+    metrics = {"tests_found": 0, "pass_rate": 0, "coverage_percent": 47, "http_tests": 1, "mocks_used": 1}
+    run = CheckRun(id="candidate_tests", status="ok", metrics=metrics, findings=[why, runner])
+    [result] = score_check_runs([run], DEFAULT_RULES)
+    assert (result.score, result.max_score) == (0, 15 + 15 + 30 + 15 + 5)  # pass_rate is counted, not left out
+    lost = {d.rule: d for d in result.deductions}
+    assert {rule: d.points for rule, d in lost.items()} == {
+        "candidate_tests.tests_found": 15, "candidate_tests.pass_rate": 15, "candidate_tests.coverage_percent": 30,
+        "candidate_tests.http_tests": 15, "candidate_tests.mocks_used": 5}
+    coverage = lost["candidate_tests.coverage_percent"]
+    assert "no points, because tests_found = 0" in coverage.reason and "measured 47" in coverage.reason
+    assert coverage.value == 47 and [e.rule for e in coverage.evidence] == ["no-tests"]
+    # one test that ran restores the ordinary scale
+    ran = run.model_copy(update={"metrics": {**metrics, "tests_found": 1, "pass_rate": 100}})
+    [scored] = score_check_runs([ran], DEFAULT_RULES)
+    assert scored.score == round(15 / 8 + 15 + 30 * (47 - 20) / 60 + 15 + 5, 2)
+
+
+def test_review_asks_about_the_missing_tests_not_about_their_pass_rate() -> None:
+    why = Finding(message="no tests found (`python manage.py test` ran none)", rule="no-tests", category="testing")
+    run = CheckRun(id="candidate_tests", status="ok", findings=[why],
+                   metrics={"tests_found": 0, "pass_rate": 0, "coverage_percent": 0, "http_tests": 0, "mocks_used": 0})
+    checks = score_check_runs([run], DEFAULT_RULES)
+    review = build_review(checks, score_categories(checks, {"testing": 15})[0])
+    assert any(q.startswith("The submission has 0 tests of its own") for q in review.questions)
+    assert not any("Some of your own tests fail" in q or "Your tests cover" in q for q in review.questions)
+    assert any("no points, because tests_found = 0" in c for c in review.concerns)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader import report
-from grader.models import Bands, GradeResult
+from grader.models import Bands, Finding, GradeResult
 
 from .factories import HIDDEN_NAMES, HOSTILE, error_result, graded_result
 
@@ -309,3 +309,13 @@ def test_bad_formats_are_rejected(text: str) -> None:
 
 def test_formats_are_parsed_in_order_without_repeats() -> None:
     assert report.parse_formats("md, HTML,md,junit") == ("md", "html", "junit")
+
+
+def test_candidate_tests_section_names_the_runner() -> None:
+    result = graded_result("alice")
+    own = next(check for check in result.checks if check.id == "candidate_tests")
+    own.findings.append(Finding(message="tests run with `python manage.py test`: a Django project", rule="test-runner",
+                                category="testing", severity="info"))
+    html = report.render_candidate_html(result, "reviewer")
+    section = html.split('id="own-tests"', 1)[1].split("</section>", 1)[0]
+    assert "tests run with `python manage.py test`: a Django project" in section
