@@ -50,19 +50,19 @@ def _traceback_exception(lines: list[str], app_roots: Sequence[str]) -> str | No
             continue
         if line[:1].isspace():
             continue
-        exception = line.strip()
+        exception = _without_roots(line.strip(), app_roots)
         if exception.startswith(_SYNTAX_ERRORS) and frame is not None:
-            return f"{exception} ({_relative(frame[0], app_roots)}:{frame[1]})"
+            return f"{exception} ({_without_roots(frame[0], app_roots)}:{frame[1]})"
         return exception
     return None
 
 
-def _relative(path: str, app_roots: Sequence[str]) -> str:
+def _without_roots(text: str, app_roots: Sequence[str]) -> str:
+    """`/app/settings.py` -> `settings.py`: the candidate's paths as they are in the submission."""
     for root in app_roots:
-        prefix = root.rstrip("/") + "/"
-        if root and path.startswith(prefix):
-            return path[len(prefix):]
-    return path
+        if root.strip("/"):
+            text = text.replace(root.rstrip("/") + "/", "")
+    return text
 
 
 def not_ready_sentence(problem: str | None) -> str:

@@ -57,6 +57,7 @@ REPORT_FILES = {"html": "report.html", "md": "summary.md", "junit": "junit.xml"}
 COHORT_FILES = {"html": "index.html", "md": "summary.md", "junit": "junit.xml"}
 
 HIDDEN_PREFIX = "hidden-tests"
+SUITE_PREFIXES = ("hidden-tests/", "public-tests/")
 CANDIDATE_TESTS_PREFIX = "candidate_tests"
 CATEGORY_TITLES: dict[str, str] = {
     "python_fundamentals": "Python fundamentals",
@@ -569,8 +570,10 @@ def candidate_test_checks(result: GradeResult) -> list[CheckResult]:
 
 
 def top_deductions(result: GradeResult, limit: int = TOP_DEDUCTIONS) -> list[Deduction]:
-    """The largest deductions across all checks."""
-    every = [d for check in result.checks for d in check.deductions]
+    """The largest deductions across all checks; for an app that did not run, the static ones only (every
+    failed test has the one reason the report leads with)."""
+    every = [d for check in result.checks for d in check.deductions
+             if not (result.did_not_run and check.id.startswith(SUITE_PREFIXES))]
     return sorted(every, key=lambda d: -d.points)[:limit]
 
 

@@ -95,6 +95,8 @@ def build_review(
     `app_problem`: why the app never became ready (None when it ran); it leads the concerns and questions.
     """
     deductions = _largest_deductions(checks)
+    if app_problem is not None:  # every failed test has that one reason: the static deductions say more
+        deductions = [d for d in deductions if d.metric]
     concerns = [_concern(d) for d in deductions[:MAX_CONCERNS]]
     questions = _questions(deductions)
     if app_problem is not None:
