@@ -7,6 +7,7 @@ the hidden one: the same intake, environment, static checks, app start and scori
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -182,12 +183,23 @@ def _render_app_problem(result: GradeResult, console: Console) -> None:
         console.print(f"  [dim]{escape(line)}[/]", soft_wrap=True)
 
 
+_DETECTED_SYNTAX_ERROR = re.compile(r"^(?P<where>\S+:\d+) does not parse \(")
+_LOGGED_SYNTAX_ERROR = re.compile(
+    r"its log says: (?:SyntaxError|IndentationError|TabError): .* \((?P<where>\S+:\d+)\)$")
+
+
+def syntax_error_place(problem: str) -> str | None:
+    """`main.py:12` when the app did not start because of a syntax error there (found by detection or in its log)."""
+    match = _DETECTED_SYNTAX_ERROR.match(problem) or _LOGGED_SYNTAX_ERROR.search(problem)
+    return match["where"] if match else None
+
+
 def start_hint(problem: str) -> str:
     """What to do about an app that did not start, in one line."""
     if problem.startswith("no start command"):
         return NO_START_COMMAND
-    if "does not parse" in problem and "no app could be found" in problem:
-        where = problem.split(" does not parse", 1)[0]
+    where = syntax_error_place(problem)
+    if where is not None:
         return f"fix the syntax error at {where} (`python -m py_compile` on the file shows it), then check again"
     if problem.startswith("did not start within"):
         return ("listen on $PORT (on 127.0.0.1 or 0.0.0.0) and answer the health path quickly; the app's "

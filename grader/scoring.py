@@ -107,7 +107,8 @@ def _score_run(run: CheckRun, category: str, rules: Sequence[Rule]) -> CheckResu
         )
     applicable = [rule for rule in rules if _applies(rule, run.metrics)]
     fraction = parsed_fraction(run.metrics)
-    earned = {rule.id: round(rule.earned(run.metrics[rule.metric]) * fraction, 4) for rule in applicable}
+    unscaled = {rule.id: rule.earned(run.metrics[rule.metric]) for rule in applicable}
+    earned = {rule_id: round(points * fraction, 4) for rule_id, points in unscaled.items()}
     score = round(sum(earned.values()), 2)
     possible = round(sum(rule.points for rule in applicable), 2)
     deductions = [
@@ -116,8 +117,9 @@ def _score_run(run: CheckRun, category: str, rules: Sequence[Rule]) -> CheckResu
         if rule.points - earned[rule.id] > 0.005
     ]
     metrics = {rule.metric: run.metrics[rule.metric] for rule in applicable}
-    if fraction < 1:
-        deductions = [_blame_unparsed_code(d, run) for d in deductions]
+    if fraction < 1:  # say so where the unparsed code cost points the metric alone would have earned
+        deductions = [_blame_unparsed_code(d, run) if unscaled[d.rule] > earned[d.rule] + 0.005 else d
+                      for d in deductions]
         metrics[PARSED_SHARE] = run.metrics[PARSED_SHARE]
     status = CheckStatus.SKIPPED if possible == 0 else (
         CheckStatus.PASSED if score >= possible else CheckStatus.FAILED
