@@ -11,6 +11,8 @@ Conventions every check follows:
 - "migrations" are files under a `migrations/` or `alembic/` directory (Django, Flask-Migrate, Alembic's
   env.py and versions/);
 - "app code" is every other Python file;
+- a Python file that does not parse is *failing*, not absent: the code checks report `files_not_parsed`,
+  `lines_not_parsed` and `parsed_share` (`parse_metrics`), and the grader scales their points by it;
 - a crash of the check (tool missing, driver failure) is one line on stderr and a non-zero exit.
 """
 
@@ -64,6 +66,25 @@ class ParsedFile:
     tree: ast.Module
     text: str
     code_lines: int
+
+
+@dataclass(frozen=True)
+class UnparsedFile:
+    """A Python file that does not parse: where the parser stopped, its message and its count of code lines."""
+
+    source: SourceFile
+    line: int | None
+    message: str
+    code_lines: int
+
+
+@dataclass(frozen=True)
+class ParsedSources:
+    """The outcome of parsing a set of files: what parsed, what did not, and the findings saying so."""
+
+    parsed: list[ParsedFile]
+    unparsed: list[UnparsedFile]
+    problems: list[FindingDict]  # one `syntax-error` per unparsed file, one `file-skipped` per skipped file
 
 
 @dataclass(frozen=True)
@@ -161,7 +182,17 @@ def parse_python(
     files: Sequence[SourceFile], feature_version: tuple[int, int] | None = None,
 ) -> tuple[list[ParsedFile], list[FindingDict]]:
     """Parse each file with `ast`; unparsable, undecodable or oversized files become findings instead."""
+    sources = parse_sources(files, feature_version)
+    return sources.parsed, sources.problems
+
+
+def parse_sources(files: Sequence[SourceFile], feature_version: tuple[int, int] | None = None) -> ParsedSources:
+    """Parse each file with `ast`, keeping the files that do not parse (with their code lines) apart.
+
+    An oversized or unreadable file is skipped (an `info` finding): it is neither parsed nor failing.
+    """
     parsed: list[ParsedFile] = []
+    unparsed: list[UnparsedFile] = []
     problems: list[FindingDict] = []
     for source in files:
         data = read_bytes(source)
@@ -170,14 +201,31 @@ def parse_python(
                                     source.rel, None, "file-skipped", "python_fundamentals", "info"))
             continue
         tree, error = _parse(data, source.rel, feature_version)
+        text = decode_source(data)
         if tree is None:
             line, message = error
+            unparsed.append(UnparsedFile(source, line, message, count_code_lines(text)))
             problems.append(finding(f"syntax error: {message}", source.rel, line, "syntax-error",
                                     "python_fundamentals"))
             continue
-        text = decode_source(data)
         parsed.append(ParsedFile(source, tree, text, count_code_lines(text)))
-    return parsed, problems
+    return ParsedSources(parsed, unparsed, problems)
+
+
+def parse_metrics(sources: ParsedSources) -> dict[str, float]:
+    """How much of the code a check could read: `files_not_parsed`, `lines_not_parsed` and `parsed_share`.
+
+    `parsed_share` is the % of code lines that are in files that parse (100 when there is no code at all):
+    the lines of a file that does not parse count as failing, so the grader scales the check's points by it.
+    """
+    parsed_lines = sum(item.code_lines for item in sources.parsed)
+    unparsed_lines = sum(max(1, item.code_lines) for item in sources.unparsed)  # never free: at least 1
+    total = parsed_lines + unparsed_lines
+    return {
+        "files_not_parsed": len(sources.unparsed),
+        "lines_not_parsed": unparsed_lines,
+        "parsed_share": share(parsed_lines, total) if total else 100.0,
+    }
 
 
 def _parse(

@@ -2,8 +2,8 @@
 
 Evidence for python_fundamentals (small, readable functions). Runs in the grader's tool image:
 `python -m checks.complexity --submission DIR --out DIR`. radon is used through its Python API on syntax
-trees this module parsed itself (tests and migrations excluded; files that do not parse are skipped and
-reported as `syntax-error` findings). radon reads no configuration from the submission.
+trees this module parsed itself (tests and migrations excluded; files that do not parse are `syntax-error`
+findings and count as failing through `parsed_share`). radon reads no configuration from the submission.
 
 Metrics:
 - `functions`: functions, methods and nested functions analysed;
@@ -11,7 +11,9 @@ Metrics:
 - `functions_over_10`: how many have CC > 10 (radon rank C or worse);
 - `maintainability_index_avg`: radon's MI (0-100, multi-line strings counted as comments) averaged over
   files, weighted by their non-blank non-comment lines (files without code lines are left out);
-- `low_mi_files`: files with MI < 20 (radon rank B or C).
+- `low_mi_files`: files with MI < 20 (radon rank B or C);
+- `files_not_parsed`, `lines_not_parsed`, `parsed_share`: app files that do not parse, their code lines,
+  and the % of app code lines that parse (`checks._common.parse_metrics`).
 
 Findings, worst first: every function with CC > 10 ("function `place_order` has cyclomatic complexity 17
 (rank C)"), then every file with MI < 20, then files that could not be analysed.
@@ -33,7 +35,8 @@ from checks._common import (
     finding,
     is_app_path,
     location_key,
-    parse_python,
+    parse_metrics,
+    parse_sources,
     python_files,
     run_main,
 )
@@ -133,7 +136,8 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
     """Metrics, findings and tool versions for one submission."""
     radon = load_radon()
     app_files = [item for item in python_files(submission) if is_app_path(item.rel)]
-    parsed, problems = parse_python(app_files)
+    sources = parse_sources(app_files)
+    parsed, problems = sources.parsed, list(sources.problems)
     blocks: list[Block] = []
     scored_files: list[tuple[ParsedFile, float]] = []
     for item in parsed:
@@ -146,12 +150,13 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
         mi = maintainability(item, radon)
         if mi is not None and item.code_lines:
             scored_files.append((item, mi))
-    if not parsed:
+    if not parsed and not sources.unparsed:
         problems.append(finding("no Python application files to analyse", rule="no-python-files",
                                 severity="info"))
     findings = [*_complexity_findings(blocks, radon), *_mi_findings(scored_files, radon),
                 *sorted(problems, key=location_key)]
-    return complexity_metrics(blocks, scored_files), findings, {"radon": radon.version}
+    metrics = {**complexity_metrics(blocks, scored_files), **parse_metrics(sources)}
+    return metrics, findings, {"radon": radon.version}
 
 
 def _complexity_findings(blocks: list[Block], radon: Radon) -> list[FindingDict]:

@@ -8,8 +8,9 @@ candidate's pyproject.toml / ruff.toml / setup.cfg are never read), `--select` b
 `--output-format json`, on an explicit list of files. Migrations are never linted. App code gets every
 rule; test code only the rules marked `tests` (an `assert`, a hard-coded password or a `print` in a test
 is not a fault). Rules the installed ruff does not know are left out (and listed in the `tools` entry
-`ruff-unknown-rules`) instead of making ruff fail. Files that do not parse are skipped by the check and
-reported as `syntax-error` findings (python_fundamentals).
+`ruff-unknown-rules`) instead of making ruff fail. Files that do not parse are not given to ruff: each is a
+`syntax-error` finding (python_fundamentals) with the parser's line and message, and they count as failing
+through `files_not_parsed`, `lines_not_parsed` and `parsed_share` (see `checks._common.parse_metrics`).
 
 S105 ("hard-coded password string") also fires on comparisons (`if OVERRIDE_TOKEN_EXPIRATION == "TRUE":`);
 those read a setting and hard-code nothing, so S105 on a line whose string literals are only compared is
@@ -26,9 +27,10 @@ Rule -> category table (`RULES`): see the table in the code; in short
   S501, S113, S201, S701, S612, T100).
 
 Metrics: `lines` (non-blank, non-comment lines of every linted file), `findings_total`, and per category
-C in python_fundamentals, observability, infrastructure: `C_findings` and `C_per_kloc` (findings per 1000
+C in python_fundamentals, observability, infrastructure: `C_findings` (ruff's findings: syntax errors are
+counted by the parse metrics only) and `C_per_kloc` (findings per 1000
 lines of the files that category's rules ran on: app + tests for python_fundamentals, app only for the
-others).
+others); `files_not_parsed`, `lines_not_parsed` and `parsed_share` over every linted file (app + tests).
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ from checks._common import (
     is_migration_path,
     is_test_path,
     one_line,
-    parse_python,
+    parse_metrics,
+    parse_sources,
     per_kloc,
     python_files,
     python_tool,
@@ -66,6 +69,7 @@ OBSERVABILITY = "observability"
 INFRASTRUCTURE = "infrastructure"
 LINT_CATEGORIES = (FUNDAMENTALS, OBSERVABILITY, INFRASTRUCTURE)
 CONFIG = Path(__file__).resolve().parent / "config" / "ruff.toml"
+SYNTAX_ERROR = "syntax-error"
 RUFF_TIMEOUT_S = 45.0
 MAX_ARGV_FILES = 400  # files per ruff invocation (keeps the command line short)
 HARDCODED_SECRET_CODES = ("S105", "S106", "S107")  # the host counts these once with the practices' secrets
@@ -228,7 +232,8 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
         if unknown:
             tools["ruff-unknown-rules"] = ",".join(unknown)
         candidates = [item for item in python_files(submission) if not is_migration_path(item.rel)]
-        parsed, problems = parse_python(candidates)
+        sources = parse_sources(candidates)
+        parsed = sources.parsed
         app = [item for item in parsed if not is_test_path(item.source.rel)]
         tests = [item for item in parsed if is_test_path(item.source.rel)]
         app_codes = [code for code in RULES if code in known]
@@ -236,10 +241,10 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
         diagnostics = run_ruff(app, app_codes, cwd) if app else []
         diagnostics += run_ruff(tests, test_codes, cwd) if tests else []
     diagnostics = without_literal_comparisons(diagnostics, parsed)
-    findings = sorted([*problems, *to_findings(diagnostics, parsed)], key=importance_key)
-    if not parsed:
+    findings = sorted([*sources.problems, *to_findings(diagnostics, parsed)], key=importance_key)
+    if not parsed and not sources.unparsed:
         findings.append(finding("no Python files to lint", rule="no-python-files", severity="info"))
-    return lint_metrics(findings, app, tests), findings, tools
+    return {**lint_metrics(findings, app, tests), **parse_metrics(sources)}, findings, tools
 
 
 def lint_metrics(findings: list[FindingDict], app: list[ParsedFile], tests: list[ParsedFile]) -> dict[str, float]:
@@ -248,8 +253,9 @@ def lint_metrics(findings: list[FindingDict], app: list[ParsedFile], tests: list
     test_lines = sum(item.code_lines for item in tests)
     metrics: dict[str, float] = {"lines": app_lines + test_lines, "findings_total": 0}
     for category in LINT_CATEGORIES:
-        count = sum(1 for item in findings
-                    if item.get("category") == category and item.get("severity") != "info")
+        # a syntax error is counted once, by `files_not_parsed` and `parsed_share`, not as a lint finding too
+        count = sum(1 for item in findings if item.get("category") == category
+                    and item.get("severity") != "info" and item.get("rule") != SYNTAX_ERROR)
         lines = app_lines + test_lines if category == FUNDAMENTALS else app_lines
         metrics[f"{category}_findings"] = count
         metrics[f"{category}_per_kloc"] = per_kloc(count, lines)

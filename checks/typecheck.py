@@ -5,7 +5,8 @@ Evidence for python_fundamentals (type hints, PEP 484). Runs in the grader's too
     python -m checks.typecheck --submission DIR --out DIR
 
 What is analysed: app code only (tests and migrations excluded, see `checks._common`). Files that do not
-parse as Python 3.11 are skipped and reported as `syntax-error` findings.
+parse as Python 3.11 are not given to mypy: each is a `syntax-error` finding, and they count as failing
+through `parsed_share` (below).
 
 How mypy runs: with the grader's `checks/config/mypy.ini` and the flags below, never the candidate's
 configuration; `--no-site-packages`, so every third-party import is treated as `Any` whatever the tool
@@ -36,7 +37,9 @@ Metrics:
 - `annotated_parameters_share`: % of those parameters that are annotated; when there are no parameters at
   all it equals `annotated_functions_share`;
 - `annotation_share`: mean of the two shares; all shares are 0 when there are no functions;
-- `suppressions`: neutralised `# type: ignore` / `# mypy:` comments.
+- `suppressions`: neutralised `# type: ignore` / `# mypy:` comments;
+- `files_not_parsed`, `lines_not_parsed`, `parsed_share`: app files that do not parse, their code lines,
+  and the % of app code lines that parse (`checks._common.parse_metrics`).
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ from checks._common import (
     importance_key,
     is_app_path,
     one_line,
-    parse_python,
+    parse_metrics,
+    parse_sources,
     python_files,
     python_tool,
     run_main,
@@ -305,11 +309,13 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
         version = tool_version("mypy", Path(tmp))
         tools = {"mypy": version}
         app_files = [item for item in python_files(submission) if is_app_path(item.rel)]
-        parsed, problems = parse_python(app_files, feature_version=(3, 11))
+        sources = parse_sources(app_files, feature_version=(3, 11))
+        parsed, problems = sources.parsed, sources.problems
         if not parsed:
             message = "no Python application files to type-check" if not problems else \
                 "no parsable Python application files to type-check"
-            return _metrics([], AnnotationStats(), 0, 0), [*problems, finding(message, rule="no-python-files")], tools
+            metrics = {**_metrics([], AnnotationStats(), 0, 0), **parse_metrics(sources)}
+            return metrics, [*problems, finding(message, rule="no-python-files")], tools
         workspace = build_workspace(parsed, Path(tmp) / "src")
         seed_cache(Path(tmp) / "cache")
         run = run_mypy(workspace, Path(tmp) / "cache")
@@ -319,7 +325,7 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
         stats.add(annotation_stats(item.tree))
     lines = sum(item.code_lines for item in analysed)
     findings = sorted([*run.errors, *problems, *run.excluded, *workspace.suppressions], key=importance_key)
-    metrics = _metrics(run.errors, stats, lines, len(analysed))
+    metrics = {**_metrics(run.errors, stats, lines, len(analysed)), **parse_metrics(sources)}
     metrics["suppressions"] = len(workspace.suppressions)
     return metrics, findings, tools
 

@@ -427,6 +427,8 @@ def outcome_text(item: BatchItem) -> str:
     hidden = [t for c in result.checks if c.id.startswith("hidden-tests/") for t in c.tests if t.outcome != "skipped"]
     passed = sum(t.outcome == "passed" for t in hidden)
     reused = " (unchanged: result reused)" if item.state == "reused" else ""
+    if result.did_not_run:
+        return f"✗ did not run ({overall}): {(result.app.problem if result.app else None) or 'no reason recorded'}"
     return f"{overall}, hidden tests {passed}/{len(hidden)}{reused}"
 
 
@@ -520,7 +522,7 @@ class LiveDisplay:
             for item in rows:
                 style = STATE_STYLES.get(item.state, "cyan")
                 elapsed = f"{item.elapsed:.0f}s" if item.started is not None else ""
-                table.add_row(str(item.index + 1), item.name, f"[{style}]{item.label}[/]", elapsed,
+                table.add_row(str(item.index + 1), escape(item.name), f"[{style}]{escape(item.label)}[/]", elapsed,
                               escape(outcome_text(item)))
         hidden = len(self.batch.items) - len(rows)
         if hidden > 0:

@@ -7,6 +7,7 @@ the hidden one: the same intake, environment, static checks, app start and scori
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from grader.app_log import not_ready_sentence
 from grader.challenge import MANIFEST, ChallengeError, has_tests, load_challenge, public_tests_dir
 from grader.detect import NO_START_COMMAND
 from grader.intake import IntakeError, take_snapshot
@@ -91,7 +93,8 @@ class Fix:
 def top_fixes(result: GradeResult, limit: int = TOP_FIXES) -> list[Fix]:
     """The deductions worth the most overall points, largest first."""
     weights = {c.id: c.weight for c in result.categories if c.evaluated and c.weight > 0}
-    total_weight = sum(weights.values())
+    # categories counted as 0 (the app never ran) weigh in the overall, though fixing their tests needs the app
+    total_weight = sum(weights.values()) + sum(c.weight for c in result.categories if c.counts_as_zero)
     possible: dict[str, float] = {}
     for check in result.checks:
         if check.status in (CheckStatus.PASSED, CheckStatus.FAILED) and check.max_score > 0:
@@ -126,11 +129,18 @@ def render_check(result: GradeResult, result_path: Path, console: Console) -> No
         return
     passed, run = public_counts(result)
     overall = "n/a" if result.overall is None else f"{result.overall:g}/100"
-    console.print(
-        f"[bold]{escape(name)}[/]: public score {overall} over {result.evaluated_weight:g}% of the scorecard; "
-        f"public tests {passed}/{run} passed", soft_wrap=True,
-    )
-    _render_app_problem(result, console)
+    if result.did_not_run:
+        _render_app_problem(result, console)
+        console.print(
+            f"[bold]{escape(name)}[/]: public score {overall}, with the categories the public tests measure counted "
+            f"as 0 (the static checks measured {result.evaluated_weight:g}% of the scorecard); public tests "
+            f"{passed}/{run} passed", soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"[bold]{escape(name)}[/]: public score {overall} over {result.evaluated_weight:g}% of the scorecard; "
+            f"public tests {passed}/{run} passed", soft_wrap=True,
+        )
     console.print(category_table(result))
     fixes = top_fixes(result)
     if fixes:
@@ -155,28 +165,43 @@ def category_table(result: GradeResult) -> Table:
         score = f"{category.score:g}" if category.evaluated and category.score is not None else "not measured"
         style = "" if not category.evaluated else ("green" if (category.score or 0) >= 85 else
                                                    "yellow" if (category.score or 0) >= 50 else "red")
+        if category.counts_as_zero:
+            score, style = "0 (app did not run)", "red"
         checks = ", ".join(sorted({c.split("/")[0] for c in category.checks}))
         table.add_row(category_title(category.id), f"{category.weight:g}%", score, checks, style=style)
     return table
 
 
 def _render_app_problem(result: GradeResult, console: Console) -> None:
+    """The first thing a candidate whose app never became ready reads: ✗, why, what to do, its last output."""
     app = result.app
-    if app is None or app.started:
-        return
-    problem = app.problem or "did not start"
-    console.print(f"[yellow]Your app could not be tested: {escape(problem)}.[/] Every public test counts as failed.",
-                  soft_wrap=True)
+    problem = (app.problem if app else None) or "did not start"
+    console.print(f"[red]✗ Your app did not run:[/] {escape(not_ready_sentence(problem))}. Every public test counts "
+                  "as failed.", soft_wrap=True)
     console.print(f"  fix: {escape(start_hint(problem))}", soft_wrap=True)
-    for line in app.log_tail.strip().splitlines()[-LOG_LINES:]:
+    for line in (app.log_tail if app else "").strip().splitlines()[-LOG_LINES:]:
         console.print(f"  [dim]{escape(line)}[/]", soft_wrap=True)
+
+
+_DETECTED_SYNTAX_ERROR = re.compile(r"^(?P<where>\S+:\d+) does not parse \(")
+_LOGGED_SYNTAX_ERROR = re.compile(
+    r"its log says: (?:SyntaxError|IndentationError|TabError): .* \((?P<where>\S+:\d+)\)$")
+
+
+def syntax_error_place(problem: str) -> str | None:
+    """`main.py:12` when the app did not start because of a syntax error there (found by detection or in its log)."""
+    match = _DETECTED_SYNTAX_ERROR.match(problem) or _LOGGED_SYNTAX_ERROR.search(problem)
+    return match["where"] if match else None
 
 
 def start_hint(problem: str) -> str:
     """What to do about an app that did not start, in one line."""
-    if "no start command" in problem:
+    if problem.startswith("no start command"):
         return NO_START_COMMAND
-    if "within" in problem:
+    where = syntax_error_place(problem)
+    if where is not None:
+        return f"fix the syntax error at {where} (`python -m py_compile` on the file shows it), then check again"
+    if problem.startswith("did not start within"):
         return ("listen on $PORT (on 127.0.0.1 or 0.0.0.0) and answer the health path quickly; the app's "
                 "last output is below")
     return "it stopped before answering the health path: its last output is below"

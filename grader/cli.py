@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 
 from grader import __version__
+from grader.app_log import not_ready_sentence
 from grader.bulk import (
     Batch,
     BatchItem,
@@ -43,8 +44,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_CANNOT_RUN) -> NoReturn:
-    """Print one clear line and exit with `code`."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    """Print one clear line and exit with `code` (`message` is plain text: brackets are shown as they are)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     sys.exit(code)
 
 
@@ -90,7 +91,8 @@ def main(debug: bool) -> None:
 
 
 def progress(message: str) -> None:
-    err.print(f"[dim]·[/] {message}", markup=True, soft_wrap=True)
+    """One progress line on stderr; `message` is plain text (a hint like `[tool.grader]` stays intact)."""
+    err.print(f"[dim]·[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
 def service_url_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -147,7 +149,8 @@ def make_sandbox(kind: str, python: str, service_urls: Mapping[str, str] | None 
         except SandboxError as exc:
             if kind == "docker":
                 raise
-            err.print(f"[yellow]warning:[/] {exc}; falling back to the local backend", markup=True, soft_wrap=True)
+            err.print(f"[yellow]warning:[/] {escape(str(exc))}; falling back to the local backend", markup=True,
+                      soft_wrap=True)
     from grader.sandbox.local import LocalSandbox
 
     err.print(
@@ -251,27 +254,37 @@ def enforce_fail_under(results: list[GradeResult], threshold: float | None) -> N
     """`--fail-under`: exit 4 naming every graded submission whose overall score is below the threshold."""
     low = [] if threshold is None else below_threshold(results, threshold)
     if threshold is not None and low:
-        fail(escape(below_threshold_message(low, threshold)), EXIT_BELOW_THRESHOLD)
+        fail(below_threshold_message(low, threshold), EXIT_BELOW_THRESHOLD)
 
 
 def print_summary(result: GradeResult, out_dir: Path, name: str | None = None) -> None:
-    """One line per submission on stdout: what a script or a person needs first."""
+    """One line per submission on stdout: what a script or a person needs first.
+
+    ✓ graded with the app running, ✗ not graded or graded with an app that never became ready (the line
+    says why, from the app's log; the next line gives the score and how it was counted).
+    """
     name = name or (result.submission.name if result.submission else "?")
-    where = out_dir / name / "result.json"
+    where = escape(str(out_dir / name / "result.json"))
     if result.status != "graded":
-        out.print(f"[red]✗[/] {name}: not graded: {result.error}  ({where})", markup=True, soft_wrap=True)
+        out.print(f"[red]✗[/] {escape(name)}: not graded: {escape(result.error or '?')}  ({where})", markup=True,
+                  soft_wrap=True)
         return
     hidden = [t for c in result.checks if c.id.startswith("hidden-tests/") for t in c.tests if t.outcome != "skipped"]
     passed = sum(t.outcome == "passed" for t in hidden)
     total = len(hidden)
     overall = "n/a" if result.overall is None else f"{result.overall:g}/100"
+    if result.did_not_run:
+        problem = not_ready_sentence(result.app.problem if result.app else None)
+        out.print(f"[red]✗[/] {escape(name)}: did not run: {escape(problem)}  ({where})", markup=True, soft_wrap=True)
+        out.print(f"  overall {overall}, with the categories the hidden tests measure counted as 0 (the static "
+                  f"checks measured {result.evaluated_weight:g}% of the scorecard); hidden tests {passed}/{total}",
+                  markup=False, soft_wrap=True)
+        return
     out.print(
-        f"[green]✓[/] {name}: overall {overall} over {result.evaluated_weight:g}% of the scorecard; "
+        f"[green]✓[/] {escape(name)}: overall {overall} over {result.evaluated_weight:g}% of the scorecard; "
         f"hidden tests {passed:g}/{total:g}  ({where})",
         markup=True, soft_wrap=True,
     )
-    if result.app and not result.app.started:
-        out.print(f"  [yellow]the app was not graded live: {result.app.problem}[/]", markup=True, soft_wrap=True)
 
 
 @main.command()
@@ -328,9 +341,9 @@ def sandbox_build(python: str, service_refs: list[Any]) -> None:
     registry)."""
     client = images.connect()
     tag = images.build_base_image(client, python, log=progress)
-    out.print(f"built {tag}")
+    out.print(f"built {tag}", markup=False)
     for request in service_refs:
-        out.print(f"built {images.build_service_image(client, request, log=progress)}")
+        out.print(f"built {images.build_service_image(client, request, log=progress)}", markup=False)
 
 
 @sandbox.command("bootstrap")
@@ -354,19 +367,20 @@ def sandbox_bootstrap(offline: bool, python: str, mirror: str | None, if_missing
     client = images.connect()
     tag = images.base_image_tag(python)
     if if_missing and images.image_exists(client, tag):
-        out.print(f"{tag} is already there")
+        out.print(f"{tag} is already there", markup=False)
     else:
-        out.print(f"built {images.bootstrap_base_image(client, python, log=progress, mirror=mirror)}")
+        out.print(f"built {images.bootstrap_base_image(client, python, log=progress, mirror=mirror)}", markup=False)
     if builder and if_missing and images.image_exists(client, images.build_image_tag(python)):
-        out.print(f"{images.build_image_tag(python)} is already there")
+        out.print(f"{images.build_image_tag(python)} is already there", markup=False)
     elif builder:
-        out.print(f"built {images.bootstrap_build_image(client, python, log=progress, mirror=mirror)}")
+        out.print(f"built {images.bootstrap_build_image(client, python, log=progress, mirror=mirror)}", markup=False)
     for request in service_refs:
         service_tag = image_tag(request)
         if if_missing and images.service_image_current(client, request):
-            out.print(f"{service_tag} is already there")
+            out.print(f"{service_tag} is already there", markup=False)
             continue
-        out.print(f"built {images.bootstrap_service_image(client, request, log=progress, mirror=mirror)}")
+        out.print(f"built {images.bootstrap_service_image(client, request, log=progress, mirror=mirror)}",
+                  markup=False)
 
 
 @sandbox.command("doctor")
@@ -380,9 +394,9 @@ def sandbox_doctor() -> None:
     items = images.doctor(client)
     for item in items:
         mark = "[green]ok[/]" if item.ok else "[red]missing[/]"
-        out.print(f"{mark:>22} {item.name}: {item.detail}", markup=True, soft_wrap=True)
+        out.print(f"{mark:>22} {escape(item.name)}: {escape(item.detail)}", markup=True, soft_wrap=True)
         if not item.ok and item.fix:
-            out.print(f"{'':>11}fix: {item.fix}", soft_wrap=True)
+            out.print(f"{'':>11}fix: {item.fix}", markup=False, soft_wrap=True)
 
 
 @sandbox.command("cleanup")
@@ -472,7 +486,7 @@ def write_grade_reports(directories: list[Path], out_dir: Path, formats: tuple[s
     written = write_reports(load_results(directories), out_dir, formats, "reviewer")
     cohort = out_dir / "index.html"
     where = f"; cohort report: {cohort}" if cohort in written else ""
-    progress(escape(f"wrote {len(written)} report file(s) under {out_dir}{where}"))
+    progress(f"wrote {len(written)} report file(s) under {out_dir}{where}")
 
 
 @main.command()
@@ -498,7 +512,7 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
     problems: list[str] = []
     results = load_results(paths, on_error=problems.append)
     if not results and len(problems) == 1:
-        fail(escape(problems[0]))
+        fail(problems[0])
     for problem in problems:
         err.print(f"[bold red]error:[/] {escape(problem)}", markup=True, soft_wrap=True)
     if not results:
@@ -506,7 +520,7 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
     try:
         written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer")
     except (ReportError, OSError) as exc:
-        fail(escape(f"could not write the reports: {exc}"))
+        fail(f"could not write the reports: {exc}")
     for path in written:
         out.print(escape(str(path)), highlight=False, soft_wrap=True)
     if problems:
@@ -611,7 +625,7 @@ def challenge_validate(ref: str, sandbox_kind: str, out_dir: Path | None, no_gra
                                     log=progress, on_verdict=show)
     failures = sum(not v.ok for v in report.verdicts)
     if failures:
-        fail(escape(f"{ref}: {failures} of {len(report.verdicts)} check(s) failed"), EXIT_SOME_ERRORED)
+        fail(f"{ref}: {failures} of {len(report.verdicts)} check(s) failed", EXIT_SOME_ERRORED)
     out.print(escape(f"{ref}: valid ({len(report.verdicts)} checks)"), soft_wrap=True)
 
 

@@ -24,6 +24,7 @@ from grader.models import Finding, Severity
 
 Framework = Literal["fastapi", "flask", "django"]
 NO_START_COMMAND = "no start command: add [tool.grader] start to pyproject.toml or a Procfile web: line"
+NO_START_PROBLEM = "no start command was found: add [tool.grader] start to pyproject.toml or a Procfile web: line"
 
 DJANGO_COMMAND = "python manage.py migrate --noinput && python manage.py runserver 127.0.0.1:$PORT --noreload"
 _MAX_CONFIG_BYTES = 1024 * 1024
@@ -46,12 +47,16 @@ _SERVING_PACKAGES: dict[Framework, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class AppSpec:
-    """The detected framework, the start command and where the command came from."""
+    """The detected framework, the start command and where the command came from.
+
+    `problem` says why there is no start command (None when there is one): the app's `problem` in the result.
+    """
 
     framework: Framework | None
     start_command: str | None
     source: Literal["pyproject", "procfile", "auto"] | None
     findings: tuple[Finding, ...]
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,17 +75,48 @@ def detect_app(project_dir: Path, requirements: Sequence[str]) -> AppSpec:
     findings: list[Finding] = []
     installed = _requirement_names(requirements)
     explicit = _explicit_command(project_dir, findings)
-    detected = _auto_detect(project_dir, installed)
+    detected, unparsable = _auto_detect(project_dir, installed)
     if explicit is not None:
         framework = detected[0] if detected else _framework_from_requirements(installed)
         command, source = explicit
         return AppSpec(framework, command, source, tuple(findings))
     if detected is None:
-        findings.append(Finding(message=NO_START_COMMAND, severity=Severity.ERROR, rule="detect.no-command"))
-        return AppSpec(_framework_from_requirements(installed), None, None, tuple(findings))
+        problem = unparsable_problem(unparsable) if unparsable else NO_START_PROBLEM
+        findings.append(_no_app_finding(unparsable))
+        return AppSpec(_framework_from_requirements(installed), None, None, tuple(findings), problem)
     framework, command = detected
     findings.extend(_missing_packages(framework, installed))
     return AppSpec(framework, command, "auto", tuple(findings))
+
+
+@dataclass(frozen=True)
+class Unparsable:
+    """A module that could hold the app (it names FastAPI or Flask) but does not parse: where, and why."""
+
+    path: PurePosixPath  # relative to the project root
+    line: int | None
+    message: str
+
+    @property
+    def where(self) -> str:
+        """`main.py:12`, or `main.py` when the parser gave no line."""
+        return f"{self.path.as_posix()}:{self.line}" if self.line else self.path.as_posix()
+
+
+def unparsable_problem(unparsable: Sequence[Unparsable]) -> str:
+    """Why no app was found: `main.py:12 does not parse (invalid syntax), so no app could be found in it`."""
+    first = unparsable[0]
+    others = len(unparsable) - 1
+    more = f" (nor do {others} other file(s) naming FastAPI or Flask)" if others else ""
+    return f"{first.where} does not parse ({first.message}){more}, so no app could be found in it"
+
+
+def _no_app_finding(unparsable: Sequence[Unparsable]) -> Finding:
+    if not unparsable:
+        return Finding(message=NO_START_COMMAND, severity=Severity.ERROR, rule="detect.no-command")
+    first = unparsable[0]
+    return Finding(message=f"{unparsable_problem(unparsable)}; fix the syntax error.", file=first.path.as_posix(),
+                   line=first.line, severity=Severity.ERROR, rule="detect.unparsable", category="python_fundamentals")
 
 
 # --- explicit commands ------------------------------------------------------------------------------
@@ -198,20 +234,31 @@ def _missing_packages(framework: Framework, installed: dict[str, set[str]]) -> l
 # --- auto-detection ---------------------------------------------------------------------------------
 
 
-def _auto_detect(project_dir: Path, installed: dict[str, set[str]]) -> tuple[Framework, str] | None:
-    """The framework and start command found by looking at the files, or None."""
+def _auto_detect(
+    project_dir: Path, installed: dict[str, set[str]]
+) -> tuple[tuple[Framework, str] | None, list[Unparsable]]:
+    """The framework and start command found by looking at the files (or None), and the modules that could
+    hold the app but do not parse, most likely app module first."""
     if os.path.isfile(project_dir / "manage.py") and not os.path.islink(project_dir / "manage.py"):
-        return "django", DJANGO_COMMAND
+        return ("django", DJANGO_COMMAND), []
+    unparsable: list[Unparsable] = []
     located = [
         (candidate, location)
         for path in _python_files(project_dir)
-        for candidate in _candidates_in(project_dir, path)
+        for candidate in _candidates_in(project_dir, path, unparsable)
         if (location := _locate(project_dir, candidate.path)) is not None
     ]
+    unparsable.sort(key=_likely_app_first)
     if not located:
-        return None
+        return None, unparsable
     best, location = min(located, key=lambda pair: _rank(pair[0], pair[1], installed))
-    return best.framework, _command_for(best, location)
+    return (best.framework, _command_for(best, location)), unparsable
+
+
+def _likely_app_first(item: Unparsable) -> tuple[int, int, str]:
+    stem = item.path.stem
+    preferred = _PREFERRED_STEMS.index(stem) if stem in _PREFERRED_STEMS else len(_PREFERRED_STEMS)
+    return (len(item.path.parts), preferred, item.path.as_posix())
 
 
 def _python_files(project_dir: Path) -> Iterator[PurePosixPath]:
@@ -235,8 +282,9 @@ def _is_test_file(name: str) -> bool:
     return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
 
 
-def _parse(project_dir: Path, path: PurePosixPath) -> ast.Module | None:
-    """The module's syntax tree, or None when it cannot be read or parsed (never a crash)."""
+def _parse(project_dir: Path, path: PurePosixPath) -> ast.Module | Unparsable | None:
+    """The module's syntax tree; where and why it does not parse; or None when it cannot be read or names
+    neither app class (never a crash)."""
     try:
         source = read_candidate_bytes(project_dir.joinpath(*path.parts), _MAX_SOURCE_BYTES)
     except IntakeError:
@@ -246,8 +294,10 @@ def _parse(project_dir: Path, path: PurePosixPath) -> ast.Module | None:
         return None
     try:
         return ast.parse(source, filename=path.as_posix())
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    except SyntaxError as exc:
+        return Unparsable(path, exc.lineno, " ".join((exc.msg or "invalid syntax").split())[:200])
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return Unparsable(path, None, " ".join(f"{type(exc).__name__}: {exc}".split())[:200])
 
 
 @dataclass(frozen=True)
@@ -282,8 +332,11 @@ def _creates(node: ast.AST | None, names: _Names) -> bool:
     return False
 
 
-def _candidates_in(project_dir: Path, path: PurePosixPath) -> list[_Candidate]:
+def _candidates_in(project_dir: Path, path: PurePosixPath, unparsable: list[Unparsable]) -> list[_Candidate]:
     tree = _parse(project_dir, path)
+    if isinstance(tree, Unparsable):
+        unparsable.append(tree)
+        return []
     if tree is None:
         return []
     aliases = _class_aliases(tree)

@@ -387,8 +387,15 @@ class AppRun(BaseModel):
 class CategoryScore(BaseModel):
     id: str
     weight: float
-    score: float | None = Field(None, ge=0, le=100, description="0-100, or null when nothing measured it.")
+    score: float | None = Field(
+        None, ge=0, le=100, description="0-100, or null when nothing measured it; 0 when it counts as 0."
+    )
     evaluated: bool
+    counts_as_zero: bool = Field(
+        default=False,
+        description="Not measured because the app never became ready, and counted as 0 in `overall`: the "
+        "challenge's suite has tests in this category and none could run.",
+    )
     checks: list[str] = Field(default_factory=list)
     note: str = ""
 
@@ -414,6 +421,12 @@ class GradeResult(BaseModel):
     graded_at: str
     status: Literal["graded", "error"]
     error: str | None = None
+    outcome: Literal["ran", "did_not_run"] | None = Field(
+        default=None,
+        description="For a graded submission: `ran` when the app answered its health path and the suite ran "
+        "against it; `did_not_run` when it never did (no start command, a crash, a timeout): `app.problem` "
+        "says why, and the categories the suite measures count as 0.",
+    )
     challenge: dict[str, str]
     submission: SubmissionInfo | None
     sandbox: SandboxInfo | None
@@ -425,3 +438,12 @@ class GradeResult(BaseModel):
     bands: Bands | None = Field(default=None, description="The challenge's hiring-band thresholds the report applies.")
     review: ReviewNotes | None = None
     timings: Timings = Field(default_factory=Timings)
+
+    @property
+    def did_not_run(self) -> bool:
+        """Graded, but the app never became ready (results written before `outcome` existed: `app.started`)."""
+        if self.status != "graded":
+            return False
+        if self.outcome is not None:
+            return self.outcome == "did_not_run"
+        return self.app is not None and not self.app.started

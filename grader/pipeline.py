@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
@@ -25,9 +25,10 @@ from typing import Generic, Literal, TypeVar
 from checks.base import CheckContext, CheckOutput, StaticCheck
 from checks.hidden_tests import HiddenTestsCheck
 from grader import __version__
+from grader.app_log import failure_line
 from grader.cache import mark_image_used, touch
 from grader.challenge import challenge_content_hash, hidden_tests_dir, public_tests_dir
-from grader.detect import AppSpec, detect_app
+from grader.detect import NO_START_PROBLEM, AppSpec, detect_app
 from grader.environments import (
     Declared,
     DependencyError,
@@ -59,6 +60,7 @@ from grader.project import ProjectRoot, find_project_root
 from grader.review import build_review
 from grader.rules import effective_rules, hidden_points
 from grader.sandbox.base import (
+    APP_CODE_DIR,
     Environment,
     EnvironmentRequest,
     RunOutcome,
@@ -227,6 +229,8 @@ def _grade(grading: Grading) -> GradeResult:
         environment = prepare_environment(grading, wheels)
     runs, outcome = run_checks_and_app(grading, environment)
     grading.hooks.checkpoint()
+    if outcome is not None:  # a crash's reason is in its log: it belongs in the result, not only the log
+        outcome = replace(outcome, app=explain_not_ready(outcome.app, grading))
     rules = effective_rules(grading.challenge.scoring, grading.challenge.practices)
     hidden = scale_hidden_results(hidden_test_results(grading, outcome), hidden_points(grading.challenge.scoring))
     return _graded_result(grading, outcome, [*hidden, *score_check_runs(runs, rules)])
@@ -447,15 +451,31 @@ def hidden_test_results(grading: Grading, outcome: RunOutcome | None) -> list[Ch
     if outcome is not None and outcome.report is not None:
         return HiddenTestsCheck(check_id=grading.tests.check_id).parse(
             CheckOutput(outcome.report.parent, 0, outcome.runner_log))
-    reason = _not_started_reason(outcome)
+    reason = _not_started_reason(outcome, grading.app_spec)
     grading.log(f"{grading.name}: {reason}")
     return fail_all_hidden_tests(grading.challenge, reason, grading.tests)
 
 
-def _not_started_reason(outcome: RunOutcome | None) -> str:
+def _not_started_reason(outcome: RunOutcome | None, spec: AppSpec | None) -> str:
     if outcome is None:
-        return "the app was not started: no start command was found"
+        return f"the app was not started: {_no_command_problem(spec)}"
     return f"the app {outcome.app.problem or 'did not start'}"
+
+
+def _no_command_problem(spec: AppSpec | None) -> str:
+    """Why there is no start command: a module that does not parse, or nothing naming an app."""
+    return (spec.problem if spec is not None else None) or NO_START_PROBLEM
+
+
+def explain_not_ready(app: AppRun, grading: Grading) -> AppRun:
+    """An app that never became ready, with the line of its log that says why added to its `problem`."""
+    if app.started:
+        return app
+    roots = [APP_CODE_DIR, str(grading.snapshot.path)] if grading.snapshot else [APP_CODE_DIR]
+    line = failure_line(app.log_tail, roots)
+    if line is None or (app.problem and line in app.problem):
+        return app
+    return app.model_copy(update={"problem": f"{app.problem or 'did not start'}; its log says: {line}"})
 
 
 def fail_all_hidden_tests(challenge: Challenge, reason: str, suite: Suite | None = None) -> list[CheckResult]:
@@ -497,11 +517,9 @@ def _challenge_info(challenge: Challenge) -> dict[str, str]:
 
 
 def _graded_result(grading: Grading, outcome: RunOutcome | None, checks: list[CheckResult]) -> GradeResult:
-    categories, overall, evaluated = score_categories(checks, grading.challenge.scorecard)
-    app = outcome.app if outcome else AppRun(
-        started=False,
-        problem="no start command was found: add [tool.grader] start to pyproject.toml or a Procfile web: line",
-    )
+    app = outcome.app if outcome else AppRun(started=False, problem=_no_command_problem(grading.app_spec))
+    # An app that never became ready: the categories its suite measures count as 0 (docs/scoring.md).
+    categories, overall, evaluated = score_categories(checks, grading.challenge.scorecard, app_ran=app.started)
     grading.timings.total_s = round(time.monotonic() - grading.started, 3)
     if outcome:
         _write_app_log(grading, outcome)
@@ -514,13 +532,14 @@ def _graded_result(grading: Grading, outcome: RunOutcome | None, checks: list[Ch
         challenge=_challenge_info(grading.challenge),
         submission=_submission_info(grading),
         sandbox=grading.sandbox_info,
+        outcome="ran" if app.started else "did_not_run",
         app=app,
         checks=checks,
         categories=categories,
         overall=overall,
         evaluated_weight=evaluated,
         bands=grading.challenge.scoring.bands,
-        review=build_review(checks, categories),
+        review=build_review(checks, categories, None if app.started else app.problem),
         timings=grading.timings,
     )
 

@@ -31,6 +31,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 from pydantic import Field, ValidationError
 
+from grader.app_log import not_ready_sentence
 from grader.models import (
     CATEGORY_IDS,
     AppRun,
@@ -56,6 +57,7 @@ REPORT_FILES = {"html": "report.html", "md": "summary.md", "junit": "junit.xml"}
 COHORT_FILES = {"html": "index.html", "md": "summary.md", "junit": "junit.xml"}
 
 HIDDEN_PREFIX = "hidden-tests"
+SUITE_PREFIXES = ("hidden-tests/", "public-tests/")
 CANDIDATE_TESTS_PREFIX = "candidate_tests"
 CATEGORY_TITLES: dict[str, str] = {
     "python_fundamentals": "Python fundamentals",
@@ -170,6 +172,7 @@ class Band:
 
 
 NOT_SCORED = Band("none", "Not scored")
+DID_NOT_RUN = Band("did-not-run", "Did not run")  # graded, but no one could use the app: no hiring band applies
 
 
 def result_bands(result: GradeResult) -> Bands:
@@ -191,10 +194,20 @@ def band_for(score: float | None, bands: Bands) -> Band:
 
 
 def result_band(result: GradeResult) -> Band:
-    """The band of a graded result (`Not scored` for errors and unscored results)."""
+    """The band of a graded result: `Did not run` when the app never became ready, else by its overall score
+    (`Not scored` for errors and unscored results)."""
     if result.status != "graded":
         return NOT_SCORED
+    if result.did_not_run:
+        return DID_NOT_RUN
     return band_for(result.overall, result_bands(result))
+
+
+def not_run_reason(result: GradeResult) -> str:
+    """Why the app never became ready, as one sentence (empty when it ran or was not graded)."""
+    if not result.did_not_run:
+        return ""
+    return not_ready_sentence(result.app.problem if result.app else None) + "."
 
 
 def display_name(result: GradeResult) -> str:
@@ -378,12 +391,7 @@ def md_code(value: object, limit: int = 80) -> str:
 
 def app_problem(app: AppRun) -> str:
     """`The app did not start: exited with code 3 ...`, whatever the recorded wording."""
-    problem = (app.problem or "").strip()
-    if not problem:
-        return "The app did not start."
-    if problem.startswith("did not") or problem.startswith("was not"):
-        return f"The app {problem}."
-    return f"The app did not start: {problem}."
+    return not_ready_sentence(app.problem) + "."
 
 
 def location(finding: Finding) -> str:
@@ -412,6 +420,7 @@ class ChartBar:
     track: float
     fill: float
     color: str
+    counts_as_zero: bool = False  # not measured because the app never ran, counted as 0
 
 
 @dataclass(frozen=True)
@@ -437,15 +446,17 @@ def category_chart(categories: Sequence[CategoryScore]) -> Chart:
     for index, category in enumerate(categories):
         track = CHART_TRACK * category.weight / heaviest
         fill = track * (category.score or 0) / 100 if category.evaluated else 0.0
+        counted = category.evaluated or category.counts_as_zero
         bars.append(ChartBar(
-            title=category_title(category.id), weight=category.weight, score=category.score if category.evaluated
+            title=category_title(category.id), weight=category.weight, score=category.score if counted
             else None, y=12 + index * CHART_ROW, track=round(track, 1), fill=round(fill, 1),
-            color=_bar_color(category.score if category.evaluated else None),
+            color=_bar_color(category.score if counted else None), counts_as_zero=category.counts_as_zero,
         ))
     return Chart(CHART_WIDTH, 24 + len(bars) * CHART_ROW, CHART_LABEL, bars)
 
 
-BAND_COLORS = {"strong-hire": "#1e8e5a", "hire": "#4caf7d", "lean-no": "#e0a030", "no": "#d0543c", "none": "#c5cbd3"}
+BAND_COLORS = {"strong-hire": "#1e8e5a", "hire": "#4caf7d", "lean-no": "#e0a030", "no": "#d0543c",
+               "did-not-run": "#7a2219", "none": "#c5cbd3"}
 
 
 def _bar_color(score: float | None) -> str:
@@ -559,15 +570,23 @@ def candidate_test_checks(result: GradeResult) -> list[CheckResult]:
 
 
 def top_deductions(result: GradeResult, limit: int = TOP_DEDUCTIONS) -> list[Deduction]:
-    """The largest deductions across all checks."""
-    every = [d for check in result.checks for d in check.deductions]
+    """The largest deductions across all checks; for an app that did not run, the static ones only (every
+    failed test has the one reason the report leads with)."""
+    every = [d for check in result.checks for d in check.deductions
+             if not (result.did_not_run and check.id.startswith(SUITE_PREFIXES))]
     return sorted(every, key=lambda d: -d.points)[:limit]
 
 
 def _weights_summary(result: GradeResult) -> tuple[list[str], list[str]]:
     evaluated = [category_title(c.id) for c in result.categories if c.evaluated]
-    missing = [category_title(c.id) for c in result.categories if not c.evaluated and c.weight > 0]
+    missing = [category_title(c.id) for c in result.categories
+               if not c.evaluated and not c.counts_as_zero and c.weight > 0]
     return evaluated, missing
+
+
+def zeroed_titles(result: GradeResult) -> list[str]:
+    """The categories counted as 0 because the app never ran."""
+    return [category_title(c.id) for c in result.categories if c.counts_as_zero]
 
 
 def candidate_context(result: GradeResult, audience: Audience) -> dict[str, Any]:
@@ -598,6 +617,9 @@ def candidate_context(result: GradeResult, audience: Audience) -> dict[str, Any]
         "deduction_count": sum(len(c.deductions) for c in shown.checks),
         "timings": timings_text(shown),
         "app_down": app is not None and not app.started,
+        "did_not_run": shown.did_not_run,
+        "not_run_reason": not_run_reason(shown),
+        "zeroed_titles": zeroed_titles(shown),
         **lost_points(shown),
     }
 
@@ -701,7 +723,8 @@ def cohort_rows(results: Sequence[GradeResult], links: Sequence[str | None]) -> 
             result=result, name=display_name(result), link=link, band=result_band(result),
             hidden_passed=passed, hidden_run=run, scores={c.id: c for c in result.categories},
         ))
-    return sorted(rows, key=lambda r: (r.result.status != "graded", -(r.result.overall or -1.0), r.name))
+    return sorted(rows, key=lambda r: (r.result.status != "graded", r.result.did_not_run, -(r.result.overall or -1.0),
+                                       r.name))
 
 
 def cohort_context(results: Sequence[GradeResult], links: Sequence[str | None]) -> dict[str, Any]:
@@ -718,6 +741,7 @@ def cohort_context(results: Sequence[GradeResult], links: Sequence[str | None]) 
         "rows": rows,
         "graded": graded,
         "errored": [r for r in rows if r.result.status != "graded"],
+        "not_run": [r for r in rows if r.result.did_not_run],
         "categories": [(cid, category_title(cid)) for cid in _cohort_categories(results)],
         "weights": _cohort_weights(results),
         "histogram": score_histogram(scored, bands),
@@ -782,6 +806,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "num": fmt_number, "seconds": fmt_seconds, "when": fmt_when, "category": category_title, "heat": heat_color,
     "heat_bar": _bar_color, "clip": clip, "one_line": one_line, "xml_text": xml_text, "md": md_text,
     "md_code": md_code, "app_problem": app_problem, "where": location, "metric": metric_label, "href": _href,
+    "not_run": not_run_reason,
 }
 
 
@@ -828,6 +853,8 @@ def markdown_context(result: GradeResult, audience: Audience = "reviewer") -> di
         "deductions": top_deductions(result),
         "failed_tests": failed[:TOP_DEDUCTIONS],
         "more_failed": max(0, len(failed) - TOP_DEDUCTIONS),
+        "not_run_reason": not_run_reason(result),
+        "zeroed_titles": zeroed_titles(result),
         "local_backend": result.sandbox is not None and not result.sandbox.isolated,
     }
 
@@ -864,9 +891,18 @@ def junit_suite(result: GradeResult) -> JUnitSuite:
     if result.status != "graded":
         case = JUnitCase(f"grader.{name}", "grading", 0.0, "error", "not graded", result.error or "")
         return JUnitSuite(name, [case], result.graded_at, result.timings.total_s)
-    cases = [_check_case(name, check) for check in result.checks]
+    cases = [_not_run_case(name, result)] if result.did_not_run else []
+    cases += [_check_case(name, check) for check in result.checks]
     cases += [_test_case(name, test) for test in hidden_tests(result)]
     return JUnitSuite(name, cases, result.graded_at, result.timings.total_s)
+
+
+def _not_run_case(name: str, result: GradeResult) -> JUnitCase:
+    """The first testcase of a submission whose app never became ready: a failure with the reason."""
+    reason = not_run_reason(result)
+    log = log_excerpt(result.app.log_tail, 30) if result.app else ""
+    return JUnitCase(f"grader.{name}", "app", 0.0, "failure", f"did not run: {reason}",
+                     f"{reason}\n\n{log}".strip())
 
 
 def _check_case(name: str, check: CheckResult) -> JUnitCase:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from grader.app_log import not_ready_sentence
 from grader.models import CategoryScore, CheckResult, Deduction, ReviewNotes
 from grader.rules import DEFAULT_RULES
 
@@ -38,6 +39,8 @@ QUESTIONS: dict[str, str] = {
     "off for you, and how would you introduce them here?",
     "lint.python_fundamentals_per_kloc": "The linter flags {evidence}. What can go wrong with that pattern, and "
     "how would you write it instead?",
+    "lint.files_not_parsed": "{evidence}: this file does not parse. How did it reach the submission, and what "
+    "would have caught it before?",
     "complexity.functions_over_10": "{evidence}. How would you split it up, and how would you test the pieces?",
     "complexity.average_cc": "Functions average a cyclomatic complexity of {value}. How do you decide when a "
     "function should be broken up?",
@@ -88,15 +91,28 @@ GENERAL_QUESTIONS = (
 )
 
 
-def build_review(checks: Sequence[CheckResult], categories: Sequence[CategoryScore]) -> ReviewNotes:
-    """Strengths, concerns and 3-5 follow-up questions from the scored checks."""
+def build_review(
+    checks: Sequence[CheckResult], categories: Sequence[CategoryScore], app_problem: str | None = None,
+) -> ReviewNotes:
+    """Strengths, concerns and 3-5 follow-up questions from the scored checks.
+
+    `app_problem`: why the app never became ready (None when it ran); it leads the concerns and questions.
+    """
     deductions = _largest_deductions(checks)
     zeroed = _zeroed(checks)
-    return ReviewNotes(
-        strengths=_strengths(checks, categories),
-        concerns=[_concern(d) for d in deductions[:MAX_CONCERNS]],
-        questions=_questions([d for d in deductions if id(d) not in zeroed]),
-    )
+    if app_problem is not None:  # every failed test has that one reason: the static deductions say more
+        deductions = [d for d in deductions if d.metric]
+    concerns = [_concern(d) for d in deductions[:MAX_CONCERNS]]
+    questions = _questions([d for d in deductions if id(d) not in zeroed])
+    if app_problem is not None:
+        concerns = [f"{not_ready_sentence(app_problem)}; the categories its tests measure count as 0.",
+                    *concerns][:MAX_CONCERNS]
+        questions = [NOT_READY_QUESTION.format(problem=app_problem), *questions][:MAX_QUESTIONS]
+    return ReviewNotes(strengths=_strengths(checks, categories), concerns=concerns, questions=questions)
+
+
+NOT_READY_QUESTION = ("The app never became ready in the grader ({problem}). How do you make sure a service starts "
+                      "from a clean checkout before you hand it in?")
 
 
 def _zeroed(checks: Sequence[CheckResult]) -> set[int]:

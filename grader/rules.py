@@ -15,6 +15,10 @@ and "less is better". A rule whose metric is missing, negative (the check's "not
 `requires` metric is not above zero gives no evidence either way and is left out. A rule whose
 `zero_unless` metric is not above zero earns nothing, whatever its own metric says (coverage when none of
 the candidate's tests ran), and its deduction says why.
+
+Code that does not parse is failing, not absent: `lint.files_not_parsed` costs its points as soon as one
+file does not parse, and every rule of a check that reports `parsed_share` (lint, typecheck, complexity)
+earns at most that share of its points (see `grader.scoring.parsed_fraction`).
 """
 
 from __future__ import annotations
@@ -80,6 +84,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          "share of functions and parameters with type hints (%)"),
     Rule("lint", "python_fundamentals_per_kloc", "python_fundamentals", 15, 0, 15,
          "fundamentals lint findings (bare/broad excepts, mutable defaults, unused names) per 1000 lines"),
+    Rule("lint", "files_not_parsed", "python_fundamentals", 20, 0, 1,
+         "Python files that do not parse (syntax errors, Python 2 code)", requires="files_not_parsed",
+         evidence=("syntax-error",)),
     Rule("complexity", "average_cc", "python_fundamentals", 8, 4, 10,
          "average cyclomatic complexity per function"),
     Rule("complexity", "functions_over_10", "python_fundamentals", 8, 0, 4,

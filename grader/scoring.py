@@ -10,6 +10,8 @@ Rules, so every point can be explained:
   nor as points possible: its findings are kept as information;
 - one committed secret costs once: when the practices check (detect-secrets) and lint (ruff S105-S107)
   both report it at the same file:line, it is deducted under `practices.secrets_found` only.
+- when the app never became ready, the categories the challenge's suite measures were not measured and
+  count as 0 (no credit for an app no one could use); the static-only categories keep their score.
 """
 
 from __future__ import annotations
@@ -34,17 +36,44 @@ SCORED_STATUSES = (CheckStatus.PASSED, CheckStatus.FAILED)
 
 
 def score_categories(
-    checks: Sequence[CheckResult], weights: Mapping[str, int]
+    checks: Sequence[CheckResult], weights: Mapping[str, int], app_ran: bool = True,
 ) -> tuple[list[CategoryScore], float | None, float]:
-    """(categories, overall 0-100 or None, share of total weight evaluated 0-100)."""
+    """(categories, overall 0-100 or None, share of total weight evaluated 0-100).
+
+    `app_ran=False` (the app never became ready): every category the challenge's suite has tests in was not
+    measured and counts as 0 in the overall (`counts_as_zero`); the others keep their static score.
+    """
     categories = [_score_category(category, weights.get(category, 0), checks) for category in CATEGORY_IDS]
+    if not app_ran:
+        categories = [_counted_as_zero(c, checks) if _measured_by_suite(c.id, checks) else c for c in categories]
     total_weight = sum(weights.get(category, 0) for category in CATEGORY_IDS)
     evaluated = [c for c in categories if c.evaluated and c.weight > 0]
     evaluated_weight = sum(c.weight for c in evaluated)
-    if not evaluated or total_weight <= 0:
+    counted_weight = evaluated_weight + sum(c.weight for c in categories if c.counts_as_zero and c.weight > 0)
+    if not counted_weight or total_weight <= 0:
         return categories, None, 0.0
-    overall = sum(c.weight * (c.score or 0.0) for c in evaluated) / evaluated_weight
+    overall = sum(c.weight * (c.score or 0.0) for c in evaluated) / counted_weight
     return categories, round(overall, 1), round(100 * evaluated_weight / total_weight, 1)
+
+
+SUITE_PREFIXES = ("hidden-tests/", "public-tests/")  # `grade` runs the hidden suite, `grader check` the public one
+
+
+def _measured_by_suite(category: str, checks: Sequence[CheckResult]) -> bool:
+    """Whether the challenge's suite has tests in this category (only a running app can pass them)."""
+    return any(c.category == category and c.id.startswith(SUITE_PREFIXES) and c.max_score > 0 for c in checks)
+
+
+def _counted_as_zero(category: CategoryScore, checks: Sequence[CheckResult]) -> CategoryScore:
+    """A category the suite measures, when the app never became ready: 0, with its static points in the note."""
+    static = [c for c in checks if c.category == category.id and not c.id.startswith(SUITE_PREFIXES)
+              and c.status in SCORED_STATUSES and c.max_score > 0]
+    earned, possible = sum(c.score for c in static), sum(c.max_score for c in static)
+    aside = f" (the static checks alone gave {earned:g}/{possible:g} points)" if possible else ""
+    return category.model_copy(update={
+        "score": 0.0, "evaluated": False, "counts_as_zero": True,
+        "note": f"counts as 0: the app never became ready, so the tests of this category could not run{aside}",
+    })
 
 
 def _score_category(category: str, weight: int, checks: Sequence[CheckResult]) -> CategoryScore:
@@ -95,7 +124,9 @@ def _score_run(run: CheckRun, category: str, rules: Sequence[Rule]) -> CheckResu
         )
     applicable = [rule for rule in rules if rule.charged and _applies(rule, run.metrics)]
     zeroed = {rule.id: _zeroed_by(rule, run.metrics) for rule in applicable}
-    earned = {rule.id: 0.0 if zeroed[rule.id] else rule.earned(run.metrics[rule.metric]) for rule in applicable}
+    fraction = parsed_fraction(run.metrics)
+    unscaled = {rule.id: 0.0 if zeroed[rule.id] else rule.earned(run.metrics[rule.metric]) for rule in applicable}
+    earned = {rule_id: round(points * fraction, 4) for rule_id, points in unscaled.items()}
     score = round(sum(earned.values()), 2)
     possible = round(sum(rule.points for rule in applicable), 2)
     deductions = [
@@ -103,14 +134,18 @@ def _score_run(run: CheckRun, category: str, rules: Sequence[Rule]) -> CheckResu
         for rule in applicable
         if rule.points - earned[rule.id] > 0.005
     ]
+    metrics = {rule.metric: run.metrics[rule.metric] for rule in applicable}
+    if fraction < 1:  # say so where the unparsed code cost points the metric alone would have earned
+        deductions = [_blame_unparsed_code(d, run) if unscaled[d.rule] > earned[d.rule] + 0.005 else d
+                      for d in deductions]
+        metrics[PARSED_SHARE] = run.metrics[PARSED_SHARE]
     status = CheckStatus.SKIPPED if possible == 0 else (
         CheckStatus.PASSED if score >= possible else CheckStatus.FAILED
     )
     return CheckResult(
         id=f"{run.id}/{category}", category=category, status=status, score=score, max_score=possible,
         summary=f"{score:g}/{possible:g} points from {len(applicable)} rule(s)", duration_s=run.duration_s,
-        metrics={rule.metric: run.metrics[rule.metric] for rule in applicable}, findings=findings,
-        deductions=deductions,
+        metrics=metrics, findings=findings, deductions=deductions,
     )
 
 
@@ -153,6 +188,31 @@ def _without_secrets(lint: CheckRun, secrets: set[tuple[str, int]]) -> CheckRun:
             metrics["infrastructure_per_kloc"] = round(
                 metrics["infrastructure_per_kloc"] * metrics["infrastructure_findings"] / count, 2)
     return lint.model_copy(update={"findings": findings, "metrics": metrics})
+
+
+PARSED_SHARE = "parsed_share"
+UNPARSED_RULE = "syntax-error"
+
+
+def parsed_fraction(metrics: Mapping[str, float]) -> float:
+    """The share (0-1) of its code a check could parse (`parsed_share`); 1 for a check that does not say.
+
+    The lines of a file that does not parse count as failing: every rule of such a check earns at most this
+    share of its points, so code that does not parse never earns the points of code that was never checked.
+    """
+    value = metrics.get(PARSED_SHARE)
+    if value is None or value < 0:
+        return 1.0
+    return min(1.0, value / 100)
+
+
+def _blame_unparsed_code(deduction: Deduction, run: CheckRun) -> Deduction:
+    """A deduction of a check that could not parse all its code: say so, with the syntax errors first."""
+    unparsed = [f for f in run.findings if f.rule == UNPARSED_RULE]
+    reason = (f"{deduction.reason}; only {run.metrics[PARSED_SHARE]:g}% of the code parses, and a rule earns at most "
+              "that share of its points")
+    evidence = [*unparsed, *(e for e in deduction.evidence if e.rule != UNPARSED_RULE)][:EVIDENCE_PER_DEDUCTION]
+    return deduction.model_copy(update={"reason": reason, "evidence": evidence})
 
 
 def _applies(rule: Rule, metrics: dict[str, float]) -> bool:

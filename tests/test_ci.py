@@ -66,7 +66,7 @@ def test_markdown_and_junit_reports_are_written(crashed: tuple[Path, Any, Path])
     result = GradeResult.model_validate_json((out / "crashes-at-start" / "result.json").read_text())
     markdown = (out / "crashes-at-start" / "summary.md").read_text()
     assert markdown == render_markdown(result)
-    assert markdown.startswith(f"### crashes-at-start: {result.overall:g}/100")
+    assert markdown.startswith(f"### crashes-at-start: did not run · {result.overall:g}/100")  # the app crashed
     suites = ET.parse(out / "crashes-at-start" / "junit.xml").getroot()
     cases = suites.findall(".//testcase")
     hidden = [c for c in cases if ".hidden." in (c.get("classname") or "")]

@@ -76,6 +76,9 @@ class StaticJob:
     services: tuple[ServiceRequest, ...] = ()  # the candidate's own tests get fresh ones too
 
 
+APP_CODE_DIR = "/app"  # where a container backend mounts the snapshot for the app (its working directory)
+
+
 @dataclass
 class RunOutcome:
     """What a run produced; `report` is the plugin's JSON report path when the suite ran."""

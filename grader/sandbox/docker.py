@@ -40,6 +40,7 @@ from grader.models import AppRun, Finding, Limits, Severity
 from grader.paths import cache_dir, checks_dir
 from grader.sandbox import images, services
 from grader.sandbox.base import (
+    APP_CODE_DIR,
     Environment,
     EnvironmentRequest,
     RunOutcome,
@@ -397,8 +398,9 @@ class DockerSandbox(Sandbox):
             ["/bin/sh", "-c", f"echo {shlex.quote(LOG_START)}; {plan.start_command}"],
             network_mode=f"container:{holder_id}",
             environment=app_environment_for(plan.app_env, plan.port, services_env),
-            working_dir="/app",
-            volumes={str(plan.snapshot): {"bind": "/app", "mode": "ro"}, volume: {"bind": APP_DATA_DIR, "mode": "rw"}},
+            working_dir=APP_CODE_DIR,
+            volumes={str(plan.snapshot): {"bind": APP_CODE_DIR, "mode": "ro"},
+                     volume: {"bind": APP_DATA_DIR, "mode": "rw"}},
             tmpfs={"/tmp": "size=32m,uid=10001,gid=10001,mode=1777"},
             init=True,  # tini as PID 1: reaps zombies and forwards signals to the app
             mem_limit=f"{limits.memory_mb}m",

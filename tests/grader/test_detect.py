@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.detect import DJANGO_COMMAND, NO_START_COMMAND, detect_app
+from grader.detect import DJANGO_COMMAND, NO_START_COMMAND, NO_START_PROBLEM, detect_app
 from grader.models import Severity
 
 FASTAPI_APP = "from fastapi import FastAPI\n\napp = FastAPI()\n"
@@ -303,6 +303,45 @@ def test_nothing_found(tmp_path: Path) -> None:
     (finding,) = spec.findings
     assert finding.message == NO_START_COMMAND
     assert NO_START_COMMAND == "no start command: add [tool.grader] start to pyproject.toml or a Procfile web: line"
+
+
+BROKEN = Path(__file__).resolve().parents[1] / "fixtures" / "broken-code"
+
+
+def test_an_app_module_that_does_not_parse_is_named_with_its_line() -> None:
+    spec = detect_app(BROKEN / "unparsable-app", ["fastapi==0.115.12", "uvicorn==0.34.2"])
+    assert spec.start_command is None
+    assert spec.problem == "main.py:12 does not parse ('(' was never closed), so no app could be found in it"
+    (finding,) = spec.findings
+    assert (finding.file, finding.line, finding.rule, finding.severity) == (
+        "main.py", 12, "detect.unparsable", Severity.ERROR)
+    assert finding.message == f"{spec.problem}; fix the syntax error."
+
+
+def test_python_2_code_is_named_as_not_parsing() -> None:
+    spec = detect_app(BROKEN / "python2", ["Flask==3.1.1"])
+    assert (spec.framework, spec.start_command) == ("flask", None)
+    assert spec.problem == ("app.py:13 does not parse (Missing parentheses in call to 'print'. Did you mean "
+                            "print(...)?), so no app could be found in it")
+
+
+def test_the_likeliest_app_module_is_named_first(tmp_path: Path) -> None:
+    write(tmp_path, {"pkg/api.py": "from fastapi import FastAPI\napp = FastAPI(\n",
+                     "main.py": "from fastapi import FastAPI\n\napp = FastAPI()\nif True\n"})
+    spec = detect_app(tmp_path, ["fastapi"])
+    assert spec.problem is not None and spec.problem.startswith("main.py:4 does not parse (")
+    assert "(nor do 1 other file(s) naming FastAPI or Flask)" in spec.problem
+
+
+def test_a_module_that_does_not_parse_does_not_hide_a_good_one(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": "from fastapi import FastAPI\napp = FastAPI(\n", "service.py": FASTAPI_APP})
+    spec = detect_app(tmp_path, ["fastapi", "uvicorn"])
+    assert spec.start_command == uvicorn("service:app") and spec.problem is None
+
+
+def test_nothing_found_says_so_in_the_problem(tmp_path: Path) -> None:
+    write(tmp_path, {"script.py": "print('hello')\n"})
+    assert detect_app(tmp_path, []).problem == NO_START_PROBLEM
 
 
 def test_nothing_found_still_names_the_framework_from_requirements(tmp_path: Path) -> None:

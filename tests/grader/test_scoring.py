@@ -60,3 +60,35 @@ def test_hidden_points_are_shared_by_weight_and_each_failure_costs_its_share() -
     [scaled] = scale_hidden_results([raw], {"databases": 80})
     assert (scaled.score, scaled.max_score) == (20, 80)
     assert [(d.rule, d.points) for d in scaled.deductions] == [("heavy", 60)]
+
+
+# --- an app that never became ready ------------------------------------------------------------------------
+
+
+def suite(category: str, kind: str = "hidden-tests") -> CheckResult:
+    """A suite whose every test failed because the app never answered."""
+    return CheckResult(id=f"{kind}/{category}", category=category, status=CheckStatus.FAILED, score=0, max_score=50)
+
+
+def test_categories_the_suite_measures_count_as_zero_when_the_app_did_not_run() -> None:
+    checks = [suite("api_design"), suite("databases"), check("databases", 20, 20, CheckStatus.PASSED),
+              check("python_fundamentals", 80, 100), check("testing", 50, 100)]
+    ran_categories, ran_overall, ran_evaluated = score_categories(checks, DEFAULT_WEIGHTS)
+    categories, overall, evaluated = score_categories(checks, DEFAULT_WEIGHTS, app_ran=False)
+    databases = by_id(categories)["databases"]
+    assert databases.counts_as_zero and not databases.evaluated and databases.score == 0
+    assert "the static checks alone gave 20/20 points" in databases.note
+    assert by_id(categories)["python_fundamentals"].score == 80 and by_id(categories)["testing"].evaluated
+    # (20 * 80 + 15 * 50) / (20 + 15 + 20 + 20): the static-only categories, over them and the zeroed ones
+    assert overall == round((20 * 80 + 15 * 50) / 75, 1)
+    assert evaluated == 35.0
+    # the same checks with a running app: databases' static points lifted the overall and it covered 75%
+    assert ran_overall is not None and ran_overall > overall and ran_evaluated == 75.0
+    assert not any(c.counts_as_zero for c in ran_categories)
+
+
+def test_an_app_that_did_not_run_with_only_suite_categories_scores_zero() -> None:
+    checks = [suite("api_design", "public-tests"), suite("observability", "public-tests")]
+    categories, overall, evaluated = score_categories(checks, DEFAULT_WEIGHTS, app_ran=False)
+    assert overall == 0.0 and evaluated == 0.0
+    assert [c.id for c in categories if c.counts_as_zero] == ["api_design", "observability"]

@@ -81,6 +81,43 @@ def test_app_that_did_not_start_shows_the_problem_and_log_tail() -> None:
     assert "Traceback (most recent call last):" in html
 
 
+def did_not_run_result(name: str = "carol") -> GradeResult:
+    """A graded result whose app never became ready: `outcome` set, the suite's categories counted as 0."""
+    result = graded_result(name, started=False)
+    categories = [c.model_copy(update={"score": 0.0, "evaluated": False, "counts_as_zero": True,
+                                       "note": "counts as 0: the app never became ready"})
+                  if c.id in ("api_design", "databases", "observability") else c for c in result.categories]
+    return result.model_copy(update={"outcome": "did_not_run", "categories": categories, "overall": 30.0,
+                                     "evaluated_weight": 35.0})
+
+
+def test_an_app_that_did_not_run_leads_every_report() -> None:
+    result = did_not_run_result()
+    assert report.result_band(result) == report.DID_NOT_RUN
+    html = report.render_candidate_html(result)
+    banner = html.index('id="did-not-run"')
+    assert banner < html.index("hero-card") and banner < html.index("Scorecard")
+    assert "Did not run · The app did not start: exited with code 3 before answering /health." in html
+    assert "counted as 0: API design, Databases, Observability" in html
+    assert "0 / 100 · did not run" in html
+    markdown = report.render_markdown(result)
+    assert markdown.startswith("### carol: did not run · 30/100\n\n> **The app did not start: exited with code 3")
+    assert "| API design | 20% | 0 (did not run) |" in markdown
+    cases = ET.fromstring(report.render_junit([result])).findall("testsuite/testcase")
+    assert cases[0].get("name") == "app" and cases[0].find("failure") is not None
+    assert len(cases) == len(result.checks) + len(report.hidden_tests(result)) + 1
+    cohort = report.render_cohort_html([graded_result("alice"), result])
+    assert cohort.index('id="did-not-run"') < cohort.index('id="leaderboard"')
+    assert '<span class="band did-not-run">Did not run</span>' in cohort
+    assert "**Did not run**" in report.render_markdown([graded_result("alice"), result])
+
+
+def test_an_app_that_did_not_run_ranks_below_those_that_ran() -> None:
+    static_heavy = did_not_run_result("carol").model_copy(update={"overall": 90.0})  # above alice's 75.5
+    rows = report.cohort_rows([static_heavy, graded_result("alice")], [])
+    assert [(row.name, row.band.label) for row in rows] == [("alice", "Hire"), ("carol", "Did not run")]
+
+
 def test_not_graded_result_renders_a_clear_page() -> None:
     html = report.render_candidate_html(error_result("No Python file was found in the submission"))
     assert "This submission was not graded" in html
