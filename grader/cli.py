@@ -197,11 +197,12 @@ def grade(
     force: bool, fail_under: float | None, jobs: int | None, service_urls: dict[str, str],
     resolve_as_of: datetime | Literal["now"] | None, root: str | None,
 ) -> None:
-    """Grade SUBMISSIONS (directories, .zip/.tar(.gz) archives or git repositories, or folders of them).
+    """Grade SUBMISSIONS (directories, zip or tar (gz, bz2, xz) archives or git repositories, or folders of them).
 
     A folder with no .py file, no project file (pyproject.toml, requirements.txt, ...) and no .git at its
-    top level is a cohort folder: its subdirectories and archives are the submissions. A result already in
-    OUT is reused when the submission, the challenge and the grader are unchanged.
+    top level is a cohort folder: its subdirectories and archives are the submissions; its other entries
+    are listed, with the reason, as not graded. A result already in OUT is reused when the submission, the
+    challenge and the grader are unchanged.
     """
     challenge = load_challenge(challenge_ref)
     survey = survey_submissions(submissions)
