@@ -33,6 +33,7 @@ from grader.bulk import (
     survey_submissions,
 )
 from grader.challenge import load_challenge
+from grader.cohort import record_folders, skipped_in
 from grader.environments import WheelSet
 from grader.hooks import GradingCancelled, GradingHooks
 from grader.models import AppRun
@@ -274,3 +275,20 @@ def test_a_cancelled_grading_writes_nothing(tmp_path: Path) -> None:
         grader.pipeline.grade_submission(runnable(tmp_path, "never")[0], load_challenge("hello-api"),
                                          FakeSandbox(), tmp_path / "out", log=lambda _: None, hooks=hooks)
     assert not (tmp_path / "out" / "never" / "result.json").exists()
+
+
+def test_cohort_json_keeps_one_record_per_folder_and_a_regrade_replaces_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        make_project(folder / "alice")
+        (folder / "carol.rar").write_bytes(b"Rar!")
+    record_folders(out, survey_submissions([first, second]).folders)
+    assert [e.name for e in skipped_in([out])] == ["carol.rar", "carol.rar"]
+    (first / "carol.rar").unlink()  # fixed and graded again: its record no longer lists the RAR
+    record_folders(out, survey_submissions([first]).folders)
+    assert [(Path(e.folder).name, e.name) for e in skipped_in([out])] == [("b", "carol.rar")]
+    assert skipped_in([tmp_path / "nothing-here"]) == []
+    (out / "cohort.json").write_text("{ not json")
+    assert skipped_in([out]) == []  # an unreadable record shows no list rather than failing the report
+    assert record_folders(out, []) is None
