@@ -44,14 +44,7 @@ from grader import __version__
 from grader.challenge import challenge_content_hash
 from grader.cohort import CohortFolder, SkippedEntry, folder_key
 from grader.hooks import GradingCancelled, GradingHooks, Stage
-from grader.intake import (
-    READABLE_ARCHIVES,
-    TAR_SUFFIXES,
-    ZIP_SUFFIXES,
-    archive_kind,
-    submission_name,
-    unreadable_format,
-)
+from grader.intake import READABLE_ARCHIVES, archive_kind, submission_name, unreadable_format
 from grader.models import Challenge, GradeResult
 from grader.pipeline import GradingOptions, grade_submission, result_dir, write_result
 from grader.sandbox.base import Sandbox
@@ -60,7 +53,6 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-ARCHIVE_SUFFIXES = (*ZIP_SUFFIXES, *TAR_SUFFIXES)  # for names only: archives are recognised by content
 # Zip files by content that are no submission: office documents, e-books, Java and Python packages.
 ZIP_BASED_FORMATS = frozenset({
     ".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp", ".epub", ".jar", ".war", ".whl", ".apk", ".ipa",
