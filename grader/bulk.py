@@ -5,10 +5,13 @@
   `requirements.txt`, `Pipfile`, `Procfile`, `setup.py`, `setup.cfg`, `manage.py`) and nothing only a
   repository has (`.git`, `.github`, `.gitignore`, a README, Dockerfile, compose file or Makefile) at its
   top level, that holds subdirectories or archives; a monorepo (`backend/`, `frontend/` and a README) is one
-  submission, graded from its Python folder (`grader.project`). A cohort folder stands for its entries (hidden entries
-  and tool caches such as `__pycache__` skipped), in name order. A project whose code lives only in a
-  package directory and has no project file at all would read as a cohort folder: pass its entries'
-  parent instead, or add a `pyproject.toml`.
+  submission, graded from its Python folder (`grader.project`). A cohort folder stands for its
+  subdirectories and archives, in name order; archives are what `tarfile` (plain, gz, bz2, xz) and
+  `zipfile` read, recognised by content. Every other entry (hidden entries, tool caches such as
+  `__pycache__`, plain files, RAR or 7z archives) is *skipped* and listed with its reason
+  (`survey_submissions`, `skip_reason`): in the terminal before grading and in the cohort reports. A
+  project whose code lives only in a package directory and has no project file at all would read as a
+  cohort folder: pass its entries' parent instead, or add a `pyproject.toml`.
 - **Names.** Each submission's results go to `OUT/<name>/`. Two submissions with the same name in one
   batch (`a/alice` and `b/alice.zip`) both get a suffix from a hash of their path (`alice-3f9c2a`), the
   same in every run, so neither overwrites the other and re-runs still find their results.
@@ -39,8 +42,9 @@ from rich.markup import escape
 
 from grader import __version__
 from grader.challenge import challenge_content_hash
+from grader.cohort import CohortFolder, SkippedEntry, folder_key
 from grader.hooks import GradingCancelled, GradingHooks, Stage
-from grader.intake import submission_name
+from grader.intake import READABLE_ARCHIVES, archive_kind, submission_name, unreadable_format
 from grader.models import Challenge, GradeResult
 from grader.pipeline import GradingOptions, grade_submission, result_dir, write_result
 from grader.sandbox.base import Sandbox
@@ -49,7 +53,11 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+# Zip files by content that are no submission: office documents, e-books, Java and Python packages.
+ZIP_BASED_FORMATS = frozenset({
+    ".docx", ".xlsx", ".pptx", ".odt", ".ods", ".odp", ".epub", ".jar", ".war", ".whl", ".apk", ".ipa",
+    ".xpi", ".vsix", ".nupkg", ".key", ".pages", ".numbers",
+})
 PROJECT_FILES = frozenset({
     "pyproject.toml", "requirements.txt", "Pipfile", "Procfile", "setup.py", "setup.cfg", "manage.py",
 })
@@ -70,8 +78,9 @@ STAGE_ORDER: tuple[Stage, ...] = ("intake", "environment", "static checks", "tes
 
 
 def is_archive(path: Path) -> bool:
-    """A file the intake can unpack as a submission."""
-    return path.is_file() and path.name.lower().endswith(ARCHIVE_SUFFIXES)
+    """A file the intake unpacks as a submission: a zip or tar (plain, gz, bz2, xz) by its content, or a
+    file named like one (a damaged archive is graded into an error that says so)."""
+    return archive_kind(path) is not None
 
 
 def is_cohort_folder(path: Path) -> bool:
@@ -83,30 +92,103 @@ def is_cohort_folder(path: Path) -> bool:
         return False
     if any(entry.name.lower().startswith(REPOSITORY_FILE_PREFIXES) and entry.is_file() for entry in entries):
         return False  # a monorepo: its Python project lives in a subfolder (grader.project)
-    return any(_is_submission_entry(entry) for entry in entries)
+    # An archive the grader cannot read counts too: it is listed as skipped instead of the folder being
+    # graded as one submission with "no Python file".
+    return any(skip_reason(entry) is None or _unreadable_archive(entry) for entry in entries)
 
 
-def _is_submission_entry(entry: Path) -> bool:
-    if entry.name.startswith(".") or entry.name in SKIPPED_ENTRIES:
-        return False
-    return (entry.is_dir() and not entry.is_symlink()) or is_archive(entry)
+def _unreadable_archive(entry: Path) -> bool:
+    return entry.is_file() and unreadable_format(entry) is not None
 
 
-def expand_submissions(paths: Iterable[Path]) -> list[Path]:
-    """Every submission the arguments stand for, in argument order (a cohort folder's entries by name).
+def skip_reason(entry: Path) -> str | None:
+    """Why an entry of a cohort folder is not graded (one phrase for the reviewer), or None: a submission."""
+    name = entry.name
+    if name.startswith("."):
+        return "a hidden entry"
+    if name == "__MACOSX":
+        return "macOS Finder's metadata folder, not a submission"
+    if name in SKIPPED_ENTRIES:
+        return "a tool's cache folder, not a submission"
+    if entry.is_symlink() and entry.is_dir():
+        return "a symbolic link to a folder: the grader does not follow it; copy the submission in"
+    if entry.is_dir():
+        return None
+    if not entry.exists():
+        return "a symbolic link to nothing"
+    if not entry.is_file():
+        return "not a submission: neither a plain file nor a folder"
+    if is_archive(entry):
+        suffix = entry.suffix.lower()
+        return f"not a submission: a {suffix} document or package" if suffix in ZIP_BASED_FORMATS else None
+    what = unreadable_format(entry)
+    if what is not None:
+        return f"{what}: the grader reads {READABLE_ARCHIVES}; repack it as .zip"
+    return "not a submission: a plain file"
+
+
+@dataclass(frozen=True)
+class Survey:
+    """The submissions the arguments stand for, and each cohort folder's entries that are not graded."""
+
+    submissions: list[Path]
+    folders: list[CohortFolder]
+
+    @property
+    def skipped(self) -> list[SkippedEntry]:
+        """Every skipped entry, folder by folder."""
+        return [entry for folder in self.folders for entry in folder.skipped]
+
+
+def survey_submissions(paths: Iterable[Path]) -> Survey:
+    """Every submission the arguments stand for, in argument order (a cohort folder's entries by name),
+    and what each cohort folder held that is not graded, with the reason.
 
     The same path given twice (or found twice) is graded once.
     """
     found: list[Path] = []
+    folders: list[CohortFolder] = []
     seen: set[str] = set()
     for path in paths:
-        members = sorted(e for e in path.iterdir() if _is_submission_entry(e)) if is_cohort_folder(path) else [path]
+        members = [path]
+        if is_cohort_folder(path):
+            folder, members = _survey_folder(path)
+            folders.append(folder)
         for member in members:
             key = os.path.realpath(member)
             if key not in seen:
                 seen.add(key)
                 found.append(member)
-    return found
+    return Survey(found, folders)
+
+
+def _survey_folder(path: Path) -> tuple[CohortFolder, list[Path]]:
+    key = folder_key(path)
+    members: list[Path] = []
+    skipped: list[SkippedEntry] = []
+    for entry in sorted(path.iterdir()):
+        reason = skip_reason(entry)
+        if reason is None:
+            members.append(entry)
+        else:
+            skipped.append(SkippedEntry(folder=key, name=entry.name, reason=reason))
+    return CohortFolder(folder=key, submissions=[m.name for m in members], skipped=skipped), members
+
+
+def expand_submissions(paths: Iterable[Path]) -> list[Path]:
+    """Every submission the arguments stand for (`survey_submissions` without the skipped entries)."""
+    return survey_submissions(paths).submissions
+
+
+def skipped_lines(survey: Survey) -> list[str]:
+    """What the terminal shows before grading: per cohort folder, a count, then each entry and its reason."""
+    lines: list[str] = []
+    for folder in survey.folders:
+        if folder.skipped:
+            total = len(folder.skipped) + len(folder.submissions)
+            lines.append(f"{folder.folder}: {len(folder.skipped)} of {total} entries not graded:")
+            lines += [f"  {entry.name}: {entry.reason}" for entry in folder.skipped]
+    return lines
 
 
 def batch_names(sources: Sequence[Path]) -> list[str]:

@@ -19,14 +19,13 @@ from rich.table import Table
 from grader.app_log import not_ready_sentence
 from grader.challenge import MANIFEST, ChallengeError, has_tests, load_challenge, public_tests_dir
 from grader.detect import NO_START_COMMAND
-from grader.intake import IntakeError, take_snapshot
+from grader.intake import IntakeError, archive_kind, take_snapshot
 from grader.models import Challenge, CheckStatus, Deduction, GradeResult
 from grader.paths import cache_dir
 from grader.pipeline import grade_submission, public_suite
 from grader.report import category_title, location
 from grader.sandbox.base import Sandbox
 
-ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 PUBLIC_PREFIX = "public-tests/"
 TOP_FIXES = 5
 LOG_LINES = 12
@@ -46,7 +45,7 @@ def load_check_challenge(ref: str | None, submission: Path) -> Challenge:
             )
         ref = str(found)
     given = Path(ref).expanduser()
-    if given.is_file() and given.name.lower().endswith(ARCHIVE_SUFFIXES):
+    if archive_kind(given) is not None:
         ref = str(unpack_kit(given))
     challenge = load_challenge(ref, require_hidden=False)
     if not has_tests(public_tests_dir(challenge)):

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from grader.cohort import SkippedEntry
 from grader.models import GradeResult
 
 EXIT_BELOW_THRESHOLD = 4
@@ -33,17 +34,21 @@ def below_threshold_message(low: Sequence[GradeResult], threshold: float) -> str
     return f"{len(low)} submission(s) scored below --fail-under {threshold:g}: {names}"
 
 
-def append_step_summary(results: Sequence[GradeResult], environ: Mapping[str, str] | None = None) -> Path | None:
+def append_step_summary(
+    results: Sequence[GradeResult], environ: Mapping[str, str] | None = None, skipped: Sequence[SkippedEntry] = (),
+) -> Path | None:
     """Append the Markdown summary to `$GITHUB_STEP_SUMMARY` when it is set; return the file written.
 
-    One result gives its summary, several a leaderboard (the same text as `summary.md`/`index.md`).
+    One result gives its summary, several (or a cohort folder with entries that were not graded,
+    `skipped`) a leaderboard: the same text as `summary.md`/`index.md`, local-backend warning included.
     """
     target = (os.environ if environ is None else environ).get(STEP_SUMMARY_ENV, "").strip()
-    if not target or not results:
+    if not target or not (results or skipped):
         return None
-    from grader.report import render_markdown
+    from grader.report import render_cohort_markdown, render_markdown
 
-    text = render_markdown(results[0] if len(results) == 1 else list(results))
+    single = len(results) == 1 and not skipped
+    text = render_markdown(results[0]) if single else render_cohort_markdown(results, skipped)
     path = Path(target)
     with path.open("a", encoding="utf-8") as summary:
         summary.write(text.rstrip("\n") + "\n\n")

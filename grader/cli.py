@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeVar
@@ -22,14 +22,17 @@ from grader.bulk import (
     BatchItem,
     LiveDisplay,
     Runner,
+    Survey,
     default_jobs,
-    expand_submissions,
     make_display,
     plan_batch,
     run_batch,
+    skipped_lines,
+    survey_submissions,
 )
 from grader.challenge import ChallengeError, list_shipped_challenges, load_challenge
 from grader.ci import EXIT_BELOW_THRESHOLD, append_step_summary, below_threshold, below_threshold_message
+from grader.cohort import SkippedEntry
 from grader.models import Challenge, GradeResult
 from grader.pipeline import GradingOptions, challenge_services
 from grader.sandbox import images
@@ -197,29 +200,51 @@ def grade(
     force: bool, fail_under: float | None, jobs: int | None, service_urls: dict[str, str],
     resolve_as_of: datetime | Literal["now"] | None, root: str | None,
 ) -> None:
-    """Grade SUBMISSIONS (directories, .zip/.tar(.gz) archives or git repositories, or folders of them).
+    """Grade SUBMISSIONS (directories, zip or tar (gz, bz2, xz) archives or git repositories, or folders of them).
 
     A folder with no .py file, no project file (pyproject.toml, requirements.txt, ...) and no .git at its
-    top level is a cohort folder: its subdirectories and archives are the submissions. A result already in
-    OUT is reused when the submission, the challenge and the grader are unchanged.
+    top level is a cohort folder: its subdirectories and archives are the submissions; its other entries
+    are listed, with the reason, as not graded. A result already in OUT is reused when the submission, the
+    challenge and the grader are unchanged.
     """
     challenge = load_challenge(challenge_ref)
-    sources = expand_submissions(submissions)
+    survey = survey_submissions(submissions)
+    show_skipped(survey)
+    sources = survey.submissions
     if not sources:
-        fail("no submission found in the given folder(s)", 2)
+        listed = "; every entry was skipped, for the reasons above" if survey.skipped else ""
+        fail(f"no submission found in the given folder(s){listed}", 2)
     sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
     sandbox.describe_services(challenge_services(challenge))  # the images, or a missing URL, once up front
     batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs, GradingOptions(resolve_as_of, root))
     finished = [item for item in batch.items if item.result is not None]
     results = [item.result for item in finished if item.result is not None]
-    write_grade_reports([out_dir / item.name for item in finished], out_dir, formats)
-    append_step_summary(results)
+    write_grade_reports([out_dir / item.name for item in finished], out_dir, formats, survey.skipped)
+    record_cohort(out_dir, survey)
+    append_step_summary(results, skipped=survey.skipped)
     if batch.interrupted:
         fail(f"interrupted: running sandboxes were removed; {len(finished)} finished result(s) are kept", 130)
     errored = sum(result.status != "graded" for result in results)
     if errored:
         fail(f"{errored} of {len(sources)} submission(s) could not be graded (see above)", EXIT_SOME_ERRORED)
     enforce_fail_under(results, fail_under)
+
+
+def show_skipped(survey: Survey) -> None:
+    """Before grading: each cohort folder's entries that will not be graded, with the reason."""
+    for line in skipped_lines(survey):
+        heading = not line.startswith(" ")
+        err.print(f"[yellow]skipped:[/] {escape(line)}" if heading else escape(line), markup=True, soft_wrap=True)
+
+
+def record_cohort(out_dir: Path, survey: Survey) -> None:
+    """After grading: record the cohort folders in OUT/cohort.json and repeat what was not graded."""
+    from grader.cohort import COHORT_FILE, record_folders
+
+    record_folders(out_dir, survey.folders)
+    if survey.skipped:
+        names = ", ".join(entry.name for entry in survey.skipped)
+        progress(escape(f"not graded, as listed before grading: {names} (recorded in {out_dir / COHORT_FILE})"))
 
 
 def grade_batch(
@@ -477,13 +502,16 @@ def report_formats(value: str) -> tuple[str, ...]:
         raise click.BadParameter(str(exc), param_hint="'--format'") from exc
 
 
-def write_grade_reports(directories: list[Path], out_dir: Path, formats: tuple[str, ...]) -> None:
-    """After `grade`: render the chosen reports from the result.json files just written (in `directories`)."""
+def write_grade_reports(
+    directories: list[Path], out_dir: Path, formats: tuple[str, ...], skipped: Sequence[SkippedEntry] = (),
+) -> None:
+    """After `grade`: render the chosen reports from the result.json files just written (in `directories`);
+    the cohort reports also list the cohort folders' entries that were not graded (`skipped`)."""
     if not set(formats) - {"json"} or not directories:
         return
     from grader.report import load_results, write_reports
 
-    written = write_reports(load_results(directories), out_dir, formats, "reviewer")
+    written = write_reports(load_results(directories), out_dir, formats, "reviewer", skipped)
     cohort = out_dir / "index.html"
     where = f"; cohort report: {cohort}" if cohort in written else ""
     progress(f"wrote {len(written)} report file(s) under {out_dir}{where}")
@@ -507,6 +535,7 @@ def write_grade_reports(directories: list[Path], out_dir: Path, formats: tuple[s
 @friendly_errors
 def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], audience: str) -> None:
     """Render reports from RESULT_OR_DIR... (result.json files, or directories searched for them)."""
+    from grader.cohort import skipped_in
     from grader.report import ReportError, load_results, write_reports
 
     problems: list[str] = []
@@ -517,8 +546,10 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
         err.print(f"[bold red]error:[/] {escape(problem)}", markup=True, soft_wrap=True)
     if not results:
         fail(f"none of the {len(problems)} path(s) held a readable result.json; nothing was rendered")
+    skipped = skipped_in(path for path in paths if path.is_dir())  # from `grade`'s OUT/cohort.json
     try:
-        written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer")
+        written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer",
+                                skipped)
     except (ReportError, OSError) as exc:
         fail(f"could not write the reports: {exc}")
     for path in written:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import lzma
 import os
 import re
 import shutil
@@ -35,6 +36,34 @@ from typing import IO, Literal
 from grader.models import Finding, Severity
 
 SourceKind = Literal["directory", "zip", "tar", "git"]
+ArchiveKind = Literal["zip", "tar"]
+
+# Archives the intake reads (tarfile detects the compression itself), recognised by content first: the
+# extensions matter for a damaged archive (still sent to the intake, which says what is wrong with it) and
+# for stripping from a submission's name.
+ZIP_SUFFIXES = (".zip",)
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz")
+READABLE_ARCHIVES = "zip and tar archives (gz, bz2, xz)"
+# Archives people send that the standard library does not read: by their first bytes, then by extension.
+_COMPRESSED_ALONE = "file that holds no tar archive"
+_UNREADABLE_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"\x28\xb5\x2f\xfd", "a Zstandard-compressed file"),
+    (b"\x1f\x8b", f"a gzip-compressed {_COMPRESSED_ALONE}"),
+    (b"\xfd7zXZ\x00", f"an xz-compressed {_COMPRESSED_ALONE}"),
+    *((b"BZh" + bytes([level]), f"a bzip2-compressed {_COMPRESSED_ALONE}") for level in b"123456789"),
+)
+_UNREADABLE_SUFFIXES: tuple[tuple[str, str], ...] = (
+    (".rar", "a RAR archive"),
+    (".7z", "a 7z archive"),
+    (".zst", "a Zstandard-compressed file"),
+    (".tzst", "a Zstandard-compressed file"),
+    (".lz", "an lzip-compressed file"),
+    (".lzma", "an LZMA-compressed file"),
+    (".cab", "a CAB archive"),
+    (".arj", "an ARJ archive"),
+)
 
 _CHUNK = 1024 * 1024
 _GIT_TIMEOUT_S = 300
@@ -139,7 +168,7 @@ def submission_name(source: Path) -> str:
     name = os.path.basename(os.path.normpath(os.path.abspath(source)))
     if not source.is_dir():
         lower = name.lower()
-        for suffix in (".tar.gz", ".tgz", ".tar", ".zip"):
+        for suffix in sorted((*TAR_SUFFIXES, *ZIP_SUFFIXES), key=len, reverse=True):
             if lower.endswith(suffix):
                 name = name[: -len(suffix)]
                 break
@@ -280,16 +309,63 @@ def _source_kind(source: Path) -> SourceKind:
         return "git" if (source / ".git").exists() else "directory"
     if not source.exists():
         raise IntakeError(
-            f"{source} does not exist; pass a project directory, a .zip or .tar(.gz) archive, or a git checkout."
+            f"{source} does not exist; pass a project directory, a zip or tar archive, or a git checkout."
         )
-    lower = source.name.lower()
-    if lower.endswith(".zip"):
-        return "zip"
-    if lower.endswith((".tar", ".tar.gz", ".tgz")):
-        return "tar"
+    kind = archive_kind(source)
+    if kind is not None:
+        return kind
+    what = unreadable_format(source)
+    if what is not None:
+        raise IntakeError(f"{source.name} is {what}: the grader reads {READABLE_ARCHIVES}; repack it as .zip.")
     raise IntakeError(
-        f"{source} is not a directory, .zip, .tar, .tar.gz or .tgz file; pass the submission in one of those forms."
+        f"{source} is not a directory, a zip or tar archive (plain, gz, bz2 or xz) or a git checkout; "
+        "pass the submission in one of those forms."
     )
+
+
+# --- archive formats ---------------------------------------------------------------------------------
+
+
+def archive_kind(path: Path) -> ArchiveKind | None:
+    """How the intake reads the file at `path`: as a tar (plain, gz, bz2 or xz) or a zip, by its content.
+
+    A file whose content reads as neither but whose extension names one (`.zip`, `.tar.xz`, ...) still
+    counts as that kind, so a damaged archive reaches the intake, which says what is wrong with it. Anything
+    else (a directory, a device, a RAR file, a text file) is None. Only the first blocks are read.
+    """
+    if not path.is_file():
+        return None
+    try:
+        if tarfile.is_tarfile(path):  # first: a plain tar may end with a zip member's central directory
+            return "tar"
+        if zipfile.is_zipfile(path):
+            return "zip"
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, ValueError):
+        pass  # unreadable content: the extension decides below
+    lower = path.name.lower()
+    if lower.endswith(ZIP_SUFFIXES):
+        return "zip"
+    if lower.endswith(TAR_SUFFIXES):
+        return "tar"
+    return None
+
+
+def unreadable_format(path: Path) -> str | None:
+    """`a RAR archive`, `a 7z archive`, ...: what `path` is when it is an archive the grader cannot read.
+
+    Judged by its first bytes, else by its extension; None for a file that is no archive at all (and for
+    one the grader reads: ask `archive_kind` first).
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        head = b""
+    for magic, what in _UNREADABLE_MAGIC:
+        if head.startswith(magic):
+            return what
+    lower = path.name.lower()
+    return next((what for suffix, what in _UNREADABLE_SUFFIXES if lower.endswith(suffix)), None)
 
 
 def _fill(kind: SourceKind, source: Path, writer: _Writer, work_root: Path, limits: IntakeLimits) -> str | None:

@@ -32,6 +32,7 @@ from markupsafe import Markup
 from pydantic import Field, ValidationError
 
 from grader.app_log import not_ready_sentence
+from grader.cohort import SkippedEntry
 from grader.models import (
     CATEGORY_IDS,
     AppRun,
@@ -727,8 +728,10 @@ def cohort_rows(results: Sequence[GradeResult], links: Sequence[str | None]) -> 
                                        r.name))
 
 
-def cohort_context(results: Sequence[GradeResult], links: Sequence[str | None]) -> dict[str, Any]:
-    """Everything `cohort.html` needs."""
+def cohort_context(
+    results: Sequence[GradeResult], links: Sequence[str | None], skipped: Sequence[SkippedEntry] = ()
+) -> dict[str, Any]:
+    """Everything `cohort.html` needs; `skipped` are the cohort folders' entries that were not graded."""
     rows = cohort_rows(results, links)
     graded = [r for r in rows if r.result.status == "graded"]
     scored = [r.result.overall for r in graded if r.result.overall is not None]
@@ -750,10 +753,32 @@ def cohort_context(results: Sequence[GradeResult], links: Sequence[str | None]) 
         "median": statistics.median(scored) if scored else None,
         "best": max(scored) if scored else None,
         "challenges": challenges,
-        "local_backend": any(r.result.sandbox is not None and not r.result.sandbox.isolated for r in rows),
+        "local_backend": cohort_local_backend(results),
+        "skipped": skipped_rows(skipped),
         "script": Markup(cohort_script()),
         "script_hash": script_hash(cohort_script()),
     }
+
+
+def cohort_local_backend(results: Sequence[GradeResult]) -> bool:
+    """Whether any submission of the cohort was graded with the local backend (not isolated)."""
+    return any(result.sandbox is not None and not result.sandbox.isolated for result in results)
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """An entry of a cohort folder that was not graded, as the cohort reports list it."""
+
+    folder: str  # the folder's own name; the full path is in `path`
+    name: str
+    path: str
+    reason: str
+
+
+def skipped_rows(skipped: Sequence[SkippedEntry]) -> list[SkippedRow]:
+    """The skipped entries, by folder then name."""
+    rows = [SkippedRow(Path(e.folder).name, e.name, str(Path(e.folder) / e.name), e.reason) for e in skipped]
+    return sorted(rows, key=lambda row: (row.path, row.name))
 
 
 def _cohort_categories(results: Sequence[GradeResult]) -> list[str]:
@@ -817,12 +842,15 @@ def render_candidate_html(result: GradeResult, audience: Audience = "reviewer") 
     return environment().get_template("candidate.html").render(candidate_context(result, audience))
 
 
-def render_cohort_html(results: Sequence[GradeResult], links: Sequence[str | None] = ()) -> str:
-    """The cohort page: leaderboard, score distribution, category heat map and errored submissions.
+def render_cohort_html(
+    results: Sequence[GradeResult], links: Sequence[str | None] = (), skipped: Sequence[SkippedEntry] = ()
+) -> str:
+    """The cohort page: leaderboard, score distribution, category heat map, errored submissions and the
+    cohort folders' entries that were not graded (`skipped`).
 
     `links[i]` is the relative address of `results[i]`'s own report (None for no link).
     """
-    return environment().get_template("cohort.html").render(cohort_context(results, links))
+    return environment().get_template("cohort.html").render(cohort_context(results, links, skipped))
 
 
 def render_markdown(results: GradeResult | Sequence[GradeResult], audience: Audience = "reviewer") -> str:
@@ -833,7 +861,14 @@ def render_markdown(results: GradeResult | Sequence[GradeResult], audience: Audi
     """
     if isinstance(results, GradeResult):
         return environment().get_template("summary.md").render(markdown_context(results, audience))
-    return environment().get_template("cohort.md").render({"rows": cohort_rows(results, [])})
+    return render_cohort_markdown(results)
+
+
+def render_cohort_markdown(results: Sequence[GradeResult], skipped: Sequence[SkippedEntry] = ()) -> str:
+    """The cohort leaderboard in Markdown, with the local-backend warning and the entries not graded."""
+    context = {"rows": cohort_rows(results, []), "local_backend": cohort_local_backend(results),
+               "skipped": skipped_rows(skipped)}
+    return environment().get_template("cohort.md").render(context)
 
 
 def markdown_context(result: GradeResult, audience: Audience = "reviewer") -> dict[str, Any]:
@@ -936,9 +971,10 @@ def render_junit(results: Sequence[GradeResult]) -> str:
 
 def write_reports(
     results: Sequence[GradeResult], out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS,
-    audience: Audience = "reviewer",
+    audience: Audience = "reviewer", skipped: Sequence[SkippedEntry] = (),
 ) -> list[Path]:
-    """Write each result's reports to `out_dir/<name>/` and, for more than one result, the cohort files.
+    """Write each result's reports to `out_dir/<name>/` and, for more than one result or when a cohort
+    folder had entries that were not graded (`skipped`), the cohort files, which list those entries.
 
     html -> report.html (+ index.html), md -> summary.md, junit -> junit.xml, json -> result.json as
     graded. The candidate audience gets a redacted `result.candidate.json` (never over the full result)
@@ -951,8 +987,8 @@ def write_reports(
     written: list[Path] = []
     for result, name in zip(results, names, strict=True):
         written += _write_candidate(result, out_dir / name, chosen, audience)
-    if len(results) > 1 and audience == "reviewer":  # a cohort page would show a candidate the others
-        written += _write_cohort(results, names, out_dir, chosen)
+    if (len(results) > 1 or skipped) and audience == "reviewer":  # would show a candidate the others
+        written += _write_cohort(results, names, out_dir, chosen, skipped)
     return written
 
 
@@ -990,12 +1026,13 @@ def _json_text(result: GradeResult) -> str:
 
 
 def _write_cohort(
-    results: Sequence[GradeResult], names: Sequence[str], out_dir: Path, formats: Sequence[str]
+    results: Sequence[GradeResult], names: Sequence[str], out_dir: Path, formats: Sequence[str],
+    skipped: Sequence[SkippedEntry] = (),
 ) -> list[Path]:
     links = [f"{name}/{REPORT_FILES['html']}" for name in names]
     renderers: dict[str, Callable[[], str]] = {
-        "html": lambda: render_cohort_html(results, links),
-        "md": lambda: render_markdown(results),
+        "html": lambda: render_cohort_html(results, links, skipped),
+        "md": lambda: render_cohort_markdown(results, skipped),
         "junit": lambda: render_junit(results),
     }
     return [_write_text(out_dir / COHORT_FILES[fmt], renderers[fmt]()) for fmt in formats if fmt in renderers]

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import _thread
 import json
+import tarfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from grader.bulk import (
     BatchItem,
     PlainDisplay,
     Runner,
+    Survey,
     batch_names,
     default_jobs,
     expand_submissions,
@@ -26,8 +29,11 @@ from grader.bulk import (
     is_cohort_folder,
     plan_batch,
     run_batch,
+    skipped_lines,
+    survey_submissions,
 )
 from grader.challenge import load_challenge
+from grader.cohort import record_folders, skipped_in
 from grader.environments import WheelSet
 from grader.hooks import GradingCancelled, GradingHooks
 from grader.models import AppRun
@@ -54,6 +60,69 @@ def test_cohort_folder_expands_to_its_submissions(tmp_path: Path) -> None:
     (cohort / "__pycache__").mkdir()
     assert is_cohort_folder(cohort)
     assert [p.name for p in expand_submissions([cohort])] == ["alice", "bob", "carol.zip"]
+
+
+def pack(archive: Path, mode: str, project: Path) -> Path:
+    """A tar archive of `project` (mode `w:xz`, `w:bz2`, ...) or, for mode `zip`, a zip."""
+    if mode == "zip":
+        with zipfile.ZipFile(archive, "w") as handle:
+            for file in project.rglob("*"):
+                handle.write(file, f"{project.name}/{file.relative_to(project)}")
+    else:
+        with tarfile.open(archive, mode) as handle:
+            handle.add(project, arcname=project.name)
+    return archive
+
+
+def test_a_cohort_folder_says_what_it_skips_and_why(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    pack(cohort / "alice.tar.xz", "w:xz", project)
+    pack(cohort / "bob.tar.bz2", "w:bz2", project)
+    pack(cohort / "dave.upload", "w:gz", project)  # an archive by content, whatever its name
+    pack(cohort / "erin.bin", "zip", project)
+    pack(cohort / "brief.docx", "zip", project)  # a zip by content, but a document by name
+    (cohort / "carol.rar").write_bytes(b"Rar!\x1a\x07\x01\x00" + b"\x00" * 32)
+    (cohort / "frank.7z").write_bytes(b"7z\xbc\xaf\x27\x1c" + b"\x00" * 32)
+    (cohort / "notes.txt").write_text("not a submission")
+    (cohort / ".DS_Store").write_bytes(b"\x00")
+    (cohort / "__pycache__").mkdir()
+    (cohort / "linked").symlink_to(project)
+    make_project(cohort / "gina")
+    survey = survey_submissions([cohort])
+    assert [p.name for p in survey.submissions] == ["alice.tar.xz", "bob.tar.bz2", "dave.upload", "erin.bin", "gina"]
+    reasons = {entry.name: entry.reason for entry in survey.skipped}
+    assert reasons == {
+        ".DS_Store": "a hidden entry",
+        "__pycache__": "a tool's cache folder, not a submission",
+        "brief.docx": "not a submission: a .docx document or package",
+        "carol.rar": "a RAR archive: the grader reads zip and tar archives (gz, bz2, xz); repack it as .zip",
+        "frank.7z": "a 7z archive: the grader reads zip and tar archives (gz, bz2, xz); repack it as .zip",
+        "linked": "a symbolic link to a folder: the grader does not follow it; copy the submission in",
+        "notes.txt": "not a submission: a plain file",
+    }
+    assert all(entry.folder == str(cohort) for entry in survey.skipped)
+    lines = skipped_lines(survey)
+    assert lines[0] == f"{cohort}: 7 of 12 entries not graded:"
+    assert "  carol.rar: a RAR archive: the grader reads zip and tar archives (gz, bz2, xz); repack it as .zip" in lines
+    assert batch_names(survey.submissions)[:4] == ["alice", "bob", "dave.upload", "erin.bin"]
+
+
+def test_a_folder_of_only_unreadable_archives_is_a_cohort_with_nothing_to_grade(tmp_path: Path) -> None:
+    cohort = tmp_path / "cohort"
+    cohort.mkdir()
+    (cohort / "alice.rar").write_bytes(b"Rar!")
+    assert is_cohort_folder(cohort)
+    survey = survey_submissions([cohort])
+    assert survey.submissions == [] and [entry.name for entry in survey.skipped] == ["alice.rar"]
+
+
+def test_given_submissions_are_never_skipped(tmp_path: Path) -> None:
+    """Only a cohort folder's entries are surveyed: an argument is graded (into an error when unreadable)."""
+    rar = tmp_path / "alice.rar"
+    rar.write_bytes(b"Rar!")
+    assert survey_submissions([rar]) == Survey([rar], [])
 
 
 @pytest.mark.parametrize("marker", ["main.py", "pyproject.toml", "requirements.txt", "manage.py", ".git"])
@@ -206,3 +275,20 @@ def test_a_cancelled_grading_writes_nothing(tmp_path: Path) -> None:
         grader.pipeline.grade_submission(runnable(tmp_path, "never")[0], load_challenge("hello-api"),
                                          FakeSandbox(), tmp_path / "out", log=lambda _: None, hooks=hooks)
     assert not (tmp_path / "out" / "never" / "result.json").exists()
+
+
+def test_cohort_json_keeps_one_record_per_folder_and_a_regrade_replaces_it(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder in (first, second):
+        make_project(folder / "alice")
+        (folder / "carol.rar").write_bytes(b"Rar!")
+    record_folders(out, survey_submissions([first, second]).folders)
+    assert [e.name for e in skipped_in([out])] == ["carol.rar", "carol.rar"]
+    (first / "carol.rar").unlink()  # fixed and graded again: its record no longer lists the RAR
+    record_folders(out, survey_submissions([first]).folders)
+    assert [(Path(e.folder).name, e.name) for e in skipped_in([out])] == [("b", "carol.rar")]
+    assert skipped_in([tmp_path / "nothing-here"]) == []
+    (out / "cohort.json").write_text("{ not json")
+    assert skipped_in([out]) == []  # an unreadable record shows no list rather than failing the report
+    assert record_folders(out, []) is None

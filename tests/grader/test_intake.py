@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import stat
@@ -18,10 +19,12 @@ from grader.intake import (
     IntakeError,
     IntakeLimits,
     Snapshot,
+    archive_kind,
     compose_hints,
     read_candidate_bytes,
     submission_name,
     take_snapshot,
+    unreadable_format,
 )
 from grader.models import Severity
 
@@ -475,8 +478,56 @@ def test_corrupt_archive_is_refused(tmp_path: Path, dest: Path, name: str) -> No
 def test_unknown_source_types_are_refused(tmp_path: Path, dest: Path) -> None:
     rar = tmp_path / "project.rar"
     rar.write_bytes(b"Rar!")
-    assert "is not a directory, .zip, .tar, .tar.gz or .tgz file" in refuse(rar, dest)
+    assert refuse(rar, dest) == ("project.rar is a RAR archive: the grader reads zip and tar archives (gz, bz2, xz); "
+                                 "repack it as .zip.")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("no archive")
+    assert "is not a directory, a zip or tar archive (plain, gz, bz2 or xz) or a git checkout" in refuse(notes, dest)
     assert "does not exist" in refuse(tmp_path / "missing.zip", dest)
+
+
+@pytest.mark.parametrize(("name", "mode"), [
+    ("p.tar.xz", "w:xz"), ("p.tar.bz2", "w:bz2"), ("p.txz", "w:xz"), ("p.tbz2", "w:bz2"),
+    ("p.upload", "w:gz"), ("p.bin", "w:bz2"), ("p", "w:xz"), ("p.zip", "w:gz"),
+])
+def test_every_tar_compression_is_read_by_content_whatever_the_name(
+    tmp_path: Path, dest: Path, name: str, mode: str
+) -> None:
+    source = write_project(tmp_path / "project")
+    with tarfile.open(tmp_path / name, mode) as archive:
+        archive.add(source, arcname="project")
+    snapshot = take_snapshot(tmp_path / name, dest)
+    assert snapshot.source_kind == "tar"
+    assert snapshot_files(snapshot) == snapshot_files(take_snapshot(source, tmp_path / "from-dir"))
+
+
+def test_a_zip_with_another_extension_is_read_as_a_zip(tmp_path: Path, dest: Path) -> None:
+    source = write_project(tmp_path / "project")
+    archive = zip_from_dir(tmp_path / "submission.upload", source, prefix="project/")
+    snapshot = take_snapshot(archive, dest)
+    assert snapshot.source_kind == "zip" and "app/main.py" in snapshot_files(snapshot)
+
+
+@pytest.mark.parametrize(("head", "what"), [
+    (b"Rar!\x1a\x07\x01\x00", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c\x00\x04", "a 7z archive"),
+    (b"\x28\xb5\x2f\xfd\x00", "a Zstandard-compressed file"),
+])
+def test_archives_the_standard_library_cannot_read_are_named_by_content(
+    tmp_path: Path, dest: Path, head: bytes, what: str
+) -> None:
+    path = tmp_path / "submission.dat"
+    path.write_bytes(head + b"\x00" * 64)
+    assert refuse(path, dest).startswith(f"submission.dat is {what}: the grader reads zip and tar archives")
+    assert archive_kind(path) is None and unreadable_format(path) == what
+
+
+def test_a_compressed_file_that_holds_no_tar_is_not_an_archive(tmp_path: Path, dest: Path) -> None:
+    path = tmp_path / "notes.txt.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"just some notes\n")
+    assert archive_kind(path) is None
+    assert "a gzip-compressed file that holds no tar archive" in refuse(path, dest)
 
 
 # --- hashing and reuse ------------------------------------------------------------------------------
@@ -604,6 +655,11 @@ def test_broken_git_directory_is_refused(tmp_path: Path, dest: Path) -> None:
         ("..zip", "submission"),
         (".hidden.zip", "hidden"),
         ("a$(rm -rf)b.zip", "a-rm--rf-b"),
+        ("carol.tar.xz", "carol"),
+        ("dave.TAR.BZ2", "dave"),
+        ("erin.tbz2", "erin"),
+        ("frank.txz", "frank"),
+        ("gina.upload", "gina.upload"),
     ],
 )
 def test_submission_name(name: str, expected: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader import report
+from grader.cohort import SkippedEntry
 from grader.models import Bands, Finding, GradeResult
 
 from .factories import HIDDEN_NAMES, HOSTILE, error_result, graded_result
@@ -356,3 +357,40 @@ def test_candidate_tests_section_names_the_runner() -> None:
     html = report.render_candidate_html(result, "reviewer")
     section = html.split('id="own-tests"', 1)[1].split("</section>", 1)[0]
     assert "tests run with `python manage.py test`: a Django project" in section
+
+
+# --- a cohort folder's skipped entries (grader.cohort) ----------------------------------------------------------
+
+
+def skipped(name: str, reason: str = "not a submission: a plain file") -> SkippedEntry:
+    return SkippedEntry(folder="/data/cohort", name=name, reason=reason)
+
+
+def test_the_cohort_reports_list_skipped_entries_with_hostile_names_inert(tmp_path: Path) -> None:
+    """A file name in a cohort folder is the candidate's text: escaped in HTML, inert in Markdown."""
+    entries = [skipped(HOSTILE + ".rar", "a RAR archive: repack it as .zip"), skipped("[x](http://e.example)|.txt")]
+    written = report.write_reports([graded_result("alice")], tmp_path, ["html", "md"], skipped=entries)
+    assert tmp_path / "index.html" in written and tmp_path / "summary.md" in written  # one result, but skips
+    page = parse((tmp_path / "index.html").read_text())
+    assert [tag for tag, _ in page.tags if tag in ("img", "script")] == ["script"]  # the report's own only
+    assert f"cohort/{HOSTILE}.rar" in "".join(page.text)  # shown as text
+    assert "a RAR archive: repack it as .zip" in "".join(page.text)
+    markdown = (tmp_path / "summary.md").read_text()
+    assert "- cohort/" in markdown and "a RAR archive: repack it as .zip" in markdown
+    assert "<script>" not in markdown and "[x](" not in markdown  # no HTML, no link
+    assert "cohort/\\[x\\](http://e.example)\\|.txt: not a submission" in markdown
+
+
+def test_no_skipped_entries_means_no_section_and_one_result_no_cohort_files(tmp_path: Path) -> None:
+    html = report.render_cohort_html([graded_result("alice"), graded_result("bob")])
+    assert 'id="skipped"' not in html and "Skipped entries" not in html
+    assert "Not graded: not a submission" not in report.render_cohort_markdown([graded_result("alice")])
+    assert report.write_reports([graded_result("alice")], tmp_path, ["html"], skipped=[]) == [
+        tmp_path / "alice" / "report.html"]
+
+
+def test_the_cohort_summary_warns_about_the_local_backend() -> None:
+    local = report.render_cohort_markdown([graded_result("alice", local=True), graded_result("bob")])
+    assert "**Warning:** some submissions were graded with the local backend (not isolated)" in local
+    assert "Warning" not in report.render_cohort_markdown([graded_result("alice"), graded_result("bob")])
+    assert "local backend" in report.render_markdown([graded_result("alice", local=True), graded_result("bob")])
