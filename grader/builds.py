@@ -78,11 +78,19 @@ def _build(resolver: Resolver, sdist: Path, place: Path) -> BuildOutcome:
 
 
 def _build_wheels(resolver: Resolver, requires: Sequence[str]) -> list[Path] | str:
-    """Wheels of the build requirements for the sandbox, or why they could not be had."""
-    request = CompileRequest(requirements=(*requires, *ALWAYS_AVAILABLE), target=resolver.request.target,
-                             as_of=resolver.request.as_of)
-    outcome = compile_requirements(request)
-    if outcome.pins is None:
+    """Wheels of the build requirements for the sandbox, or why they could not be had.
+
+    As of the submission's date first (an old setup.py may need the setuptools of its day), then the newest:
+    a requirement such as the default `setuptools>=40.8.0` has no release before 2019, so a project dated
+    2017 would otherwise have no build tools at all."""
+    outcome = None
+    for as_of in dict.fromkeys((resolver.request.as_of, None)):
+        request = CompileRequest(requirements=(*requires, *ALWAYS_AVAILABLE), target=resolver.request.target,
+                                 as_of=as_of)
+        outcome = compile_requirements(request)
+        if outcome.pins is not None:
+            break
+    if outcome is None or outcome.pins is None:
         return f"its build requirements {list(requires)} could not be resolved"
     files = []
     for pin in outcome.pins:
