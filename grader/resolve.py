@@ -41,6 +41,8 @@ from grader.paths import cache_dir
 from grader.uv import CompileRequest, Pin, Target, compile_requirements, index_urls, names_in_message, uv_version
 
 MAX_ROUNDS = 12
+# Lowest versions of the grader's test tools its candidate-tests check runs with, when its exact pins do not fit.
+LOOSE_TOOL_FLOORS = {"pytest": "7", "coverage": "6"}
 MAX_BUILDS_PER_PACKAGE = 2
 Origin = Literal["lock", "pin", "resolved", "tool"]
 Log = Callable[[str], None]
@@ -185,19 +187,31 @@ class Resolver:
         locked = set(lock.versions()) if lock else set()
         tools = tuple(tool for tool in self.request.tools if _key(_name(tool)) not in wanted | locked)
         protected = frozenset(_key(_name(r)) for r in main_requirements)
+        # The grader's exact tool versions can clash with what the app holds (pytest 9 needs packaging>=24,
+        # a 2023 app holds packaging 23.1): then any version of the tools that fits the app will do.
+        loose = tuple(dict.fromkeys(f"{_name(tool)}>={LOOSE_TOOL_FLOORS.get(_key(_name(tool)), '0')}"
+                                    for tool in tools))
+        with_tests = (*main_requirements, *self.request.test)
         attempts = [
-            ((*main_requirements, *self.request.test, *tools), (*held, *(lock.constraints() if lock else ()))),
-            ((*main_requirements, *self.request.test, *tools), held),
-            ((*main_requirements, *tools), held),
+            (with_tests, tools, (*held, *(lock.constraints() if lock else ()))),
+            (with_tests, tools, held),
+            (with_tests, loose, held),
+            (main_requirements, tools, held),
+            (main_requirements, loose, held),
         ]
-        for number, (requirements, constraints) in enumerate(attempts):
-            if number == 2 and not self.request.test:
-                break
-            outcome = self._compile(requirements, constraints, protected)
+        seen: set[tuple[tuple[str, ...], ...]] = set()
+        for requirements, tool_set, constraints in attempts:
+            if (requirements, tool_set, constraints) in seen:  # e.g. no lock, or no test requirements
+                continue
+            seen.add((requirements, tool_set, constraints))
+            outcome = self._compile((*requirements, *tool_set), constraints, protected)
             if not isinstance(outcome, _Conflict):
-                if number == 2:
+                if requirements is main_requirements and self.request.test:
                     self._note("The test dependencies could not be installed with the app's, so the candidate's "
                                "tests run without them.", "deps.test-conflict", Severity.WARNING)
+                if tool_set is loose and tools:
+                    self._note("The grader's own pytest and coverage versions do not fit the app's dependencies, "
+                               "so versions of them that do were installed.", "deps.tools-adjusted")
                 return outcome
             last = outcome
         self._note(f"pytest and coverage could not be installed beside the app's dependencies "

@@ -201,7 +201,7 @@ def row_for(label: str, project: Project, result: dict[str, Any]) -> Row:
     testing = categories.get("testing", {}).get("score")
     deps, built = dependency_summary(result)
     return Row(
-        grader=label, project=project.name.split("+", 1)[-1] if "+" in project.name else project.name,
+        grader=label, project=project.repo,
         commit=project.commit[:9], framework=project.framework,
         overall=f"{overall:.1f}" if isinstance(overall, int | float) else "-",
         band=band_of(overall if isinstance(overall, int | float) else None, result.get("bands") or {}),
