@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0",)
 ALWAYS_AVAILABLE = ("wheel",)  # setuptools asks for it dynamically on older releases
 FAILED_MARKER = "failed.json"
+# Bumped when the way build requirements are had changes, so builds that failed the old way are tried again
+# (2: build requirements as of the submission's date, else the newest).
+BUILD_FORMAT = 2
 MAX_PYPROJECT_BYTES = 1024 * 1024
 
 
@@ -55,7 +58,7 @@ def _cached(place: Path, identity: str) -> BuildOutcome | None:
         failure = json.loads((place / FAILED_MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if failure.get("builder") != identity:
+    if failure.get("builder") != identity or failure.get("format") != BUILD_FORMAT:
         return None
     return BuildOutcome(None, str(failure.get("log_tail", "")))
 
@@ -72,7 +75,7 @@ def _build(resolver: Resolver, sdist: Path, place: Path) -> BuildOutcome:
     else:
         outcome = resolver.builder.build_wheel(sdist, build_wheels, place)
     if outcome.wheel is None:
-        marker = {"builder": resolver.builder.identity, "log_tail": outcome.log_tail}
+        marker = {"builder": resolver.builder.identity, "format": BUILD_FORMAT, "log_tail": outcome.log_tail}
         (place / FAILED_MARKER).write_text(json.dumps(marker), encoding="utf-8")
     return outcome
 
