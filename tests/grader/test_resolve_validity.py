@@ -139,3 +139,13 @@ def test_the_graders_tools_fit_themselves_to_what_the_app_holds() -> None:
     assert "coverage" in found
     assert "deps.tools-conflict" not in rules(resolution)
     assert "deps.tools-adjusted" in rules(resolution)
+
+
+def test_a_build_that_failed_the_old_way_is_tried_again(tmp_path: Path) -> None:
+    """Failures recorded before build requirements fell back to the newest (no `format`) are not reused."""
+    (tmp_path / builds.FAILED_MARKER).write_text('{"builder": "engine-1", "log_tail": "could not be resolved"}')
+    assert builds._cached(tmp_path, "engine-1") is None
+    (tmp_path / builds.FAILED_MARKER).write_text(
+        f'{{"builder": "engine-1", "format": {builds.BUILD_FORMAT}, "log_tail": "exit 1"}}')
+    cached = builds._cached(tmp_path, "engine-1")
+    assert cached is not None and cached.wheel is None and cached.log_tail == "exit 1"
