@@ -313,9 +313,9 @@ class Resolver:
         if sdist is None or self.state.built.get(name) == str(release.version):
             return False
         self.state.build_attempts[name] = self.state.build_attempts.get(name, 0) + 1
-        if name not in direct and self._unlock(name, release, constraints, "the local backend builds nothing"):
-            return True
         if self.builder is None:
+            if name not in direct and self._unlock(name, release, constraints, "the local backend builds nothing"):
+                return True
             self._note(f"{name} {release.version} has no wheel for this machine and the local backend does not "
                        "build source archives, so it was not installed; grade with --sandbox docker.",
                        "deps.no-wheel", Severity.WARNING)
