@@ -1,7 +1,9 @@
 """Wait until the app answers its health path: `python -m checks.wait_for_app URL TIMEOUT_S`.
 
 Exit 0 when a 2xx arrives, 3 when the deadline passes. Runs in the runner container, which shares only
-the app's loopback, so this is how the grader learns the app is up.
+the app's loopback, so this is how the grader learns the app is up. A redirect to the same origin is
+followed (Django's APPEND_SLASH answers `/api/tags` with a 301 to `/api/tags/`): an app that serves its
+health path after a redirect is up; redirects elsewhere are never followed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ def wait_for_health(url: str, timeout_s: float, interval_s: float = 0.1) -> tupl
     last = "no answer yet"
     while time.monotonic() < deadline:
         try:
-            response = httpx.get(url, timeout=2.0)
+            response = _get_same_origin(url)
             if response.is_success:
                 return True, f"HTTP {response.status_code}"
             last = f"HTTP {response.status_code}"
@@ -27,6 +29,20 @@ def wait_for_health(url: str, timeout_s: float, interval_s: float = 0.1) -> tupl
         time.sleep(interval_s)
         interval_s = min(interval_s * 1.5, 1.0)
     return False, last
+
+
+def _get_same_origin(url: str, max_redirects: int = 5) -> httpx.Response:
+    """GET `url`, following redirects only while they stay on its scheme, host and port."""
+    origin = httpx.URL(url)
+    response = httpx.get(url, timeout=2.0)
+    for _ in range(max_redirects):
+        if not response.is_redirect or "location" not in response.headers:
+            break
+        target = origin.join(response.headers["location"])
+        if (target.scheme, target.host, target.port) != (origin.scheme, origin.host, origin.port):
+            break
+        response = httpx.get(target, timeout=2.0)
+    return response
 
 
 def main(argv: list[str]) -> int:

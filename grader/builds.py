@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0",)
 ALWAYS_AVAILABLE = ("wheel",)  # setuptools asks for it dynamically on older releases
 FAILED_MARKER = "failed.json"
+# Bumped when the way build requirements are had changes, so builds that failed the old way are tried again
+# (2: build requirements as of the submission's date, else the newest).
+BUILD_FORMAT = 2
 MAX_PYPROJECT_BYTES = 1024 * 1024
 
 
@@ -57,7 +60,7 @@ def _cached(place: Path, identity: str) -> BuildOutcome | None:
         failure = json.loads((place / FAILED_MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if failure.get("builder") != identity:
+    if failure.get("builder") != identity or failure.get("format") != BUILD_FORMAT:
         return None
     return BuildOutcome(None, str(failure.get("log_tail", "")))
 
@@ -74,17 +77,25 @@ def _build(resolver: Resolver, sdist: Path, place: Path) -> BuildOutcome:
     else:
         outcome = resolver.builder.build_wheel(sdist, build_wheels, place)
     if outcome.wheel is None:
-        marker = {"builder": resolver.builder.identity, "log_tail": outcome.log_tail}
+        marker = {"builder": resolver.builder.identity, "format": BUILD_FORMAT, "log_tail": outcome.log_tail}
         (place / FAILED_MARKER).write_text(json.dumps(marker), encoding="utf-8")
     return outcome
 
 
 def _build_wheels(resolver: Resolver, requires: Sequence[str]) -> list[Path] | str:
-    """Wheels of the build requirements for the sandbox, or why they could not be had."""
-    request = CompileRequest(requirements=(*requires, *ALWAYS_AVAILABLE), target=resolver.request.target,
-                             as_of=resolver.request.as_of)
-    outcome = compile_requirements(request)
-    if outcome.pins is None:
+    """Wheels of the build requirements for the sandbox, or why they could not be had.
+
+    As of the submission's date first (an old setup.py may need the setuptools of its day), then the newest:
+    a requirement such as the default `setuptools>=40.8.0` has no release before 2019, so a project dated
+    2017 would otherwise have no build tools at all."""
+    outcome = None
+    for as_of in dict.fromkeys((resolver.request.as_of, None)):
+        request = CompileRequest(requirements=(*requires, *ALWAYS_AVAILABLE), target=resolver.request.target,
+                                 as_of=as_of)
+        outcome = compile_requirements(request)
+        if outcome.pins is not None:
+            break
+    if outcome is None or outcome.pins is None:
         return f"its build requirements {list(requires)} could not be resolved"
     files = []
     for pin in outcome.pins:

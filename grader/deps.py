@@ -220,6 +220,31 @@ _WHEEL_TWINS: dict[str, _WheelTwin] = {
 }
 
 
+# Packages whose pure-Python form needs a system library the sandbox lacks, and the extra of the same
+# project that brings it as a wheel: psycopg 3 without `[binary]` or `[c]` looks for libpq at import time.
+_WHEEL_EXTRAS: dict[str, tuple[str, frozenset[str], str]] = {
+    "psycopg": ("binary", frozenset({"binary", "c"}),
+                "psycopg 3 on its own needs the system's libpq, which the sandbox does not have, and its "
+                "[binary] extra installs psycopg-binary, libpq included, at the same version"),
+}
+
+
+def _with_wheel_extra(
+    requirement: Requirement, text: str, file: str | None, line: int | None
+) -> tuple[Requirement, Finding | None]:
+    """`requirement` with the extra that brings its native part as a wheel (`_WHEEL_EXTRAS`), if it needs one."""
+    entry = _WHEEL_EXTRAS.get(canonicalize_name(requirement.name))
+    if entry is None or {canonicalize_name(e) for e in requirement.extras} & entry[1]:
+        return requirement, None
+    extra, _, why = entry
+    replaced = Requirement(str(requirement))
+    replaced.extras = {*requirement.extras, extra}
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    message = (f"The grader installs {str(replaced)!r} for {shown!r}: {why}; require {requirement.name}[{extra}] "
+               "yourself to make this explicit.")
+    return replaced, Finding(message=message, file=file, line=line, severity=Severity.INFO, rule="deps.substituted")
+
+
 def _with_wheel_twin(
     requirement: Requirement, text: str, file: str | None, line: int | None
 ) -> tuple[Requirement, Finding | None]:
@@ -231,7 +256,7 @@ def _with_wheel_twin(
     """
     twin = _WHEEL_TWINS.get(canonicalize_name(requirement.name))
     if twin is None:
-        return requirement, None
+        return _with_wheel_extra(requirement, text, file, line)
     replaced = Requirement(str(requirement))
     replaced.name = twin.name
     shown = text if len(text) <= 80 else text[:77] + "..."

@@ -41,6 +41,8 @@ from grader.paths import cache_dir
 from grader.uv import CompileRequest, Pin, Target, compile_requirements, index_urls, names_in_message, uv_version
 
 MAX_ROUNDS = 12
+# Lowest versions of the grader's test tools its candidate-tests check runs with, when its exact pins do not fit.
+LOOSE_TOOL_FLOORS = {"pytest": "7", "coverage": "6"}
 MAX_BUILDS_PER_PACKAGE = 2
 Origin = Literal["lock", "pin", "resolved", "tool"]
 Log = Callable[[str], None]
@@ -125,6 +127,7 @@ class _State:
     dropped: set[str] = field(default_factory=set)
     built: dict[str, str] = field(default_factory=dict)  # name -> version built from source
     build_attempts: dict[str, int] = field(default_factory=dict)
+    unlocked: set[str] = field(default_factory=set)  # locked names set free: their locked version cannot install
 
 
 class Resolver:
@@ -180,20 +183,35 @@ class Resolver:
                     lock: LockFile | None) -> tuple[Pin, ...]:
         held = tuple(f"{pin.name}=={pin.version}" for pin in main)
         wanted = {_key(_name(r)) for r in (*main_requirements, *self.request.test)}
-        tools = tuple(tool for tool in self.request.tools if _key(_name(tool)) not in wanted)
+        # A tool the candidate locked (pytest, coverage in their dev group) runs at their version, as theirs.
+        locked = set(lock.versions()) if lock else set()
+        tools = tuple(tool for tool in self.request.tools if _key(_name(tool)) not in wanted | locked)
+        protected = frozenset(_key(_name(r)) for r in main_requirements)
+        # The grader's exact tool versions can clash with what the app holds (pytest 9 needs packaging>=24,
+        # a 2023 app holds packaging 23.1): then any version of the tools that fits the app will do.
+        loose = tuple(dict.fromkeys(f"{_name(tool)}>={LOOSE_TOOL_FLOORS.get(_key(_name(tool)), '0')}"
+                                    for tool in tools))
+        with_tests = (*main_requirements, *self.request.test)
         attempts = [
-            ((*main_requirements, *self.request.test, *tools), (*held, *(lock.constraints() if lock else ()))),
-            ((*main_requirements, *self.request.test, *tools), held),
-            ((*main_requirements, *tools), held),
+            (with_tests, tools, (*held, *(lock.constraints() if lock else ()))),
+            (with_tests, tools, held),
+            (with_tests, loose, held),
+            (main_requirements, tools, held),
+            (main_requirements, loose, held),
         ]
-        for number, (requirements, constraints) in enumerate(attempts):
-            if number == 2 and not self.request.test:
-                break
-            outcome = self._compile(requirements, constraints)
+        seen: set[tuple[tuple[str, ...], ...]] = set()
+        for requirements, tool_set, constraints in attempts:
+            if (requirements, tool_set, constraints) in seen:  # e.g. no lock, or no test requirements
+                continue
+            seen.add((requirements, tool_set, constraints))
+            outcome = self._compile((*requirements, *tool_set), constraints, protected)
             if not isinstance(outcome, _Conflict):
-                if number == 2:
+                if requirements is main_requirements and self.request.test:
                     self._note("The test dependencies could not be installed with the app's, so the candidate's "
                                "tests run without them.", "deps.test-conflict", Severity.WARNING)
+                if tool_set is loose and tools:
+                    self._note("The grader's own pytest and coverage versions do not fit the app's dependencies, "
+                               "so versions of them that do were installed.", "deps.tools-adjusted")
                 return outcome
             last = outcome
         self._note(f"pytest and coverage could not be installed beside the app's dependencies "
@@ -203,10 +221,16 @@ class Resolver:
 
     # --- one resolution, repaired round by round ------------------------------------------------------
 
-    def _compile(self, requirements: Sequence[str], constraints: Sequence[str]) -> tuple[Pin, ...] | _Conflict:
+    def _compile(self, requirements: Sequence[str], constraints: Sequence[str],
+                 protected: frozenset[str] = frozenset()) -> tuple[Pin, ...] | _Conflict:
+        """Resolve, repairing round by round; `protected` names (the app's, in the test phase) are never dropped.
+
+        Each round drops or builds one package, so the rounds are bounded by the number of requirements
+        (an old pinned requirements.txt can need a dozen source builds), with MAX_ROUNDS as the floor."""
         message = ""
-        for _ in range(MAX_ROUNDS):
+        for _ in range(max(MAX_ROUNDS, MAX_BUILDS_PER_PACKAGE * len(requirements) + 2)):
             kept = tuple(r for r in requirements if _key(_name(r)) not in self.state.dropped)
+            constraints = tuple(c for c in constraints if _key(_name(c)) not in self.state.unlocked)
             outcome = compile_requirements(CompileRequest(
                 requirements=kept, target=self.request.target, constraints=tuple(constraints),
                 as_of=self.request.as_of, exempt=self._exempt(kept, constraints),
@@ -215,7 +239,7 @@ class Resolver:
             if outcome.pins is not None:
                 return outcome.pins
             message = outcome.message
-            if not self._repair(message, kept, constraints):
+            if not self._repair(message, kept, constraints, protected):
                 break
         return _Conflict(message)
 
@@ -226,10 +250,11 @@ class Resolver:
         names |= tool_closure(self.request.tools)
         return tuple(sorted(names))
 
-    def _repair(self, message: str, requirements: Sequence[str], constraints: Sequence[str]) -> bool:
+    def _repair(self, message: str, requirements: Sequence[str], constraints: Sequence[str],
+                protected: frozenset[str] = frozenset()) -> bool:
         """Change something that makes the next round differ (drop or build), or say nothing can."""
         wheels, missing, others = names_in_message(message)
-        direct = {_key(_name(r)): r for r in requirements}
+        direct = {_key(_name(r)): r for r in requirements if _key(_name(r)) not in protected}
         pinned = {_key(_name(c)): _exact_version(c) for c in constraints}
         for name in map(_key, missing):
             if name in direct:
@@ -259,10 +284,11 @@ class Resolver:
             matching = [r for r in matching if str(r.version) == locked or r.version.public == locked]
             if not matching:
                 return None
-        if not usable_releases(matching, SpecifierSet(), python, None):
+        # The requirement's own specifier: with an empty one, pre-releases (0.61b0) would not count at all.
+        if not usable_releases(matching, specifier, python, None):
             needs = next((f.requires_python for f in matching[0].files if f.requires_python), "another Python")
             return f"no release of {wanted} supports Python {python} (the newest needs {needs})"
-        if not self._exempt_name(name) and not usable_releases(matching, SpecifierSet(), python, self.request.as_of):
+        if not self._exempt_name(name) and not usable_releases(matching, specifier, python, self.request.as_of):
             return f"no release of {wanted} for Python {python} was published before {_day(self.request.as_of)}"
         return None
 
@@ -288,6 +314,8 @@ class Resolver:
             return False
         self.state.build_attempts[name] = self.state.build_attempts.get(name, 0) + 1
         if self.builder is None:
+            if name not in direct and self._unlock(name, release, constraints, "the local backend builds nothing"):
+                return True
             self._note(f"{name} {release.version} has no wheel for this machine and the local backend does not "
                        "build source archives, so it was not installed; grade with --sandbox docker.",
                        "deps.no-wheel", Severity.WARNING)
@@ -297,6 +325,9 @@ class Resolver:
         from grader.builds import build_from_source
 
         outcome = build_from_source(self, fetch(sdist.url, sdist.sha256, sdist.filename), sdist.sha256 or "")
+        if outcome.wheel is None and name not in direct and self._unlock(name, release, constraints,
+                                                                         "it does not build"):
+            return True
         if outcome.wheel is None:
             self._note(f"{name} {release.version} has no wheel for Python {self.request.target.python} and could "
                        f"not be built from source, so it was not installed; the build said: {outcome.log_tail}",
@@ -315,6 +346,21 @@ class Resolver:
         for key in needing:
             self._drop(key, direct[key], f"it needs {name}, which could not be installed")
         return bool(needing)
+
+    def _unlock(self, name: str, release: Release, constraints: Sequence[str], why: str) -> bool:
+        """Set free a dependency the lock pins at a release that cannot be installed here (no wheel for this
+        Python, and `why` it was not built): the resolution then picks a version that installs, as of the
+        submission's date, so what needs it keeps working. True if `name` was locked at `release`."""
+        lock = self.request.lock
+        locked = lock.versions().get(name) if lock else None
+        if lock is None or locked != str(release.version) or name in self.state.unlocked \
+                or f"{name}=={locked}" not in constraints:
+            return False
+        self.state.unlocked.add(name)
+        self._note(f"{name} {locked}, as {lock.file} locks it, has no wheel for Python "
+                   f"{self.request.target.python} and {why}, so another version of it was resolved; regenerate "
+                   "the lock file for this Python.", "deps.lock-relaxed", Severity.WARNING, lock.file)
+        return True
 
     def _wheels_wanted(self, requirement: str, constraints: Sequence[str]) -> list[str]:
         """The packages uv says need a wheel when `requirement` is resolved on its own."""

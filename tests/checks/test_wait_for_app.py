@@ -1,0 +1,45 @@
+"""The readiness probe: an app is up when its health path answers 2xx, also after a same-origin redirect."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
+
+import pytest
+
+from checks.wait_for_app import wait_for_health
+
+from ..conftest import REPO_ROOT
+
+FIXTURE = REPO_ROOT / "tests" / "fixtures" / "submissions" / "health-redirects" / "app.py"
+
+
+@pytest.fixture
+def redirecting_app() -> Iterator[str]:
+    """The health-redirects fixture served on loopback; yields its base URL."""
+    spec = importlib.util.spec_from_file_location("health_redirects_app", FIXTURE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    server: ThreadingHTTPServer = module.serve(0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_health_path_that_redirects_to_its_slashed_form_is_ready(redirecting_app: str) -> None:
+    """sawirricardo/django-realworld: `/api/tags` answered 301 to `/api/tags/` for 120 s and the app, which
+    was up, was recorded as never started."""
+    ready, detail = wait_for_health(f"{redirecting_app}/health", timeout_s=10)
+    assert ready and detail == "HTTP 200"
+
+
+def test_a_redirect_off_the_apps_origin_is_not_followed(redirecting_app: str) -> None:
+    ready, detail = wait_for_health(f"{redirecting_app}/elsewhere", timeout_s=1)
+    assert not ready and detail == "HTTP 301"

@@ -1,0 +1,151 @@
+"""Resolution failures seen on real public projects (docs/validity.md), reproduced on fixtures of our own.
+
+Like test_resolve.py these run the real resolver (uv) against the real package index, without Docker (no
+builder: what the local backend does), except the build-requirements test, which needs no engine either.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
+
+from grader import builds
+from grader.deps import read_dependencies
+from grader.environments import candidate_request, read_declared, sandbox_target
+from grader.resolve import Resolution, Resolver, ResolveRequest, resolve
+from grader.uv import CompileRequest
+
+from ..conftest import REPO_ROOT
+
+SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "submissions"
+CONTAINER = sandbox_target("3.11", "linux-container")
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def packages(resolution: Resolution) -> dict[str, tuple[str, str, str]]:
+    return {p.name: (p.version, p.origin, p.group) for p in resolution.packages}
+
+
+def rules(resolution: Resolution) -> list[str]:
+    return [f.rule or "" for f in resolution.findings]
+
+
+def test_tools_the_lock_pins_run_at_the_locked_version_and_the_app_keeps_its_packages() -> None:
+    """luizcarloscf/fastapi-realworld-example: the grader's own coverage pin conflicted with the lock's
+    coverage (pytest-cov in the dev group); repairing that conflict dropped the app's OpenTelemetry
+    instrumentations, misdiagnosed as "no release supports Python 3.11 (the newest needs >=3.9)"."""
+    declared = read_declared(SUBMISSIONS / "locked-dev-tools", datetime(2024, 5, 1, tzinfo=UTC), "HEAD commit date")
+    resolution = resolve(candidate_request(declared, CONTAINER), None, quiet)
+    found = packages(resolution)
+    assert resolution.lock_file == "poetry.lock"
+    assert found["coverage"] == ("7.5.0", "lock", "test"), "their locked coverage, not the grader's"
+    assert found["pytest"] == ("8.1.1", "lock", "test")
+    assert found["opentelemetry-instrumentation-logging"] == ("0.45b0", "lock", "main")
+    assert "deps.not-installed" not in rules(resolution)
+
+
+def test_a_pre_release_only_requirement_is_not_called_unsupported() -> None:
+    """The diagnosis of a requirement whose matching releases are all pre-releases uses its own specifier."""
+    resolver = Resolver(ResolveRequest(main=(), test=(), tools=(), lock=None, target=CONTAINER, as_of=None),
+                        None, quiet)
+    requirement = "opentelemetry-instrumentation-logging>=0.45b0,<0.46"
+    assert resolver._diagnose("opentelemetry-instrumentation-logging", Requirement(requirement).specifier, None) is None
+
+
+def test_the_test_phase_never_drops_what_the_app_requires(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A conflict that only the candidate's test requirements cause costs their tests, never the app: even
+    when the diagnosis blames an app requirement (as the pre-release misdiagnosis did), the test phase may
+    not leave it out of the environment."""
+    monkeypatch.setattr(Resolver, "_diagnose", lambda self, name, specifier, locked: "blamed for the test")
+    request = ResolveRequest(main=("six==1.16.0",), test=("coverage==7.5.0", "coverage==7.4.0"), tools=(),
+                             lock=None, target=CONTAINER, as_of=None)
+    resolution = resolve(request, None, quiet)
+    assert packages(resolution)["six"] == ("1.16.0", "pin", "main")
+    assert not any("six" in f.message for f in resolution.findings if f.rule == "deps.not-installed")
+
+
+def test_psycopg_3_gets_its_binary_extra() -> None:
+    """luizcarloscf: psycopg 3 without [binary] imports no libpq in the sandbox ("no pq wrapper available")."""
+    declared = read_dependencies(SUBMISSIONS / "psycopg3-plain")
+    assert declared.requirements == ("psycopg[binary]==3.1.18",)
+    (finding,) = [f for f in declared.findings if f.rule == "deps.substituted"]
+    assert "libpq" in finding.message and "psycopg[binary]" in finding.message
+    resolution = resolve(ResolveRequest(main=declared.requirements, test=(), tools=(), lock=None, target=CONTAINER,
+                                        as_of=None), None, quiet)
+    assert packages(resolution)["psycopg-binary"][0] == "3.1.18"
+
+
+def test_psycopg_with_an_extra_of_its_own_is_left_alone(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("psycopg[c]==3.1.18\npsycopg2-binary==2.9.9\n")
+    declared = read_dependencies(tmp_path)
+    assert sorted(declared.requirements) == ["psycopg2-binary==2.9.9", "psycopg[c]==3.1.18"]
+    assert declared.findings == ()
+
+
+def test_a_locked_dependency_without_a_wheel_for_this_python_is_set_free() -> None:
+    """saalaus/fastapi-realworld: poetry.lock pins httptools 0.4.0 (no wheel for 3.11, and it does not build);
+    the whole of uvicorn[standard] was dropped, so the app had no server. The lock is relaxed for that one
+    dependency instead, and the rest of the lock still holds."""
+    declared = read_declared(SUBMISSIONS / "locked-no-wheel-for-python", datetime(2022, 11, 21, tzinfo=UTC),
+                             "HEAD commit date")
+    resolution = resolve(candidate_request(declared, CONTAINER), None, quiet)
+    found = packages(resolution)
+    assert found["uvicorn"] == ("0.18.3", "lock", "main")
+    assert found["httptools"][1] == "resolved" and Version(found["httptools"][0]) >= Version("0.5")
+    assert found["click"] == ("8.1.3", "lock", "main"), "packages that install as locked stay locked"
+    relaxed = [f for f in resolution.findings if f.rule == "deps.lock-relaxed"]
+    assert any("httptools 0.4.0" in f.message for f in relaxed)
+    assert "deps.not-installed" not in rules(resolution)
+
+
+def test_build_requirements_fall_back_to_the_newest_when_none_existed_on_the_date(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """a-r-g-v/realworld-flask (2017): the default build requirement setuptools>=40.8.0 has no release before
+    2019, so with the submission's date as cutoff no source archive could be built at all."""
+    seen: list[datetime | None] = []
+    original = builds.compile_requirements
+
+    def recording(request: CompileRequest) -> object:
+        seen.append(request.as_of)
+        return original(request)
+
+    monkeypatch.setattr(builds, "compile_requirements", recording)
+    monkeypatch.setattr(builds, "fetch_all", lambda files: [Path(name) for _, _, name in files])
+    request = ResolveRequest(main=(), test=(), tools=(), lock=None, target=CONTAINER,
+                             as_of=datetime(2017, 5, 24, 23, 59, 59, tzinfo=UTC))
+    wheels = builds._build_wheels(Resolver(request, None, quiet), builds.DEFAULT_BUILD_REQUIRES)
+    assert not isinstance(wheels, str), wheels
+    assert any(path.name.startswith("setuptools-") for path in wheels)
+    assert seen == [request.as_of, None]
+
+
+def test_the_graders_tools_fit_themselves_to_what_the_app_holds() -> None:
+    """Sean-Miningah/realWorld-DjangoRestFramework: the app holds packaging 23.1 (drf-yasg's era); the grader's
+    exact pytest needs packaging>=24, so their tests could not run at all ("pytest and coverage could not be
+    installed"). A pytest and coverage that fit the app are installed instead."""
+    request = ResolveRequest(main=("packaging==23.1",), test=(), tools=("pytest==9.2.0", "coverage==7.18.0"),
+                             lock=None, target=CONTAINER, as_of=None)
+    resolution = resolve(request, None, quiet)
+    found = packages(resolution)
+    assert found["packaging"] == ("23.1", "pin", "main")
+    assert Version(found["pytest"][0]) >= Version("7") and found["pytest"][2] == "test"
+    assert "coverage" in found
+    assert "deps.tools-conflict" not in rules(resolution)
+    assert "deps.tools-adjusted" in rules(resolution)
+
+
+def test_a_build_that_failed_the_old_way_is_tried_again(tmp_path: Path) -> None:
+    """Failures recorded before build requirements fell back to the newest (no `format`) are not reused."""
+    (tmp_path / builds.FAILED_MARKER).write_text('{"builder": "engine-1", "log_tail": "could not be resolved"}')
+    assert builds._cached(tmp_path, "engine-1") is None
+    (tmp_path / builds.FAILED_MARKER).write_text(
+        f'{{"builder": "engine-1", "format": {builds.BUILD_FORMAT}, "log_tail": "exit 1"}}')
+    cached = builds._cached(tmp_path, "engine-1")
+    assert cached is not None and cached.wheel is None and cached.log_tail == "exit 1"
