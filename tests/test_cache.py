@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import grader.environments
-from grader.cache import cache_info, file_lock, prune
+from grader.cache import cache_info, prune
+from grader.filelocks import file_lock
 from grader.environments import DependencyError, WheelSet, prepare_wheels
 from grader.models import Finding, Severity
 from grader.resolve import Resolution, Resolved, ResolveRequest
