@@ -276,13 +276,13 @@ class Runner:
         stops the whole batch (every grading would fail to write), keeping what was written."""
         if self.cancel.is_set():
             return "cancelled"
-        stop = as_output_error(exc)
+        stop = as_output_error(exc, self.out_dir)
         if stop is None:
             try:
                 item.result = self._crashed(item, f"internal error: {type(exc).__name__}: {exc}")
                 return "error"
             except Exception as write_exc:
-                stop = as_output_error(write_exc)
+                stop = as_output_error(write_exc, self.out_dir)
                 if stop is None:
                     raise
         batch.output_error = stop

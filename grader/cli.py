@@ -83,7 +83,9 @@ def friendly_errors(command: F) -> F:
         except Exception as exc:
             if settings.debug:
                 raise
-            disk = as_output_error(exc)  # a full or read-only disk is no bug: say so in one sentence
+            out_dir = click.get_current_context().params.get("out_dir")
+            # a full or read-only disk is no bug: say so in one sentence
+            disk = as_output_error(exc, *([out_dir] if isinstance(out_dir, Path) else []))
             if disk is not None:
                 fail(escape(str(disk)), EXIT_USAGE)
             fail(escape(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"))
@@ -659,7 +661,9 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
     try:
         written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer")
     except (ReportError, OSError) as exc:
-        fail(escape(f"could not write the reports: {exc}"))
+        disk = as_output_error(exc, out_dir)
+        fail(escape(str(disk) if disk else f"could not write the reports: {exc}"),
+             EXIT_USAGE if disk else EXIT_CANNOT_RUN)
     for path in written:
         out.print(escape(str(path)), highlight=False, soft_wrap=True)
     if problems:

@@ -28,15 +28,21 @@ class OutputError(Exception):
 
 
 def check_output_dir(path: Path) -> None:
-    """Make `path` if needed and prove that a file can be written there and that the disk has room.
+    """Prove that files can be written at `path` and that its disk has room, creating nothing.
 
-    Raises OutputError with one sentence naming the directory and the fix.
+    Probes `path`, or the nearest existing directory above it (where it would be made), with a temporary
+    file. Raises OutputError with one sentence naming the directory and the fix.
     """
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".grader-probe-"):
+        existing = path.absolute()
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise OutputError(f"{existing} is a file, in the way of the output directory {path}: choose another "
+                              "--out")
+        with tempfile.NamedTemporaryFile(dir=existing, prefix=".grader-probe-"):
             pass
-        free = shutil.disk_usage(path).free
+        free = shutil.disk_usage(existing).free
     except OSError as exc:
         raise output_error(exc, path) from None
     if free < MIN_FREE_BYTES:
@@ -58,22 +64,32 @@ def output_error(exc: OSError, path: Path | str | None = None) -> OutputError:
                 f"a disk the grader writes to (--out, or the cache in {cache_root()})")
         return OutputError(f"{disk} is full: free some space or choose another --out directory, then run again "
                            "(finished results are kept)")
-    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
-        return OutputError(f"{where} is in the way of the output directory: it is not a directory")
     return OutputError(f"cannot write to {where or 'the output directory'}: {exc.strerror or exc}: choose another "
                        "--out directory")
 
 
-def as_output_error(exc: BaseException) -> OutputError | None:
+def as_output_error(exc: BaseException, *places: Path) -> OutputError | None:
     """`exc` as an OutputError when it says a disk is full or read-only (wherever it came from), else None.
 
-    A bare permission error is not one: it may come from reading anything, not only from writing output.
+    A full disk is named by the error's file, else by the first of `places` (the output directory, then
+    the cache) whose disk has no room left. A bare permission error is not one: it may come from reading
+    anything, not only from writing output.
     """
     if isinstance(exc, OutputError):
         return exc
-    if isinstance(exc, OSError) and exc.errno in FULL_OR_READ_ONLY:
-        return output_error(exc)
-    return None
+    if not isinstance(exc, OSError) or exc.errno not in FULL_OR_READ_ONLY:
+        return None
+    full = None
+    if exc.filename is None and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        full = next((place for place in (*places, cache_root()) if _no_room(place)), None)
+    return output_error(exc, full)
+
+
+def _no_room(place: Path) -> bool:
+    try:
+        return shutil.disk_usage(place).free < MB
+    except OSError:
+        return False
 
 
 @contextlib.contextmanager

@@ -946,7 +946,8 @@ def _write_json(result: GradeResult, shown: GradeResult, directory: Path, audien
     origin = getattr(result, "origin", None)
     if isinstance(origin, Path) and origin.is_file():
         if origin.resolve() != target.resolve():
-            shutil.copyfile(origin, target)
+            with writing_output(target):
+                shutil.copyfile(origin, target)
         return target
     return _write_text(target, _json_text(result))
 

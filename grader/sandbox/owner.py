@@ -14,8 +14,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Literal
 
-import psutil
-
 OWNER_HOST_LABEL = "grader.owner.host"
 OWNER_PID_LABEL = "grader.owner.pid"
 OWNER_STARTED_LABEL = "grader.owner.started"  # the process's start time, seconds since the epoch
@@ -66,6 +64,8 @@ def process_start_time(pid: int) -> float | None:
 
     Raises psutil.AccessDenied when it exists but belongs to a user whose processes this one cannot read.
     """
+    import psutil  # where used: the CLI starts without loading its platform backend
+
     try:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:  # killed, not yet reaped by its parent: gone
@@ -77,6 +77,8 @@ def process_start_time(pid: int) -> float | None:
 
 def _same_process_runs(pid: int, started: float) -> bool:
     """Whether `pid` is alive and is still the process that started at `started` (pids are reused)."""
+    import psutil
+
     try:
         actual = process_start_time(pid)
     except psutil.AccessDenied:  # it exists but is someone else's: never take it for gone
