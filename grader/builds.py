@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.cache import file_lock
+from grader.filelocks import file_lock
 from grader.index import fetch_all, link_into
 from grader.paths import cache_dir
 from grader.uv import CompileRequest, compile_requirements

@@ -46,6 +46,7 @@ from grader.cohort import CohortFolder, SkippedEntry, folder_key
 from grader.hooks import GradingCancelled, GradingHooks, Stage
 from grader.intake import READABLE_ARCHIVES, archive_kind, submission_name, unreadable_format
 from grader.models import Challenge, GradeResult
+from grader.outdir import OutputError, as_output_error
 from grader.pipeline import GradingOptions, grade_submission, result_dir, write_result
 from grader.sandbox.base import Sandbox
 
@@ -281,6 +282,7 @@ class Batch:
     started: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
     interrupted: bool = False
+    output_error: OutputError | None = None  # the disk filled up or went read-only: the batch stopped
 
     def count(self, *states: State) -> int:
         """Items in any of `states`."""
@@ -334,11 +336,7 @@ class Runner:
         except GradingCancelled:
             final = "cancelled"
         except Exception as exc:  # a bug or an engine failure in one grading must not stop the others
-            if self.cancel.is_set():
-                final = "cancelled"
-            else:
-                item.result = self._crashed(item, f"internal error: {type(exc).__name__}: {exc}")
-                final = "error"
+            final = self._failed(batch, item, exc)
         with batch.lock:
             item.finished, item.state, item.active = time.monotonic(), final, []
         self.display.changed(item)
@@ -354,6 +352,25 @@ class Runner:
             self.display.changed(item)
 
         return listener
+
+    def _failed(self, batch: Batch, item: BatchItem, exc: Exception) -> State:
+        """An error result for a grading that raised, unless the output's disk is full or read-only: that
+        stops the whole batch (every grading would fail to write), keeping what was written."""
+        if self.cancel.is_set():
+            return "cancelled"
+        stop = as_output_error(exc, self.out_dir)
+        if stop is None:
+            try:
+                item.result = self._crashed(item, f"internal error: {type(exc).__name__}: {exc}")
+                return "error"
+            except Exception as write_exc:
+                stop = as_output_error(write_exc, self.out_dir)
+                if stop is None:
+                    raise
+        batch.output_error = stop
+        self.cancel.set()
+        self.sandbox.abort()
+        return "cancelled"
 
     def _crashed(self, item: BatchItem, message: str) -> GradeResult:
         """An error result for a grading that raised; written like any other result."""

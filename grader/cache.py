@@ -23,15 +23,14 @@ Last use is the mtime of an entry (touched on reuse) or, for images, of `usage/i
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from grader.filelocks import lock_is_free
 from grader.paths import cache_dir, cache_root
 
 WHEELSET_MARKER = ".grader-wheelset.json"  # written by grader.environments
@@ -40,39 +39,6 @@ IMAGE_ROLES = ("env", "runner")
 DAY_S = 86_400.0
 RUNS_MIN_AGE_S = 3_600.0  # a younger scratch dir may belong to a grading running right now
 DEFAULT_PRUNE_DAYS = 30.0
-
-
-# --- locks ------------------------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def file_lock(name: str) -> Iterator[None]:
-    """An exclusive lock `locks/<name>.lock`, shared by every thread and grader process on this host.
-
-    Each call opens the file anew, so two threads of one process exclude each other too (flock locks
-    belong to the open file description).
-    """
-    path = cache_dir("locks") / f"{name}.lock"
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _lock_is_free(name: str) -> bool:
-    """Whether nobody holds `locks/<name>.lock` right now (pruning skips entries in use)."""
-    path = cache_root() / "locks" / f"{name}.lock"
-    if not path.exists():
-        return True
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return True
 
 
 # --- last use ---------------------------------------------------------------------------------------------
@@ -230,7 +196,7 @@ def _prune_disk_entry(entry: CacheEntry, cutoff: float, now: float, report: Prun
     limit = min(cutoff, now - RUNS_MIN_AGE_S) if entry.group == "runs" else cutoff
     if entry.last_used > limit or entry.group == "locks":  # a lock file removed while held stops excluding
         return
-    if not _lock_is_free(_lock_name(entry)):
+    if not lock_is_free(_lock_name(entry)):
         report.skipped.append(entry)
         return
     path = cache_root() / entry.group / entry.name

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, NoReturn, TypeVar
@@ -21,6 +23,7 @@ from grader.bulk import (
     Batch,
     BatchItem,
     LiveDisplay,
+    PlainDisplay,
     Runner,
     Survey,
     default_jobs,
@@ -34,11 +37,13 @@ from grader.challenge import ChallengeError, list_shipped_challenges, load_chall
 from grader.ci import EXIT_BELOW_THRESHOLD, append_step_summary, below_threshold, below_threshold_message
 from grader.cohort import SkippedEntry
 from grader.models import Challenge, GradeResult
+from grader.outdir import OutputError, as_output_error, check_output_dir
 from grader.pipeline import GradingOptions, challenge_services
 from grader.sandbox import images
 from grader.sandbox.base import Sandbox, SandboxError
 
 EXIT_SOME_ERRORED = 1
+EXIT_USAGE = 2
 EXIT_CANNOT_RUN = 3
 
 err = Console(stderr=True, highlight=False)
@@ -68,34 +73,149 @@ def friendly_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        debug = bool(click.get_current_context().find_root().params.get("debug"))
         stop_on_sigterm()
         try:
             return command(*args, **kwargs)
         except (ChallengeError, SandboxError) as exc:
-            if debug:
+            if settings.debug:
                 raise
             fail(str(exc))
+        except OutputError as exc:
+            fail(escape(str(exc)), EXIT_USAGE)
         except KeyboardInterrupt:
             fail("interrupted: running sandboxes were removed, finished results are kept", 130)
         except Exception as exc:
-            if debug:
+            if settings.debug:
                 raise
-            fail(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
+            out_dir = click.get_current_context().params.get("out_dir")
+            # a full or read-only disk is no bug: say so in one sentence
+            disk = as_output_error(exc, *([out_dir] if isinstance(out_dir, Path) else []))
+            if disk is not None:
+                fail(escape(str(disk)), EXIT_USAGE)
+            fail(escape(f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)"))
 
     return wrapper  # type: ignore[return-value]
 
 
+# --- --debug, -v and -q: accepted before the subcommand and on every one ----------------------------------
+
+
+@dataclass
+class OutputSettings:
+    """This invocation's --debug, -v and -q (worker threads read them too, so they live at module level)."""
+
+    debug: bool = False
+    verbose: bool = False
+    quiet: bool = False
+
+
+settings = OutputSettings()
+DETAIL_LOGGER = "grader"  # -v shows what the pipeline logs at DEBUG level under this logger
+
+
+def _set_output_flag(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """Record a flag given before or after the subcommand; every invocation starts from scratch."""
+    global settings
+    root = ctx.find_root()
+    settings = root.meta.setdefault("grader.output", OutputSettings())
+    if value and param.name:
+        setattr(settings, param.name, True)
+    if settings.verbose and settings.quiet:
+        raise click.UsageError("use either -v (more lines) or -q (fewer), not both", ctx)
+    if settings.verbose and not root.meta.get("grader.detail-lines"):
+        root.meta["grader.detail-lines"] = True
+        root.call_on_close(_show_detail_lines())
+
+
+def _show_detail_lines() -> Callable[[], None]:
+    """Print the pipeline's DEBUG lines (image build output, commands, timings); returns the undo."""
+    logger = logging.getLogger(DETAIL_LOGGER)
+    handler = _DetailHandler()
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def undo() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+    return undo
+
+
+class _DetailHandler(logging.Handler):
+    """-v: a detail line, dimmed and indented under the progress lines."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.text import Text
+
+        err.print(Text(f"  {record.getMessage()}", style="dim"), soft_wrap=True)
+
+
+OUTPUT_OPTIONS = (
+    ("--debug", None, "Show tracebacks instead of one-line errors."),
+    ("--verbose", "-v", "Show every progress line (no live table) and more of them: image build output, "
+                        "commands run, stage timings."),
+    ("--quiet", "-q", "Show only the result lines, warnings and errors."),
+)
+
+
+def add_output_options(command: click.Command) -> None:
+    """Give `command` and every subcommand under it --debug, -v and -q (fresh option objects each)."""
+    for flag, short, help_text in OUTPUT_OPTIONS:
+        command.params.append(click.Option([flag, *([short] if short else [])], is_flag=True, expose_value=False,
+                                           callback=_set_output_flag, help=help_text))
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            add_output_options(sub)
+
+
+# --- --version and shell completion ----------------------------------------------------------------------
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from grader.toolchain import SCORING_TOOLS, installed_versions, locked_versions
+
+    click.echo(f"grader {__version__}")
+    click.echo("tools behind the scores (the runner image pins these versions; uv resolves on this host):")
+    installed, locked = installed_versions((*SCORING_TOOLS, "uv")), locked_versions()
+    for name in (*SCORING_TOOLS, "uv"):
+        here = installed.get(name, "not installed")
+        differs = f" (the lock says {locked[name]})" if name in locked and locked[name] != here else ""
+        click.echo(f"  {name} {here}{differs}")
+    ctx.exit()
+
+
+def complete_challenge(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion for a challenge: the shipped ids that match, else paths (a bundle or a kit)."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        ids = [cid for cid in list_shipped_challenges() if cid.startswith(incomplete)]
+    except Exception:  # completion must never print a traceback into the shell
+        ids = []
+    if ids:
+        return [CompletionItem(cid) for cid in ids]
+    return [CompletionItem(incomplete, type="file")]
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="grader")
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
-def main(debug: bool) -> None:
-    """Grade take-home backend assignments (FastAPI, Flask, Django) in a locked-down sandbox."""
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the grader's version and those of the tools that produce scores, and exit.")
+def main() -> None:
+    """Grade take-home backend assignments (FastAPI, Flask, Django) in a locked-down sandbox.
+
+    --debug, -v and -q work before the subcommand and on it. Shell completion (bash, zsh, fish), e.g. in
+    ~/.bashrc: eval "$(_GRADER_COMPLETE=bash_source grader)"; the README has the zsh and fish lines.
+    """
 
 
 def progress(message: str) -> None:
-    """One progress line on stderr; `message` is plain text (a hint like `[tool.grader]` stays intact)."""
-    err.print(f"[dim]·[/] {escape(message)}", markup=True, soft_wrap=True)
+    """A progress line on stderr (none with -q); `message` is plain text (a hint like `[tool.grader]` stays
+    intact)."""
+    if not settings.quiet:
+        err.print(f"[dim]·[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
 def service_url_option(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -167,7 +287,8 @@ def make_sandbox(kind: str, python: str, service_urls: Mapping[str, str] | None 
 
 @main.command()
 @click.argument("submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--challenge", "challenge_ref", required=True, help="Challenge id (shipped) or bundle path.")
+@click.option("--challenge", "challenge_ref", required=True, shell_complete=complete_challenge,
+              help="Challenge id (shipped) or bundle path.")
 @click.option(
     "--sandbox", "sandbox_kind", type=click.Choice(["auto", "docker", "local"]), default="auto",
     show_default=True, help="Where the candidate's app runs.",
@@ -207,6 +328,7 @@ def grade(
     are listed, with the reason, as not graded. A result already in OUT is reused when the submission, the
     challenge and the grader are unchanged.
     """
+    check_output_dir(out_dir)  # an unwritable or full --out is one sentence now, not after the grading
     challenge = load_challenge(challenge_ref)
     survey = survey_submissions(submissions)
     show_skipped(survey)
@@ -217,6 +339,8 @@ def grade(
     sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
     sandbox.describe_services(challenge_services(challenge))  # the images, or a missing URL, once up front
     batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs, GradingOptions(resolve_as_of, root))
+    if batch.output_error is not None:
+        fail(escape(str(batch.output_error)), EXIT_USAGE)
     finished = [item for item in batch.items if item.result is not None]
     results = [item.result for item in finished if item.result is not None]
     write_grade_reports([out_dir / item.name for item in finished], out_dir, formats, survey.skipped)
@@ -255,7 +379,8 @@ def grade_batch(
     if jobs and jobs > 1 and not sandbox.concurrent_runs:
         err.print("[yellow]warning:[/] the local backend grades one submission at a time", markup=True)
     batch = plan_batch(sources, jobs if jobs and sandbox.concurrent_runs else default_jobs(sandbox))
-    display = make_display(err, progress)
+    # -v and -q: plain lines (every one with -v, none with -q) instead of the live table
+    display = PlainDisplay(progress) if settings.verbose or settings.quiet else make_display(err, progress)
     if isinstance(display, LiveDisplay):
         from grader.sandbox.docker import DockerSandbox
 
@@ -425,13 +550,45 @@ def sandbox_doctor() -> None:
 
 
 @sandbox.command("cleanup")
+@click.option("--all", "everything", is_flag=True,
+              help="Remove every grader container, volume and network, also those of gradings still running "
+                   "(asks first).")
+@click.option("--yes", "-y", is_flag=True, help="With --all: do not ask.")
 @friendly_errors
-def sandbox_cleanup() -> None:
-    """Remove any grader container left behind (e.g. after the grader was killed with SIGKILL)."""
-    from grader.sandbox.docker import remove_run_containers
+def sandbox_cleanup(everything: bool, yes: bool) -> None:
+    """Remove what killed graders left behind: containers, volumes and networks whose grader is gone.
 
-    removed = remove_run_containers(images.connect())
-    out.print(f"removed {removed} container(s)")
+    Each carries its grader's host, pid and start time. Those of gradings still running (another terminal,
+    a CI job), of another host and of graders too old to record their owner are left alone; --all removes
+    them too, after asking.
+    """
+    from grader.sandbox.cleanup import OWNER_WORDS, count_by_kind, grader_resources, remove, select
+
+    found = grader_resources(images.connect())
+    chosen = select(found, everything)
+    for resource in chosen:
+        out.print(escape(f"{'remove' if everything else 'orphaned'}: {resource.describe()}"), soft_wrap=True)
+    if everything and chosen and not yes and not _confirmed(
+            f"remove these {len(chosen)} resource(s), gradings still running included?"):
+        fail("nothing was removed", EXIT_SOME_ERRORED)
+    refused = remove(chosen)
+    for resource, reason in refused:
+        err.print(escape(f"could not remove {resource.kind} {resource.name}: {reason}"), soft_wrap=True)
+    gone = [r for r in chosen if all(r is not other for other, _ in refused)]
+    out.print(f"removed {count_by_kind(gone)}")
+    kept = [r for r in found if r not in chosen]
+    if kept:
+        why = ", ".join(sorted({OWNER_WORDS[r.owner] for r in kept}))
+        out.print(escape(f"left {count_by_kind(kept)} alone (their grader: {why}); --all removes them too"),
+                  soft_wrap=True)
+
+
+def _confirmed(question: str) -> bool:
+    """Ask on the terminal; no answer (no terminal, Ctrl-D) is no."""
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.Abort:
+        return False
 
 
 # --- caches (see grader/cache.py) -------------------------------------------------------------------------
@@ -538,6 +695,7 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
     from grader.cohort import skipped_in
     from grader.report import ReportError, load_results, write_reports
 
+    check_output_dir(out_dir)
     problems: list[str] = []
     results = load_results(paths, on_error=problems.append)
     if not results and len(problems) == 1:
@@ -551,7 +709,9 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
         written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer",
                                 skipped)
     except (ReportError, OSError) as exc:
-        fail(f"could not write the reports: {exc}")
+        disk = as_output_error(exc, out_dir)
+        fail(escape(str(disk) if disk else f"could not write the reports: {exc}"),
+             EXIT_USAGE if disk else EXIT_CANNOT_RUN)
     for path in written:
         out.print(escape(str(path)), highlight=False, soft_wrap=True)
     if problems:
@@ -571,7 +731,7 @@ def escape(text: str) -> str:
 @main.command()
 @click.argument("path", required=False, default=Path("."), type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--challenge", "challenge_ref", default=None, metavar="ID_OR_PATH_OR_ARCHIVE",
+    "--challenge", "challenge_ref", default=None, metavar="ID_OR_PATH_OR_ARCHIVE", shell_complete=complete_challenge,
     help="Challenge id, bundle or unpacked kit directory, or kit .zip (default: the nearest challenge.toml "
          "in PATH or above it).",
 )
@@ -595,9 +755,10 @@ def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Pat
     from grader.intake import submission_name
     from grader.paths import cache_dir
 
+    out_root = out_dir or cache_dir("check")
+    check_output_dir(out_root)
     bundle = load_check_challenge(challenge_ref, path)
     sandbox_backend = make_sandbox(sandbox_kind, bundle.python, service_urls)
-    out_root = out_dir or cache_dir("check")
     result = run_check(path, bundle, sandbox_backend, out_root, progress)
     name = result.submission.name if result.submission else submission_name(path)
     render_check(result, out_root / name / "result.json", out)
@@ -624,7 +785,7 @@ def challenge_new(challenge_id: str, parent: Path, title: str | None) -> None:
 
 
 @challenge.command("validate")
-@click.argument("ref", metavar="ID_OR_PATH")
+@click.argument("ref", metavar="ID_OR_PATH", shell_complete=complete_challenge)
 @click.option(
     "--sandbox", "sandbox_kind", type=click.Choice(["auto", "docker", "local"]), default="auto",
     show_default=True, help="Where the solutions and the starter are graded.",
@@ -651,6 +812,8 @@ def challenge_validate(ref: str, sandbox_kind: str, out_dir: Path | None, no_gra
     def sandbox_for(bundle: Any) -> Sandbox:
         return make_sandbox(sandbox_kind, bundle.python, service_urls)
 
+    if out_dir is not None:
+        check_output_dir(out_dir)
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as scratch:
         report = validate_challenge(ref, None if no_grade else sandbox_for, out_dir or Path(scratch),
                                     log=progress, on_verdict=show)
@@ -661,7 +824,7 @@ def challenge_validate(ref: str, sandbox_kind: str, out_dir: Path | None, no_gra
 
 
 @challenge.command("export")
-@click.argument("ref", metavar="ID_OR_PATH")
+@click.argument("ref", metavar="ID_OR_PATH", shell_complete=complete_challenge)
 @click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
               callback=lambda _ctx, _param, value: zip_path(value), help="The kit's .zip file.")
 @friendly_errors
@@ -681,3 +844,6 @@ def zip_path(value: Path) -> Path:
     if value.suffix.lower() != ".zip":
         raise click.BadParameter("the kit is a zip file: give a path ending in .zip", param_hint="'--out'")
     return value
+
+
+add_output_options(main)  # last: every command above gets --debug, -v and -q

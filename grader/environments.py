@@ -18,8 +18,9 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 
-from grader.cache import WHEELSET_MARKER, file_lock, touch
+from grader.cache import WHEELSET_MARKER, touch
 from grader.deps import DependencySet, read_dependencies, read_test_dependencies
+from grader.filelocks import file_lock
 from grader.index import IndexUnavailable, fetch_all, link_into
 from grader.locks import LockFile, find_lock
 from grader.models import DependencyRecord, Finding, PackageRecord, Severity

@@ -7,7 +7,9 @@ grades many submissions at once (see `grader.bulk`).
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ Stage = Literal["intake", "environment", "static checks", "tests", "app"]
 # A listener hears `(stage, True)` when a stage starts and `(stage, False)` when it ends. Stages may
 # overlap: the static checks, the candidate's tests and the app run at the same time on Docker.
 StageListener = Callable[[Stage, bool], None]
+detail = logging.getLogger(__name__)  # `grader -v` shows these lines
 
 
 class GradingCancelled(Exception):
@@ -48,8 +51,10 @@ class GradingHooks:
     def stage(self, stage: Stage) -> Iterator[None]:
         """Report `stage` as running for the duration of the block, then check for cancellation."""
         self.on_stage(stage, True)
+        started = time.monotonic()
         try:
             yield
         finally:
             self.on_stage(stage, False)
+            detail.debug("%s: %s took %.1f s", self.name or "grading", stage, time.monotonic() - started)
         self.checkpoint()

@@ -69,6 +69,13 @@ _CHUNK = 1024 * 1024
 _GIT_TIMEOUT_S = 300
 # Symlink chains longer than this are treated as loops, as the kernel does with ELOOP.
 _MAX_LINK_HOPS = 40
+# Open flags Windows lacks (0 there): it has no FIFOs and no O_NOFOLLOW, so links are refused by an
+# explicit check instead; files are opened in binary mode (its default is text, which rewrites CRLF), and
+# Python makes descriptors non-inheritable there anyway (PEP 446).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_PORTABLE = _NOFOLLOW | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+_PORTABLE_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _PORTABLE
+_PORTABLE_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _PORTABLE
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _JUNK_DIRS = frozenset(
     {
@@ -185,8 +192,10 @@ def read_candidate_bytes(path: Path, max_bytes: int) -> bytes | None:
     Returns None when the file does not exist. Raises IntakeError when it is a link, not a regular
     file, or larger than `max_bytes`.
     """
+    if not _NOFOLLOW and path.is_symlink():
+        raise IntakeError(f"{path.name} is a symlink, which the grader does not follow; replace it.")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, _PORTABLE_READ)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -486,7 +495,7 @@ class _Writer:
         self._make_dirs(path.parent)
         target = self.root.joinpath(*path.parts)
         try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            fd = os.open(target, _PORTABLE_CREATE, 0o600)
         except FileExistsError:
             raise IntakeError(
                 f"{rel!r} appears more than once in the submission (perhaps through a symlink); keep one copy."
@@ -634,7 +643,9 @@ def _human(size: int) -> str:
 
 def _open_regular(path: str) -> IO[bytes]:
     """Open a file for reading, refusing a symlink or special file swapped in after it was checked."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    if not _NOFOLLOW and os.path.islink(path):
+        raise OSError(errno.ELOOP, "a symlink")
+    fd = os.open(path, _PORTABLE_READ)
     handle = os.fdopen(fd, "rb")
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         handle.close()

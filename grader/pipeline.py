@@ -7,6 +7,7 @@ the grader could not do its work (no engine, no network for wheels) makes the re
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -55,6 +56,7 @@ from grader.models import (
     SubmissionInfo,
     Timings,
 )
+from grader.outdir import OutputError, writing_output
 from grader.paths import cache_dir
 from grader.project import ProjectRoot, find_project_root
 from grader.review import build_review
@@ -575,16 +577,24 @@ def _now() -> str:
 
 
 def result_dir(out_root: Path, name: str) -> Path:
-    """`out_root/<name>`, created on demand."""
+    """`out_root/<name>`, created on demand (a full or read-only disk raises OutputError)."""
     path = out_root / name
-    path.mkdir(parents=True, exist_ok=True)
+    with writing_output(path):
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def write_result(result: GradeResult, directory: Path) -> Path:
-    """Write `result.json` atomically (a reader never sees half a file)."""
+    """Write `result.json` atomically (a reader never sees half a file); a full or read-only disk raises
+    OutputError, leaving no half-written file behind."""
     path = directory / RESULT_FILE
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        with writing_output(path):
+            tmp.write_text(json.dumps(result.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
+            tmp.replace(path)
+    except OutputError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return path

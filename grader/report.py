@@ -13,6 +13,7 @@ no hidden-test names, messages, evidence or logs, so no template can leak them b
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -45,6 +46,7 @@ from grader.models import (
     GradeResult,
     TestCase,
 )
+from grader.outdir import OutputError, writing_output
 from grader.paths import resource_dir
 
 Audience = Literal["reviewer", "candidate"]
@@ -1016,7 +1018,8 @@ def _write_json(result: GradeResult, shown: GradeResult, directory: Path, audien
     origin = getattr(result, "origin", None)
     if isinstance(origin, Path) and origin.is_file():
         if origin.resolve() != target.resolve():
-            shutil.copyfile(origin, target)
+            with writing_output(target):
+                shutil.copyfile(origin, target)
         return target
     return _write_text(target, _json_text(result))
 
@@ -1039,9 +1042,15 @@ def _write_cohort(
 
 
 def _write_text(path: Path, text: str) -> Path:
-    """Write atomically: a reader never sees half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically: a reader never sees half a report. A full or read-only disk raises OutputError."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        with writing_output(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+    except OutputError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return path

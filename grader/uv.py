@@ -15,10 +15,13 @@ The operator's own uv configuration (`UV_DEFAULT_INDEX`, a user `uv.toml`) is ho
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
+import shlex
 import subprocess
 import tempfile
+import time
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +29,8 @@ from datetime import datetime
 from pathlib import Path
 
 from grader.paths import cache_dir
+
+detail = logging.getLogger(__name__)  # `grader -v` shows these lines
 
 UV_TIMEOUT_S = 600
 FAR_FUTURE = "2999-12-31T00:00:00Z"  # an `--exclude-newer-package` cutoff that excludes nothing
@@ -156,9 +161,13 @@ def rfc3339(moment: datetime) -> str:
 
 
 def _run(command: Sequence[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    detail.debug("running %s", shlex.join(command))
+    started = time.monotonic()
     try:
-        return subprocess.run(list(command), cwd=cwd, env=uv_env(), capture_output=True, text=True,
+        done = subprocess.run(list(command), cwd=cwd, env=uv_env(), capture_output=True, text=True,
                               errors="replace", timeout=timeout, check=False)
+        detail.debug("uv exited with %d after %.1f s", done.returncode, time.monotonic() - started)
+        return done
     except FileNotFoundError as exc:
         raise ResolverUnavailable(f"uv could not be started ({exc.strerror}); reinstall the grader") from exc
     except subprocess.TimeoutExpired as exc:

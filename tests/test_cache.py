@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 import grader.environments
-from grader.cache import cache_info, file_lock, prune
+from grader.cache import cache_info, prune
 from grader.environments import DependencyError, WheelSet, prepare_wheels
+from grader.filelocks import file_lock
 from grader.models import Finding, Severity
 from grader.resolve import Resolution, Resolved, ResolveRequest
 from grader.uv import ResolverUnavailable, Target

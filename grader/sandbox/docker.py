@@ -11,14 +11,16 @@ One grading is a three-container pod with no network at all:
 Services the challenge declares (PostgreSQL, Redis: `grader.sandbox.services`) run as more containers in
 the same namespace, each fresh and empty, with its data on a tmpfs and the app's limits and hardening; the
 app and the candidate's own tests reach them on 127.0.0.1 and nothing else does.
-Every container and volume carries a `grader.run` label and is removed in `finally`, also after timeouts
-and Ctrl-C.
+Every container and volume carries a `grader.run` label and its owner (host, pid and start time of the
+grader process) and is removed in `finally`, also after timeouts and Ctrl-C; what a grader killed with
+SIGKILL left behind is removed by `grader sandbox cleanup` (`grader.sandbox.cleanup`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import shlex
 import tempfile
 import threading
@@ -52,6 +54,7 @@ from grader.sandbox.base import (
 from grader.sandbox.control import ControlServer
 from grader.sandbox.evidence import Limit, describe, limits_from_log, ordered
 from grader.sandbox.mypy_seed import SEED_MOUNT, ensure_mypy_seed
+from grader.sandbox.owner import owner_labels
 from grader.sandbox.services import ServiceRequest
 from grader.static import MAX_REPORT_BYTES, PLAN_NAME, plan_timeout, write_plan
 
@@ -94,6 +97,7 @@ SERVICE_LOG_TAIL = 1500
 LOG_START = "grader: the app's output starts here"
 
 Log = Callable[[str], None]
+detail = logging.getLogger(__name__)  # `grader -v` shows these lines
 
 
 def _quiet(_: str) -> None:
@@ -282,8 +286,10 @@ class DockerSandbox(Sandbox):
             remove_run_containers(self.client, run_id)
 
     def _labels(self, run_id: str, role: str) -> dict[str, str]:
+        """Every container and volume of the grader: its run, session and role, and the grader process
+        that owns it (`grader sandbox cleanup` removes only what a grader that is gone left behind)."""
         return {MANAGED_LABEL: "1", RUN_LABEL: run_id, SESSION_LABEL: self.session, "grader.role": role,
-                "grader.version": __version__}
+                "grader.version": __version__, **owner_labels()}
 
     def locked_down(self, run_id: str, role: str) -> dict[str, Any]:
         """Options every container of the pod shares."""
@@ -304,7 +310,9 @@ class DockerSandbox(Sandbox):
         hiccups under load); the half-made container is removed first, so the name is free again."""
         for attempt in range(1, START_ATTEMPTS + 1):
             try:
-                return self.client.containers.run(image, command, **options)
+                container = self.client.containers.run(image, command, **options)
+                detail.debug("started container %s from %s: %s", options.get("name"), image, shlex.join(command))
+                return container
             except docker_errors.APIError as exc:
                 if attempt == START_ATTEMPTS or not _transient_start_failure(exc):
                     raise
@@ -735,12 +743,14 @@ def _logs(container: Any) -> str:
 
 
 def remove_run_containers(client: Any, run_id: str | None = None, session: str | None = None) -> int:
-    """Remove the grader's containers and data volumes (of one run, of one session, or all of them);
-    returns how many containers.
+    """Remove the grader's containers and data volumes of one run or of one session; returns how many
+    containers. (Left-overs of other graders: `grader.sandbox.cleanup`.)
 
     A container that another thread removes while this lists them is skipped, not an error.
     """
-    label = f"{RUN_LABEL}={run_id}" if run_id else f"{SESSION_LABEL}={session}" if session else MANAGED_LABEL
+    if not run_id and not session:
+        raise ValueError("name the run or the session whose containers to remove")
+    label = f"{RUN_LABEL}={run_id}" if run_id else f"{SESSION_LABEL}={session}"
     removed = 0
     for container in client.containers.list(all=True, filters={"label": label}, ignore_removed=True):
         _remove(container)

@@ -16,9 +16,9 @@ The `docker` package is imported lazily so `doctor()` can report a missing SDK i
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from grader import __version__
-from grader.paths import cache_dir, cache_root
+from grader.filelocks import file_lock
+from grader.paths import cache_root
 from grader.sandbox.base import SandboxError
 from grader.sandbox.services import KINDS as SERVICE_KINDS
 from grader.sandbox.services import ServiceRequest
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from docker import DockerClient
 
 Log = Callable[[str], None]
+detail = logging.getLogger(__name__)  # `grader -v` shows these lines (build output, debootstrap)
 Role = Literal["env", "runner"]
 
 DEFAULT_PYTHON = "3.11"
@@ -324,6 +326,8 @@ def _debootstrap(suite: str, target: Path, packages: Sequence[str], mirror: str 
             tail.append(line)
             if _is_phase_line(line):
                 log(line)
+            else:
+                detail.debug("%s", line)
     if process.returncode != 0:
         # debootstrap's own log in the target usually names the failing package or download.
         own_log = target / "debootstrap" / "debootstrap.log"
@@ -652,20 +656,10 @@ def _check_requirements(requirements: Sequence[str]) -> None:
             raise SandboxError(f"invalid requirement {requirement!r}: pip options are not allowed")
 
 
-@contextlib.contextmanager
-def _key_lock(key: str, log: Log) -> Iterator[None]:
+def _key_lock(key: str, log: Log) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock per image key, shared by every grader process on this host."""
-    path = cache_dir("locks") / f"image-{key}.lock"
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"waiting for another grading that is building the image for {key[:20]}")
-            fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(f"image-{key}",
+                     on_wait=lambda: log(f"waiting for another grading that is building the image for {key[:20]}"))
 
 
 def _build_python_image(
@@ -824,6 +818,7 @@ def _run_build(
                     log(line)
                 elif line and not _BUILDER_CHATTER.match(line):
                     tail.append(line)
+                    detail.debug("%s", line)
             if chunk.get("error"):
                 raise _BuildFailed(str(chunk["error"]), tail, step)
     except APIError as exc:  # the engine refused the build outright (bad context, unknown option, ...)

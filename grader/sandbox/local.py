@@ -15,12 +15,10 @@ Venvs are built offline from a wheels directory that the host filled beforehand 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import math
 import os
-import resource
 import shutil
 import signal
 import socket
@@ -38,6 +36,7 @@ from checks.app_control import runner_environment
 from checks.base import CheckContext, ToolContext
 from checks.hidden_tests import REPORT_NAME, HiddenTestsCheck
 from checks.wait_for_app import wait_for_health
+from grader.filelocks import file_lock
 from grader.models import AppRun, Finding, Limits, Severity
 from grader.paths import cache_dir, checks_dir
 from grader.sandbox.base import (
@@ -88,6 +87,9 @@ class LocalSandbox(Sandbox):
     def __init__(self, python: str | None = None, service_urls: Mapping[str, str] | None = None) -> None:
         """`python` is the interpreter venvs are made from (default: the one running the grader);
         `service_urls` names the PostgreSQL / Redis servers to use for challenges that declare services."""
+        if not local_backend_supported():
+            raise SandboxError("the local backend runs on Linux and macOS only (it needs POSIX process groups "
+                               "and rlimits): use --sandbox docker with Docker Desktop on Windows")
         self.python = python or sys.executable
         self._version: str | None = None
         self.services = LocalServices(service_urls or {})
@@ -107,7 +109,7 @@ class LocalSandbox(Sandbox):
         reuse_reason = f"reused venv {key[:12]}: same requirements{warning}"
         if _venv_complete(venv):
             return _environment(key, version, venv, True, reuse_reason)
-        with _exclusive_lock(cache_dir("locks") / f"venv-{key}.lock"):
+        with file_lock(f"venv-{key}"):
             if _venv_complete(venv):  # another grader finished it while we waited for the lock
                 return _environment(key, version, venv, True, reuse_reason)
             leftover = venv.exists()
@@ -201,6 +203,11 @@ class LocalSandbox(Sandbox):
                 runner.wait(timeout=plan_timeout(job.checks))
 
 
+def local_backend_supported() -> bool:
+    """Whether this system has what the local backend relies on: process groups, sessions and rlimits."""
+    return sys.platform != "win32" and hasattr(os, "killpg")
+
+
 # --- environment key and venv building -----------------------------------------------------------
 
 
@@ -236,17 +243,6 @@ def _venv_complete(venv: Path) -> bool:
 
 def _environment(key: str, version: str, venv: Path, reused: bool, reason: str) -> Environment:
     return Environment(backend="local", key=key, python=version, reused=reused, venv=venv, reason=reason)
-
-
-@contextlib.contextmanager
-def _exclusive_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive fcntl lock on `path` (serialises builds of one key across processes)."""
-    with path.open("a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _create_venv(python: str, venv: Path, with_pip: bool) -> None:
@@ -407,10 +403,18 @@ def log_file_cap(limits: Limits) -> int:
 
 
 def app_rlimits(limits: Limits) -> list[RLimit]:
-    """The rlimits for the app: address space, file size, processes, CPU time and no core dumps."""
+    """The rlimits for the app: address space, file size, processes, CPU time and no core dumps.
+
+    macOS does not enforce RLIMIT_AS and refuses to lower it below what a process already maps, so
+    there the memory limit is left out (the result says so).
+    """
+    import resource  # POSIX only: the local backend does not run on Windows
+
     cpu = math.ceil(limits.startup_timeout_s + limits.test_timeout_s)
-    wanted: list[tuple[int, int, int | None]] = [
+    wanted: list[tuple[int, int, int | None]] = [] if sys.platform == "darwin" else [
         (resource.RLIMIT_AS, limits.memory_mb * MIB * ADDRESS_SPACE_FACTOR, None),
+    ]
+    wanted += [
         (resource.RLIMIT_FSIZE, log_file_cap(limits), None),
         (resource.RLIMIT_CPU, cpu, cpu + CPU_HARD_GRACE_S),
         (resource.RLIMIT_CORE, 0, None),
@@ -424,6 +428,8 @@ def app_rlimits(limits: Limits) -> list[RLimit]:
 
 
 def _clamped(kind: int, soft: int, hard: int | None) -> RLimit:
+    import resource
+
     _current_soft, current_hard = resource.getrlimit(kind)
     hard = soft if hard is None else hard
     if current_hard != resource.RLIM_INFINITY:
@@ -458,6 +464,8 @@ def _task_count(status_file: Path, uid: int) -> int:
 
 
 def _rlimit_setter(rlimits: Sequence[RLimit]) -> Callable[[], None]:
+    import resource
+
     def apply() -> None:  # runs in the forked child before exec: keep it to plain system calls
         for limit in rlimits:
             resource.setrlimit(limit.resource, (limit.soft, limit.hard))
@@ -792,4 +800,10 @@ def local_findings() -> list[Finding]:
                 rule="sandbox.local.root-pids",
             )
         )
+    if sys.platform == "darwin":
+        findings.append(Finding(
+            message="on macOS the local backend applies no memory or process-count limit to the app "
+            "(RLIMIT_AS is not enforced there and there is no /proc to count processes)",
+            severity=Severity.INFO, rule="sandbox.local.macos-limits",
+        ))
     return findings

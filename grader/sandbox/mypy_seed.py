@@ -19,7 +19,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from grader.cache import file_lock, remove_tree, touch
+from grader.cache import remove_tree, touch
+from grader.filelocks import file_lock
 from grader.paths import cache_dir, checks_dir
 
 Log = Callable[[str], None]

@@ -16,6 +16,7 @@ from grader.challenge import load_challenge
 from grader.models import GradeResult
 from grader.pipeline import grade_submission
 from grader.sandbox.docker import MANAGED_LABEL, DockerSandbox
+from grader.sandbox.owner import OWNER_PID_LABEL
 
 from ...conftest import REPO_ROOT
 
@@ -82,9 +83,9 @@ def test_ctrl_c_removes_the_running_pod(docker_client: Any, tmp_path: Path) -> N
     before = _managed(docker_client)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600  # ends when the app runs; generous only for a loaded machine
-    while time.monotonic() < deadline and not _app_running(docker_client):
+    while time.monotonic() < deadline and not _app_running(docker_client, proc.pid):
         time.sleep(0.2)
-    assert _app_running(docker_client), "the app container never started"
+    assert _app_running(docker_client, proc.pid), "the app container never started"
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=600)  # the grader exits as soon as the pod is gone
     assert proc.returncode == 130, stderr
@@ -92,6 +93,7 @@ def test_ctrl_c_removes_the_running_pod(docker_client: Any, tmp_path: Path) -> N
     assert _managed(docker_client) <= before
 
 
-def _app_running(docker_client: Any) -> bool:
-    running = docker_client.containers.list(filters={"label": [MANAGED_LABEL, "grader.role=app"]})
-    return bool(running)
+def _app_running(docker_client: Any, grader_pid: int) -> bool:
+    """Whether the app of the grader process `grader_pid` runs (not another session's on this engine)."""
+    labels = [MANAGED_LABEL, "grader.role=app", f"{OWNER_PID_LABEL}={grader_pid}"]
+    return bool(docker_client.containers.list(filters={"label": labels}))

@@ -1,0 +1,101 @@
+"""`grader sandbox cleanup`: find the grader's containers, volumes and networks, and remove the orphans.
+
+An orphan is a resource whose owning grader (see `grader.sandbox.owner`) ran on this host and is gone:
+killed with SIGKILL, or its machine rebooted. Resources of gradings still running, in another terminal or a
+CI job on this host, are never orphans; neither are those of another host sharing the engine, nor those
+of a grader too old to record its owner. `everything` selects them all (the CLI asks first).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from grader.sandbox.docker import MANAGED_LABEL, RUN_LABEL
+from grader.sandbox.owner import OwnerState, describe_owner, owner_state
+
+Kind = Literal["container", "volume", "network"]
+REMOVAL_ORDER: tuple[Kind, ...] = ("container", "volume", "network")  # a volume in use cannot be removed
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One of the grader's resources in the engine, with the state of the grader that made it."""
+
+    kind: Kind
+    name: str
+    labels: dict[str, str]
+    owner: OwnerState
+    handle: Any
+
+    def describe(self) -> str:
+        """`container grader-3f9c-app (run 3f9c; grader pid 1234 on host, started ...: gone)`."""
+        run = self.labels.get(RUN_LABEL)
+        where = f"run {run}; " if run else ""
+        return f"{self.kind} {self.name} ({where}grader {describe_owner(self.labels)}: {OWNER_WORDS[self.owner]})"
+
+
+OWNER_WORDS: dict[OwnerState, str] = {
+    "running": "still running",
+    "gone": "gone",
+    "other-host": "another host",
+    "unknown": "owner unknown",
+}
+
+
+def grader_resources(client: Any) -> list[Resource]:
+    """Every container (running or not), volume and network carrying the grader's label."""
+    label = {"label": MANAGED_LABEL}
+    found: list[Resource] = []
+    for container in client.containers.list(all=True, filters=label, ignore_removed=True):
+        found.append(_resource("container", container.name, container.labels, container))
+    for volume in client.volumes.list(filters=label):
+        found.append(_resource("volume", volume.name, (volume.attrs or {}).get("Labels"), volume))
+    for network in client.networks.list(filters=label):
+        found.append(_resource("network", network.name, (network.attrs or {}).get("Labels"), network))
+    return found
+
+
+def _resource(kind: Kind, name: str, labels: dict[str, str] | None, handle: Any) -> Resource:
+    labels = dict(labels or {})
+    return Resource(kind, name, labels, owner_state(labels), handle)
+
+
+def select(resources: list[Resource], everything: bool) -> list[Resource]:
+    """The resources to remove: the orphans (their grader is gone), or with `everything` all of them."""
+    return [r for r in resources if everything or r.owner == "gone"]
+
+
+def remove(resources: list[Resource]) -> list[tuple[Resource, str]]:
+    """Remove `resources`, containers first; returns those the engine refused to remove, with its reason.
+
+    One that vanished meanwhile (its grader finished after all) counts as removed.
+    """
+    from docker.errors import DockerException, NotFound
+
+    refused: list[tuple[Resource, str]] = []
+    for kind in REMOVAL_ORDER:
+        for resource in (r for r in resources if r.kind == kind):
+            try:
+                _remove_one(resource)
+            except NotFound:
+                pass
+            except DockerException as exc:
+                refused.append((resource, str(getattr(exc, "explanation", None) or exc)))
+    return refused
+
+
+def _remove_one(resource: Resource) -> None:
+    if resource.kind == "container":
+        resource.handle.remove(force=True, v=True)  # with its anonymous volumes
+    elif resource.kind == "volume":
+        resource.handle.remove(force=True)
+    else:
+        resource.handle.remove()
+
+
+def count_by_kind(resources: list[Resource]) -> str:
+    """`2 container(s), 1 volume(s)`: the kinds present, in removal order."""
+    counts = Counter(r.kind for r in resources)
+    return ", ".join(f"{counts[kind]} {kind}(s)" for kind in REMOVAL_ORDER if counts[kind]) or "nothing"
