@@ -15,6 +15,7 @@ import tarfile
 import tomllib
 import zipfile
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,8 +31,8 @@ DEFAULT_BUILD_REQUIRES = ("setuptools>=40.8.0",)
 ALWAYS_AVAILABLE = ("wheel",)  # setuptools asks for it dynamically on older releases
 FAILED_MARKER = "failed.json"
 # Bumped when the way build requirements are had changes, so builds that failed the old way are tried again
-# (2: build requirements as of the submission's date, else the newest).
-BUILD_FORMAT = 2
+# (2: build requirements as of the submission's date, else the newest; 3: both tried, the newest `wheel`).
+BUILD_FORMAT = 3
 MAX_PYPROJECT_BYTES = 1024 * 1024
 
 
@@ -71,31 +72,34 @@ def _build(resolver: Resolver, sdist: Path, place: Path) -> BuildOutcome:
     assert resolver.builder is not None
     place.mkdir(parents=True, exist_ok=True)
     requires = build_requirements(sdist)
-    build_wheels = _build_wheels(resolver, requires)
-    if isinstance(build_wheels, str):
-        outcome = BuildOutcome(None, build_wheels)
-    else:
+    outcome = BuildOutcome(None, f"its build requirements {list(requires)} could not be resolved")
+    tried: list[list[Path]] = []
+    for as_of in dict.fromkeys((resolver.request.as_of, None)):  # the tools of its day, then the newest
+        build_wheels = _build_wheels(resolver, requires, as_of)
+        if isinstance(build_wheels, str) or build_wheels in tried:
+            continue
+        tried.append(build_wheels)
         outcome = resolver.builder.build_wheel(sdist, build_wheels, place)
+        if outcome.wheel is not None:
+            break
     if outcome.wheel is None:
         marker = {"builder": resolver.builder.identity, "format": BUILD_FORMAT, "log_tail": outcome.log_tail}
         (place / FAILED_MARKER).write_text(json.dumps(marker), encoding="utf-8")
     return outcome
 
 
-def _build_wheels(resolver: Resolver, requires: Sequence[str]) -> list[Path] | str:
-    """Wheels of the build requirements for the sandbox, or why they could not be had.
+def _build_wheels(resolver: Resolver, requires: Sequence[str], as_of: datetime | None) -> list[Path] | str:
+    """Wheels of the build requirements for the sandbox, as of `as_of` (None: the newest), or why they could
+    not be had.
 
-    As of the submission's date first (an old setup.py may need the setuptools of its day), then the newest:
-    a requirement such as the default `setuptools>=40.8.0` has no release before 2019, so a project dated
-    2017 would otherwise have no build tools at all."""
-    outcome = None
-    for as_of in dict.fromkeys((resolver.request.as_of, None)):
-        request = CompileRequest(requirements=(*requires, *ALWAYS_AVAILABLE), target=resolver.request.target,
-                                 as_of=as_of)
-        outcome = compile_requirements(request)
-        if outcome.pins is not None:
-            break
-    if outcome is None or outcome.pins is None:
+    The build tools of the submission's day come first (an old setup.py may import what a newer setuptools
+    removed), then the newest (the default `setuptools>=40.8.0` has no release before 2019, and the tools of
+    2020 may fail on a newer Python). `wheel` is always the newest: older releases refuse the tags of a Python
+    newer than themselves ("would build wheel with unsupported tag")."""
+    request = CompileRequest(requirements=(*requires, *ALWAYS_AVAILABLE), target=resolver.request.target,
+                             as_of=as_of, exempt=ALWAYS_AVAILABLE)
+    outcome = compile_requirements(request)
+    if outcome.pins is None:
         return f"its build requirements {list(requires)} could not be resolved"
     files = []
     for pin in outcome.pins:

@@ -128,6 +128,7 @@ class _State:
     built: dict[str, str] = field(default_factory=dict)  # name -> version built from source
     build_attempts: dict[str, int] = field(default_factory=dict)
     unlocked: set[str] = field(default_factory=set)  # locked names set free: their locked version cannot install
+    unbuildable: set[str] = field(default_factory=set)  # names whose release could not be built (or not here)
 
 
 class Resolver:
@@ -303,7 +304,10 @@ class Resolver:
 
     def _try_build(self, name: str, direct: dict[str, str], pinned: dict[str, str | None],
                    constraints: Sequence[str]) -> bool:
-        """Build the source archive of the release uv would pick for `name`; True when a new wheel appeared."""
+        """Build the source archive of the release uv would pick for `name`; True when a new wheel appeared, or
+        when what needs a package that cannot be built was left out (so the rest still installs)."""
+        if name in self.state.unbuildable:  # asked for again: by direct requirements still in the set
+            return self._drop_needing(name, direct, constraints)
         if name in self.state.dropped or self.state.build_attempts.get(name, 0) >= MAX_BUILDS_PER_PACKAGE:
             return False
         release = self._release_to_build(name, direct.get(name), pinned.get(name))
@@ -319,6 +323,7 @@ class Resolver:
             self._note(f"{name} {release.version} has no wheel for this machine and the local backend does not "
                        "build source archives, so it was not installed; grade with --sandbox docker.",
                        "deps.no-wheel", Severity.WARNING)
+            self.state.unbuildable.add(name)
             return self._drop_needing(name, direct, constraints)
         self.log(f"building {name} {release.version} from source in a container (no wheel for Python "
                  f"{self.request.target.python})")
@@ -332,6 +337,7 @@ class Resolver:
             self._note(f"{name} {release.version} has no wheel for Python {self.request.target.python} and could "
                        f"not be built from source, so it was not installed; the build said: {outcome.log_tail}",
                        "deps.build-failed", Severity.WARNING)
+            self.state.unbuildable.add(name)
             return self._drop_needing(name, direct, constraints)
         self.state.built[name] = str(release.version)
         return True

@@ -10,6 +10,7 @@ grader's labels and is removed afterwards, whatever happened.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -29,6 +30,8 @@ BUILD_TIMEOUT_S = 900
 MIN_MEMORY_MB = 1024  # a C compiler needs more than an app; the app's own limit applies when it is higher
 MIN_PIDS = 256  # compilers and build backends fork freely
 TAIL_LINES = 12
+ERROR_WORD = re.compile(r"(^|[\s:])(error|Error|ERROR)\b(?!=)")
+COMPILER_COMMAND = re.compile(r"(^|/)(x86_64-linux-gnu-|aarch64-linux-gnu-)?(gcc|g\+\+|cc|clang)\s")
 Log = Callable[[str], None]
 
 
@@ -118,7 +121,8 @@ def _inputs(scratch: Path, sdist: Path, build_wheels: Sequence[Path]) -> Path:
 def _tail(log: str, code: int | None) -> str:
     """The last meaningful lines of pip's build output, as one line."""
     lines = [line.strip() for line in log.splitlines() if line.strip() and not line.strip().startswith("note:")]
-    errors = [line for line in lines if "error" in line.lower()]
+    # A compiler's command line names -Werror flags: it is no error message.
+    errors = [line for line in lines if ERROR_WORD.search(line) and not COMPILER_COMMAND.search(line)]
     chosen = (errors or lines)[-TAIL_LINES:]
     prefix = "the build timed out" if code is None else f"exit {code}"
     text = " | ".join(chosen) if chosen else "no output"

@@ -16,13 +16,13 @@ from packaging.version import Version
 from grader import builds
 from grader.deps import read_dependencies
 from grader.environments import candidate_request, read_declared, sandbox_target
-from grader.resolve import Resolution, Resolver, ResolveRequest, resolve
-from grader.uv import CompileRequest
+from grader.resolve import BuildOutcome, Resolution, Resolver, ResolveRequest, resolve
 
 from ..conftest import REPO_ROOT
 
 SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "submissions"
 CONTAINER = sandbox_target("3.11", "linux-container")
+HOST = sandbox_target("3.11", "host")
 
 
 def quiet(_: str) -> None:
@@ -106,24 +106,41 @@ def test_a_locked_dependency_without_a_wheel_for_this_python_is_set_free() -> No
 
 
 def test_build_requirements_fall_back_to_the_newest_when_none_existed_on_the_date(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """a-r-g-v/realworld-flask (2017): the default build requirement setuptools>=40.8.0 has no release before
-    2019, so with the submission's date as cutoff no source archive could be built at all."""
-    seen: list[datetime | None] = []
-    original = builds.compile_requirements
-
-    def recording(request: CompileRequest) -> object:
-        seen.append(request.as_of)
-        return original(request)
-
-    monkeypatch.setattr(builds, "compile_requirements", recording)
+    2019, so with the submission's date as cutoff no source archive could be built at all: the newest tools
+    are used instead (and `wheel` is always the newest)."""
     monkeypatch.setattr(builds, "fetch_all", lambda files: [Path(name) for _, _, name in files])
+    built_with: list[list[str]] = []
+
+    class Recording:
+        identity = "recording"
+
+        def build_wheel(self, sdist: Path, build_wheels: list[Path], out_dir: Path) -> BuildOutcome:
+            built_with.append(sorted(path.name for path in build_wheels))
+            return BuildOutcome(None, "exit 1: recorded")
+
     request = ResolveRequest(main=(), test=(), tools=(), lock=None, target=CONTAINER,
                              as_of=datetime(2017, 5, 24, 23, 59, 59, tzinfo=UTC))
-    wheels = builds._build_wheels(Resolver(request, None, quiet), builds.DEFAULT_BUILD_REQUIRES)
-    assert not isinstance(wheels, str), wheels
-    assert any(path.name.startswith("setuptools-") for path in wheels)
-    assert seen == [request.as_of, None]
+    sdist = tmp_path / "legacy-1.0.tar.gz"
+    sdist.write_bytes(b"")  # no pyproject.toml inside: the default build requirements apply
+    outcome = builds._build(Resolver(request, Recording(), quiet), sdist, tmp_path / "place")
+    assert outcome.wheel is None and len(built_with) == 1  # the dated set does not exist: one build, newest
+    assert any(name.startswith("setuptools-") for name in built_with[0])
+    assert any(name.startswith("wheel-") for name in built_with[0])
+
+
+def test_a_package_that_cannot_be_had_takes_with_it_only_what_needs_it() -> None:
+    """congdh/fastapi-realworld: SQLAlchemy 1.3.19 could not be built and alembic needs it; the resolver then
+    gave up on every declared dependency. Now only what needs the missing package is left out."""
+    request = ResolveRequest(main=("six==1.16.0", "docopt==0.6.2", "num2words==0.5.13"), test=(), tools=(),
+                             lock=None, target=HOST, as_of=None)  # no builder: docopt (sdist only) cannot be had
+    resolution = resolve(request, None, quiet)
+    assert set(packages(resolution)) == {"six"}
+    messages = " ".join(f.message for f in resolution.findings)
+    assert "docopt 0.6.2 has no wheel" in messages
+    assert "'num2words==0.5.13' was not installed: it needs docopt" in messages
+    assert "deps.conflict" not in rules(resolution)
 
 
 def test_the_graders_tools_fit_themselves_to_what_the_app_holds() -> None:
@@ -149,3 +166,22 @@ def test_a_build_that_failed_the_old_way_is_tried_again(tmp_path: Path) -> None:
         f'{{"builder": "engine-1", "format": {builds.BUILD_FORMAT}, "log_tail": "exit 1"}}')
     cached = builds._cached(tmp_path, "engine-1")
     assert cached is not None and cached.wheel is None and cached.log_tail == "exit 1"
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_an_old_c_extension_builds_with_the_tools_of_its_day_and_a_newer_wheel(docker_client: object) -> None:
+    """congdh/fastapi-realworld (2020): SQLAlchemy 1.3.19 has no wheel for Python 3.11. With the build tools of
+    2020 its C extension compiles, but wheel 0.35 refuses the cp311 tag ("would build wheel with unsupported
+    tag"); with the newest setuptools its setup.py fails. The tools of its day plus the newest `wheel` build it,
+    and alembic, which needs it, installs too."""
+    from grader.models import Limits
+    from grader.sandbox.docker import DockerSandbox
+
+    request = ResolveRequest(main=("sqlalchemy==1.3.19", "alembic"), test=(), tools=(), lock=None,
+                             target=CONTAINER, as_of=datetime(2020, 9, 10, 23, 59, 59, tzinfo=UTC))
+    resolution = resolve(request, DockerSandbox(client=docker_client).builder(Limits()), quiet)
+    found = {p.name: p for p in resolution.packages}
+    assert found["sqlalchemy"].version == "1.3.19" and found["sqlalchemy"].built
+    assert "alembic" in found
+    assert "deps.build-failed" not in rules(resolution), resolution.findings
