@@ -239,7 +239,7 @@ def _auto_detect(
 ) -> tuple[tuple[Framework, str] | None, list[Unparsable]]:
     """The framework and start command found by looking at the files (or None), and the modules that could
     hold the app but do not parse, most likely app module first."""
-    if os.path.isfile(project_dir / "manage.py") and not os.path.islink(project_dir / "manage.py"):
+    if _django_manage(project_dir):
         return ("django", DJANGO_COMMAND), []
     unparsable: list[Unparsable] = []
     located = [
@@ -253,6 +253,21 @@ def _auto_detect(
         return None, unparsable
     best, location = min(located, key=lambda pair: _rank(pair[0], pair[1], installed))
     return (best.framework, _command_for(best, location)), unparsable
+
+
+def _django_manage(project_dir: Path) -> bool:
+    """A `manage.py` of Django's: one that mentions Django, or at least not Flask. A Flask CLI group
+    (Flask-Script, FlaskGroup) is often called manage.py too, and must not be started as Django."""
+    path = project_dir / "manage.py"
+    if not os.path.isfile(path) or os.path.islink(path):
+        return False
+    try:
+        data = read_candidate_bytes(path, _MAX_SOURCE_BYTES) or b""
+    except IntakeError:
+        return False
+    if re.search(rb"\bdjango\b|DJANGO_SETTINGS_MODULE", data, re.IGNORECASE):
+        return True
+    return not re.search(rb"\bflask(_script)?\b", data, re.IGNORECASE)
 
 
 def _likely_app_first(item: Unparsable) -> tuple[int, int, str]:

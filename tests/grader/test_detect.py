@@ -348,3 +348,14 @@ def test_nothing_found_still_names_the_framework_from_requirements(tmp_path: Pat
     write(tmp_path, {"script.py": "print('hello')\n"})
     spec = detect_app(tmp_path, ["flask==3.0", "not a requirement!"])
     assert (spec.framework, spec.start_command) == ("flask", None)
+
+
+def test_a_flask_manage_py_is_not_started_as_django() -> None:
+    """a-r-g-v/realworld-flask and others: `manage.py` is a Flask CLI group there; starting it with
+    `manage.py migrate` can only fail (docs/validity.md)."""
+    from ..conftest import REPO_ROOT
+
+    spec = detect_app(REPO_ROOT / "tests" / "fixtures" / "submissions" / "flask-manage-py", ["flask==3.0.3"])
+    assert spec.framework == "flask"
+    assert spec.start_command is not None and "manage.py" not in spec.start_command
+    assert "create_app" in spec.start_command
