@@ -29,6 +29,7 @@ from datetime import datetime
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import unquote, urlparse
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -411,8 +412,7 @@ class Resolver:
                               "pin" if exact.get(name) == pin.version else
                               "tool" if name in tools else "resolved")
             records.append(Resolved(name, pin.version, origin, "main" if name in main_names else "test",
-                                    self.state.built.get(name) == pin.version, wheel.url, wheel.sha256,
-                                    wheel.filename))
+                                    _built_here(wheel.url), wheel.url, wheel.sha256, wheel.filename))
         return records
 
     def _note(self, message: str, rule: str, severity: Severity = Severity.INFO, file: str | None = None) -> None:
@@ -453,6 +453,14 @@ def _exact_version(requirement: str) -> str | None:
     if len(specifiers) == 1 and specifiers[0].operator in ("==", "===") and "*" not in specifiers[0].version:
         return specifiers[0].version
     return None
+
+
+def _built_here(url: str) -> bool:
+    """Whether a wheel is one the grader built from source (it lives in the cache's `built/`, not the index),
+    whichever resolution built it first."""
+    if not url.startswith("file://"):
+        return False
+    return Path(unquote(urlparse(url).path)).resolve().is_relative_to(cache_dir("built").resolve())
 
 
 def _summary(message: str, limit: int = 400) -> str:

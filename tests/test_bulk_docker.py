@@ -61,7 +61,7 @@ def short_startup_challenge(tmp_path: Path) -> Path:
 
 
 def unbuildable(path: Path) -> Path:
-    """A submission whose only requirement has no wheel anywhere: its app cannot import it."""
+    """A submission whose only requirement does not exist on the index: its app cannot import it."""
     path.mkdir(parents=True)
     (path / "requirements.txt").write_text("grader-test-no-such-package-q7x==1.0\n")
     (path / "Procfile").write_text("web: python app.py\n")
@@ -113,7 +113,8 @@ def test_a_batch_with_a_hanging_and_an_unbuildable_submission_finishes(docker_cl
     assert broken.status == "error" and broken.error
     failed_build = result(out, "unbuildable")
     assert failed_build.status == "graded" and failed_build.submission is not None
-    assert any(f.rule == "deps.no-wheel" for f in failed_build.submission.findings)
+    assert any(f.rule == "deps.not-installed" and "no project named" in f.message
+               for f in failed_build.submission.findings)
     assert failed_build.app is not None and not failed_build.app.started
     assert "exited with code 1" in (failed_build.app.problem or "")
     assert our_containers(docker_client) == []

@@ -63,12 +63,13 @@ def test_the_kit_installs_its_own_grader_and_checks_the_starter(kit: Path, insta
     assert "overall" in done.stdout.lower() or "overall" in done.stderr.lower(), done.stdout
 
 
-def grade_with(venv: Path, out: Path) -> dict[str, Any]:
+def check_with(venv: Path, kit: Path, out: Path) -> dict[str, Any]:
+    """`grader check` of the flask reference against the kit, with the local backend, from `venv`."""
     source = REPO_ROOT / "challenges" / "hello-api" / "solutions" / "flask-ref"
-    done = subprocess.run([str(venv / "bin" / "grader"), "grade", str(source), "--challenge", "hello-api",
-                           "--sandbox", "local", "--out", str(out), "--format", "json"],
+    done = subprocess.run([str(venv / "bin" / "grader"), "check", str(source), "--challenge", str(kit),
+                           "--sandbox", "local", "--out", str(out)],
                           capture_output=True, text=True, timeout=1800, check=False, cwd=out.parent)
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     result: dict[str, Any] = json.loads((out / "flask-ref" / "result.json").read_text())
     return result
 
@@ -82,8 +83,8 @@ def test_two_fresh_installs_score_alike_with_their_tools_recorded(
     done = subprocess.run([str(second / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True,
                           text=True, timeout=INSTALL_TIMEOUT_S, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
-    first_result = grade_with(installed_kit, tmp_path / "first-out")
-    second_result = grade_with(second, tmp_path / "second-out")
+    first_result = check_with(installed_kit, kit, tmp_path / "first-out")
+    second_result = check_with(second, kit, tmp_path / "second-out")
     for result in (first_result, second_result):
         assert result["status"] == "graded"
         assert result["tools"] == locked_versions() and set(result["tools"]) == set(SCORING_TOOLS)

@@ -200,8 +200,11 @@ def adversarial_challenge(root: Path, canary: str) -> Path:
 # --- watching the machine -----------------------------------------------------------------------------
 
 
-def stat_map(root: Path, skip: tuple[str, ...] = ("runs", "locks", "usage")) -> dict[str, tuple[int, int, str]]:
+def stat_map(root: Path, skip: tuple[str, ...] = ("runs", "locks", "usage", "uv")) -> dict[str, tuple[int, int, str]]:
     """path -> (size, mode, content digest) of every file under `root` (the grader's cache).
+
+    `uv/` is the resolver's own HTTP cache, which it revalidates and rewrites as pages age; it is written on
+    the host before any sandbox starts, by the grader alone.
 
     Content, not mtime: the grader touches entries it reuses (its own last-use bookkeeping, as `usage/`
     is). Large files are digested by their first and last 64 KiB, which any rewrite of a wheel changes.
