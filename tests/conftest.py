@@ -43,12 +43,20 @@ def docker_client() -> Iterator[object]:
     client.close()
 
 
-@pytest.fixture(autouse=True)
-def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep each session's grader cache away from the user's: one shared cache per test session."""
-    if "GRADER_CACHE_DIR" not in os.environ:
-        root = tmp_path_factory.getbasetemp() / "grader-cache"
-        monkeypatch.setenv("GRADER_CACHE_DIR", str(root))
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep each session's grader cache away from the user's: one shared cache per test session.
+
+    Session-scoped, so it is in place before any module- or session-scoped fixture grades something (a
+    function-scoped one would come too late for those, and their gradings would use the user's cache)."""
+    if "GRADER_CACHE_DIR" in os.environ:
+        yield
+        return
+    os.environ["GRADER_CACHE_DIR"] = str(tmp_path_factory.getbasetemp() / "grader-cache")
+    try:
+        yield
+    finally:
+        os.environ.pop("GRADER_CACHE_DIR", None)
 
 
 # --- servers "already on the machine", for the local backend's --service-url ----------------------------

@@ -546,8 +546,7 @@ def sha256(path: Path) -> str:
 
 @contextmanager
 def session_cache(tmp_path_factory: Any) -> Iterator[Path]:
-    """The session's grader cache (the one tests/conftest.py's `isolated_cache` names), for module fixtures,
-    which run before that function-scoped fixture."""
+    """The session's grader cache (the one tests/conftest.py's session-wide `isolated_cache` names)."""
     import pytest
 
     with pytest.MonkeyPatch.context() as patch:
