@@ -48,7 +48,8 @@ class StaticCheckSpec:
                 "--out", context.output_dir]
 
     def parse(self, output: CheckOutput) -> CheckRun:
-        """Its metrics and findings, or why it could not run (from `<id>.run.json` and `<id>.json`)."""
+        """Its metrics and findings, or why it could not run, from `<id>.run.json` and `<id>.json` in
+        `output.output_dir` (its exit code and stderr are in the run record: the plan runs several checks)."""
         return read_check_run(self.id, output.output_dir)
 
 
@@ -67,7 +68,7 @@ def plan_timeout(checks: Sequence[StaticCheckSpec]) -> float:
 
 def read_check_runs(checks: Sequence[StaticCheckSpec], out_dir: Path) -> list[CheckRun]:
     """One CheckRun per check: its metrics and findings, or why it could not run."""
-    return [check.parse(CheckOutput(out_dir, None, "")) for check in checks]
+    return [check.parse(CheckOutput(out_dir, exit_code=None, log="")) for check in checks]
 
 
 def read_check_run(check_id: str, out_dir: Path) -> CheckRun:
