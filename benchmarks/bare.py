@@ -17,14 +17,14 @@ import time
 from pathlib import Path
 
 from benchmarks.workload import Prepared, writable_copy
-from checks.base import CheckContext
-from checks.hidden_tests import HiddenTestsCheck
 from checks.typecheck import CONFIG, MYPY_FLAGS
-from checks.wait_for_app import wait_for_health
 from grader.challenge import hidden_tests_dir
+from grader.checks.registry import HIDDEN_TESTS
+from grader.checks.spec import CheckContext
 from grader.models import Challenge
 from grader.paths import checks_dir
 from grader.sandbox.base import EnvironmentRequest
+from grader.sandbox.health import wait_for_health
 from grader.sandbox.local import LocalSandbox, app_environment, free_port
 
 BIN = Path(sys.executable).parent
@@ -73,9 +73,9 @@ def _hidden_suite(prepared: Prepared, challenge: Challenge, code: Path, env: dic
         ready, detail = wait_for_health(url + challenge.app.health_path, 60)
         if not ready:
             raise RuntimeError(f"{prepared.name}: the app did not start on the host ({detail})")
-        argv = HiddenTestsCheck().command(CheckContext(str(hidden_tests_dir(challenge)), str(work), url))
+        context = CheckContext(str(hidden_tests_dir(challenge)), str(work), sys.executable, app_url=url)
         pytest_env = {**os.environ, "PYTHONPATH": str(checks_dir().parent)}
-        return timed([sys.executable, *argv[1:]], work, pytest_env)
+        return timed(HIDDEN_TESTS.command(context), work, pytest_env)
     finally:
         os.killpg(app.pid, signal.SIGKILL)
         app.wait()

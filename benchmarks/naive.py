@@ -14,10 +14,10 @@ import time
 from typing import Any
 
 from benchmarks.workload import Prepared
-from checks.base import CheckContext
-from checks.hidden_tests import HiddenTestsCheck
 from checks.typecheck import MYPY_FLAGS
 from grader.challenge import hidden_tests_dir
+from grader.checks.registry import HIDDEN_TESTS
+from grader.checks.spec import CheckContext
 from grader.models import Challenge
 from grader.paths import checks_dir
 from grader.sandbox import images
@@ -29,7 +29,7 @@ def naive_script(prepared: Prepared, challenge: Challenge) -> str:
     """The shell script the naive grader runs in its container."""
     port = challenge.app.port
     url = f"http://127.0.0.1:{port}"
-    hidden = HiddenTestsCheck().command(CheckContext("/grader/tests", "/tmp/out", url))
+    hidden = HIDDEN_TESTS.command(CheckContext("/grader/tests", "/tmp/out", app_url=url))
     env_reqs = " ".join(shlex.quote(r) for r in prepared.env_wheels.installable)
     tool_reqs = " ".join(shlex.quote(r) for r in prepared.runner_wheels.installable)
     app_files = " ".join(shlex.quote(f) for f in prepared.app_files)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
 
-from checks.base import FindingDict, write_report
+from checks.formats import MAX_FINDINGS, FindingDict, StaticReport, report_file
 
 JUNK_DIRS = frozenset({
     ".git", ".hg", ".svn", ".venv", "venv", ".env", "env", "virtualenv", "node_modules", "__pycache__",
@@ -294,6 +295,25 @@ def finding(
     """A finding with every key set, so reports have one shape."""
     return {"message": one_line(message, 500), "file": file, "line": line, "rule": rule, "category": category,
             "severity": severity}
+
+
+def write_report(
+    out_dir: Path, check_id: str, metrics: dict[str, float], findings: list[FindingDict],
+    tools: dict[str, str] | None = None,
+) -> Path:
+    """Write a static check's report (`checks.formats.StaticReport`) atomically: the host never reads half a file."""
+    payload: StaticReport = {
+        "id": check_id,
+        "metrics": {name: round(float(value), 4) for name, value in sorted(metrics.items())},
+        "findings": findings[:MAX_FINDINGS],
+        "findings_total": len(findings),
+        "tools": tools or {},
+    }
+    target = out_dir / report_file(check_id)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=1))
+    tmp.replace(target)
+    return target
 
 
 def location_key(item: FindingDict) -> tuple[str, int, str, str]:

@@ -40,28 +40,12 @@ from checks._common import (
     python_files,
     run_main,
 )
-from checks.base import FindingDict, ToolContext, module_command
+from checks.formats import FindingDict
 
 CHECK_ID = "complexity"
 CATEGORY = "python_fundamentals"
 CC_LIMIT = 10
 MI_LIMIT = 20.0
-
-
-class ComplexityCheck:
-    """radon cyclomatic complexity and maintainability index (python_fundamentals)."""
-
-    id = CHECK_ID
-    categories: tuple[str, ...] = (CATEGORY,)
-    environment = "tools"
-    timeout_s = 90.0
-
-    def command(self, context: ToolContext) -> list[str]:
-        """`python -m checks.complexity --submission S --out O`."""
-        return module_command(self.id, context)
-
-
-CHECK = ComplexityCheck()
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ from checks._common import (
     run_main,
     tool_version,
 )
-from checks.base import FindingDict, ToolContext, module_command
+from checks.formats import FindingDict
 
 CHECK_ID = "lint"
 FUNDAMENTALS = "python_fundamentals"
@@ -72,7 +72,6 @@ CONFIG = Path(__file__).resolve().parent / "config" / "ruff.toml"
 SYNTAX_ERROR = "syntax-error"
 RUFF_TIMEOUT_S = 45.0
 MAX_ARGV_FILES = 400  # files per ruff invocation (keeps the command line short)
-HARDCODED_SECRET_CODES = ("S105", "S106", "S107")  # the host counts these once with the practices' secrets
 
 # code: (category, also on tests, why it matters)
 RULES: dict[str, tuple[str, bool, str]] = {
@@ -150,22 +149,6 @@ RULES: dict[str, tuple[str, bool, str]] = {
     "S612": (INFRASTRUCTURE, False, "insecure logging config listener"),
     "T100": (INFRASTRUCTURE, False, "debugger left in the code"),
 }
-
-
-class LintCheck:
-    """ruff with the grader's rules, findings grouped into three categories."""
-
-    id = CHECK_ID
-    categories: tuple[str, ...] = LINT_CATEGORIES
-    environment = "tools"
-    timeout_s = 90.0
-
-    def command(self, context: ToolContext) -> list[str]:
-        """`python -m checks.lint --submission S --out O`."""
-        return module_command(self.id, context)
-
-
-CHECK = LintCheck()
 
 
 def known_rules(cwd: Path) -> set[str]:

@@ -87,7 +87,7 @@ from checks._common import (
     version_word,
     walk_files,
 )
-from checks.base import FindingDict, ToolContext, module_command
+from checks.formats import PRACTICES_SECRET_RULE, FindingDict
 
 CHECK_ID = "practices"
 FUNDAMENTALS = "python_fundamentals"
@@ -113,22 +113,6 @@ README_RUN = re.compile(
     r"```|~~~|::\s*$|^(?: {4}|\t)\S|\b(run|start|docker|install|uvicorn|gunicorn|pip|poetry|make|manage\.py)\b",
     re.IGNORECASE | re.MULTILINE,
 )
-
-
-class PracticesCheck:
-    """Repository and code practices: containers, CI, migrations, secrets, logging, idioms."""
-
-    id = CHECK_ID
-    categories: tuple[str, ...] = (INFRASTRUCTURE, "testing", "observability", FUNDAMENTALS, "databases")
-    environment = "tools"
-    timeout_s = 120.0
-
-    def command(self, context: ToolContext) -> list[str]:
-        """`python -m checks.practices --submission S --out O`."""
-        return module_command(self.id, context)
-
-
-CHECK = PracticesCheck()
 
 
 @dataclass
@@ -540,7 +524,7 @@ def readme_instructions(files: Sequence[SourceFile]) -> bool:
 
 # --- secrets -------------------------------------------------------------------------------------------------
 
-SECRET_RULE = "secret"  # a likely real secret: the host counts lint's S105-S107 at the same line once with it
+SECRET_RULE = PRACTICES_SECRET_RULE  # a likely real secret: the host counts lint's S105-S107 at that line once
 DEV_CREDENTIAL_RULE = "dev-credential"
 KEYWORD_SECRET = "Secret Keyword"  # detect-secrets' "a secret-looking name is given a literal" detector
 COMPOSE_FILE = re.compile(r"^(?:docker-)?compose(?:\.[\w.-]+)?\.ya?ml$")

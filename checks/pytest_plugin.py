@@ -22,18 +22,10 @@ import httpx
 import pytest
 
 from checks.app_control import ControlError, ask, control_dir, health_path, startup_timeout_s
+from checks.formats import APP_URL_ENV, CATEGORY_IDS, UNCATEGORIZED, SuiteReport, SuiteTestRecord
 from checks.services_access import GraderDatabase, connect_database, database_url, redis_url
 from checks.wait_for_app import wait_for_health
 
-CATEGORY_IDS = (
-    "python_fundamentals",
-    "api_design",
-    "databases",
-    "testing",
-    "infrastructure",
-    "observability",
-)
-UNCATEGORIZED = "uncategorized"
 MESSAGE_LIMIT = 2000
 UNFINISHED = "did not finish: the hidden suite was stopped at its time limit (the app did not answer in time)"
 REPORT_KEY = pytest.StashKey["GraderReport"]()
@@ -44,7 +36,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grader-report", default=None, help="Write the grader's JSON report of verdicts here.")
     group.addoption(
         "--app-url",
-        default=os.environ.get("GRADER_APP_URL", "http://127.0.0.1:8000"),
+        default=os.environ.get(APP_URL_ENV, "http://127.0.0.1:8000"),
         help="Base URL of the app under test (default: $GRADER_APP_URL).",
     )
     group.addoption(
@@ -72,7 +64,7 @@ class GraderReport:
     """
 
     def __init__(self) -> None:
-        self.tests: dict[str, dict[str, Any]] = {}
+        self.tests: dict[str, SuiteTestRecord] = {}
         self.started = time.monotonic()
         self.finished = False
         self._begun: set[str] = set()
@@ -98,7 +90,7 @@ class GraderReport:
         entry["outcome"] = outcome
         entry["message"] = _short_message(report)
 
-    def payload(self, exitstatus: int | None, collected: int) -> dict[str, Any]:
+    def payload(self, exitstatus: int | None, collected: int) -> SuiteReport:
         """The report as written to `--grader-report`; `finished` is false until the session ends."""
         return {
             "exit_status": exitstatus,

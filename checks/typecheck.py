@@ -72,7 +72,7 @@ from checks._common import (
     tool_env,
     tool_version,
 )
-from checks.base import FindingDict, ToolContext, module_command
+from checks.formats import FindingDict
 
 CHECK_ID = "typecheck"
 CATEGORY = "python_fundamentals"
@@ -94,22 +94,6 @@ MESSAGE = re.compile(
     r"^(?P<file>[^\n:]+?\.py):(?:(?P<line>\d+):)?(?:\d+:)? (?P<kind>error|note|warning): (?P<text>.*)$"
 )
 ERROR_CODE = re.compile(r"\s+\[(?P<code>[a-z0-9-]+)\]$")
-
-
-class TypecheckCheck:
-    """mypy --strict and annotation coverage on app code (python_fundamentals)."""
-
-    id = CHECK_ID
-    categories: tuple[str, ...] = (CATEGORY,)
-    environment = "tools"
-    timeout_s = 180.0
-
-    def command(self, context: ToolContext) -> list[str]:
-        """`python -m checks.typecheck --submission S --out O`."""
-        return module_command(self.id, context)
-
-
-CHECK = TypecheckCheck()
 
 
 # --- annotation coverage -------------------------------------------------------------------------------

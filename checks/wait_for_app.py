@@ -1,9 +1,10 @@
 """Wait until the app answers its health path: `python -m checks.wait_for_app URL TIMEOUT_S`.
 
 Exit 0 when a 2xx arrives, 3 when the deadline passes. Runs in the runner container, which shares only
-the app's loopback, so this is how the grader learns the app is up. A redirect to the same origin is
-followed (Django's APPEND_SLASH answers `/api/tags` with a 301 to `/api/tags/`): an app that serves its
-health path after a redirect is up; redirects elsewhere are never followed.
+the app's loopback, so this is how the grader learns the app is up (the pytest plugin uses it too, after a
+restart). A redirect to the same origin is followed (Django's APPEND_SLASH answers `/api/tags` with a 301
+to `/api/tags/`): an app that serves its health path after a redirect is up; redirects elsewhere are never
+followed. The host's own probe, for the local backend, is `grader.sandbox.health`: same rules, same tests.
 """
 
 from __future__ import annotations

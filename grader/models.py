@@ -10,16 +10,9 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_VERSION = "1.0"
+from checks.formats import CATEGORY_IDS as CATEGORY_IDS  # one list for the suite's plugin (in the sandbox) and the host
 
-CATEGORY_IDS: tuple[str, ...] = (
-    "python_fundamentals",
-    "api_design",
-    "databases",
-    "testing",
-    "infrastructure",
-    "observability",
-)
+SCHEMA_VERSION = "1.0"
 
 DEFAULT_WEIGHTS: dict[str, int] = {
     "python_fundamentals": 20,

@@ -23,12 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
-from checks.base import CheckContext, CheckOutput, StaticCheck
-from checks.hidden_tests import HiddenTestsCheck
 from grader import __version__
 from grader.app_log import failure_line
 from grader.cache import mark_image_used, touch
 from grader.challenge import challenge_content_hash, hidden_tests_dir, public_tests_dir
+from grader.checks.registry import HIDDEN_TESTS, static_checks_in
+from grader.checks.spec import CheckContext, CheckOutput
+from grader.checks.static import StaticCheckSpec, Where, read_check_runs
 from grader.detect import NO_START_PROBLEM, AppSpec, detect_app
 from grader.environments import (
     Declared,
@@ -73,7 +74,6 @@ from grader.sandbox.base import (
 )
 from grader.sandbox.services import ServiceRequest
 from grader.scoring import scale_hidden_results, score_categories, score_check_runs
-from grader.static import load_static_checks, read_check_runs
 from grader.toolchain import installed_versions, lock_hash, locked_versions, runner_request
 
 RESULT_FILE = "result.json"
@@ -95,7 +95,7 @@ class Suite:
     """The challenge suite run against the app: the hidden one (`grade`) or the public one (`check`)."""
 
     directory: Path
-    check_id: str = HiddenTestsCheck.id
+    check_id: str = HIDDEN_TESTS.id
 
 
 def hidden_suite(challenge: Challenge) -> Suite:
@@ -356,8 +356,8 @@ def _run_app_stage(grading: Grading, environment: Environment) -> RunOutcome | N
         return run_app(grading, environment)
 
 
-def _run_static_job(grading: Grading, environment: Environment, where: Literal["tools", "candidate"],
-                    checks: tuple[StaticCheck, ...]) -> list[CheckRun]:
+def _run_static_job(grading: Grading, environment: Environment, where: Where,
+                    checks: tuple[StaticCheckSpec, ...]) -> list[CheckRun]:
     """One static job in its own sandboxed run; a run that could not start reports its checks as errors."""
     assert grading.snapshot is not None
     out_dir = result_dir(grading.out_root, grading.name) / "static" / where
@@ -412,11 +412,9 @@ class _Background(Generic[T]):
         return self._result  # type: ignore[return-value]  # set when no error was raised
 
 
-def _static_jobs() -> list[tuple[Literal["tools", "candidate"], tuple[StaticCheck, ...]]]:
-    checks = load_static_checks()
-    tools = tuple(c for c in checks if c.environment == "tools")
-    candidate = tuple(c for c in checks if c.environment == "candidate")
-    return [("tools", tools), ("candidate", candidate)]
+def _static_jobs() -> list[tuple[Where, tuple[StaticCheckSpec, ...]]]:
+    """The grader's tools in one run, the candidate's own tests in another."""
+    return [("tools", static_checks_in("tools")), ("candidate", static_checks_in("candidate"))]
 
 
 def run_app(grading: Grading, environment: Environment) -> RunOutcome | None:
@@ -451,7 +449,7 @@ def hidden_test_results(grading: Grading, outcome: RunOutcome | None) -> list[Ch
     if outcome is not None and outcome.runner_problem:
         raise GradingError(f"the hidden suite could not run: {outcome.runner_problem}")
     if outcome is not None and outcome.report is not None:
-        return HiddenTestsCheck(check_id=grading.tests.check_id).parse(
+        return replace(HIDDEN_TESTS, id=grading.tests.check_id).parse(
             CheckOutput(outcome.report.parent, 0, outcome.runner_log))
     reason = _not_started_reason(outcome, grading.app_spec)
     grading.log(f"{grading.name}: {reason}")
@@ -486,11 +484,11 @@ def fail_all_hidden_tests(challenge: Challenge, reason: str, suite: Suite | None
     Only the grader's own plugin and the challenge's trusted tests run here; no candidate code.
     """
     suite = suite or hidden_suite(challenge)
-    check = HiddenTestsCheck(fail_all_reason=reason, check_id=suite.check_id)
+    check = replace(HIDDEN_TESTS, id=suite.check_id, fail_all_reason=reason)
     with tempfile.TemporaryDirectory(prefix="grader-failall-") as scratch:
-        context = CheckContext(str(suite.directory), scratch, "http://127.0.0.1:9")
-        argv = [sys.executable, *check.command(context)[1:]]
-        proc = subprocess.run(argv, capture_output=True, text=True, cwd=scratch, timeout=300, check=False)
+        context = CheckContext(str(suite.directory), scratch, sys.executable, app_url="http://127.0.0.1:9")
+        proc = subprocess.run(check.command(context), capture_output=True, text=True, cwd=scratch, timeout=300,
+                              check=False)
         return check.parse(CheckOutput(Path(scratch), proc.returncode, proc.stdout + proc.stderr))
 
 

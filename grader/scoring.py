@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from checks.lint import HARDCODED_SECRET_CODES
-from checks.practices import SECRET_RULE
+from checks.formats import LINT_SECRET_RULES, PRACTICES_SECRET_RULE
 from grader.models import (
     CATEGORY_IDS,
     CategoryScore,
@@ -165,14 +164,14 @@ def count_each_secret_once(runs: Sequence[CheckRun]) -> list[CheckRun]:
     if practices is None:
         return list(runs)
     secrets = {(f.file, f.line) for f in practices.findings
-               if f.rule == SECRET_RULE and f.file is not None and f.line is not None}
+               if f.rule == PRACTICES_SECRET_RULE and f.file is not None and f.line is not None}
     return [_without_secrets(run, secrets) if run.id == "lint" and run.status == "ok" else run for run in runs]
 
 
 def _without_secrets(lint: CheckRun, secrets: set[tuple[str, int]]) -> CheckRun:
     findings, repeated = [], 0
     for finding in lint.findings:
-        if (finding.rule in HARDCODED_SECRET_CODES and finding.severity != Severity.INFO
+        if (finding.rule in LINT_SECRET_RULES and finding.severity != Severity.INFO
                 and (finding.file, finding.line) in secrets):
             finding = finding.model_copy(update={"severity": Severity.INFO,
                                                  "message": f"{finding.message} ({COUNTED_ONCE})"})

@@ -18,8 +18,8 @@ import jsonschema
 import pytest
 
 from grader.challenge import load_challenge
+from grader.checks.registry import STATIC_CHECKS
 from grader.models import DEFAULT_WEIGHTS, Challenge
-from grader.static import STATIC_CHECK_IDS
 
 from .conftest import REPO_ROOT
 
@@ -98,7 +98,7 @@ def assert_graded_as_expected(result: dict[str, Any], name: str, backend: str) -
     for check in result["checks"]:
         if not check["id"].startswith("hidden-tests/"):
             static.setdefault(check["id"].split("/")[0], []).append(check)
-    assert set(static) == set(STATIC_CHECK_IDS)
+    assert set(static) == set(STATIC_CHECKS)
     for check_id, checks in static.items():
         # a category whose only rules are practices hello-api does not ask for is skipped, never an error
         assert all(c["status"] in ("passed", "failed", "skipped") for c in checks), checks

@@ -24,7 +24,8 @@ def test_wheel_ships_data_and_checks(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in (
         "checks/pytest_plugin.py",
-        "checks/hidden_tests.py",
+        "checks/formats.py",
+        "grader/checks/suite.py",
         "grader/schema/result.schema.json",
         "grader/sandbox/base.Dockerfile",
         "grader/_data/challenges/hello-api/challenge.toml",

@@ -9,9 +9,9 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from checks.base import StaticCheck
+from grader.checks.static import StaticCheckSpec, Where
 from grader.models import AppRun, Finding, Limits
 from grader.sandbox.services import ServiceRequest
 
@@ -68,8 +68,8 @@ class StaticJob:
     """Static checks to run against a snapshot, in the grader's tool environment or the candidate's."""
 
     snapshot: Path
-    checks: tuple[StaticCheck, ...]
-    where: Literal["tools", "candidate"]
+    checks: tuple[StaticCheckSpec, ...]
+    where: Where
     limits: Limits
     output_dir: Path  # host dir where each check's `<id>.json` and `<id>.run.json` land
     app_env: dict[str, str] = field(default_factory=dict)

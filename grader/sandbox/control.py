@@ -1,4 +1,5 @@
-"""The grader's side of the control channel (see `checks.app_control`): restart the app, hand out its log.
+"""The grader's side of the control channel (the runner's is `checks.app_control`): restart the app, hand out
+its log. File names and shapes are `checks.formats`'.
 
 A backend creates the control directory, gives its path to the runner, and calls `ControlServer.serve()`
 from the loop that watches the run. The app never sees this directory, so only the grader's suite can ask.
@@ -6,11 +7,18 @@ from the loop that watches the run. The app never sees this directory, so only t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from checks.app_control import pending_requests, write_answer
+from checks.formats import (
+    ANSWER_SUFFIX,
+    CONTROL_ENV,
+    HEALTH_PATH_ENV,
+    REQUEST_SUFFIX,
+    STARTUP_TIMEOUT_ENV,
+    ControlAnswer,
+)
 
 MAX_RESTARTS = 10  # a suite that restarts the app in a loop is a broken challenge, not a reason to hang
 
@@ -36,7 +44,7 @@ class ControlServer:
         for request, action in pending_requests(self.directory):
             write_answer(request, self._handle(action))
 
-    def _handle(self, action: str) -> dict[str, Any]:
+    def _handle(self, action: str) -> ControlAnswer:
         try:
             if action == "restart":
                 return self._restart()
@@ -46,9 +54,32 @@ class ControlServer:
             return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         return {"ok": False, "error": f"unknown action {action!r}"}
 
-    def _restart(self) -> dict[str, Any]:
+    def _restart(self) -> ControlAnswer:
         if self.restarts >= MAX_RESTARTS:
             return {"ok": False, "error": f"the app was already restarted {MAX_RESTARTS} times in this run"}
         self.restarts += 1
         self.restart()
         return {"ok": True, "error": None}
+
+
+def runner_environment(directory: str, health_path: str, startup_timeout_s: float) -> dict[str, str]:
+    """What a backend puts in the runner's environment so the suite can use the channel."""
+    return {CONTROL_ENV: directory, HEALTH_PATH_ENV: health_path, STARTUP_TIMEOUT_ENV: f"{startup_timeout_s:g}"}
+
+
+def pending_requests(directory: Path) -> list[tuple[Path, str]]:
+    """Requests not answered yet, oldest first, as (request file, action)."""
+    found = []
+    for request in sorted(directory.glob(f"*{REQUEST_SUFFIX}")):
+        action = request.stem.rsplit("-", 1)[-1]
+        if not request.with_suffix(ANSWER_SUFFIX).exists():
+            found.append((request, action))
+    return found
+
+
+def write_answer(request: Path, answer: ControlAnswer) -> None:
+    """Write the answer to `request` atomically (the runner never reads half a file)."""
+    tmp = request.with_name(f".{request.stem}.answer.tmp")
+    tmp.write_text(json.dumps(answer))
+    tmp.chmod(0o644)
+    tmp.replace(request.with_suffix(ANSWER_SUFFIX))

@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 from docker import errors as docker_errors
 
-from checks.app_control import runner_environment
-from checks.base import CheckContext, ToolContext
-from checks.hidden_tests import HiddenTestsCheck
 from grader import __version__
+from grader.checks.registry import HIDDEN_TESTS
+from grader.checks.spec import CheckContext
+from grader.checks.static import MAX_REPORT_BYTES, PLAN_NAME, plan_timeout, write_plan
 from grader.models import AppRun, Finding, Limits, Severity
 from grader.paths import cache_dir, checks_dir
 from grader.sandbox import images, services
@@ -51,12 +51,11 @@ from grader.sandbox.base import (
     SandboxError,
     StaticJob,
 )
-from grader.sandbox.control import ControlServer
+from grader.sandbox.control import ControlServer, runner_environment
 from grader.sandbox.evidence import Limit, describe, limits_from_log, ordered
 from grader.sandbox.mypy_seed import SEED_MOUNT, ensure_mypy_seed
 from grader.sandbox.owner import owner_labels
 from grader.sandbox.services import ServiceRequest
-from grader.static import MAX_REPORT_BYTES, PLAN_NAME, plan_timeout, write_plan
 
 if TYPE_CHECKING:
     from grader.sandbox.builder import ContainerBuilder
@@ -222,7 +221,7 @@ class DockerSandbox(Sandbox):
         run_id = uuid.uuid4().hex[:12]
         with _engine_errors_as_sandbox_errors(), _writable_output(job.output_dir) as out_dir, \
                 self._pod(run_id) as pod:
-            write_plan(job.checks, ToolContext(STATIC_SUBMISSION, RUNNER_OUT), out_dir)
+            write_plan(job.checks, CheckContext(STATIC_SUBMISSION, RUNNER_OUT), out_dir)
             network_mode, services_env = "none", {}
             if job.services:  # the candidate's own tests get fresh services of their own, in a pod
                 services_env = self._start_holder_and_services(run_id, pod, None, job.services, job.limits).app_env
@@ -422,8 +421,8 @@ class DockerSandbox(Sandbox):
                       services_env: dict[str, str]) -> Any:
         assert self._runner is not None
         app_url = f"http://127.0.0.1:{plan.port}"
-        check = HiddenTestsCheck()
-        pytest_argv = check.command(CheckContext(RUNNER_TESTS, RUNNER_OUT, app_url)) + list(plan.pytest_args)
+        pytest_argv = [*HIDDEN_TESTS.command(CheckContext(RUNNER_TESTS, RUNNER_OUT, app_url=app_url)),
+                       *plan.pytest_args]
         wait_argv = ["python", "-m", "checks.wait_for_app", app_url + plan.health_path,
                      str(plan.limits.startup_timeout_s)]
         script = (

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
-from checks.app_control import runner_environment
-from checks.base import CheckContext, ToolContext
-from checks.hidden_tests import REPORT_NAME, HiddenTestsCheck
-from checks.wait_for_app import wait_for_health
+from grader.checks.registry import HIDDEN_TESTS
+from grader.checks.spec import CheckContext
+from grader.checks.static import plan_timeout, write_plan
+from grader.checks.suite import REPORT_NAME
 from grader.filelocks import file_lock
 from grader.models import AppRun, Finding, Limits, Severity
 from grader.paths import cache_dir, checks_dir
@@ -48,11 +48,11 @@ from grader.sandbox.base import (
     SandboxError,
     StaticJob,
 )
-from grader.sandbox.control import ControlServer
+from grader.sandbox.control import ControlServer, runner_environment
 from grader.sandbox.evidence import Limit, limits_from_log, ordered
+from grader.sandbox.health import wait_for_health
 from grader.sandbox.local_services import LocalServices
 from grader.sandbox.services import ServiceRequest
-from grader.static import plan_timeout, write_plan
 
 MARKER_NAME = ".grader-complete"  # written last: a venv without it is an unfinished build
 REQUIREMENTS_NAME = "grader-requirements.txt"
@@ -184,7 +184,8 @@ class LocalSandbox(Sandbox):
         with contextlib.ExitStack() as stack:
             work = stack.enter_context(_temp_dir("grader-static-"))
             data = stack.enter_context(_temp_dir("grader-data-"))
-            plan = write_plan(job.checks, ToolContext(str(job.snapshot), str(job.output_dir), python), job.output_dir)
+            plan = write_plan(job.checks, CheckContext(str(job.snapshot), str(job.output_dir), python),
+                              job.output_dir)
             if job.where == "tools":
                 env, preexec = {**_essential_env(), "HOME": str(work)}, None
             else:
@@ -710,8 +711,8 @@ def _run_suite(plan: RunPlan, app_url: str, work: Path, control: ControlServer,
 
 def _suite_command(plan: RunPlan, app_url: str, report: Path) -> list[str]:
     """The hidden-test check's own command, run with the grader's interpreter."""
-    argv = HiddenTestsCheck().command(CheckContext(str(plan.tests_dir), str(report.parent), app_url))
-    return [sys.executable, *argv[1:], *plan.pytest_args]
+    context = CheckContext(str(plan.tests_dir), str(report.parent), sys.executable, app_url=app_url)
+    return [*HIDDEN_TESTS.command(context), *plan.pytest_args]
 
 
 def _runner_environment(app_url: str, home: Path) -> dict[str, str]:

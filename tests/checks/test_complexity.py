@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from checks._common import SourceFile, parse_python
-from checks.base import ToolContext
-from checks.complexity import CHECK, function_blocks, load_radon
+from checks.complexity import function_blocks, load_radon
+from grader.checks.registry import COMPLEXITY
+from grader.checks.spec import CheckContext
 
 from .test_common import BAD, FASTAPI_REF, GOOD, assert_crash, bare_python, readonly, run_check, snapshot
 
@@ -15,8 +16,8 @@ __all__ = ["readonly"]  # the fixture, imported for pytest
 
 
 def test_interface() -> None:
-    assert (CHECK.id, CHECK.categories, CHECK.environment) == ("complexity", ("python_fundamentals",), "tools")
-    assert CHECK.command(ToolContext("/s", "/o", "py"))[:3] == ["py", "-m", "checks.complexity"]
+    assert (COMPLEXITY.id, COMPLEXITY.runs_in) == ("complexity", "tools")
+    assert COMPLEXITY.command(CheckContext("/s", "/o", "py"))[:3] == ["py", "-m", "checks.complexity"]
 
 
 def test_bad_sample_flags_the_complex_function(tmp_path: Path) -> None:

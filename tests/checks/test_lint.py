@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from checks.base import CATEGORY_IDS, ToolContext
-from checks.lint import CHECK, LINT_CATEGORIES, RULES
+from checks.formats import CATEGORY_IDS, LINT_SECRET_RULES
+from checks.lint import LINT_CATEGORIES, RULES
+from grader.checks.registry import LINT
+from grader.checks.spec import CheckContext
 
 from .test_common import (
     BAD,
@@ -24,9 +26,11 @@ __all__ = ["readonly"]  # the fixture, imported for pytest
 
 
 def test_interface_and_rule_table() -> None:
-    assert (CHECK.id, CHECK.environment) == ("lint", "tools")
-    assert set(CHECK.categories) == {"python_fundamentals", "observability", "infrastructure"}
-    assert CHECK.command(ToolContext("/s", "/o"))[:3] == ["python", "-m", "checks.lint"]
+    assert (LINT.id, LINT.runs_in) == ("lint", "tools")
+    assert set(LINT_CATEGORIES) == {"python_fundamentals", "observability", "infrastructure"}
+    assert LINT.command(CheckContext("/s", "/o"))[:3] == ["python", "-m", "checks.lint"]
+    # the host's scoring counts these once with the practices' secrets: they must be lint's, in infrastructure
+    assert all(RULES[code][0] == "infrastructure" for code in LINT_SECRET_RULES)
     assert {category for category, _, _ in RULES.values()} == set(LINT_CATEGORIES)
     assert not any(code.startswith("S101") for code in RULES)  # asserts are never findings
     assert all(RULES[code][1] is False for code in RULES if code.startswith(("S", "T")))  # not on tests

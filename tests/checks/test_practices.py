@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from checks.base import CATEGORY_IDS, ToolContext
-from checks.practices import CHECK, builtin_dockerfile_rules, requirement_pinned
+from checks.formats import CATEGORY_IDS
+from checks.practices import builtin_dockerfile_rules, requirement_pinned
+from grader.checks.registry import PRACTICES
+from grader.checks.spec import CheckContext
 
 from .test_common import (
     BAD,
@@ -30,9 +32,8 @@ FLAGS = ("has_pinned_dependencies", "has_dockerfile", "has_ci_config", "has_migr
 
 
 def test_interface() -> None:
-    assert (CHECK.id, CHECK.environment) == ("practices", "tools")
-    assert set(CHECK.categories) == {"infrastructure", "testing", "observability", "python_fundamentals", "databases"}
-    assert CHECK.command(ToolContext("/s", "/o"))[:3] == ["python", "-m", "checks.practices"]
+    assert (PRACTICES.id, PRACTICES.runs_in) == ("practices", "tools")
+    assert PRACTICES.command(CheckContext("/s", "/o"))[:3] == ["python", "-m", "checks.practices"]
 
 
 def test_good_sample_shows_every_practice(tmp_path: Path) -> None:

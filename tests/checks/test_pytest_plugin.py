@@ -7,13 +7,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from checks.base import CheckContext, CheckOutput
-from checks.hidden_tests import HiddenTestsCheck
+from grader.checks.registry import HIDDEN_TESTS
+from grader.checks.spec import CheckContext, CheckOutput
+from grader.checks.suite import SuiteCheckSpec
 from grader.models import CheckStatus
 
 SUITE = '''
@@ -87,19 +89,19 @@ def server() -> Iterator[str]:
     httpd.shutdown()
 
 
-def run_check(tmp_path: Path, app_url: str, check: HiddenTestsCheck) -> list:  # type: ignore[type-arg]
+def run_check(tmp_path: Path, app_url: str, check: SuiteCheckSpec) -> list:  # type: ignore[type-arg]
     suite = tmp_path / "suite"
     suite.mkdir()
     (suite / "test_suite.py").write_text(SUITE)
     out = tmp_path / "out"
     out.mkdir()
-    argv = check.command(CheckContext(str(suite), str(out), app_url))
-    proc = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, cwd=tmp_path, check=False)
+    argv = check.command(CheckContext(str(suite), str(out), sys.executable, app_url=app_url))
+    proc = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, check=False)
     return check.parse(CheckOutput(out, proc.returncode, proc.stdout + proc.stderr))
 
 
 def test_verdicts_grouped_by_category(tmp_path: Path, server: str) -> None:
-    results = {r.category: r for r in run_check(tmp_path, server, HiddenTestsCheck())}
+    results = {r.category: r for r in run_check(tmp_path, server, HIDDEN_TESTS)}
     api = results["api_design"]
     assert (api.score, api.max_score, api.status) == (1, 2, CheckStatus.FAILED)
     assert api.findings[0].rule == "test_missing_is_404"
@@ -115,20 +117,21 @@ def test_verdicts_grouped_by_category(tmp_path: Path, server: str) -> None:
 
 
 def test_fail_all_counts_every_test_without_contacting_the_app(tmp_path: Path) -> None:
-    results = {r.category: r for r in run_check(tmp_path, "http://127.0.0.1:9", HiddenTestsCheck("app did not start"))}
+    failing_all = replace(HIDDEN_TESTS, fail_all_reason="app did not start")
+    results = {r.category: r for r in run_check(tmp_path, "http://127.0.0.1:9", failing_all)}
     assert results["api_design"].score == 0 and results["api_design"].max_score == 2
     assert all((t.message or "").endswith("app did not start") for t in results["api_design"].tests)
     assert results["databases"].max_score == 1
 
 
 def test_missing_report_is_the_graders_error(tmp_path: Path) -> None:
-    results = HiddenTestsCheck().parse(CheckOutput(tmp_path, 4, "ERROR: usage"))
+    results = HIDDEN_TESTS.parse(CheckOutput(tmp_path, 4, "ERROR: usage"))
     assert results[0].status == CheckStatus.ERROR
     assert "produced no report" in results[0].summary
 
 
 def test_weights_share_a_categorys_points(tmp_path: Path, server: str) -> None:
-    results = {r.category: r for r in run_check(tmp_path, server, HiddenTestsCheck())}
+    results = {r.category: r for r in run_check(tmp_path, server, HIDDEN_TESTS)}
     infra = results["infrastructure"]
     assert (infra.score, infra.max_score) == (4.0, 4.5)
     assert {t.name: t.weight for t in infra.tests} == {"test_heavy": 3.0, "test_light_fails": 0.5,

@@ -8,9 +8,9 @@ import sys
 import time
 from pathlib import Path
 
-from checks.base import CheckContext, CheckOutput
-from checks.hidden_tests import HiddenTestsCheck
 from checks.pytest_plugin import UNFINISHED
+from grader.checks.registry import HIDDEN_TESTS
+from grader.checks.spec import CheckContext, CheckOutput
 
 SUITE = '''
 import time
@@ -36,8 +36,8 @@ def test_a_killed_suite_leaves_every_verdict_reached_and_fails_the_rest(tmp_path
     (suite / "test_suite.py").write_text(SUITE)
     out = tmp_path / "out"
     out.mkdir()
-    argv = HiddenTestsCheck().command(CheckContext(str(suite), str(out), "http://127.0.0.1:9"))
-    proc = subprocess.Popen([sys.executable, *argv[1:]], cwd=tmp_path, stdout=subprocess.DEVNULL,
+    argv = HIDDEN_TESTS.command(CheckContext(str(suite), str(out), sys.executable, app_url="http://127.0.0.1:9"))
+    proc = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     report = out / "hidden.json"
     deadline = time.monotonic() + 30
@@ -53,7 +53,7 @@ def test_a_killed_suite_leaves_every_verdict_reached_and_fails_the_rest(tmp_path
     outcomes = {t["name"]: (t["outcome"], t["message"]) for t in payload["tests"]}
     assert outcomes == {"test_quick": ("passed", None), "test_hangs": ("failed", UNFINISHED),
                         "test_never_reached": ("failed", UNFINISHED)}
-    results = {r.category: r for r in HiddenTestsCheck().parse(CheckOutput(out, None, ""))}
+    results = {r.category: r for r in HIDDEN_TESTS.parse(CheckOutput(out, None, ""))}
     assert (results["api_design"].score, results["api_design"].max_score) == (1, 2)
     assert (results["databases"].score, results["databases"].max_score) == (0, 1)
 
@@ -65,8 +65,8 @@ def test_a_finished_suite_says_so(tmp_path: Path) -> None:
                                       "    pass\n")
     out = tmp_path / "out"
     out.mkdir()
-    argv = HiddenTestsCheck().command(CheckContext(str(suite), str(out), "http://127.0.0.1:9"))
-    subprocess.run([sys.executable, *argv[1:]], cwd=tmp_path, capture_output=True, check=True)
+    argv = HIDDEN_TESTS.command(CheckContext(str(suite), str(out), sys.executable, app_url="http://127.0.0.1:9"))
+    subprocess.run(argv, cwd=tmp_path, capture_output=True, check=True)
     payload = json.loads((out / "hidden.json").read_text())
     assert payload["finished"] is True and payload["exit_status"] == 0
     assert [t["outcome"] for t in payload["tests"]] == ["passed"]

@@ -6,8 +6,10 @@ import ast
 from collections.abc import Callable
 from pathlib import Path
 
-from checks.base import CATEGORY_IDS, ToolContext
-from checks.typecheck import CHECK, annotation_stats, parse_mypy_output, safe_name
+from checks.formats import CATEGORY_IDS
+from checks.typecheck import annotation_stats, parse_mypy_output, safe_name
+from grader.checks.registry import TYPECHECK
+from grader.checks.spec import CheckContext
 
 from .test_common import BAD, FASTAPI_REF, GOOD, assert_crash, bare_python, readonly, run_check, snapshot
 
@@ -15,10 +17,10 @@ __all__ = ["readonly"]  # the fixture, imported for pytest
 
 
 def test_interface() -> None:
-    assert (CHECK.id, CHECK.categories, CHECK.environment) == ("typecheck", ("python_fundamentals",), "tools")
-    context = ToolContext("/submission", "/out", "python3")
-    assert CHECK.command(context) == ["python3", "-m", "checks.typecheck", "--submission", "/submission",
-                                      "--out", "/out"]
+    assert (TYPECHECK.id, TYPECHECK.runs_in) == ("typecheck", "tools")
+    context = CheckContext("/submission", "/out", "python3")
+    assert TYPECHECK.command(context) == ["python3", "-m", "checks.typecheck", "--submission", "/submission",
+                                          "--out", "/out"]
 
 
 def test_good_sample_is_clean(tmp_path: Path) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from checks.base import ToolContext
-from grader.static import STATIC_CHECK_IDS, load_static_checks, read_check_run, write_plan
+from grader.checks.registry import STATIC_CHECKS
+from grader.checks.spec import CheckContext
+from grader.checks.static import read_check_run, write_plan
 
 
 def write(out: Path, check_id: str, run: dict[str, object], report: object | None = None) -> None:
@@ -46,8 +47,7 @@ def test_hostile_report_is_bounded(tmp_path: Path) -> None:
 
 
 def test_plan_runs_every_static_check_module(tmp_path: Path) -> None:
-    checks = load_static_checks()
-    assert [c.id for c in checks] == list(STATIC_CHECK_IDS)
-    plan = json.loads(write_plan(checks, ToolContext("/submission", "/out"), tmp_path).read_text())
-    assert [entry["argv"][:3] for entry in plan] == [["python", "-m", f"checks.{c}"] for c in STATIC_CHECK_IDS]
+    checks = list(STATIC_CHECKS.values())
+    plan = json.loads(write_plan(checks, CheckContext("/submission", "/out"), tmp_path).read_text())
+    assert [entry["argv"][:3] for entry in plan] == [["python", "-m", f"checks.{c}"] for c in STATIC_CHECKS]
     assert all(entry["timeout_s"] > 0 for entry in plan)

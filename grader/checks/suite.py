@@ -1,45 +1,71 @@
-"""The hidden-test check: the challenge's pytest suite run against the app over HTTP.
+"""The challenge suite on the host: its spec, and scoring the plugin's report per category.
 
-Each test states its scorecard category with `@pytest.mark.category(...)`; the check yields one result
-per category with score = the weights of the tests passed and max_score = the weights of the tests run
-(`weight=` on the marker, default 1; skipped tests count for nothing).
+The suite (hidden for `grade`, public for `grader check`) runs in the runner beside the app, with the
+grader's pytest plugin (`checks.pytest_plugin`), which writes every verdict to a JSON report
+(`checks.formats.SuiteReport`). Each test states its scorecard category with `@pytest.mark.category(...)`;
+the suite yields one result per category with score = the weights of the tests passed and max_score = the
+weights of the tests run (`weight=` on the marker, default 1; skipped tests count for nothing).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from checks.base import CheckContext, CheckOutput
-from grader.models import CATEGORY_IDS, CheckResult, CheckStatus, Finding, Severity, TestCase
+from checks.formats import UNCATEGORIZED
+from grader.checks.spec import CheckContext, CheckOutput, RunsIn
+from grader.models import CheckResult, CheckStatus, Finding, Severity, TestCase
 
-REPORT_NAME = "hidden.json"
-UNCATEGORIZED = "uncategorized"
+HIDDEN_TESTS_ID = "hidden-tests"
+REPORT_NAME = "hidden.json"  # the plugin's report in the suite's output directory
+PLUGIN_MODULE = "checks.pytest_plugin"
 
 
-class HiddenTestsCheck:
-    """Runs the hidden suite with the grader's pytest plugin and scores it per category."""
+@dataclass(frozen=True)
+class SuiteCheckSpec:
+    """The challenge suite run against the app over HTTP, scored per category by the hidden-test points.
 
-    id = "hidden-tests"
-    categories: tuple[str, ...] = CATEGORY_IDS
+    `id` is `hidden-tests`, or `public-tests` when `grader check` runs the public suite the same way;
+    with `fail_all_reason` every test is failed with that reason without running (the app never came up).
+    """
 
-    def __init__(self, fail_all_reason: str | None = None, check_id: str = "hidden-tests") -> None:
-        self.fail_all_reason = fail_all_reason
-        self.id = check_id  # `public-tests` when `grader check` runs the public suite the same way
+    id: str = HIDDEN_TESTS_ID
+    fail_all_reason: str | None = None
+
+    @property
+    def runs_in(self) -> RunsIn:
+        """The runner beside the app."""
+        return "suite-runner"
+
+    @property
+    def entry_module(self) -> str:
+        """The grader's pytest plugin, loaded with `-p`."""
+        return PLUGIN_MODULE
+
+    @property
+    def timeout_s(self) -> float | None:
+        """Set per challenge (`[limits] test_timeout_s`), not here."""
+        return None
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """None: the suite is scored by its tests' categories and weights, not by metric rules."""
+        return ()
 
     def command(self, context: CheckContext) -> list[str]:
         """pytest with the grader plugin, no config files read, no cache written."""
         argv = [
-            "python", "-m", "pytest", "-p", "checks.pytest_plugin", "-p", "no:cacheprovider",
-            "-q", "-rN", "--color=no", "-c", "/dev/null", "--rootdir", context.tests_dir,
+            context.python, "-m", "pytest", "-p", PLUGIN_MODULE, "-p", "no:cacheprovider",
+            "-q", "-rN", "--color=no", "-c", "/dev/null", "--rootdir", context.input_dir,
             "--app-url", context.app_url,
             "--grader-report", f"{context.output_dir}/{REPORT_NAME}",
         ]
         if self.fail_all_reason:
             argv += ["--grader-fail-all", self.fail_all_reason]
-        return [*argv, context.tests_dir]
+        return [*argv, context.input_dir]
 
     def parse(self, output: CheckOutput) -> list[CheckResult]:
         """One CheckResult per category; a missing or unreadable report is the grader's error."""
@@ -58,7 +84,7 @@ class HiddenTestsCheck:
         )
 
 
-def results_from_report(report: dict[str, Any], check_id: str = HiddenTestsCheck.id) -> list[CheckResult]:
+def results_from_report(report: dict[str, Any], check_id: str = HIDDEN_TESTS_ID) -> list[CheckResult]:
     """Group the plugin's test records by category into scored results."""
     by_category: dict[str, list[TestCase]] = defaultdict(list)
     for record in report.get("tests", []):

@@ -1,55 +1,79 @@
-"""Host side of the static checks: which checks run where, and reading what they wrote.
+"""Static checks on the host: their spec, the plan the sandbox runs, and reading what they wrote.
 
-The checks themselves (`checks/<id>.py`) run in the sandbox; the host only builds the plan, hands it to
-the backend, and validates the JSON that comes back. Output of the candidate-environment check is written
-by code the candidate controls, so it is validated and bounded like any other untrusted input.
+A static check is a module `checks/<id>.py` run as `python -m checks.<id> --submission S --out O` in the
+grader's tool environment or in the candidate's own. The host builds the plan (`checks.run_plan` runs it),
+hands it to the backend, and validates the JSON that comes back. The candidate-environment check's output is
+written by code the candidate controls, so every report is validated and bounded like any untrusted input.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from checks.base import CATEGORY_IDS, MAX_FINDINGS, StaticCheck, ToolContext
+from checks.formats import CATEGORY_IDS, MAX_FINDINGS, PlanEntry, report_file, run_record_file
+from grader.checks.spec import CheckContext, CheckOutput
 from grader.models import CheckRun, Finding
 
-STATIC_CHECK_IDS = ("typecheck", "lint", "complexity", "practices", "candidate_tests")
 PLAN_NAME = "plan.json"
 MAX_REPORT_BYTES = 5_000_000
+PLAN_SLACK_S = 30  # start-up of the plan's interpreter, beyond the checks' own time limits
+
+Where = Literal["tools", "candidate"]
 
 
-def load_static_checks(ids: Sequence[str] = STATIC_CHECK_IDS) -> list[StaticCheck]:
-    """The check objects, imported from the `checks` package."""
-    return [cast(StaticCheck, importlib.import_module(f"checks.{check_id}").CHECK) for check_id in ids]
+@dataclass(frozen=True)
+class StaticCheckSpec:
+    """A static check: reads the snapshot, writes `<id>.json` with the metrics it declares."""
+
+    id: str
+    runs_in: Where
+    timeout_s: float
+    metrics: tuple[str, ...]
+
+    @property
+    def entry_module(self) -> str:
+        """`checks.<id>`: the module the sandbox runs."""
+        return f"checks.{self.id}"
+
+    def command(self, context: CheckContext) -> list[str]:
+        """`python -m checks.<id> --submission S --out O`."""
+        return [context.python, "-m", self.entry_module, "--submission", context.input_dir,
+                "--out", context.output_dir]
+
+    def parse(self, output: CheckOutput) -> CheckRun:
+        """Its metrics and findings, or why it could not run, from `<id>.run.json` and `<id>.json` in
+        `output.output_dir` (its exit code and stderr are in the run record: the plan runs several checks)."""
+        return read_check_run(self.id, output.output_dir)
 
 
-def write_plan(checks: Sequence[StaticCheck], context: ToolContext, out_dir: Path) -> Path:
+def write_plan(checks: Sequence[StaticCheckSpec], context: CheckContext, out_dir: Path) -> Path:
     """The plan `checks.run_plan` executes: each check's command with its timeout."""
-    plan = [{"id": c.id, "argv": c.command(context), "timeout_s": c.timeout_s} for c in checks]
+    plan: list[PlanEntry] = [{"id": c.id, "argv": c.command(context), "timeout_s": c.timeout_s} for c in checks]
     path = out_dir / PLAN_NAME
     path.write_text(json.dumps(plan, indent=1))
     return path
 
 
-def plan_timeout(checks: Sequence[StaticCheck]) -> float:
+def plan_timeout(checks: Sequence[StaticCheckSpec]) -> float:
     """Wall time for a whole plan: the sum of its checks' timeouts plus start-up slack."""
-    return sum(c.timeout_s for c in checks) + 30
+    return sum(c.timeout_s for c in checks) + PLAN_SLACK_S
 
 
-def read_check_runs(checks: Sequence[StaticCheck], out_dir: Path) -> list[CheckRun]:
+def read_check_runs(checks: Sequence[StaticCheckSpec], out_dir: Path) -> list[CheckRun]:
     """One CheckRun per check: its metrics and findings, or why it could not run."""
-    return [read_check_run(check.id, out_dir) for check in checks]
+    return [check.parse(CheckOutput(out_dir, exit_code=None, log="")) for check in checks]
 
 
 def read_check_run(check_id: str, out_dir: Path) -> CheckRun:
     """Validate `<id>.run.json` and `<id>.json`; anything missing or malformed means "could not run"."""
-    run = _read_json(out_dir / f"{check_id}.run.json")
+    run = _read_json(out_dir / run_record_file(check_id))
     if run is None:
         return _error(check_id, "the check never ran (the sandbox stopped before it)", 0.0)
     duration = _number(run.get("duration_s")) or 0.0
@@ -59,7 +83,7 @@ def read_check_run(check_id: str, out_dir: Path) -> CheckRun:
         reason = str(run.get("stderr_tail") or "").strip().splitlines()
         return _error(check_id, f"exit code {run.get('exit_code')}: {reason[-1] if reason else 'no message'}",
                       duration)
-    report = _read_json(out_dir / f"{check_id}.json")
+    report = _read_json(out_dir / report_file(check_id))
     if report is None:
         return _error(check_id, "the check wrote no readable report", duration)
     return CheckRun(

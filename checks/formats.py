@@ -1,0 +1,134 @@
+"""What the sandbox side writes and the host reads: file names, JSON shapes, environment variables.
+
+This is the only module of `checks/` the host (`grader/`) imports, and it holds data only: constants and
+the shapes of the shared JSON files as TypedDicts. Both sides spell every shared name from here, so what
+the sandbox writes is what the host reads. Standard library only, and importable by an older interpreter
+too (`checks.candidate_tests` runs with the candidate's own Python): annotations stay strings, never
+evaluated.
+
+Static checks (`python -m checks.<id> --submission DIR --out DIR`, see `grader.checks.static`):
+- `checks.run_plan` runs every `PlanEntry` of the plan file and writes `<id>.run.json` (`RunRecord`);
+- each check writes `<id>.json` (`StaticReport`); its findings are `FindingDict`s in one of CATEGORY_IDS.
+
+The challenge suite (`pytest -p checks.pytest_plugin --grader-report PATH`, see `grader.checks.suite`)
+writes a `SuiteReport` with one `SuiteTestRecord` per test; a test without a valid category marker is in
+UNCATEGORIZED.
+
+The control channel (`checks.app_control` in the runner, `grader.sandbox.control` on the host): the runner
+drops `<seq>-<action>.req` into `$GRADER_CONTROL_DIR` and waits for `<seq>-<action>.json` (`ControlAnswer`).
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+# The six scorecard categories, in the scorecard's order.
+CATEGORY_IDS = (
+    "python_fundamentals",
+    "api_design",
+    "databases",
+    "testing",
+    "infrastructure",
+    "observability",
+)
+UNCATEGORIZED = "uncategorized"  # a suite test without a valid `@pytest.mark.category`
+MAX_FINDINGS = 200  # per check: enough to explain a score, bounded against hostile input
+
+# --- static checks ---------------------------------------------------------------------------------------
+
+
+def report_file(check_id: str) -> str:
+    """The name of a static check's report in its output directory."""
+    return f"{check_id}.json"
+
+
+def run_record_file(check_id: str) -> str:
+    """The name of the record `checks.run_plan` writes for one check (exit code, timeout, duration)."""
+    return f"{check_id}.run.json"
+
+
+class PlanEntry(TypedDict):
+    """One command of the plan `checks.run_plan` executes."""
+
+    id: str
+    argv: list[str]
+    timeout_s: float
+
+
+class RunRecord(TypedDict):
+    """How one command of the plan ended: `<id>.run.json`."""
+
+    id: str
+    exit_code: int | None
+    timed_out: bool
+    duration_s: float
+    stderr_tail: str
+
+
+class FindingDict(TypedDict, total=False):
+    """A finding as a check writes it (the host validates it into `grader.models.Finding`)."""
+
+    message: str
+    file: str | None
+    line: int | None
+    rule: str | None
+    category: str | None
+    severity: str
+
+
+class StaticReport(TypedDict):
+    """A static check's report: `<id>.json`."""
+
+    id: str
+    metrics: dict[str, float]
+    findings: list[FindingDict]
+    findings_total: int
+    tools: dict[str, str]  # {tool: version}
+
+
+# Finding rules the host's scoring recognises: one committed secret found by both checks costs once.
+PRACTICES_SECRET_RULE = "secret"  # practices (detect-secrets): a likely real secret
+LINT_SECRET_RULES = ("S105", "S106", "S107")  # lint (ruff): hard-coded password string, argument, default
+
+# --- the challenge suite ---------------------------------------------------------------------------------
+
+
+class SuiteTestRecord(TypedDict):
+    """One test's verdict in the suite's report (the host validates it into `grader.models.TestCase`)."""
+
+    nodeid: str
+    name: str
+    category: str
+    weight: float
+    outcome: str  # passed, failed, error or skipped
+    duration_s: float
+    message: str | None
+
+
+class SuiteReport(TypedDict):
+    """The report `checks.pytest_plugin` writes to `--grader-report`."""
+
+    exit_status: int | None
+    finished: bool
+    duration_s: float
+    collected: int
+    tests: list[SuiteTestRecord]
+
+
+# --- the runner's environment and the control channel ----------------------------------------------------
+
+APP_URL_ENV = "GRADER_APP_URL"  # the app under test (the plugin's default `--app-url`)
+CONTROL_ENV = "GRADER_CONTROL_DIR"  # the control directory, seen only by the runner and the host
+HEALTH_PATH_ENV = "GRADER_HEALTH_PATH"
+STARTUP_TIMEOUT_ENV = "GRADER_STARTUP_TIMEOUT_S"
+CONTROL_ACTIONS = ("restart", "log")
+REQUEST_SUFFIX = ".req"  # `<seq>-<action>.req`, empty, written atomically by the runner
+ANSWER_SUFFIX = ".json"  # `<seq>-<action>.json`, a ControlAnswer written atomically by the host
+
+
+class ControlAnswer(TypedDict, total=False):
+    """The host's answer to one control request."""
+
+    ok: bool
+    error: str | None
+    log: str  # the app's output, for `log`

@@ -1,0 +1,60 @@
+"""The control channel's two halves, now in two packages, still speak one protocol: the runner's client
+(`checks.app_control`) asks, the host's server (`grader.sandbox.control`) answers."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from checks import app_control
+from grader.sandbox.control import ControlServer, runner_environment
+
+
+class Host:
+    """A ControlServer answering in a thread until stopped, with a restart counter and a fixed log."""
+
+    def __init__(self, directory: Path) -> None:
+        self.restarted = 0
+        self.server = ControlServer.create(directory, restart=self._restart, read_log=lambda: "app says hello\n")
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _restart(self) -> None:
+        self.restarted += 1
+
+    def _serve(self) -> None:
+        while not self.stop.wait(0.02):
+            self.server.serve()
+
+    def __enter__(self) -> Host:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def test_the_runner_restarts_the_app_and_reads_its_log_through_the_host(tmp_path: Path) -> None:
+    with Host(tmp_path / "control") as host:
+        assert app_control.ask(tmp_path / "control", "restart", timeout_s=60)["ok"] is True
+        answer = app_control.ask(tmp_path / "control", "log", timeout_s=60)
+    assert host.restarted == 1
+    assert answer["log"] == "app says hello\n"
+
+
+def test_a_refused_request_is_a_control_error_with_the_hosts_reason(tmp_path: Path) -> None:
+    with Host(tmp_path / "control") as host:
+        host.server.restarts = 10  # the limit: an eleventh restart is refused
+        with pytest.raises(app_control.ControlError, match="already restarted 10 times"):
+            app_control.ask(tmp_path / "control", "restart", timeout_s=60)
+
+
+def test_the_runner_reads_what_the_host_put_in_its_environment(monkeypatch: pytest.MonkeyPatch,
+                                                               tmp_path: Path) -> None:
+    for name, value in runner_environment(str(tmp_path), "/healthz", 12.5).items():
+        monkeypatch.setenv(name, value)
+    assert (app_control.control_dir(), app_control.health_path(), app_control.startup_timeout_s()) == (
+        tmp_path, "/healthz", 12.5)
