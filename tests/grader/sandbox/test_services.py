@@ -16,7 +16,8 @@ import pytest
 from grader.challenge import load_challenge
 from grader.models import GradeResult
 from grader.pipeline import grade_submission
-from grader.sandbox.docker import SESSION_LABEL, DockerSandbox
+from grader.sandbox.docker import DockerSandbox
+from grader.sandbox.docker_pod import SESSION_LABEL
 
 from ...conftest import REPO_ROOT
 
