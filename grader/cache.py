@@ -96,6 +96,11 @@ def mypy_seed_dir(key: str) -> Path:
     return cache_dir("mypy") / key
 
 
+def resolver_cache_dir() -> Path:
+    """uv's own cache of index pages (`UV_CACHE_DIR`)."""
+    return cache_dir("uv")
+
+
 def snapshots_dir() -> Path:
     """Where read-only copies of submissions are kept."""
     return cache_dir("snapshots")

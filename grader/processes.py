@@ -127,10 +127,10 @@ def stream_lines(
     """Run `argv`, calling `on_line` with each line it prints (stdout and stderr merged, without the line
     end); return its exit code. Raises TimedOut when `timeout_s` passes first, OSError when it cannot start."""
     group = ProcessGroup.start(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr="stdout")
-    with group.watchdog(timeout_s) as expired:
+    assert group.popen.stdout is not None
+    with group.watchdog(timeout_s) as expired, group.popen.stdout as output:
         try:
-            assert group.popen.stdout is not None
-            for raw in group.popen.stdout:
+            for raw in output:
                 on_line(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
         except BaseException:
             group.stop(grace_s=0)
@@ -157,9 +157,10 @@ def copy_output(
     passes first, OSError when it cannot start.
     """
     group = ProcessGroup.start(argv, env=env, stdout=subprocess.PIPE)
-    with group.watchdog(timeout_s) as expired:
+    assert group.popen.stdout is not None
+    with group.watchdog(timeout_s) as expired, group.popen.stdout as output:
         try:
-            _copy_capped(group, destination, max_bytes, chunk_bytes)
+            _copy_capped(output, destination, max_bytes, chunk_bytes)
         except BaseException:
             group.stop(grace_s=0)
             raise
@@ -170,10 +171,9 @@ def copy_output(
     return code
 
 
-def _copy_capped(group: ProcessGroup, destination: IO[bytes], max_bytes: int, chunk_bytes: int) -> None:
-    assert group.popen.stdout is not None
+def _copy_capped(output: IO[bytes], destination: IO[bytes], max_bytes: int, chunk_bytes: int) -> None:
     written = 0
-    while chunk := group.popen.stdout.read(chunk_bytes):
+    while chunk := output.read(chunk_bytes):
         written += len(chunk)
         if written > max_bytes:
             raise OutputTooLarge(max_bytes)

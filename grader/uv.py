@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from grader.paths import cache_dir
+from grader.cache import resolver_cache_dir
 from grader.processes import Finished, TimedOut
 from grader.processes import run as run_process
 
@@ -113,7 +113,7 @@ def uv_version() -> str:
 def uv_env() -> dict[str, str]:
     """The operator's environment plus the grader's cache for uv; never any interpreter download."""
     env = dict(os.environ)
-    env.setdefault("UV_CACHE_DIR", str(cache_dir("uv")))
+    env.setdefault("UV_CACHE_DIR", str(resolver_cache_dir()))
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_NO_PROGRESS"] = "1"
     env.pop("VIRTUAL_ENV", None)

@@ -341,6 +341,22 @@ def test_remove_images_removes_only_the_given_keys(
     assert images.image_exists(Engine(docker_client), f"grader-env:{kept[:20]}")
 
 
+def test_the_store_sees_and_prunes_the_engines_images_through_the_adapter(
+    docker_client: Any, base_image: str, new_key: Callable[[], str]
+) -> None:
+    """`grader cache info/prune` read the engine's images through `EngineImages` (the store never talks to it)."""
+    key = new_key()
+    ref = images.ensure_python_image(
+        Engine(docker_client), base=base_image, role="env", key=key, wheels_dir=None, requirements=[], log=_quiet
+    )
+    adapter = images.EngineImages(Engine(docker_client))
+    ours = [record for record in adapter.records() if record.key == key]
+    assert [(r.name, r.role, r.base) for r in ours] == [(ref.tag, "env", False)]
+    assert any(record.base and record.name == base_image for record in adapter.records())
+    assert adapter.remove("runner", {key}) == 0 and adapter.remove("env", {key}) == 1
+    assert not images.image_exists(Engine(docker_client), ref.tag)
+
+
 # --- doctor --------------------------------------------------------------------------------------------
 
 
