@@ -57,6 +57,7 @@ def suite_for(python: str) -> str:
 
 
 def check_can_debootstrap() -> None:
+    """Refuse, with the way out, where debootstrap is missing or this process is not root."""
     geteuid = getattr(os, "geteuid", None)
     if shutil.which("debootstrap") is None or geteuid is None or geteuid() != 0:
         raise SandboxError(
