@@ -25,7 +25,8 @@ from grader.models import Challenge
 from grader.paths import checks_dir
 from grader.sandbox.base import EnvironmentRequest
 from grader.sandbox.health import wait_for_health
-from grader.sandbox.local import LocalSandbox, app_environment, free_port
+from grader.sandbox.local import LocalSandbox
+from grader.sandbox.local_env import app_environment, free_port
 
 BIN = Path(sys.executable).parent
 

@@ -19,9 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from grader.filelocks import file_lock
-from grader.index import fetch_all, link_into
-from grader.paths import cache_dir
+from grader import cache
+from grader.index import fetch_all
 from grader.uv import CompileRequest, compile_requirements
 
 if TYPE_CHECKING:
@@ -41,13 +40,13 @@ def build_from_source(resolver: Resolver, sdist: Path, sha256: str) -> BuildOutc
     from grader.resolve import BuildOutcome
 
     assert resolver.builder is not None
-    place = cache_dir("built") / f"{sha256}-{resolver.request.target.key}"
+    place = cache.built_path(f"{sha256}-{resolver.request.target.key}")
     cached = _cached(place, resolver.builder.identity)
     if cached is None:
-        with file_lock(f"build-{place.name}"):  # parallel gradings needing one archive build it once
+        with cache.entry_lock("built", place.name):  # parallel gradings needing one archive build it once
             cached = _cached(place, resolver.builder.identity) or _build(resolver, sdist, place)
     if cached.wheel is not None:
-        link_into([cached.wheel], resolver.built_dir)
+        cache.link_files([cached.wheel], resolver.built_dir)
     return BuildOutcome(cached.wheel, cached.log_tail)
 
 

@@ -1,6 +1,9 @@
-"""The grader's caches, keyed by content hash: reuse, size reporting (`grader cache info`) and pruning.
+"""The grader's content-addressed store: where each cache lives, its keys, its locks, last use, sizes, pruning.
 
-On disk, under `grader.paths.cache_root()`:
+The one module that knows the cache's layout. Everything that reads or writes a cache entry asks it for the
+path (`wheelset_dir`, `stored_file`, `venv_dir`, ...), the key (`image_key`, `venv_key`) and the lock that
+guards writing the entry (`entry_lock`, one implementation: `grader.filelocks`). On disk, under
+`grader.paths.cache_root()`:
 
 - `wheelsets/<key>/`: the wheels one resolution request needs, as hard links into `files/`. A set is
   resolved once (`.grader-wheelset.json` records the resolution, findings included); later gradings with
@@ -11,10 +14,11 @@ On disk, under `grader.paths.cache_root()`:
 - `venvs/<key>/`: the local backend's environments.
 - `snapshots/<name>-<hash>/`: read-only copies of submissions.
 - `mypy/<key>/`: a warm mypy cache of the standard library's stubs, one per runner image
-  (see `grader.mypy_seed`).
+  (see `grader.sandbox.mypy_seed`).
 - `runs/`, `locks/`: scratch of running gradings and lock files.
 
-In the Docker engine: `grader-env:<key>` (one per dependency set) and `grader-runner:<key>` images.
+In the Docker engine: `grader-env:<key>` (one per dependency set) and `grader-runner:<key>` images, which
+the sandbox lists and removes for this module (`ImageCache`: the store never talks to the engine itself).
 The base image is reported but never pruned (rebuilding it may need a registry or root).
 
 Last use is the mtime of an entry (touched on reuse) or, for images, of `usage/image-<key>`.
@@ -23,14 +27,18 @@ Last use is the mtime of an entry (touched on reuse) or, for images, of `usage/i
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import time
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Literal, Protocol
 
-from grader.filelocks import lock_is_free
+from grader import __version__
+from grader.filelocks import file_lock, lock_is_free
 from grader.paths import cache_dir, cache_root
 
 WHEELSET_MARKER = ".grader-wheelset.json"  # written by grader.environments
@@ -39,6 +47,89 @@ IMAGE_ROLES = ("env", "runner")
 DAY_S = 86_400.0
 RUNS_MIN_AGE_S = 3_600.0  # a younger scratch dir may belong to a grading running right now
 DEFAULT_PRUNE_DAYS = 30.0
+
+# The entries written under a lock, and the prefix of that lock's name (a lock file is `<prefix>-<name>`).
+LockedGroup = Literal["wheelsets", "venvs", "mypy", "built", "images"]
+LOCK_PREFIXES: dict[LockedGroup, str] = {
+    "wheelsets": "wheels", "venvs": "venv", "mypy": "mypy", "built": "build", "images": "image",
+}
+
+
+# --- layout -----------------------------------------------------------------------------------------------
+
+
+def wheelset_dir(key: str) -> Path:
+    """The wheel set of one resolution request."""
+    return cache_dir("wheelsets") / key
+
+
+def stored_file(sha256: str, filename: str) -> Path:
+    """Where a downloaded file with this hash lives (its directory is made on demand)."""
+    return cache_dir("files") / sha256 / filename
+
+
+def link_files(files: Iterable[Path], directory: Path) -> None:
+    """Hard-link (or copy, across file systems) each stored file into `directory` (a wheel set, a build's links)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for source in files:
+        target = directory / source.name
+        if target.exists():
+            continue
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+
+
+def built_path(name: str) -> Path:
+    """An entry of the built-wheels cache (`<archive sha256>-<target>`, or a set's links)."""
+    return cache_dir("built") / name
+
+
+def venv_dir(key: str) -> Path:
+    """The local backend's venv for one environment key."""
+    return cache_dir("venvs") / key
+
+
+def mypy_seed_dir(key: str) -> Path:
+    """The warm mypy cache for one runner image."""
+    return cache_dir("mypy") / key
+
+
+def resolver_cache_dir() -> Path:
+    """uv's own cache of index pages (`UV_CACHE_DIR`)."""
+    return cache_dir("uv")
+
+
+def snapshots_dir() -> Path:
+    """Where read-only copies of submissions are kept."""
+    return cache_dir("snapshots")
+
+
+def scratch_dir() -> Path:
+    """Where running gradings keep their scratch directories (pruned only when an hour old)."""
+    return cache_dir("runs")
+
+
+def entry_lock(group: LockedGroup, name: str, on_wait: Callable[[], None] | None = None
+               ) -> contextlib.AbstractContextManager[None]:
+    """The exclusive lock, shared by every grader process on this host, that guards writing one entry."""
+    return file_lock(f"{LOCK_PREFIXES[group]}-{name}", on_wait=on_wait)
+
+
+# --- keys -------------------------------------------------------------------------------------------------
+
+
+def image_key(base_image_id: str, python: str, requirements: Iterable[str]) -> str:
+    """The key of an environment or runner image: its base image, Python, requirements and the grader version."""
+    payload = json.dumps([base_image_id, python, sorted(requirements), __version__])
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def venv_key(python_version: str, requirements: Iterable[str]) -> str:
+    """The key of a local venv: the interpreter's major.minor, the sorted requirements and the grader version."""
+    payload = {"python": python_version, "requirements": sorted(requirements), "grader": __version__}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 # --- last use ---------------------------------------------------------------------------------------------
@@ -131,30 +222,48 @@ def _mtime(path: Path) -> float:
     return stamp
 
 
-def image_groups(client: Any) -> list[CacheGroup]:
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image of the engine, as the cache reports it."""
+
+    name: str  # its first tag, else a short id
+    role: str | None  # the `grader.role` label: env, runner, ...
+    key: str | None  # the `grader.key` label: the image key it was built for
+    size: int  # bytes, shared layers included
+    unique_size: int  # bytes no other image shares
+    created: float  # seconds since the epoch
+    base: bool  # a base, root filesystem or build image (reported, never pruned)
+
+
+class ImageCache(Protocol):
+    """The engine's part of the cache, listed and removed by the sandbox (the store never talks to the engine)."""
+
+    def records(self) -> list[ImageRecord]:
+        """Every image of the engine."""
+        ...
+
+    def remove(self, role: str, keys: Collection[str]) -> int:
+        """Delete the images of `role` built for `keys` (skipping any a container uses); return how many went."""
+        ...
+
+
+def image_groups(images: ImageCache) -> list[CacheGroup]:
     """Environment and runner images; sizes are what each image adds on top of layers it shares."""
     groups = {role: CacheGroup(f"{role} images", f"grader-{role}:*") for role in IMAGE_ROLES}
     base = CacheGroup("base images", "grader-base:*, grader-rootfs:*, grader-build*:*", note="never pruned")
-    for image in client.df().get("Images") or []:
-        labels = image.get("Labels") or {}
-        tags = image.get("RepoTags") or []
-        unique = max(int(image.get("Size") or 0) - max(int(image.get("SharedSize") or 0), 0), 0)
-        name = tags[0] if tags else str(image.get("Id", ""))[7:19]
-        created = float(image.get("Created") or 0)
-        role = labels.get("grader.role")
-        if role in groups and labels.get("grader.key"):
-            key = labels["grader.key"]
-            groups[role].entries.append(CacheEntry(groups[role].name, name, unique, _image_last_used(key, created),
-                                                   image_key=key))
-        elif any(tag.startswith(("grader-base:", "grader-rootfs:", "grader-build:", "grader-build-rootfs:"))
-                 for tag in tags):
-            base.entries.append(CacheEntry(base.name, name, int(image.get("Size") or 0), created))
+    for image in images.records():
+        if image.role in groups and image.key:
+            group = groups[image.role]
+            group.entries.append(CacheEntry(group.name, image.name, image.unique_size,
+                                            _image_last_used(image.key, image.created), image_key=image.key))
+        elif image.base:
+            base.entries.append(CacheEntry(base.name, image.name, image.size, image.created))
     return [*groups.values(), base]
 
 
-def cache_info(client: Any | None) -> list[CacheGroup]:
-    """Every cache with its entries; images only when a Docker client is given."""
-    return disk_groups() + (image_groups(client) if client is not None else [])
+def cache_info(images: ImageCache | None) -> list[CacheGroup]:
+    """Every cache with its entries; images only when the engine's part is given."""
+    return disk_groups() + (image_groups(images) if images is not None else [])
 
 
 # --- pruning ----------------------------------------------------------------------------------------------
@@ -173,7 +282,7 @@ class PruneReport:
         return sum(entry.size for entry in self.removed)
 
 
-def prune(older_than_days: float | None, everything: bool, client: Any | None, now: float | None = None
+def prune(older_than_days: float | None, everything: bool, images: ImageCache | None, now: float | None = None
           ) -> PruneReport:
     """Remove cache entries not used for `older_than_days` days (default 30), or all of them.
 
@@ -187,8 +296,8 @@ def prune(older_than_days: float | None, everything: bool, client: Any | None, n
     for group in disk_groups():
         for entry in group.entries:
             _prune_disk_entry(entry, cutoff, now, report)
-    if client is not None:
-        _prune_images(client, cutoff, report)
+    if images is not None:
+        _prune_images(images, cutoff, report)
     return report
 
 
@@ -210,26 +319,17 @@ def _prune_disk_entry(entry: CacheEntry, cutoff: float, now: float, report: Prun
 
 def _lock_name(entry: CacheEntry) -> str:
     """The lock a running grading holds while it writes this entry."""
-    if entry.group == "wheelsets":
-        return f"wheels-{entry.name}"
-    if entry.group == "venvs":
-        return f"venv-{entry.name}"
-    if entry.group == "mypy":
-        return f"mypy-{entry.name}"
-    if entry.group == "built":
-        return f"build-{entry.name}"
-    return f"unlocked-{entry.group}"
+    prefix = next((prefix for group, prefix in LOCK_PREFIXES.items() if group == entry.group), None)
+    return f"{prefix}-{entry.name}" if prefix else f"unlocked-{entry.group}"
 
 
-def _prune_images(client: Any, cutoff: float, report: PruneReport) -> None:
-    from grader.sandbox import images
-
-    for group in image_groups(client)[: len(IMAGE_ROLES)]:
+def _prune_images(images: ImageCache, cutoff: float, report: PruneReport) -> None:
+    for group in image_groups(images)[: len(IMAGE_ROLES)]:
         for entry in group.entries:
             if entry.last_used > cutoff or entry.image_key is None:
                 continue
             role = "env" if group.name.startswith("env") else "runner"
-            if images.remove_images(client, [role], keys={entry.image_key}):  # type: ignore[list-item]
+            if images.remove(role, {entry.image_key}):
                 report.removed.append(entry)
             else:
                 report.skipped.append(entry)

@@ -36,6 +36,7 @@ from grader.bulk import (
 from grader.challenge import ChallengeError, list_shipped_challenges, load_challenge
 from grader.ci import EXIT_BELOW_THRESHOLD, append_step_summary, below_threshold, below_threshold_message
 from grader.cohort import SkippedEntry
+from grader.engine import Engine, connect
 from grader.models import Challenge, GradeResult
 from grader.outdir import OutputError, as_output_error, check_output_dir
 from grader.pipeline import GradingOptions, challenge_services
@@ -489,11 +490,11 @@ def _parse_service_refs(_ctx: click.Context, _param: click.Parameter, values: tu
 def sandbox_build(python: str, service_refs: list[Any]) -> None:
     """Build the base image from `python:<ver>-slim`, and service images from the official ones (needs a
     registry)."""
-    client = images.connect()
-    tag = images.build_base_image(client, python, log=progress)
+    engine = connect()
+    tag = images.build_base_image(engine, python, log=progress)
     out.print(f"built {tag}", markup=False)
     for request in service_refs:
-        out.print(f"built {images.build_service_image(client, request, log=progress)}", markup=False)
+        out.print(f"built {images.build_service_image(engine, request, log=progress)}", markup=False)
 
 
 @sandbox.command("bootstrap")
@@ -514,22 +515,22 @@ def sandbox_bootstrap(offline: bool, python: str, mirror: str | None, if_missing
 
     for request in service_refs:  # a version Debian does not have is refused before anything is built
         images.check_offline_service(request)
-    client = images.connect()
+    engine = connect()
     tag = images.base_image_tag(python)
-    if if_missing and images.image_exists(client, tag):
+    if if_missing and images.image_exists(engine, tag):
         out.print(f"{tag} is already there", markup=False)
     else:
-        out.print(f"built {images.bootstrap_base_image(client, python, log=progress, mirror=mirror)}", markup=False)
-    if builder and if_missing and images.image_exists(client, images.build_image_tag(python)):
+        out.print(f"built {images.bootstrap_base_image(engine, python, log=progress, mirror=mirror)}", markup=False)
+    if builder and if_missing and images.image_exists(engine, images.build_image_tag(python)):
         out.print(f"{images.build_image_tag(python)} is already there", markup=False)
     elif builder:
-        out.print(f"built {images.bootstrap_build_image(client, python, log=progress, mirror=mirror)}", markup=False)
+        out.print(f"built {images.bootstrap_build_image(engine, python, log=progress, mirror=mirror)}", markup=False)
     for request in service_refs:
         service_tag = image_tag(request)
-        if if_missing and images.service_image_current(client, request):
+        if if_missing and images.service_image_current(engine, request):
             out.print(f"{service_tag} is already there", markup=False)
             continue
-        out.print(f"built {images.bootstrap_service_image(client, request, log=progress, mirror=mirror)}",
+        out.print(f"built {images.bootstrap_service_image(engine, request, log=progress, mirror=mirror)}",
                   markup=False)
 
 
@@ -538,10 +539,10 @@ def sandbox_bootstrap(offline: bool, python: str, mirror: str | None, if_missing
 def sandbox_doctor() -> None:
     """Say what the sandbox has and what is missing."""
     try:
-        client: Any = images.connect()
+        engine: Engine | None = connect()
     except SandboxError:
-        client = None
-    items = images.doctor(client)
+        engine = None
+    items = images.doctor(engine)
     for item in items:
         mark = "[green]ok[/]" if item.ok else "[red]missing[/]"
         out.print(f"{mark:>22} {escape(item.name)}: {escape(item.detail)}", markup=True, soft_wrap=True)
@@ -564,7 +565,7 @@ def sandbox_cleanup(everything: bool, yes: bool) -> None:
     """
     from grader.sandbox.cleanup import OWNER_WORDS, count_by_kind, grader_resources, remove, select
 
-    found = grader_resources(images.connect())
+    found = grader_resources(connect())
     chosen = select(found, everything)
     for resource in chosen:
         out.print(escape(f"{'remove' if everything else 'orphaned'}: {resource.describe()}"), soft_wrap=True)
@@ -599,10 +600,10 @@ def cache() -> None:
     """Sizes of the grader's caches, and pruning them."""
 
 
-def _engine_or_none() -> Any:
-    """A Docker client when an engine answers, else None (image caches are then left out)."""
+def _images_or_none() -> images.EngineImages | None:
+    """The engine's images when an engine answers, else None (image caches are then left out)."""
     try:
-        return images.connect(timeout=10)
+        return images.EngineImages(connect(timeout=10))
     except SandboxError:
         return None
 
@@ -615,14 +616,14 @@ def cache_info() -> None:
     from grader.cache import human_size
     from grader.paths import cache_root
 
-    client = _engine_or_none()
+    engine_images = _images_or_none()
     out.print(escape(f"cache: {cache_root()}"), soft_wrap=True)
-    for group in collect(client):
+    for group in collect(engine_images):
         note = f"  ({group.note})" if group.note else ""
         count = f"{len(group.entries)} entr{'y' if len(group.entries) == 1 else 'ies'}"
         out.print(escape(f"{group.name:>15}: {count:>12} {human_size(group.size):>11}  {group.where}{note}"),
                   soft_wrap=True)
-    if client is None:
+    if engine_images is None:
         out.print("no Docker engine answers: image caches are not shown")
 
 
@@ -637,7 +638,7 @@ def cache_prune(days: float | None, everything: bool) -> None:
 
     if everything and days is not None:
         fail("use either --older-than or --all", 2)
-    report = prune(days, everything, _engine_or_none())
+    report = prune(days, everything, _images_or_none())
     for entry in report.removed:
         out.print(escape(f"removed {entry.group}/{entry.name} ({human_size(entry.size)})"), soft_wrap=True)
     for entry in report.skipped:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import subprocess
 import tempfile
 import zipfile
 from importlib.metadata import Distribution, PackageNotFoundError, distribution
@@ -21,6 +20,8 @@ from pathlib import Path, PurePosixPath
 
 from grader import DISTRIBUTION
 from grader.paths import PACKAGE_DIR
+from grader.processes import TimedOut
+from grader.processes import run as run_process
 from grader.uv import uv_binary
 
 # Files an installer adds to dist-info; a wheel does not carry them.
@@ -83,8 +84,12 @@ def _build_from_source(root: Path, dest: Path) -> Path:
     if not (root / "pyproject.toml").is_file():
         raise DistributionError(f"the grader at {root} is neither installed from a wheel nor a source checkout")
     with tempfile.TemporaryDirectory(prefix="grader-wheel-") as scratch:
-        done = subprocess.run([uv_binary(), "build", "--wheel", "--out-dir", scratch, "--quiet", str(root)],
-                              capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False)
+        try:
+            done = run_process([uv_binary(), "build", "--wheel", "--out-dir", scratch, "--quiet", str(root)],
+                               timeout_s=BUILD_TIMEOUT_S)
+        except TimedOut as exc:
+            raise DistributionError(f"building the grader's wheel from {root} took longer than {exc.timeout_s:g} s"
+                                    "; build it yourself with `uv build --wheel`") from exc
         built = sorted(Path(scratch).glob("*.whl"))
         if done.returncode != 0 or not built:
             reason = (done.stderr.strip().splitlines() or ["no output"])[-1]

@@ -18,13 +18,12 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Literal
 
+from grader import cache
 from grader.cache import WHEELSET_MARKER, touch
 from grader.deps import DependencySet, read_dependencies, read_test_dependencies
-from grader.filelocks import file_lock
-from grader.index import IndexUnavailable, fetch_all, link_into
+from grader.index import IndexUnavailable, fetch_all
 from grader.locks import LockFile, find_lock
 from grader.models import DependencyRecord, Finding, PackageRecord, Severity
-from grader.paths import cache_dir
 from grader.resolve import Builder, Resolution, Resolved, ResolveRequest, resolve
 from grader.toolchain import candidate_tools
 from grader.uv import ResolverUnavailable, Target
@@ -115,11 +114,11 @@ def candidate_request(declared: Declared, target: Target) -> ResolveRequest:
 def prepare_wheels(request: ResolveRequest, builder: Builder | None, log: Log) -> WheelSet:
     """The wheel set for `request`: resolved and fetched once, then reused (a lock per set)."""
     key = f"{request.key()[:40]}-f{WHEELSET_FORMAT}"
-    directory = cache_dir("wheelsets") / key
+    directory = cache.wheelset_dir(key)
     found = _read_wheelset(directory)
     if found is not None:
         return found
-    with file_lock(f"wheels-{key}"):
+    with cache.entry_lock("wheelsets", key):
         found = _read_wheelset(directory)
         if found is not None:
             return found
@@ -128,7 +127,7 @@ def prepare_wheels(request: ResolveRequest, builder: Builder | None, log: Log) -
             paths = fetch_all([(p.url, p.sha256, p.filename) for p in resolution.packages])
         except (ResolverUnavailable, IndexUnavailable) as exc:
             raise DependencyError(str(exc)) from exc
-        link_into(paths, directory)
+        cache.link_files(paths, directory)
         _write_wheelset(directory, resolution)
     return WheelSet(directory, _installable(resolution), resolution)
 

@@ -6,7 +6,7 @@ releases with no wheel for the sandbox's platform (only a source archive, to be 
 Only the index uv itself uses is asked (`grader.uv.index_url`), never a URL a candidate wrote.
 
 Files (wheels, source archives) are downloaded once, checked against the sha256 the index published, and
-kept under `files/<sha256>/<filename>`; wheel sets are hard links into that store.
+kept in the store (`grader.cache.stored_file`: `files/<sha256>/<filename>`); wheel sets are hard links into it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import shutil
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,8 +26,8 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from grader import cache
 from grader.locks import python_allowed
-from grader.paths import cache_dir
 
 HTTP_TIMEOUT_S = 120.0
 DOWNLOAD_THREADS = 4
@@ -187,12 +186,7 @@ def usable_releases(releases: Sequence[Release], specifier: SpecifierSet, python
     return usable
 
 
-# --- the file store ---------------------------------------------------------------------------------------------
-
-
-def store_path(sha256: str, filename: str) -> Path:
-    """Where a file with this hash lives in the store."""
-    return cache_dir("files") / sha256 / filename
+# --- downloads into the store (grader.cache) ------------------------------------------------------------
 
 
 def fetch(url: str, sha256: str | None, filename: str) -> Path:
@@ -201,7 +195,7 @@ def fetch(url: str, sha256: str | None, filename: str) -> Path:
         return Path(unquote(urlparse(url).path))
     if sha256 is None:
         raise IndexUnavailable(f"the index gave no sha256 for {filename}, so it was not downloaded")
-    target = store_path(sha256, filename)
+    target = cache.stored_file(sha256, filename)
     if target.is_file():
         return target
     _download(url, sha256, target)
@@ -239,16 +233,3 @@ def _download(url: str, sha256: str, target: Path) -> None:
         raise IndexUnavailable(f"downloading {target.name} failed ({exc})") from exc
     finally:
         partial.unlink(missing_ok=True)
-
-
-def link_into(files: Iterable[Path], directory: Path) -> None:
-    """Hard-link (or copy, across file systems) each file into `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for source in files:
-        target = directory / source.name
-        if target.exists():
-            continue
-        try:
-            os.link(source, target)
-        except OSError:
-            shutil.copy2(source, target)

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import tarfile
 import tempfile
 import unicodedata
@@ -34,6 +33,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Literal
 
 from grader.models import Finding, Severity
+from grader.processes import OutputTooLarge, TimedOut, copy_output
+from grader.processes import run as run_process
 
 SourceKind = Literal["directory", "zip", "tar", "git"]
 ArchiveKind = Literal["zip", "tar"]
@@ -1029,12 +1030,10 @@ def _git_env(home: Path) -> dict[str, str]:
 def _git(args: list[str], env: dict[str, str], source: Path) -> str:
     command = ["git", "-c", "core.hooksPath=/dev/null", *args]
     try:
-        done = subprocess.run(
-            command, env=env, capture_output=True, text=True, errors="replace", timeout=_GIT_TIMEOUT_S, check=False
-        )
+        done = run_process(command, env=env, timeout_s=_GIT_TIMEOUT_S)
     except FileNotFoundError as exc:
         raise IntakeError("git is not installed on this machine; install it to grade git checkouts.") from exc
-    except subprocess.TimeoutExpired as exc:
+    except TimedOut as exc:
         raise IntakeError(f"git took more than {_GIT_TIMEOUT_S} s to read {source}; send an archive instead.") from exc
     if done.returncode != 0:
         reason = _git_reason(done.stderr) or f"exit code {done.returncode}"
@@ -1083,17 +1082,12 @@ def _git_archive_to(args: list[str], env: dict[str, str], archive: Path, limits:
     """Run `git archive`, stopping it once its output passes the same raw cap as any other archive."""
     cap = limits.max_total_bytes * 10
     command = ["git", "-c", "core.hooksPath=/dev/null", *args]
-    with (
-        open(archive, "wb") as out,
-        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as process,
-    ):
-        assert process.stdout is not None
-        written = 0
-        while chunk := process.stdout.read(_CHUNK):
-            written += len(chunk)
-            if written > cap:
-                process.kill()
-                raise IntakeError(f"The HEAD commit of {source} is larger than {_human(cap)}; remove large files.")
-            out.write(chunk)
-        if process.wait(timeout=_GIT_TIMEOUT_S) != 0:
-            raise IntakeError(f"git could not export the HEAD commit of {source}; check the repository.")
+    try:
+        with open(archive, "wb") as out:
+            code = copy_output(command, out, max_bytes=cap, timeout_s=_GIT_TIMEOUT_S, env=env, chunk_bytes=_CHUNK)
+    except OutputTooLarge as exc:
+        raise IntakeError(f"The HEAD commit of {source} is larger than {_human(cap)}; remove large files.") from exc
+    except TimedOut as exc:
+        raise IntakeError(f"git took more than {_GIT_TIMEOUT_S} s to read {source}; send an archive instead.") from exc
+    if code != 0:
+        raise IntakeError(f"git could not export the HEAD commit of {source}; check the repository.")

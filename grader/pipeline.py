@@ -12,7 +12,6 @@ import functools
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,7 +24,7 @@ from typing import Generic, Literal, TypeVar
 
 from grader import __version__
 from grader.app_log import failure_line
-from grader.cache import mark_image_used, touch
+from grader.cache import mark_image_used, snapshots_dir, touch
 from grader.challenge import challenge_content_hash, hidden_tests_dir, public_tests_dir
 from grader.checks.registry import HIDDEN_TESTS, static_checks_in
 from grader.checks.spec import CheckContext, CheckOutput
@@ -58,7 +57,7 @@ from grader.models import (
     Timings,
 )
 from grader.outdir import OutputError, writing_output
-from grader.paths import cache_dir
+from grader.processes import run as run_process
 from grader.project import ProjectRoot, find_project_root
 from grader.review import build_review
 from grader.rules import effective_rules, hidden_points
@@ -78,6 +77,7 @@ from grader.toolchain import installed_versions, lock_hash, locked_versions, run
 
 RESULT_FILE = "result.json"
 OVERLAP_ENV = "GRADER_OVERLAP"
+FAIL_ALL_TIMEOUT_S = 300  # the hidden suite with every test failed at once: no app, no waiting
 Log = Callable[[str], None]
 
 LOCAL_WARNING = (
@@ -242,7 +242,7 @@ def take_intake(grading: Grading) -> None:
     """Snapshot the submission, read its dependencies and work out how to start it."""
     t0 = time.monotonic()
     grading.log(f"{grading.source}: taking a snapshot")
-    snapshot = take_snapshot(grading.source, cache_dir("snapshots"))
+    snapshot = take_snapshot(grading.source, snapshots_dir())
     touch(snapshot.path)  # last use, for `grader cache prune`
     grading.snapshot = snapshot
     grading.project = find_project_root(snapshot.path, grading.options.root)
@@ -487,9 +487,8 @@ def fail_all_hidden_tests(challenge: Challenge, reason: str, suite: Suite | None
     check = replace(HIDDEN_TESTS, id=suite.check_id, fail_all_reason=reason)
     with tempfile.TemporaryDirectory(prefix="grader-failall-") as scratch:
         context = CheckContext(str(suite.directory), scratch, sys.executable, app_url="http://127.0.0.1:9")
-        proc = subprocess.run(check.command(context), capture_output=True, text=True, cwd=scratch, timeout=300,
-                              check=False)
-        return check.parse(CheckOutput(Path(scratch), proc.returncode, proc.stdout + proc.stderr))
+        done = run_process(check.command(context), cwd=scratch, timeout_s=FAIL_ALL_TIMEOUT_S)
+        return check.parse(CheckOutput(Path(scratch), done.returncode, done.output))
 
 
 def _submission_info(grading: Grading) -> SubmissionInfo | None:

@@ -35,10 +35,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from grader import cache
 from grader.index import IndexClient, Release, fetch, supported_tags, usable_releases, wheel_fits
 from grader.locks import SANDBOX_MARKERS, LockFile
 from grader.models import Finding, Severity
-from grader.paths import cache_dir
 from grader.uv import CompileRequest, Pin, Target, compile_requirements, index_urls, names_in_message, uv_version
 
 MAX_ROUNDS = 12
@@ -140,7 +140,7 @@ class Resolver:
         self.builder = builder
         self.log = log
         self.state = _State()
-        self.built_dir = cache_dir("built") / f"links-{request.key()[:24]}"
+        self.built_dir = cache.built_path(f"links-{request.key()[:24]}")
         self._index: IndexClient | None = None
         machine = request.target.platform.split("-", 1)[0] if request.target.platform else None
         self.tags = supported_tags(request.target.python, machine)
@@ -460,7 +460,7 @@ def _built_here(url: str) -> bool:
     whichever resolution built it first."""
     if not url.startswith("file://"):
         return False
-    return Path(unquote(urlparse(url).path)).resolve().is_relative_to(cache_dir("built").resolve())
+    return Path(unquote(urlparse(url).path)).resolve().is_relative_to(cache.built_path("").resolve())
 
 
 def _summary(message: str, limit: int = 400) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import subprocess
 import sys
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
@@ -21,8 +20,9 @@ from importlib.resources import files
 from pathlib import Path
 
 from grader.locks import LockFile, read_lock
+from grader.processes import run as run_process
 from grader.resolve import ResolveRequest
-from grader.uv import Target, uv_binary
+from grader.uv import UV_TIMEOUT_S, Target, uv_binary
 
 LOCK_NAME = "pylock.tools.toml"
 # What the runner image holds: the scoring tools, the hidden suite's client and its access to services.
@@ -95,9 +95,11 @@ def regenerate(pyproject: Path, out: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="grader-lock-") as scratch:
         source = Path(scratch) / "tools.in"
         source.write_text("\n".join(pins) + "\n", encoding="utf-8")
-        subprocess.run([uv_binary(), "pip", "compile", str(source), "--universal", "--python-version", LOCK_PYTHON,
-                        "--format", "pylock.toml", "--no-header", "--quiet", "--output-file", str(out)],
-                       cwd=scratch, check=True)
+        command = [uv_binary(), "pip", "compile", str(source), "--universal", "--python-version", LOCK_PYTHON,
+                   "--format", "pylock.toml", "--no-header", "--quiet", "--output-file", str(out)]
+        done = run_process(command, cwd=scratch, timeout_s=UV_TIMEOUT_S)
+        if done.returncode != 0:
+            raise SystemExit(f"uv pip compile failed (exit {done.returncode}):\n{done.output.strip()}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import logging
 import os
 import re
 import shlex
-import subprocess
 import tempfile
 import time
 import tomllib
@@ -28,7 +27,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from grader.paths import cache_dir
+from grader.cache import resolver_cache_dir
+from grader.processes import Finished, TimedOut
+from grader.processes import run as run_process
 
 detail = logging.getLogger(__name__)  # `grader -v` shows these lines
 
@@ -112,7 +113,7 @@ def uv_version() -> str:
 def uv_env() -> dict[str, str]:
     """The operator's environment plus the grader's cache for uv; never any interpreter download."""
     env = dict(os.environ)
-    env.setdefault("UV_CACHE_DIR", str(cache_dir("uv")))
+    env.setdefault("UV_CACHE_DIR", str(resolver_cache_dir()))
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_NO_PROGRESS"] = "1"
     env.pop("VIRTUAL_ENV", None)
@@ -160,17 +161,16 @@ def rfc3339(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _run(command: Sequence[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+def _run(command: Sequence[str], cwd: Path, timeout: float) -> Finished:
     detail.debug("running %s", shlex.join(command))
     started = time.monotonic()
     try:
-        done = subprocess.run(list(command), cwd=cwd, env=uv_env(), capture_output=True, text=True,
-                              errors="replace", timeout=timeout, check=False)
+        done = run_process(command, cwd=cwd, env=uv_env(), timeout_s=timeout)
         detail.debug("uv exited with %d after %.1f s", done.returncode, time.monotonic() - started)
         return done
     except FileNotFoundError as exc:
         raise ResolverUnavailable(f"uv could not be started ({exc.strerror}); reinstall the grader") from exc
-    except subprocess.TimeoutExpired as exc:
+    except TimedOut as exc:
         raise ResolverUnavailable(f"uv took more than {timeout:.0f} s to resolve; retry later") from exc
 
 

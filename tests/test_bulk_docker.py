@@ -18,13 +18,16 @@ from typing import Any
 import pytest
 
 from grader.bulk import PlainDisplay, Runner, plan_batch, run_batch
+from grader.cache import image_key
 from grader.challenge import load_challenge
+from grader.engine import Engine
 from grader.environments import prepare_wheels, sandbox_target
 from grader.models import GradeResult
 from grader.paths import cache_root
 from grader.resolve import ResolveRequest
 from grader.sandbox import images
-from grader.sandbox.docker import SESSION_LABEL, DockerSandbox, environment_key
+from grader.sandbox.docker import DockerSandbox
+from grader.sandbox.docker_pod import SESSION_LABEL
 from grader.toolchain import candidate_tools
 
 from .conftest import REPO_ROOT
@@ -160,12 +163,13 @@ def image_tag_for(sandbox: DockerSandbox, requirements: list[str], python: str) 
     request = ResolveRequest(tuple(requirements), (), candidate_tools(), None,
                              sandbox_target(python, sandbox.wheel_target), None)
     wheels = prepare_wheels(request, None, lambda _: None)
-    base_id = str(sandbox.client.images.get(images.base_image_tag(python)).id)
-    return f"grader-env:{environment_key(base_id, python, wheels.installable)[:20]}"
+    base = sandbox.engine.image(images.base_image_tag(python))
+    assert base is not None
+    return f"grader-env:{image_key(base.id, python, wheels.installable)[:20]}"
 
 
 def remove_image(client: Any, tag: str) -> None:
-    if images.image_exists(client, tag):
+    if images.image_exists(Engine(client), tag):
         client.images.remove(tag, noprune=False)
 
 

@@ -8,12 +8,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
 
 import grader.environments
-from grader.cache import cache_info, prune
+from grader import cache
+from grader.cache import ImageRecord, LockedGroup, cache_info, prune
 from grader.environments import DependencyError, WheelSet, prepare_wheels
 from grader.filelocks import file_lock
 from grader.models import Finding, Severity
@@ -151,3 +153,69 @@ def test_cache_commands(own_cache: Path) -> None:
     pruned = grader_cli("prune", "--older-than", "7")
     assert pruned.returncode == 0 and "removed venvs/old" in pruned.stdout
     assert grader_cli("prune", "--all", "--older-than", "1").returncode == 2
+
+
+# --- the store's layout, keys and locks ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group", ["wheelsets", "venvs", "mypy", "built"])
+def test_an_entry_locked_by_its_writer_is_never_pruned(own_cache: Path, group: LockedGroup) -> None:
+    """The writer's lock (`entry_lock`) and the one pruning looks at are the same: one table names both."""
+    entry = own_cache / group / "k"
+    entry.mkdir(parents=True)
+    age(entry, 40)
+    with cache.entry_lock(group, "k"):
+        report = prune(None, True, None)
+    assert [f"{e.group}/{e.name}" for e in report.skipped] == [f"{group}/k"] and entry.exists()
+    assert [e.name for e in prune(None, True, None).removed] == ["k"]
+
+
+def test_store_paths_are_where_the_layout_says(own_cache: Path) -> None:
+    assert cache.wheelset_dir("k") == own_cache / "wheelsets" / "k"
+    assert cache.stored_file("abc", "six.whl") == own_cache / "files" / "abc" / "six.whl"
+    assert cache.venv_dir("k") == own_cache / "venvs" / "k"
+    assert cache.mypy_seed_dir("k") == own_cache / "mypy" / "k"
+    assert cache.built_path("x") == own_cache / "built" / "x"
+    assert cache.snapshots_dir() == own_cache / "snapshots" and cache.scratch_dir() == own_cache / "runs"
+
+
+def test_keys_stay_what_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images and venvs built by an earlier grader of the same version are found again: same payload, same hash."""
+    monkeypatch.setattr(cache, "__version__", "1.2.3")
+    assert cache.image_key("sha256:abc", "3.11", ("b==1", "a==2")) == (
+        "80083ed692ac81448444419a6347b6b3c348657397d0b6bc53a4614f911d7844")
+    assert cache.venv_key("3.11", ["b==1", "a==2"]) == (
+        "3ba868fdbcbf7a1256d6fd5bd1b81fa37391dd56817cfa63e78bb30a9f775fee")
+
+
+class FakeImages:
+    """Stands in for the engine's images (the real adapter is tested in tests/grader/sandbox/test_images.py)."""
+
+    def __init__(self, records: list[ImageRecord]) -> None:
+        self._records = records
+        self.removed: list[tuple[str, set[str]]] = []
+
+    def records(self) -> list[ImageRecord]:
+        return self._records
+
+    def remove(self, role: str, keys: Collection[str]) -> int:
+        self.removed.append((role, set(keys)))
+        return 1
+
+
+def test_images_are_pruned_by_last_use_and_the_base_never(own_cache: Path) -> None:
+    now = time.time()
+    old, used = now - 40 * 86_400, now - 40 * 86_400
+    cache.mark_image_used("used")  # a grading used it just now, though it was built long ago
+    images = FakeImages([
+        ImageRecord("grader-env:old", "env", "old", 100, 60, old, False),
+        ImageRecord("grader-runner:used", "runner", "used", 100, 50, used, False),
+        ImageRecord("grader-base:py3.11", None, None, 500, 500, old, True),
+        ImageRecord("python:3.11-slim", None, None, 500, 500, old, False),
+    ])
+    groups = {group.name: group for group in cache_info(images)}
+    assert [e.name for e in groups["env images"].entries] == ["grader-env:old"]
+    assert groups["env images"].size == 60 and [e.name for e in groups["base images"].entries] == ["grader-base:py3.11"]
+    report = prune(None, False, images, now=now)
+    assert images.removed == [("env", {"old"})]
+    assert [e.name for e in report.removed if e.image_key] == ["grader-env:old"]

@@ -17,7 +17,8 @@ import pytest
 
 from grader.challenge import load_challenge
 from grader.pipeline import grade_submission
-from grader.sandbox.docker import SESSION_LABEL, DockerSandbox
+from grader.sandbox.docker import DockerSandbox
+from grader.sandbox.docker_pod import SESSION_LABEL
 
 from .conftest import REPO_ROOT
 from .test_end_to_end import SCHEMA

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader.filelocks import file_lock, lock_is_free, lock_path
-from grader.sandbox import images
+from grader.sandbox.images.building import key_lock
 
 from .conftest import REPO_ROOT
 
@@ -85,12 +85,12 @@ def test_image_builds_share_the_lock_and_say_they_wait() -> None:
         logged.set()
 
     def builder() -> None:
-        with images._key_lock("k" * 40, lambda _: None):
+        with key_lock("k" * 40, lambda _: None):
             held.set()
             release.wait(EVENT_DEADLINE_S)
 
     def second_builder() -> None:
-        with images._key_lock("k" * 40, log):
+        with key_lock("k" * 40, log):
             done.set()
 
     first = threading.Thread(target=builder)

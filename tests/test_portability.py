@@ -47,6 +47,7 @@ def test_cli_and_every_backend_module_import_without_fcntl_and_resource(tmp_path
         from click.testing import CliRunner
         import grader.cli
         import grader.filelocks, grader.cache, grader.sandbox.docker, grader.sandbox.local, grader.sandbox.cleanup
+        import grader.processes, grader.engine, grader.sandbox.images, grader.sandbox.venvs
         runner = CliRunner()
         for args in (["--help"], ["check", "--help"], ["grade", "--help"], ["sandbox", "cleanup", "--help"],
                      ["--version"]):

@@ -12,15 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.checks.static import StaticCheckSpec, Where
+from grader.errors import SandboxError
 from grader.models import AppRun, Finding, Limits
 from grader.sandbox.services import ServiceRequest
 
 if TYPE_CHECKING:
     from grader.resolve import Builder
 
-
-class SandboxError(Exception):
-    """The sandbox itself could not do its work (no engine, image build failed, ...): not the candidate's fault."""
+__all__ = [  # SandboxError is defined in grader.errors (the gateways raise it too) and re-exported here
+    "APP_CODE_DIR", "Environment", "EnvironmentRequest", "RunOutcome", "RunPlan", "Sandbox", "SandboxError",
+    "StaticJob",
+]
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,15 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from grader.paths import cache_dir
+from grader import cache
+from grader.engine import Container, ContainerSpec, Mount
+from grader.errors import SandboxError
 from grader.resolve import BuildOutcome
 from grader.sandbox import images
+from grader.sandbox.docker_pod import SANDBOX_TMPFS, Launcher
 
 if TYPE_CHECKING:
     from grader.sandbox.docker import DockerSandbox
@@ -50,25 +52,28 @@ class ContainerBuilder:
     def image(self) -> str:
         """The build image's tag, built on first use."""
         if self._image is None:
-            self._image = images.ensure_build_image(self.sandbox.client, self.sandbox.python, log=self.sandbox.log)
+            self._image = images.ensure_build_image(self.sandbox.engine, self.sandbox.python, log=self.sandbox.log)
         return self._image
 
     @property
     def identity(self) -> str:
         """The build image's id: a failed build is tried again when the image changed."""
         if self._identity is None:
-            self._identity = str(self.sandbox.client.images.get(self.image).id)
+            image = self.sandbox.engine.image(self.image)
+            if image is None:
+                raise SandboxError(f"the build image {self.image} vanished from the engine")
+            self._identity = image.id
         return self._identity
 
     def build_wheel(self, sdist: Path, build_wheels: Sequence[Path], out_dir: Path) -> BuildOutcome:
         """Build `sdist` in a container; the wheel (if any) is moved into `out_dir`."""
         run_id = uuid.uuid4().hex[:12]
-        with tempfile.TemporaryDirectory(prefix="build-", dir=cache_dir("runs")) as scratch_name:
+        with tempfile.TemporaryDirectory(prefix="build-", dir=cache.scratch_dir()) as scratch_name:
             scratch = Path(scratch_name)
             inputs, output = _inputs(scratch, sdist, build_wheels), scratch / "out"
             output.mkdir()
             output.chmod(0o777)
-            log, code = self._run(run_id, sdist.name, inputs, output)
+            log, code = self._run(self.sandbox.launcher(run_id), sdist.name, inputs, output)
             wheels = sorted(output.glob("*.whl"))
             if code != 0 or not wheels:
                 return BuildOutcome(None, _tail(log, code))
@@ -76,32 +81,26 @@ class ContainerBuilder:
             shutil.move(str(wheels[0]), target)
             return BuildOutcome(target, "")
 
-    def _run(self, run_id: str, sdist_name: str, inputs: Path, output: Path) -> tuple[str, int | None]:
+    def _run(self, launcher: Launcher, sdist_name: str, inputs: Path, output: Path) -> tuple[str, int | None]:
         # --use-pep517: an isolated build from /in/wheels even for a bare setup.py (the venv's setuptools
         # may lack bdist_wheel); --no-index: nothing is fetched, there is no network anyway.
         command = ["python", "-m", "pip", "wheel", "--no-index", "--find-links", "/in/wheels", "--no-deps",
                    "--use-pep517", "--no-cache-dir", "--disable-pip-version-check", "--wheel-dir", "/out",
                    f"/in/{sdist_name}"]
-        container: Any = None
+        container: Container | None = None
         try:
-            container = self.sandbox.run_container(
-                self.image, command, network_mode="none", working_dir="/tmp",
+            container = launcher.start("build", ContainerSpec(
+                self.image, command, working_dir="/tmp",
                 environment={"HOME": "/tmp", "TMPDIR": "/tmp", "PIP_NO_INPUT": "1"},
-                volumes={str(inputs): {"bind": "/in", "mode": "ro"}, str(output): {"bind": "/out", "mode": "rw"}},
-                tmpfs={"/tmp": "size=2g,uid=10001,gid=10001,mode=1777"},
-                mem_limit=f"{self.memory_mb}m", memswap_limit=f"{self.memory_mb}m", pids_limit=self.pids,
-                nano_cpus=int(self.cpus * 1e9), **self.sandbox.locked_down(run_id, "build"),
-            )
-            try:
-                code = int(container.wait(timeout=BUILD_TIMEOUT_S).get("StatusCode", 1))
-            except Exception:  # the timeout: what it printed so far explains it
-                code = None
-            raw: bytes = container.logs(stdout=True, stderr=True)
-            return raw.decode("utf-8", errors="replace"), code
+                mounts=(Mount(str(inputs), "/in"), Mount(str(output), "/out", writable=True)),
+                tmpfs={"/tmp": f"size=2g,{SANDBOX_TMPFS}"},
+                memory_mb=self.memory_mb, no_swap=True, pids=self.pids, cpus=self.cpus,
+            ))
+            code = container.wait(BUILD_TIMEOUT_S)  # None: the timeout, which what it printed so far explains
+            return container.logs(), code
         finally:
             if container is not None:
-                with suppress(Exception):
-                    container.remove(force=True, v=True)
+                container.discard()
 
 
 def _inputs(scratch: Path, sdist: Path, build_wheels: Sequence[Path]) -> Path:

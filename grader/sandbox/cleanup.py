@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from grader.sandbox.docker import MANAGED_LABEL, RUN_LABEL
+from grader.engine import Container, Engine, EngineError, Network, Volume
+from grader.sandbox.docker_pod import MANAGED_LABEL, RUN_LABEL
 from grader.sandbox.owner import OwnerState, describe_owner, owner_state
 
 Kind = Literal["container", "volume", "network"]
@@ -27,7 +28,7 @@ class Resource:
     name: str
     labels: dict[str, str]
     owner: OwnerState
-    handle: Any
+    handle: Container | Volume | Network
 
     def describe(self) -> str:
         """`container grader-3f9c-app (run 3f9c; grader pid 1234 on host, started ...: gone)`."""
@@ -44,22 +45,21 @@ OWNER_WORDS: dict[OwnerState, str] = {
 }
 
 
-def grader_resources(client: Any) -> list[Resource]:
+def grader_resources(engine: Engine) -> list[Resource]:
     """Every container (running or not), volume and network carrying the grader's label."""
-    label = {"label": MANAGED_LABEL}
     found: list[Resource] = []
-    for container in client.containers.list(all=True, filters=label, ignore_removed=True):
-        found.append(_resource("container", container.name, container.labels, container))
-    for volume in client.volumes.list(filters=label):
-        found.append(_resource("volume", volume.name, (volume.attrs or {}).get("Labels"), volume))
-    for network in client.networks.list(filters=label):
-        found.append(_resource("network", network.name, (network.attrs or {}).get("Labels"), network))
+    for container in engine.containers(MANAGED_LABEL):
+        found.append(_resource("container", container))
+    for volume in engine.volumes(MANAGED_LABEL):
+        found.append(_resource("volume", volume))
+    for network in engine.networks(MANAGED_LABEL):
+        found.append(_resource("network", network))
     return found
 
 
-def _resource(kind: Kind, name: str, labels: dict[str, str] | None, handle: Any) -> Resource:
-    labels = dict(labels or {})
-    return Resource(kind, name, labels, owner_state(labels), handle)
+def _resource(kind: Kind, handle: Container | Volume | Network) -> Resource:
+    labels = handle.labels
+    return Resource(kind, handle.name, labels, owner_state(labels), handle)
 
 
 def select(resources: list[Resource], everything: bool) -> list[Resource]:
@@ -72,27 +72,15 @@ def remove(resources: list[Resource]) -> list[tuple[Resource, str]]:
 
     One that vanished meanwhile (its grader finished after all) counts as removed.
     """
-    from docker.errors import DockerException, NotFound
-
     refused: list[tuple[Resource, str]] = []
     for kind in REMOVAL_ORDER:
         for resource in (r for r in resources if r.kind == kind):
             try:
-                _remove_one(resource)
-            except NotFound:
-                pass
-            except DockerException as exc:
-                refused.append((resource, str(getattr(exc, "explanation", None) or exc)))
+                resource.handle.remove()  # a container with its anonymous volumes
+            except EngineError as exc:
+                if not exc.missing:
+                    refused.append((resource, exc.explanation))
     return refused
-
-
-def _remove_one(resource: Resource) -> None:
-    if resource.kind == "container":
-        resource.handle.remove(force=True, v=True)  # with its anonymous volumes
-    elif resource.kind == "volume":
-        resource.handle.remove(force=True)
-    else:
-        resource.handle.remove()
 
 
 def count_by_kind(resources: list[Resource]) -> str:

@@ -28,7 +28,8 @@ from typing import Any
 from grader.models import GradeResult, Limits
 from grader.paths import cache_root
 from grader.sandbox.base import Environment, RunOutcome, RunPlan
-from grader.sandbox.docker import MANAGED_LABEL, RUN_LABEL, DockerSandbox
+from grader.sandbox.docker import DockerSandbox
+from grader.sandbox.docker_pod import MANAGED_LABEL, RUN_LABEL
 
 from ..conftest import REPO_ROOT
 

@@ -83,7 +83,7 @@ def test_with_docker_the_archive_is_built_in_a_container_never_on_the_host(
 def test_environments_install_wheels_only_and_offline() -> None:
     dockerfile = (REPO_ROOT / "grader" / "sandbox" / "env.Dockerfile").read_text()
     assert "--only-binary=:all:" in dockerfile and "--no-index" in dockerfile
-    local = (REPO_ROOT / "grader" / "sandbox" / "local.py").read_text()
+    local = (REPO_ROOT / "grader" / "sandbox" / "venvs.py").read_text()
     assert '"--no-index"' in local and '"--only-binary=:all:"' in local
     resolver = (REPO_ROOT / "grader" / "uv.py").read_text()
     assert '"--no-build"' in resolver, "uv must never build (run) a source archive on the host"

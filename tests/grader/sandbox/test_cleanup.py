@@ -23,8 +23,9 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import main
+from grader.engine import Engine
 from grader.sandbox.cleanup import grader_resources, select
-from grader.sandbox.docker import MANAGED_LABEL
+from grader.sandbox.docker_pod import MANAGED_LABEL
 from grader.sandbox.owner import (
     OWNER_HOST_LABEL,
     OWNER_PID_LABEL,
@@ -130,12 +131,12 @@ def planted(docker_client: Any, base_image: str) -> Iterator[dict[str, str]]:
 
 def ours(docker_client: Any, planted: dict[str, str]) -> dict[str, str]:
     """The planted resources still in the engine, with the owner state cleanup sees."""
-    return {r.name: r.owner for r in grader_resources(docker_client) if r.name in planted}
+    return {r.name: r.owner for r in grader_resources(Engine(docker_client)) if r.name in planted}
 
 
 @pytest.mark.docker
 def test_only_resources_of_a_gone_grader_are_orphans(docker_client: Any, planted: dict[str, str]) -> None:
-    found = [r for r in grader_resources(docker_client) if r.name in planted]
+    found = [r for r in grader_resources(Engine(docker_client)) if r.name in planted]
     assert {r.name: r.owner for r in found} == planted
     assert sorted(r.name for r in select(found, everything=False)) == sorted(
         name for name, state in planted.items() if state == "gone")

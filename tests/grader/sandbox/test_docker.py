@@ -15,7 +15,8 @@ import pytest
 from grader.challenge import load_challenge
 from grader.models import GradeResult
 from grader.pipeline import grade_submission
-from grader.sandbox.docker import MANAGED_LABEL, DockerSandbox
+from grader.sandbox.docker import DockerSandbox
+from grader.sandbox.docker_pod import MANAGED_LABEL
 from grader.sandbox.owner import OWNER_PID_LABEL
 
 from ...conftest import REPO_ROOT

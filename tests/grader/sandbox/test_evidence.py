@@ -8,7 +8,8 @@ import sys
 import time
 
 from grader.models import Limits
-from grader.sandbox.docker import LOG_START, _with_limits, _without_start_line, log_cap_bytes
+from grader.sandbox.docker_pod import LOG_START, log_cap_bytes, without_start_line
+from grader.sandbox.docker_watch import with_limits
 from grader.sandbox.evidence import describe, limits_from_log, ordered
 from grader.sandbox.local import RUN_TOKEN_VAR, kill_run_survivors
 
@@ -33,14 +34,14 @@ def test_docker_log_cap_is_whole_kib_and_at_least_64() -> None:
 
 
 def test_the_graders_first_line_is_not_part_of_the_apps_log() -> None:
-    assert _without_start_line(f"{LOG_START}\nhello\n") == "hello\n"
-    assert _without_start_line("xxxx\nhello\n") == "xxxx\nhello\n"  # dropped by the cap: kept as it is
+    assert without_start_line(f"{LOG_START}\nhello\n") == "hello\n"
+    assert without_start_line("xxxx\nhello\n") == "xxxx\nhello\n"  # dropped by the cap: kept as it is
 
 
 def test_start_problem_names_the_process_limit_with_its_number() -> None:
-    problem = _with_limits("did not start within 8 s", {"processes"}, Limits(pids=64))
+    problem = with_limits("did not start within 8 s", {"processes"}, Limits(pids=64))
     assert problem == "did not start within 8 s (the app hit its limit of 64 processes)"
-    assert _with_limits("did not start", set(), Limits()) == "did not start"
+    assert with_limits("did not start", set(), Limits()) == "did not start"
 
 
 def test_local_sweep_kills_what_left_the_session_by_its_token() -> None:

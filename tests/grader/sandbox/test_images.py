@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from grader.engine import Engine, connect
 from grader.sandbox import images
 from grader.sandbox.base import SandboxError
 from tests.conftest import IN_CI, skip_or_fail
@@ -58,11 +59,11 @@ def _run(client: Any, image: str, code: str, **options: Any) -> str:
 @pytest.fixture(scope="session")
 def base_image(docker_client: Any) -> str:
     """The base image, bootstrapped offline once if this engine does not have it yet."""
-    if images.image_exists(docker_client, BASE_TAG):
+    if images.image_exists(Engine(docker_client), BASE_TAG):
         return BASE_TAG
     if not _can_debootstrap():
         skip_or_fail(f"{BASE_TAG} is missing and this host cannot bootstrap it (needs root and debootstrap)")
-    return images.bootstrap_base_image(docker_client, PYTHON, log=_quiet)
+    return images.bootstrap_base_image(Engine(docker_client), PYTHON, log=_quiet)
 
 
 @pytest.fixture
@@ -77,7 +78,7 @@ def new_key(docker_client: Any) -> Iterator[Callable[[], str]]:
 
     yield make
     if keys:
-        images.remove_images(docker_client, ("env", "runner"), keys=set(keys))
+        images.remove_images(Engine(docker_client), ("env", "runner"), keys=set(keys))
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +116,7 @@ def test_connect_says_where_no_engine_answers(monkeypatch: pytest.MonkeyPatch, t
     address = f"unix://{tmp_path / 'no-engine.sock'}"
     monkeypatch.setenv("DOCKER_HOST", address)
     with pytest.raises(SandboxError, match="no Docker engine answers at") as caught:
-        images.connect(timeout=5)
+        connect(timeout=5)
     assert address in str(caught.value)
     assert "--sandbox local" in str(caught.value)
 
@@ -142,18 +143,18 @@ def test_ensure_python_image_rejects_bad_input(key: str, requirements: list[str]
 def test_offline_bootstrap_builds_the_base_image(docker_client: Any) -> None:
     """debootstrap -> import -> base Dockerfile, for real (about a minute)."""
     rebootstrap = IN_CI or os.environ.get("GRADER_TEST_REBOOTSTRAP") == "1"  # CI must prove the offline path
-    if images.image_exists(docker_client, BASE_TAG) and not rebootstrap:
+    if images.image_exists(Engine(docker_client), BASE_TAG) and not rebootstrap:
         pytest.skip(f"{BASE_TAG} exists; set GRADER_TEST_REBOOTSTRAP=1 to bootstrap it again")
     if not _can_debootstrap():
         skip_or_fail("the offline bootstrap needs root and debootstrap")
     before = set(Path(tempfile.gettempdir()).glob("grader-bootstrap-*"))
-    old = docker_client.images.get(BASE_TAG).id if images.image_exists(docker_client, BASE_TAG) else None
+    old = docker_client.images.get(BASE_TAG).id if images.image_exists(Engine(docker_client), BASE_TAG) else None
     lines: list[str] = []
 
-    tag = images.bootstrap_base_image(docker_client, PYTHON, log=lines.append)
+    tag = images.bootstrap_base_image(Engine(docker_client), PYTHON, log=lines.append)
 
     assert tag == BASE_TAG
-    assert images.image_exists(docker_client, "grader-rootfs:bookworm")
+    assert images.image_exists(Engine(docker_client), "grader-rootfs:bookworm")
     labels = docker_client.images.get(tag).labels
     assert labels["grader.role"] == "base"
     assert labels["grader.python"] == PYTHON
@@ -164,7 +165,7 @@ def test_offline_bootstrap_builds_the_base_image(docker_client: Any) -> None:
     python_images = [docker_client.images.list(filters={"label": f"grader.role={r}"}) for r in ("env", "runner")]
     if old is not None and old != docker_client.images.get(tag).id and not any(python_images):
         # Nothing was built on the old base, so nothing excuses keeping it.
-        assert not images.image_exists(docker_client, old), "the replaced base image was left behind"
+        assert not images.image_exists(Engine(docker_client), old), "the replaced base image was left behind"
 
 
 def test_base_image_has_the_venv_the_user_and_the_path(docker_client: Any, base_image: str) -> None:
@@ -196,7 +197,7 @@ def test_env_image_installs_wheels_offline_and_is_reused(
     lines: list[str] = []
 
     built = images.ensure_python_image(
-        docker_client,
+        Engine(docker_client),
         base=base_image,
         role="env",
         key=key,
@@ -221,7 +222,7 @@ def test_env_image_installs_wheels_offline_and_is_reused(
     assert leftovers == [], "the install stage was not removed"
 
     again = images.ensure_python_image(
-        docker_client,
+        Engine(docker_client),
         base=base_image,
         role="env",
         key=key,
@@ -241,7 +242,7 @@ def test_missing_wheel_fails_with_pips_error(
     key = new_key()
     with pytest.raises(SandboxError) as caught:
         images.ensure_python_image(
-            docker_client,
+            Engine(docker_client),
             base=base_image,
             role="env",
             key=key,
@@ -252,14 +253,14 @@ def test_missing_wheel_fails_with_pips_error(
     message = str(caught.value)
     assert message.splitlines()[0].startswith(f"could not build grader-env:{key[:20]}: pip could not install")
     assert "grader-no-such-package" in message
-    assert not images.image_exists(docker_client, f"grader-env:{key[:20]}")
+    assert not images.image_exists(Engine(docker_client), f"grader-env:{key[:20]}")
     leftovers = docker_client.images.list(filters={"dangling": True, "label": f"grader.build-key={key}"})
     assert leftovers == [], "the failed install stage was not removed"
 
 
 def test_empty_requirements_give_the_base_venv(docker_client: Any, base_image: str, new_key: Callable[[], str]) -> None:
     ref = images.ensure_python_image(
-        docker_client,
+        Engine(docker_client),
         base=base_image,
         role="runner",
         key=new_key(),
@@ -282,7 +283,7 @@ def test_parallel_requests_for_one_key_build_once(
         try:
             results.append(
                 images.ensure_python_image(
-                    docker_client,
+                    Engine(docker_client),
                     base=base_image,
                     role="env",
                     key=key,
@@ -308,7 +309,7 @@ def test_parallel_requests_for_one_key_build_once(
 def test_missing_base_image_says_to_bootstrap(docker_client: Any, new_key: Callable[[], str]) -> None:
     with pytest.raises(SandboxError, match="grader sandbox bootstrap"):
         images.ensure_python_image(
-            docker_client,
+            Engine(docker_client),
             base="grader-base:py3.99",
             role="env",
             key=new_key(),
@@ -321,10 +322,10 @@ def test_missing_base_image_says_to_bootstrap(docker_client: Any, new_key: Calla
 def test_registry_build_that_cannot_pull_points_to_the_offline_bootstrap(docker_client: Any) -> None:
     """python:3.99-slim exists on no registry, so this fails the same way with or without one."""
     with pytest.raises(SandboxError) as caught:
-        images.build_base_image(docker_client, "3.99", log=_quiet)
+        images.build_base_image(Engine(docker_client), "3.99", log=_quiet)
     first = str(caught.value).splitlines()[0]
     assert first == ("could not pull python:3.99-slim (no registry access?): run `grader sandbox bootstrap --offline`")
-    assert not images.image_exists(docker_client, "grader-base:py3.99")
+    assert not images.image_exists(Engine(docker_client), "grader-base:py3.99")
 
 
 def test_remove_images_removes_only_the_given_keys(
@@ -333,18 +334,34 @@ def test_remove_images_removes_only_the_given_keys(
     kept, dropped = new_key(), new_key()
     for key in (kept, dropped):
         images.ensure_python_image(
-            docker_client, base=base_image, role="env", key=key, wheels_dir=None, requirements=[], log=_quiet
+            Engine(docker_client), base=base_image, role="env", key=key, wheels_dir=None, requirements=[], log=_quiet
         )
-    assert images.remove_images(docker_client, ["env"], keys={dropped}) == 1
-    assert not images.image_exists(docker_client, f"grader-env:{dropped[:20]}")
-    assert images.image_exists(docker_client, f"grader-env:{kept[:20]}")
+    assert images.remove_images(Engine(docker_client), ["env"], keys={dropped}) == 1
+    assert not images.image_exists(Engine(docker_client), f"grader-env:{dropped[:20]}")
+    assert images.image_exists(Engine(docker_client), f"grader-env:{kept[:20]}")
+
+
+def test_the_store_sees_and_prunes_the_engines_images_through_the_adapter(
+    docker_client: Any, base_image: str, new_key: Callable[[], str]
+) -> None:
+    """`grader cache info/prune` read the engine's images through `EngineImages` (the store never talks to it)."""
+    key = new_key()
+    ref = images.ensure_python_image(
+        Engine(docker_client), base=base_image, role="env", key=key, wheels_dir=None, requirements=[], log=_quiet
+    )
+    adapter = images.EngineImages(Engine(docker_client))
+    ours = [record for record in adapter.records() if record.key == key]
+    assert [(r.name, r.role, r.base) for r in ours] == [(ref.tag, "env", False)]
+    assert any(record.base and record.name == base_image for record in adapter.records())
+    assert adapter.remove("runner", {key}) == 0 and adapter.remove("env", {key}) == 1
+    assert not images.image_exists(Engine(docker_client), ref.tag)
 
 
 # --- doctor --------------------------------------------------------------------------------------------
 
 
 def test_doctor_reports_the_engine_and_the_base_image(docker_client: Any, base_image: str) -> None:
-    items = {item.name: item for item in images.doctor(docker_client)}
+    items = {item.name: item for item in images.doctor(Engine(docker_client))}
     assert items["docker sdk"].ok
     assert items["docker engine"].ok
     assert items["docker engine"].detail.startswith("Docker ")

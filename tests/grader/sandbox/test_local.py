@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from grader.models import Limits
+from grader.processes import group_members
 from grader.sandbox.base import Environment, EnvironmentRequest, RunOutcome, RunPlan, SandboxError
-from grader.sandbox.local import MARKER_NAME, LocalSandbox, group_members
+from grader.sandbox.local import LocalSandbox
+from grader.sandbox.venvs import MARKER_NAME
 from tests.conftest import REPO_ROOT, skip_or_fail
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures_local"

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from grader.models import Challenge
-from grader.sandbox.docker import app_environment_for
+from grader.sandbox.docker_pod import app_environment_for
 from grader.sandbox.services import (
     ServiceCredentials,
     ServiceRequest,

@@ -14,9 +14,12 @@ from typing import Any
 import pytest
 
 from grader.challenge import load_challenge
+from grader.engine import Container
 from grader.models import GradeResult
 from grader.pipeline import grade_submission
-from grader.sandbox.docker import SESSION_LABEL, DockerSandbox
+from grader.sandbox import docker_pod
+from grader.sandbox.docker import DockerSandbox
+from grader.sandbox.docker_pod import SESSION_LABEL
 
 from ...conftest import REPO_ROOT
 
@@ -89,22 +92,24 @@ def test_sigterm_removes_the_running_pod_with_its_services(docker_client: Any, t
     assert left == [], [c.name for c in left]
 
 
-def test_a_pod_whose_holder_stops_at_start_is_made_again(docker_client: Any, tmp_path: Path) -> None:
+def test_a_pod_whose_holder_stops_at_start_is_made_again(
+    docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Under load the engine was seen to stop a fresh holder at once; services then cannot join its
     namespace. Here the first holder is stopped on purpose: the grading must still come through."""
+    start_holder = docker_pod._start_holder
+    stopped: list[str] = []
 
-    class FlakyHolder(DockerSandbox):
-        stopped = 0
+    def flaky_holder(launcher: docker_pod.Launcher, runner_image: str, volume: str | None) -> Container:
+        holder = start_holder(launcher, runner_image, volume)
+        if not stopped:
+            stopped.append(holder.name)
+            holder.kill()
+        return holder
 
-        def _start_holder(self, run_id: str, volume: str | None) -> Any:
-            holder = super()._start_holder(run_id, volume)
-            if FlakyHolder.stopped == 0:
-                FlakyHolder.stopped += 1
-                holder.kill()
-            return holder
-
-    sandbox = FlakyHolder(python=CHALLENGE.python, client=docker_client)
+    monkeypatch.setattr(docker_pod, "_start_holder", flaky_holder)
+    sandbox = DockerSandbox(python=CHALLENGE.python, client=docker_client)
     result = grade_submission(SUBMISSION, CHALLENGE, sandbox, tmp_path, log=lambda _: None, force=True)
-    assert FlakyHolder.stopped == 1
+    assert len(stopped) == 1
     failed = {name for name, test in hidden_tests(result).items() if test.outcome != "passed"}
     assert failed == {"test_fails_on_purpose"}
