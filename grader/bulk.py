@@ -523,12 +523,11 @@ def outcome_text(item: BatchItem) -> str:
     if result.status != "graded":
         return f"not graded: {result.error}"
     overall = "n/a" if result.overall is None else f"{result.overall:g}/100"
-    hidden = [t for c in result.checks if c.id.startswith("hidden-tests/") for t in c.tests if t.outcome != "skipped"]
-    passed = sum(t.outcome == "passed" for t in hidden)
+    passed, run = result.hidden_totals()
     reused = " (unchanged: result reused)" if item.state == "reused" else ""
     if result.did_not_run:
         return f"✗ did not run ({overall}): {(result.app.problem if result.app else None) or 'no reason recorded'}"
-    return f"{overall}, hidden tests {passed}/{len(hidden)}{reused}"
+    return f"{overall}, hidden tests {passed}/{run}{reused}"
 
 
 def summary_line(batch: Batch) -> str:

@@ -419,9 +419,7 @@ def print_summary(result: GradeResult, out_dir: Path, name: str | None = None) -
         out.print(f"[red]✗[/] {escape(name)}: not graded: {escape(result.error or '?')}  ({where})", markup=True,
                   soft_wrap=True)
         return
-    hidden = [t for c in result.checks if c.id.startswith("hidden-tests/") for t in c.tests if t.outcome != "skipped"]
-    passed = sum(t.outcome == "passed" for t in hidden)
-    total = len(hidden)
+    passed, total = result.hidden_totals()
     overall = "n/a" if result.overall is None else f"{result.overall:g}/100"
     if result.did_not_run:
         problem = not_ready_sentence(result.app.problem if result.app else None)

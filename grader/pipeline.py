@@ -45,6 +45,7 @@ from grader.environments import (
 from grader.hooks import GradingHooks
 from grader.intake import IntakeError, Snapshot, submission_name, take_snapshot
 from grader.models import (
+    PUBLIC_SUITE,
     AppRun,
     Challenge,
     CheckResult,
@@ -105,7 +106,7 @@ def hidden_suite(challenge: Challenge) -> Suite:
 
 def public_suite(challenge: Challenge) -> Suite:
     """The public suite, scored as `public-tests/<category>` with the same points as hidden tests."""
-    return Suite(public_tests_dir(challenge), "public-tests")
+    return Suite(public_tests_dir(challenge), PUBLIC_SUITE)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from grader.app_log import not_ready_sentence
 from grader.cohort import SkippedEntry
 from grader.models import (
     CATEGORY_IDS,
+    HIDDEN_SUITE,
     AppRun,
     Bands,
     CategoryScore,
@@ -45,6 +46,7 @@ from grader.models import (
     Finding,
     GradeResult,
     TestCase,
+    category_title,
 )
 from grader.outdir import OutputError, writing_output
 from grader.paths import resource_dir
@@ -59,17 +61,7 @@ CANDIDATE_JSON = "result.candidate.json"  # never written over the full result.j
 REPORT_FILES = {"html": "report.html", "md": "summary.md", "junit": "junit.xml"}
 COHORT_FILES = {"html": "index.html", "md": "summary.md", "junit": "junit.xml"}
 
-HIDDEN_PREFIX = "hidden-tests"
-SUITE_PREFIXES = ("hidden-tests/", "public-tests/")
 CANDIDATE_TESTS_PREFIX = "candidate_tests"
-CATEGORY_TITLES: dict[str, str] = {
-    "python_fundamentals": "Python fundamentals",
-    "api_design": "API design",
-    "databases": "Databases",
-    "testing": "Testing",
-    "infrastructure": "Infrastructure",
-    "observability": "Observability",
-}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 MAX_FINDINGS_SHOWN = 25
 MAX_MESSAGE_CHARS = 2000
@@ -240,26 +232,6 @@ def unique_dir_names(results: Sequence[GradeResult]) -> list[str]:
     return names
 
 
-def is_hidden(check: CheckResult) -> bool:
-    """Whether a check is the challenge's hidden test suite."""
-    return check.id == HIDDEN_PREFIX or check.id.startswith(HIDDEN_PREFIX + "/")
-
-
-def hidden_tests(result: GradeResult) -> list[TestCase]:
-    """Every hidden test verdict of the result."""
-    return [test for check in result.checks for test in check.tests]
-
-
-def hidden_totals(result: GradeResult) -> tuple[int, int]:
-    """(passed, run) over hidden tests; from the check scores when the tests were redacted."""
-    tests = hidden_tests(result)
-    if tests:
-        run = [t for t in tests if t.outcome != "skipped"]
-        return sum(t.outcome == "passed" for t in run), len(run)
-    hidden = [c for c in result.checks if is_hidden(c)]
-    return round(sum(c.score for c in hidden)), round(sum(c.max_score for c in hidden))
-
-
 def challenge_title(result: GradeResult) -> str:
     """The challenge's title, else its id."""
     return result.challenge.get("title") or result.challenge.get("id") or "unknown challenge"
@@ -323,11 +295,6 @@ def fmt_when(value: str) -> str:
     if moment.utcoffset() == timedelta(0):
         return moment.strftime("%Y-%m-%d %H:%M UTC")
     return moment.strftime("%Y-%m-%d %H:%M %z")
-
-
-def category_title(category_id: str) -> str:
-    """`api_design` -> `API design`."""
-    return CATEGORY_TITLES.get(category_id, category_id.replace("_", " ").capitalize())
 
 
 HEAT_STOPS: tuple[tuple[float, tuple[int, int, int]], ...] = (
@@ -546,7 +513,7 @@ def finding_groups(result: GradeResult) -> list[FindingGroup]:
     """Code findings of the static checks (hidden-test failures are shown with their category)."""
     groups = []
     for check in result.checks:
-        if is_hidden(check) or not check.findings:
+        if check.suite == HIDDEN_SUITE or not check.findings:
             continue
         ordered = sorted(check.findings, key=_finding_rank)
         shown = ordered[:MAX_FINDINGS_SHOWN]
@@ -576,7 +543,7 @@ def top_deductions(result: GradeResult, limit: int = TOP_DEDUCTIONS) -> list[Ded
     """The largest deductions across all checks; for an app that did not run, the static ones only (every
     failed test has the one reason the report leads with)."""
     every = [d for check in result.checks for d in check.deductions
-             if not (result.did_not_run and check.id.startswith(SUITE_PREFIXES))]
+             if not (result.did_not_run and check.suite is not None)]
     return sorted(every, key=lambda d: -d.points)[:limit]
 
 
@@ -596,7 +563,7 @@ def candidate_context(result: GradeResult, audience: Audience) -> dict[str, Any]
     """Everything `candidate.html` needs."""
     shown = redact_for_candidate(result) if audience == "candidate" else result
     evaluated, missing = _weights_summary(shown)
-    passed, run = hidden_totals(shown)
+    passed, run = shown.test_totals()
     app: AppRun | None = shown.app
     return {
         "audience": audience,
@@ -630,7 +597,7 @@ def candidate_context(result: GradeResult, audience: Audience) -> dict[str, Any]
 def lost_points(result: GradeResult, limit: int = TOP_DEDUCTIONS) -> dict[str, Any]:
     """The largest deductions, or (when nothing was deducted) the failed hidden tests, for the summary."""
     every = [d for check in result.checks for d in check.deductions]
-    failed = [t for t in hidden_tests(result) if t.outcome in ("failed", "error")]
+    failed = result.failed_tests()
     listed = len(every) if every else len(failed)
     return {
         "top_deductions": top_deductions(result, limit),
@@ -721,7 +688,7 @@ def cohort_rows(results: Sequence[GradeResult], links: Sequence[str | None]) -> 
     """Rows for every result, best overall first, errored last."""
     rows = []
     for result, link in zip(results, [*links, *([None] * (len(results) - len(links)))], strict=False):
-        passed, run = hidden_totals(result)
+        passed, run = result.test_totals()
         rows.append(CohortRow(
             result=result, name=display_name(result), link=link, band=result_band(result),
             hidden_passed=passed, hidden_run=run, scores={c.id: c for c in result.categories},
@@ -877,9 +844,9 @@ def markdown_context(result: GradeResult, audience: Audience = "reviewer") -> di
     """Everything `summary.md` needs."""
     reviewer = audience == "reviewer"
     result = result if reviewer else redact_for_candidate(result)
-    passed, run = hidden_totals(result)
+    passed, run = result.test_totals()
     started = result.app is None or result.app.started
-    failed = [t for t in hidden_tests(result) if t.outcome in ("failed", "error")] if started and reviewer else []
+    failed = result.failed_tests() if started and reviewer else []
     return {
         "result": result,
         "reviewer": reviewer,
@@ -930,7 +897,7 @@ def junit_suite(result: GradeResult) -> JUnitSuite:
         return JUnitSuite(name, [case], result.graded_at, result.timings.total_s)
     cases = [_not_run_case(name, result)] if result.did_not_run else []
     cases += [_check_case(name, check) for check in result.checks]
-    cases += [_test_case(name, test) for test in hidden_tests(result)]
+    cases += [_test_case(name, test) for test in result.suite_tests()]
     return JUnitSuite(name, cases, result.graded_at, result.timings.total_s)
 
 
