@@ -47,7 +47,8 @@ from grader.hooks import GradingCancelled, GradingHooks, Stage
 from grader.intake import READABLE_ARCHIVES, archive_kind, submission_name, unreadable_format
 from grader.models import Challenge, GradeResult
 from grader.outdir import OutputError, as_output_error
-from grader.pipeline import GradingOptions, grade_submission, result_dir, write_result
+from grader.pipeline import GradingOptions, grade_submission
+from grader.results import result_dir, write_result
 from grader.sandbox.base import Sandbox
 
 if TYPE_CHECKING:

@@ -39,6 +39,7 @@ from grader.cohort import SkippedEntry
 from grader.models import Challenge, GradeResult
 from grader.outdir import OutputError, as_output_error, check_output_dir
 from grader.pipeline import GradingOptions, challenge_services
+from grader.results import result_path
 from grader.sandbox import images
 from grader.sandbox.base import Sandbox, SandboxError
 
@@ -414,7 +415,7 @@ def print_summary(result: GradeResult, out_dir: Path, name: str | None = None) -
     says why, from the app's log; the next line gives the score and how it was counted).
     """
     name = name or (result.submission.name if result.submission else "?")
-    where = escape(str(out_dir / name / "result.json"))
+    where = escape(str(result_path(out_dir / name)))
     if result.status != "graded":
         out.print(f"[red]✗[/] {escape(name)}: not graded: {escape(result.error or '?')}  ({where})", markup=True,
                   soft_wrap=True)
@@ -759,7 +760,7 @@ def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Pat
     sandbox_backend = make_sandbox(sandbox_kind, bundle.python, service_urls)
     result = run_check(path, bundle, sandbox_backend, out_root, progress)
     name = result.submission.name if result.submission else submission_name(path)
-    render_check(result, out_root / name / "result.json", out)
+    render_check(result, result_path(out_root / name), out)
     if result.status != "graded":
         sys.exit(EXIT_SOME_ERRORED)
 

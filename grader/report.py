@@ -13,13 +13,10 @@ no hidden-test names, messages, evidence or logs, so no template can leak them b
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
 import itertools
-import json
 import re
-import shutil
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +27,6 @@ from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
-from pydantic import Field, ValidationError
 
 from grader.app_log import not_ready_sentence
 from grader.cohort import SkippedEntry
@@ -48,15 +44,15 @@ from grader.models import (
     TestCase,
     category_title,
 )
-from grader.outdir import OutputError, writing_output
+from grader.outdir import write_atomically
 from grader.paths import resource_dir
+from grader.results import ResultFileError, find_result_files, load_result, result_json, write_result
 
 Audience = Literal["reviewer", "candidate"]
 AUDIENCES: tuple[Audience, ...] = ("reviewer", "candidate")
 FORMATS: tuple[str, ...] = ("html", "json", "md", "junit")
 DEFAULT_FORMATS: tuple[str, ...] = ("json", "html")
 
-RESULT_FILE = "result.json"
 CANDIDATE_JSON = "result.candidate.json"  # never written over the full result.json it was made from
 REPORT_FILES = {"html": "report.html", "md": "summary.md", "junit": "junit.xml"}
 COHORT_FILES = {"html": "index.html", "md": "summary.md", "junit": "junit.xml"}
@@ -75,47 +71,7 @@ class ReportError(Exception):
     """A report could not be made: an unreadable result file, an unknown format, a path that is not there."""
 
 
-class LoadedResult(GradeResult):
-    """A result read from disk; `origin` is the file it came from (never serialised)."""
-
-    origin: Path | None = Field(default=None, exclude=True)
-
-
 # --- loading ------------------------------------------------------------------------------------------
-
-
-def find_result_files(path: Path) -> list[Path]:
-    """`path` itself when it is a file, else every `result.json` under the directory, sorted."""
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise ReportError(f"{path}: no such file or directory")
-    direct = path / RESULT_FILE
-    found = [direct] if direct.is_file() else sorted(path.rglob(RESULT_FILE))
-    if not found:
-        raise ReportError(f"{path}: no {RESULT_FILE} found in this directory")
-    return found
-
-
-def load_result(path: Path) -> LoadedResult:
-    """Read and validate one result file; any problem is a `ReportError` naming the file."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ReportError(f"{path}: cannot read it: {exc}") from exc
-    try:
-        result = LoadedResult.model_validate_json(text)
-    except ValidationError as exc:
-        raise ReportError(f"{path}: not a valid {RESULT_FILE}: {_first_error(exc)}") from exc
-    result.origin = path
-    return result
-
-
-def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error.get("loc", ())) or "document"
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {error.get('msg', 'invalid')}{more}"
 
 
 def load_results(paths: Iterable[Path], on_error: ErrorSink | None = None) -> list[GradeResult]:
@@ -128,20 +84,20 @@ def load_results(paths: Iterable[Path], on_error: ErrorSink | None = None) -> li
     for path in paths:
         try:
             files = find_result_files(path)
-        except ReportError as exc:
+        except ResultFileError as exc:
             _report(exc, on_error)
             continue
         for file in files:
             try:
                 results.append(load_result(file))
-            except ReportError as exc:
+            except ResultFileError as exc:
                 _report(exc, on_error)
     return results
 
 
-def _report(exc: ReportError, on_error: ErrorSink | None) -> None:
+def _report(exc: ResultFileError, on_error: ErrorSink | None) -> None:
     if on_error is None:
-        raise exc
+        raise ReportError(str(exc)) from exc
     on_error(str(exc))
 
 
@@ -980,19 +936,8 @@ def _write_candidate(result: GradeResult, directory: Path, formats: Sequence[str
 
 def _write_json(result: GradeResult, shown: GradeResult, directory: Path, audience: Audience) -> Path:
     if audience == "candidate":
-        return _write_text(directory / CANDIDATE_JSON, _json_text(shown))
-    target = directory / RESULT_FILE
-    origin = getattr(result, "origin", None)
-    if isinstance(origin, Path) and origin.is_file():
-        if origin.resolve() != target.resolve():
-            with writing_output(target):
-                shutil.copyfile(origin, target)
-        return target
-    return _write_text(target, _json_text(result))
-
-
-def _json_text(result: GradeResult) -> str:
-    return json.dumps(result.model_dump(mode="json"), indent=2) + "\n"
+        return _write_text(directory / CANDIDATE_JSON, result_json(shown))
+    return write_result(result, directory)
 
 
 def _write_cohort(
@@ -1010,14 +955,4 @@ def _write_cohort(
 
 def _write_text(path: Path, text: str) -> Path:
     """Write atomically: a reader never sees half a report. A full or read-only disk raises OutputError."""
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with writing_output(path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-    except OutputError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return path
+    return write_atomically(path, text)
