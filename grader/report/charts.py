@@ -56,7 +56,7 @@ def category_chart(categories: Sequence[CategoryScore]) -> Chart:
         bars.append(ChartBar(
             title=category_title(category.id), weight=category.weight, score=category.score if counted
             else None, y=12 + index * CHART_ROW, track=round(track, 1), fill=round(fill, 1),
-            color=_bar_color(category.score if counted else None), counts_as_zero=category.counts_as_zero,
+            color=bar_color(category.score if counted else None), counts_as_zero=category.counts_as_zero,
         ))
     return Chart(CHART_WIDTH, 24 + len(bars) * CHART_ROW, CHART_LABEL, bars)
 
@@ -65,7 +65,7 @@ BAND_COLORS = {"strong-hire": "#1e8e5a", "hire": "#4caf7d", "lean-no": "#e0a030"
                "did-not-run": "#7a2219", "none": "#c5cbd3"}
 
 
-def _bar_color(score: float | None) -> str:
+def bar_color(score: float | None) -> str:
     if score is None:
         return "#c5cbd3"
     if score >= 85:

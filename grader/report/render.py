@@ -21,17 +21,17 @@ from grader.models import (
 )
 from grader.paths import resource_dir
 from grader.report.candidate_view import candidate_context, markdown_context
-from grader.report.charts import _bar_color
+from grader.report.charts import bar_color
 from grader.report.cohort_view import cohort_context, cohort_local_backend, cohort_rows, skipped_rows
 from grader.report.facts import AUDIENCES, Audience, ReportError, display_name, not_run_reason
 from grader.report.text import (
-    _href,
     app_problem,
     clip,
     fmt_number,
     fmt_seconds,
     fmt_when,
     heat_color,
+    href_path,
     location,
     log_excerpt,
     md_code,
@@ -59,8 +59,8 @@ def environment() -> Environment:
 
 FILTERS: dict[str, Callable[..., Any]] = {
     "num": fmt_number, "seconds": fmt_seconds, "when": fmt_when, "category": category_title, "heat": heat_color,
-    "heat_bar": _bar_color, "clip": clip, "one_line": one_line, "xml_text": xml_text, "md": md_text,
-    "md_code": md_code, "app_problem": app_problem, "where": location, "metric": metric_label, "href": _href,
+    "heat_bar": bar_color, "clip": clip, "one_line": one_line, "xml_text": xml_text, "md": md_text,
+    "md_code": md_code, "app_problem": app_problem, "where": location, "metric": metric_label, "href": href_path,
     "not_run": not_run_reason,
 }
 

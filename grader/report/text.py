@@ -129,5 +129,5 @@ def metric_label(name: str) -> str:
     return name.replace("_", " ")
 
 
-def _href(path: str) -> str:
+def href_path(path: str) -> str:
     return "/".join(quote(part) for part in path.split("/"))
