@@ -130,4 +130,5 @@ def metric_label(name: str) -> str:
 
 
 def href_path(path: str) -> str:
+    """A relative path as a link target: each part percent-encoded, the slashes kept."""
     return "/".join(quote(part) for part in path.split("/"))
