@@ -66,7 +66,7 @@ BAND_COLORS = {"strong-hire": "#1e8e5a", "hire": "#4caf7d", "lean-no": "#e0a030"
 
 
 def bar_color(score: float | None) -> str:
-    """The fill of a category's bar: the band colour its score would have, grey when not scored."""
+    """The fill of a category's bar: green to red by its score (85, 70, 50), grey when not scored."""
     if score is None:
         return "#c5cbd3"
     if score >= 85:
