@@ -28,7 +28,6 @@ from grader.models import (
     weights_passed_and_run,
 )
 
-HIDDEN_TESTS_ID = HIDDEN_SUITE
 REPORT_NAME = "hidden.json"  # the plugin's report in the suite's output directory
 PLUGIN_MODULE = "checks.pytest_plugin"
 
@@ -41,7 +40,7 @@ class SuiteCheckSpec:
     with `fail_all_reason` every test is failed with that reason without running (the app never came up).
     """
 
-    id: str = HIDDEN_TESTS_ID
+    id: str = HIDDEN_SUITE
     fail_all_reason: str | None = None
 
     @property
@@ -93,7 +92,7 @@ class SuiteCheckSpec:
         )
 
 
-def results_from_report(report: dict[str, Any], check_id: str = HIDDEN_TESTS_ID) -> list[CheckResult]:
+def results_from_report(report: dict[str, Any], check_id: str = HIDDEN_SUITE) -> list[CheckResult]:
     """Group the plugin's test records by category into scored results."""
     by_category: dict[str, list[TestCase]] = defaultdict(list)
     for record in report.get("tests", []):
