@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checks.formats import UNCATEGORIZED
 from grader.challenge import (
     MANIFEST,
     ChallengeError,
@@ -32,7 +33,7 @@ from grader.challenge import (
     starter_dir,
 )
 from grader.distribution import DistributionError, candidate_wheel
-from grader.models import PRACTICES, Challenge, GradeResult, SolutionExpectation
+from grader.models import HIDDEN_SUITE, PRACTICES, Challenge, GradeResult, SolutionExpectation
 from grader.pipeline import grade_submission
 from grader.sandbox.base import Sandbox
 
@@ -283,7 +284,7 @@ def solution_verdict(name: str, expectation: SolutionExpectation, result: GradeR
     problems += band_problems(result.overall, expectation)
     problems += weakest_problems(result, expectation)
     problems += uncategorized_problems(result)
-    passed, total = hidden_counts(result)
+    passed, total = result.hidden_totals()
     summary = f"{expectation.kind}, overall {_score(result.overall)}{band_text(expectation)}, hidden {passed}/{total}"
     return Verdict(subject, not problems, summary + ("" if not problems else ": " + "; ".join(problems)))
 
@@ -298,7 +299,7 @@ def starter_verdict(result: GradeResult) -> Verdict:
     """A starter that passed the whole hidden suite would hand candidates the answer."""
     if result.status != "graded":
         return Verdict("starter", False, f"not graded: {result.error}")
-    passed, total = hidden_counts(result)
+    passed, total = result.hidden_totals()
     started = "" if result.app is None or result.app.started else f"; its app {result.app.problem}"
     detail = f"overall {_score(result.overall)}, hidden {passed}/{total}{started}"
     if total and passed < total:
@@ -308,14 +309,7 @@ def starter_verdict(result: GradeResult) -> Verdict:
 
 def failed_hidden_tests(result: GradeResult) -> set[str]:
     """Names of the hidden tests that failed or errored."""
-    return {t.name for c in result.checks if c.id.startswith("hidden-tests/") for t in c.tests
-            if t.outcome in ("failed", "error")}
-
-
-def hidden_counts(result: GradeResult) -> tuple[int, int]:
-    """(passed, run) over the hidden tests that were not skipped."""
-    tests = [t for c in result.checks if c.id.startswith("hidden-tests/") for t in c.tests if t.outcome != "skipped"]
-    return sum(t.outcome == "passed" for t in tests), len(tests)
+    return {test.name for test in result.failed_tests(HIDDEN_SUITE)}
 
 
 def band_problems(overall: float | None, expectation: SolutionExpectation) -> list[str]:
@@ -345,7 +339,7 @@ def band_text(expectation: SolutionExpectation) -> str:
 def uncategorized_problems(result: GradeResult) -> list[str]:
     """Hidden tests with no valid category marker are never scored: an authoring error."""
     return [f"{len(c.tests)} hidden test(s) have no valid @pytest.mark.category"
-            for c in result.checks if c.id == "hidden-tests/uncategorized"]
+            for c in result.checks if c.id == f"{HIDDEN_SUITE}/{UNCATEGORIZED}"]
 
 
 def _score(value: float | None) -> str:

@@ -20,13 +20,12 @@ from grader.app_log import not_ready_sentence
 from grader.challenge import MANIFEST, ChallengeError, has_tests, load_challenge, public_tests_dir
 from grader.detect import NO_START_COMMAND
 from grader.intake import IntakeError, archive_kind, take_snapshot
-from grader.models import Challenge, CheckStatus, Deduction, GradeResult
+from grader.models import PUBLIC_SUITE, Challenge, CheckStatus, Deduction, GradeResult, category_title
 from grader.paths import cache_dir
 from grader.pipeline import grade_submission, public_suite
-from grader.report import category_title, location
+from grader.report import location
 from grader.sandbox.base import Sandbox
 
-PUBLIC_PREFIX = "public-tests/"
 TOP_FIXES = 5
 LOG_LINES = 12
 
@@ -114,19 +113,13 @@ def fix_text(deduction: Deduction) -> str:
     return f"{reason} ({where})" if where else reason
 
 
-def public_counts(result: GradeResult) -> tuple[int, int]:
-    """(passed, run) over the public tests that were not skipped."""
-    tests = [t for c in result.checks if c.id.startswith(PUBLIC_PREFIX) for t in c.tests if t.outcome != "skipped"]
-    return sum(t.outcome == "passed" for t in tests), len(tests)
-
-
 def render_check(result: GradeResult, result_path: Path, console: Console) -> None:
     """The candidate's summary: score, a table per category, the top fixes and where the details are."""
     name = result.submission.name if result.submission else "?"
     if result.status != "graded":
         console.print(f"[red]✗[/] {escape(name)}: not checked: {escape(result.error or '?')}", soft_wrap=True)
         return
-    passed, run = public_counts(result)
+    passed, run = result.test_totals(PUBLIC_SUITE)
     overall = "n/a" if result.overall is None else f"{result.overall:g}/100"
     if result.did_not_run:
         _render_app_problem(result, console)

@@ -17,6 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from grader.outdir import write_atomically
+
 COHORT_FILE = "cohort.json"
 
 
@@ -71,12 +73,7 @@ def record_folders(out_dir: Path, folders: Sequence[CohortFolder]) -> Path | Non
     replaced = {folder.folder for folder in folders}
     kept = [folder for folder in previous.folders if folder.folder not in replaced]
     record = CohortRecord(folders=[*kept, *folders])
-    path = out_dir / COHORT_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(record.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomically(out_dir / COHORT_FILE, json.dumps(record.model_dump(mode="json"), indent=2) + "\n")
 
 
 def skipped_in(directories: Iterable[Path]) -> list[SkippedEntry]:

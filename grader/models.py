@@ -5,6 +5,7 @@ Everything here is plain pydantic so it validates on load and serialises to the 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import ClassVar, Literal
 
@@ -13,6 +14,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from checks.formats import CATEGORY_IDS as CATEGORY_IDS  # one list for the suite's plugin (in the sandbox) and the host
 
 SCHEMA_VERSION = "1.0"
+
+# What each scorecard category is called on a page or a terminal (ids in checks/formats.py).
+CATEGORY_TITLES: dict[str, str] = {
+    "python_fundamentals": "Python fundamentals",
+    "api_design": "API design",
+    "databases": "Databases",
+    "testing": "Testing",
+    "infrastructure": "Infrastructure",
+    "observability": "Observability",
+}
+
+# The challenge suite's results are `<suite>/<category>` checks: `grade` runs the hidden suite, `grader check`
+# the public one the same way. Only these checks hold test verdicts.
+SuiteId = Literal["hidden-tests", "public-tests"]
+HIDDEN_SUITE: SuiteId = "hidden-tests"
+PUBLIC_SUITE: SuiteId = "public-tests"
+SUITE_IDS: tuple[SuiteId, ...] = (HIDDEN_SUITE, PUBLIC_SUITE)
 
 DEFAULT_WEIGHTS: dict[str, int] = {
     "python_fundamentals": 20,
@@ -35,6 +53,11 @@ PRACTICES: dict[str, str] = {
     "readme": "a README that says how to install and run the service",
     "pinned_dependencies": "dependencies pinned to exact versions, or a lockfile",
 }
+
+
+def category_title(category_id: str) -> str:
+    """`api_design` -> `API design`; an id not in the scorecard -> its words, capitalised."""
+    return CATEGORY_TITLES.get(category_id, category_id.replace("_", " ").capitalize())
 
 
 class Strict(BaseModel):
@@ -246,6 +269,23 @@ class TestCase(BaseModel):
     message: str | None = None
     weight: float = Field(default=1.0, gt=0, description="Share of its category's hidden points (relative).")
 
+    @property
+    def failed(self) -> bool:
+        """Failed or errored: the test ran and did not pass."""
+        return self.outcome in ("failed", "error")
+
+
+def passed_and_run(tests: Iterable[TestCase]) -> tuple[int, int]:
+    """(passed, run) over `tests`: a skipped test was not run and counts for nothing."""
+    run = [test for test in tests if test.outcome != "skipped"]
+    return sum(test.outcome == "passed" for test in run), len(run)
+
+
+def weights_passed_and_run(tests: Iterable[TestCase]) -> tuple[float, float]:
+    """(weight passed, weight run) over `tests`: what the suite scores a category by."""
+    run = [test for test in tests if test.outcome != "skipped"]
+    return sum(test.weight for test in run if test.outcome == "passed"), sum(test.weight for test in run)
+
 
 class CheckRun(BaseModel):
     """A check's raw outcome before scoring: metrics and findings, or why the tool could not run.
@@ -290,6 +330,16 @@ class CheckResult(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     deductions: list[Deduction] = Field(default_factory=list)
     tests: list[TestCase] = Field(default_factory=list)
+
+    @property
+    def suite(self) -> SuiteId | None:
+        """`hidden-tests` or `public-tests` when this is a result of the challenge suite, else None."""
+        head = self.id.split("/", 1)[0]
+        if head == HIDDEN_SUITE:
+            return HIDDEN_SUITE
+        if head == PUBLIC_SUITE:
+            return PUBLIC_SUITE
+        return None
 
 
 class ReviewNotes(BaseModel):
@@ -440,3 +490,23 @@ class GradeResult(BaseModel):
         if self.outcome is not None:
             return self.outcome == "did_not_run"
         return self.app is not None and not self.app.started
+
+    def suite_tests(self, suite: SuiteId | None = None) -> list[TestCase]:
+        """The verdicts of the challenge suite's tests, skipped ones included, in check order.
+
+        `suite` picks the hidden or the public suite; None takes both (a result holds only one).
+        """
+        return [test for check in self.checks if check.suite is not None and suite in (None, check.suite)
+                for test in check.tests]
+
+    def test_totals(self, suite: SuiteId | None = None) -> tuple[int, int]:
+        """(passed, run) over the suite's tests (`suite` as in `suite_tests`); skipped tests are not run."""
+        return passed_and_run(self.suite_tests(suite))
+
+    def hidden_totals(self) -> tuple[int, int]:
+        """(passed, run) over the hidden tests."""
+        return self.test_totals(HIDDEN_SUITE)
+
+    def failed_tests(self, suite: SuiteId | None = None) -> list[TestCase]:
+        """The suite's tests that failed or errored (`suite` as in `suite_tests`)."""
+        return [test for test in self.suite_tests(suite) if test.failed]

@@ -102,3 +102,24 @@ def writing_output(path: Path) -> Iterator[None]:
         if exc.errno not in WRITE_ERRNOS:
             raise
         raise output_error(exc, path) from exc
+
+
+def write_atomically(path: Path, content: str | bytes) -> Path:
+    """Write `path` (and its directory) through a temporary file beside it, so a reader never sees half a file.
+
+    A full or read-only disk raises OutputError naming `path`, and leaves no temporary file behind.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with writing_output(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                tmp.write_bytes(content)
+            else:
+                tmp.write_text(content, encoding="utf-8")
+            tmp.replace(path)
+    except OutputError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path

@@ -7,9 +7,7 @@ the grader could not do its work (no engine, no network for wheels) makes the re
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import json
 import os
 import shutil
 import sys
@@ -44,6 +42,7 @@ from grader.environments import (
 from grader.hooks import GradingHooks
 from grader.intake import IntakeError, Snapshot, submission_name, take_snapshot
 from grader.models import (
+    PUBLIC_SUITE,
     AppRun,
     Challenge,
     CheckResult,
@@ -56,9 +55,9 @@ from grader.models import (
     SubmissionInfo,
     Timings,
 )
-from grader.outdir import OutputError, writing_output
 from grader.processes import run as run_process
 from grader.project import ProjectRoot, find_project_root
+from grader.results import previous_result, result_dir, write_result
 from grader.review import build_review
 from grader.rules import effective_rules, hidden_points
 from grader.sandbox.base import (
@@ -75,7 +74,6 @@ from grader.sandbox.services import ServiceRequest
 from grader.scoring import scale_hidden_results, score_categories, score_check_runs
 from grader.toolchain import installed_versions, lock_hash, locked_versions, runner_request
 
-RESULT_FILE = "result.json"
 OVERLAP_ENV = "GRADER_OVERLAP"
 FAIL_ALL_TIMEOUT_S = 300  # the hidden suite with every test failed at once: no app, no waiting
 Log = Callable[[str], None]
@@ -105,7 +103,7 @@ def hidden_suite(challenge: Challenge) -> Suite:
 
 def public_suite(challenge: Challenge) -> Suite:
     """The public suite, scored as `public-tests/<category>` with the same points as hidden tests."""
-    return Suite(public_tests_dir(challenge), "public-tests")
+    return Suite(public_tests_dir(challenge), PUBLIC_SUITE)
 
 
 @dataclass(frozen=True)
@@ -192,10 +190,8 @@ def grade_submission(
 
 def reusable_result(grading: Grading) -> GradeResult | None:
     """The result already in the output dir, if it graded exactly this submission with this grader."""
-    path = grading.out_root / grading.name / RESULT_FILE
-    try:
-        previous = GradeResult.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    previous = previous_result(grading.out_root / grading.name)
+    if previous is None:
         return None
     same = (
         previous.status == "graded"
@@ -573,25 +569,3 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def result_dir(out_root: Path, name: str) -> Path:
-    """`out_root/<name>`, created on demand (a full or read-only disk raises OutputError)."""
-    path = out_root / name
-    with writing_output(path):
-        path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def write_result(result: GradeResult, directory: Path) -> Path:
-    """Write `result.json` atomically (a reader never sees half a file); a full or read-only disk raises
-    OutputError, leaving no half-written file behind."""
-    path = directory / RESULT_FILE
-    tmp = path.with_suffix(".json.tmp")
-    try:
-        with writing_output(path):
-            tmp.write_text(json.dumps(result.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
-            tmp.replace(path)
-    except OutputError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return path

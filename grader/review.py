@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from grader.app_log import not_ready_sentence
-from grader.models import CategoryScore, CheckResult, Deduction, ReviewNotes
+from grader.models import HIDDEN_SUITE, CategoryScore, CheckResult, Deduction, ReviewNotes, category_title
 from grader.rules import DEFAULT_RULES
 
 # rule id -> the metric whose zero takes the rule's points away (coverage when no test ran)
@@ -20,15 +20,6 @@ MIN_QUESTIONS = 3
 MAX_QUESTIONS = 5
 STRONG_CATEGORY = 85.0
 WEAK_CATEGORY = 60.0
-
-CATEGORY_NAMES = {
-    "python_fundamentals": "Python fundamentals",
-    "api_design": "API design",
-    "databases": "Databases",
-    "testing": "Testing",
-    "infrastructure": "Infrastructure",
-    "observability": "Observability",
-}
 
 # Keyed by scoring rule id; hidden-test deductions use "hidden:<category>". `{value}` is the metric,
 # `{evidence}` the first piece of evidence (file:line or test name).
@@ -129,13 +120,13 @@ def _largest_deductions(checks: Sequence[CheckResult]) -> list[Deduction]:
 
 def _strengths(checks: Sequence[CheckResult], categories: Sequence[CategoryScore]) -> list[str]:
     strengths = [
-        f"{CATEGORY_NAMES[c.id]}: {c.score:g}/100 ({c.note})"
+        f"{category_title(c.id)}: {c.score:g}/100 ({c.note})"
         for c in categories if c.evaluated and c.score is not None and c.score >= STRONG_CATEGORY
     ]
     strengths += [
         f"{check.summary} ({check.id})"
         for check in checks
-        if check.status == "passed" and check.max_score > 0 and not check.id.startswith("hidden-tests/")
+        if check.status == "passed" and check.max_score > 0 and check.suite != HIDDEN_SUITE
     ][:3]
     return strengths
 
@@ -143,7 +134,7 @@ def _strengths(checks: Sequence[CheckResult], categories: Sequence[CategoryScore
 def _concern(deduction: Deduction) -> str:
     where = _evidence(deduction)
     suffix = f" [{where}]" if where else ""
-    return f"{CATEGORY_NAMES.get(deduction.category, deduction.category)}: -{deduction.points:g} points, " \
+    return f"{category_title(deduction.category)}: -{deduction.points:g} points, " \
            f"{deduction.reason}{suffix}"
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from checks.formats import LINT_SECRET_RULES, PRACTICES_SECRET_RULE
 from grader.models import (
     CATEGORY_IDS,
+    PUBLIC_SUITE,
     CategoryScore,
     CheckResult,
     CheckRun,
@@ -55,17 +56,14 @@ def score_categories(
     return categories, round(overall, 1), round(100 * evaluated_weight / total_weight, 1)
 
 
-SUITE_PREFIXES = ("hidden-tests/", "public-tests/")  # `grade` runs the hidden suite, `grader check` the public one
-
-
 def _measured_by_suite(category: str, checks: Sequence[CheckResult]) -> bool:
     """Whether the challenge's suite has tests in this category (only a running app can pass them)."""
-    return any(c.category == category and c.id.startswith(SUITE_PREFIXES) and c.max_score > 0 for c in checks)
+    return any(c.category == category and c.suite is not None and c.max_score > 0 for c in checks)
 
 
 def _counted_as_zero(category: CategoryScore, checks: Sequence[CheckResult]) -> CategoryScore:
     """A category the suite measures, when the app never became ready: 0, with its static points in the note."""
-    static = [c for c in checks if c.category == category.id and not c.id.startswith(SUITE_PREFIXES)
+    static = [c for c in checks if c.category == category.id and c.suite is None
               and c.status in SCORED_STATUSES and c.max_score > 0]
     earned, possible = sum(c.score for c in static), sum(c.max_score for c in static)
     aside = f" (the static checks alone gave {earned:g}/{possible:g} points)" if possible else ""
@@ -253,7 +251,7 @@ def scale_hidden_results(results: Sequence[CheckResult], points: dict[str, float
             scaled.append(result)
             continue
         per_test = worth / result.max_score
-        suite = "public test" if result.id.startswith("public-tests/") else "hidden test"  # `grader check`
+        suite = "public test" if result.suite == PUBLIC_SUITE else "hidden test"  # `grader check`
         deductions = [
             Deduction(
                 rule=test.name, category=result.category, points=round(per_test * test.weight, 2),

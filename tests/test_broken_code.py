@@ -23,9 +23,9 @@ import pytest
 from markupsafe import escape
 from rich.console import Console
 
-from grader import cli
 from grader.candidate_check import render_check
 from grader.challenge import load_challenge
+from grader.cli import console as cli_console
 from grader.detect import NO_START_COMMAND
 from grader.models import CheckRun, Finding, GradeResult
 from grader.rules import DEFAULT_RULES
@@ -121,12 +121,12 @@ def no_start_command_result() -> GradeResult:
 
 def test_cli_lines_keep_square_brackets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     out, err = recording_console(), recording_console()
-    monkeypatch.setattr(cli, "out", out)
-    monkeypatch.setattr(cli, "err", err)
-    cli.print_summary(no_start_command_result(), tmp_path)
-    cli.progress(f"alice: the app was not started: add {HINT} start")
+    monkeypatch.setattr(cli_console, "out", out)
+    monkeypatch.setattr(cli_console, "err", err)
+    cli_console.print_summary(no_start_command_result(), tmp_path)
+    cli_console.progress(f"alice: the app was not started: add {HINT} start")
     with pytest.raises(SystemExit):
-        cli.fail(f"bad value for {HINT} start")
+        cli_console.fail(f"bad value for {HINT} start")
     shown = printed(out)
     assert f"✗ alice[1]: did not run: The app did not start: no start command was found: add {HINT} start" in shown
     assert "✓" not in shown

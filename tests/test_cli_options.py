@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -86,6 +87,16 @@ def test_verbose_shows_every_progress_line_and_the_detail_lines(tmp_path: Path) 
     assert not any(" took " in line for line in normal.stderr.splitlines()), normal.stderr
     assert "crashes-at-start" in verbose.stdout
 
+
+
+def test_commands_read_the_flags_of_this_invocation() -> None:
+    """Each invocation replaces `grader.cli.console.settings`: a module that imported the name itself would
+    keep the first invocation's -v and -q (the batch display, on a terminal, would ignore them)."""
+    stale = [f"{path.name}:{node.lineno}" for path in sorted((REPO_ROOT / "grader" / "cli").glob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+             if isinstance(node, ast.ImportFrom) and node.module == "grader.cli.console"
+             and any(alias.name == "settings" for alias in node.names)]
+    assert stale == [], "read console.settings instead"
 
 # --- shell completion ----------------------------------------------------------------------------------
 

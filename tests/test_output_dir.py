@@ -23,7 +23,7 @@ import grader.report  # imported here: the `nobody` user of one test may not wri
 from grader.cli import main
 from grader.models import GradeResult
 from grader.outdir import OutputError
-from grader.pipeline import write_result
+from grader.results import write_result
 from tests.reports.factories import graded_result
 
 from .conftest import REPO_ROOT, skip_or_fail

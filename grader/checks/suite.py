@@ -17,9 +17,17 @@ from typing import Any
 
 from checks.formats import UNCATEGORIZED
 from grader.checks.spec import CheckContext, CheckOutput, RunsIn
-from grader.models import CheckResult, CheckStatus, Finding, Severity, TestCase
+from grader.models import (
+    HIDDEN_SUITE,
+    CheckResult,
+    CheckStatus,
+    Finding,
+    Severity,
+    TestCase,
+    passed_and_run,
+    weights_passed_and_run,
+)
 
-HIDDEN_TESTS_ID = "hidden-tests"
 REPORT_NAME = "hidden.json"  # the plugin's report in the suite's output directory
 PLUGIN_MODULE = "checks.pytest_plugin"
 
@@ -32,7 +40,7 @@ class SuiteCheckSpec:
     with `fail_all_reason` every test is failed with that reason without running (the app never came up).
     """
 
-    id: str = HIDDEN_TESTS_ID
+    id: str = HIDDEN_SUITE
     fail_all_reason: str | None = None
 
     @property
@@ -84,7 +92,7 @@ class SuiteCheckSpec:
         )
 
 
-def results_from_report(report: dict[str, Any], check_id: str = HIDDEN_TESTS_ID) -> list[CheckResult]:
+def results_from_report(report: dict[str, Any], check_id: str = HIDDEN_SUITE) -> list[CheckResult]:
     """Group the plugin's test records by category into scored results."""
     by_category: dict[str, list[TestCase]] = defaultdict(list)
     for record in report.get("tests", []):
@@ -94,11 +102,9 @@ def results_from_report(report: dict[str, Any], check_id: str = HIDDEN_TESTS_ID)
 
 
 def _category_result(check_id: str, category: str, cases: list[TestCase]) -> CheckResult:
-    counted = [case for case in cases if case.outcome != "skipped"]
-    passed = sum(case.outcome == "passed" for case in counted)
-    earned = sum(case.weight for case in counted if case.outcome == "passed")
-    possible = sum(case.weight for case in counted)
-    findings = [_failure_finding(case) for case in counted if case.outcome != "passed"]
+    passed, run = passed_and_run(cases)
+    earned, possible = weights_passed_and_run(cases)
+    findings = [_failure_finding(case) for case in cases if case.failed]
     if category == UNCATEGORIZED:
         findings.insert(0, Finding(
             message=f"{len(cases)} hidden test(s) have no valid @pytest.mark.category and were not scored",
@@ -106,14 +112,14 @@ def _category_result(check_id: str, category: str, cases: list[TestCase]) -> Che
         ))
         status = CheckStatus.SKIPPED
     else:
-        status = CheckStatus.PASSED if passed == len(counted) else CheckStatus.FAILED
+        status = CheckStatus.PASSED if passed == run else CheckStatus.FAILED
     return CheckResult(
         id=f"{check_id}/{category}",
         category=category,
         status=status,
         score=earned if category != UNCATEGORIZED else 0,
         max_score=possible if category != UNCATEGORIZED else 0,
-        summary=f"{passed}/{len(counted)} hidden tests passed",
+        summary=f"{passed}/{run} hidden tests passed",
         findings=findings,
         tests=cases,
     )

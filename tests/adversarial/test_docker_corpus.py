@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from grader.challenge import load_challenge
-from grader.intake import _hash_existing
+from grader.intake.files import _hash_existing
 from grader.models import Challenge, GradeResult
 from grader.paths import cache_dir, cache_root
 from grader.pipeline import grade_submission

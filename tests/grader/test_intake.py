@@ -313,7 +313,7 @@ def test_zip_with_lying_size_header_is_refused_not_crashed(tmp_path: Path, dest:
 
 def test_copy_counts_real_bytes_not_declared_size(tmp_path: Path) -> None:
     """A source that declares a small size but yields more is stopped at the cap while being copied."""
-    from grader.intake import _Item, _Writer
+    from grader.intake.files import _Item, _Writer
 
     big = tmp_path / "big.bin"
     big.write_bytes(bytes(3 * 1024 * 1024))

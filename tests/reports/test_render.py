@@ -106,7 +106,7 @@ def test_an_app_that_did_not_run_leads_every_report() -> None:
     assert "| API design | 20% | 0 (did not run) |" in markdown
     cases = ET.fromstring(report.render_junit([result])).findall("testsuite/testcase")
     assert cases[0].get("name") == "app" and cases[0].find("failure") is not None
-    assert len(cases) == len(result.checks) + len(report.hidden_tests(result)) + 1
+    assert len(cases) == len(result.checks) + len(result.suite_tests()) + 1
     cohort = report.render_cohort_html([graded_result("alice"), result])
     assert cohort.index('id="did-not-run"') < cohort.index('id="leaderboard"')
     assert '<span class="band did-not-run">Did not run</span>' in cohort
@@ -205,7 +205,7 @@ def test_candidate_audience_hides_hidden_tests_code_logs_and_notes() -> None:
 def test_redacted_result_keeps_totals_but_no_names() -> None:
     result = graded_result()
     redacted = report.redact_for_candidate(result)
-    assert report.hidden_totals(redacted) == report.hidden_totals(result) == (2, 3)
+    assert redacted.hidden_totals() == result.hidden_totals() == (2, 3)
     dumped = redacted.model_dump_json()
     for secret in hidden_strings(result):
         assert secret not in dumped, secret

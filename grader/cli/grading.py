@@ -1,0 +1,284 @@
+"""The commands that make and render results: `grade` (one submission or a cohort), `check` (a candidate's
+own run of the public tests), `report` (re-rendered from result.json files) and `schema`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import click
+
+from grader.bulk import (
+    Batch,
+    BatchItem,
+    LiveDisplay,
+    PlainDisplay,
+    Runner,
+    Survey,
+    default_jobs,
+    make_display,
+    plan_batch,
+    run_batch,
+    skipped_lines,
+    survey_submissions,
+)
+from grader.challenge import load_challenge
+from grader.ci import EXIT_BELOW_THRESHOLD, append_step_summary, below_threshold, below_threshold_message
+from grader.cli import console
+from grader.cli.base import (
+    complete_challenge,
+    main,
+    make_sandbox,
+    report_formats,
+    resolve_as_of_option,
+    service_url_option,
+)
+from grader.cli.console import (
+    EXIT_CANNOT_RUN,
+    EXIT_SOME_ERRORED,
+    EXIT_USAGE,
+    err,
+    escape,
+    fail,
+    friendly_errors,
+    out,
+    print_summary,
+    progress,
+)
+from grader.cohort import SkippedEntry
+from grader.models import Challenge, GradeResult
+from grader.outdir import as_output_error, check_output_dir
+from grader.pipeline import GradingOptions, challenge_services
+from grader.results import result_path
+from grader.sandbox.base import Sandbox
+
+
+@main.command()
+@click.argument("submissions", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--challenge", "challenge_ref", required=True, shell_complete=complete_challenge,
+              help="Challenge id (shipped) or bundle path.")
+@click.option(
+    "--sandbox", "sandbox_kind", type=click.Choice(["auto", "docker", "local"]), default="auto",
+    show_default=True, help="Where the candidate's app runs.",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("grader-results"),
+    show_default=True, help="Results go to OUT/<submission>/result.json.",
+)
+@click.option(
+    "--format", "formats", default="json,html", show_default=True, metavar="FORMATS",
+    callback=lambda _ctx, _param, value: report_formats(value),  # defined with the `report` command below
+    help="Reports to write, comma-separated: html, json, md, junit (result.json is always written).",
+)
+@click.option("--force", is_flag=True, help="Regrade even when an unchanged result is already in OUT.")
+@click.option(
+    "-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
+    help="Gradings in parallel (default: min(CPUs, available memory in GiB / 2); local backend: 1).",
+)
+@click.option(
+    "--fail-under", type=click.FloatRange(0, 100), default=None, metavar="SCORE",
+    help=f"Exit with code {EXIT_BELOW_THRESHOLD} when a graded submission's overall score is below SCORE.",
+)
+@service_url_option
+@resolve_as_of_option
+@click.option("--root", "root", default=None, metavar="DIR",
+              help="The Python project's folder inside each submission (default: found; see README).")
+@friendly_errors
+def grade(
+    submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...],
+    force: bool, fail_under: float | None, jobs: int | None, service_urls: dict[str, str],
+    resolve_as_of: datetime | Literal["now"] | None, root: str | None,
+) -> None:
+    """Grade SUBMISSIONS (directories, zip or tar (gz, bz2, xz) archives or git repositories, or folders of them).
+
+    A folder with no .py file, no project file (pyproject.toml, requirements.txt, ...) and no .git at its
+    top level is a cohort folder: its subdirectories and archives are the submissions; its other entries
+    are listed, with the reason, as not graded. A result already in OUT is reused when the submission, the
+    challenge and the grader are unchanged.
+    """
+    check_output_dir(out_dir)  # an unwritable or full --out is one sentence now, not after the grading
+    challenge = load_challenge(challenge_ref)
+    survey = survey_submissions(submissions)
+    show_skipped(survey)
+    sources = survey.submissions
+    if not sources:
+        listed = "; every entry was skipped, for the reasons above" if survey.skipped else ""
+        fail(f"no submission found in the given folder(s){listed}", 2)
+    sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
+    sandbox.describe_services(challenge_services(challenge))  # the images, or a missing URL, once up front
+    batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs, GradingOptions(resolve_as_of, root))
+    if batch.output_error is not None:
+        fail(escape(str(batch.output_error)), EXIT_USAGE)
+    finished = [item for item in batch.items if item.result is not None]
+    results = [item.result for item in finished if item.result is not None]
+    write_grade_reports([out_dir / item.name for item in finished], out_dir, formats, survey.skipped)
+    record_cohort(out_dir, survey)
+    append_step_summary(results, skipped=survey.skipped)
+    if batch.interrupted:
+        fail(f"interrupted: running sandboxes were removed; {len(finished)} finished result(s) are kept", 130)
+    errored = sum(result.status != "graded" for result in results)
+    if errored:
+        fail(f"{errored} of {len(sources)} submission(s) could not be graded (see above)", EXIT_SOME_ERRORED)
+    enforce_fail_under(results, fail_under)
+
+
+def show_skipped(survey: Survey) -> None:
+    """Before grading: each cohort folder's entries that will not be graded, with the reason."""
+    for line in skipped_lines(survey):
+        heading = not line.startswith(" ")
+        err.print(f"[yellow]skipped:[/] {escape(line)}" if heading else escape(line), markup=True, soft_wrap=True)
+
+
+def record_cohort(out_dir: Path, survey: Survey) -> None:
+    """After grading: record the cohort folders in OUT/cohort.json and repeat what was not graded."""
+    from grader.cohort import COHORT_FILE, record_folders
+
+    record_folders(out_dir, survey.folders)
+    if survey.skipped:
+        names = ", ".join(entry.name for entry in survey.skipped)
+        progress(escape(f"not graded, as listed before grading: {names} (recorded in {out_dir / COHORT_FILE})"))
+
+
+def grade_batch(
+    sources: list[Path], challenge: Challenge, sandbox: Sandbox, out_dir: Path, force: bool, jobs: int | None,
+    options: GradingOptions | None = None,
+) -> Batch:
+    """Grade `sources` in parallel with a progress display (a live table on a terminal, lines otherwise)."""
+    if jobs and jobs > 1 and not sandbox.concurrent_runs:
+        err.print("[yellow]warning:[/] the local backend grades one submission at a time", markup=True)
+    batch = plan_batch(sources, jobs if jobs and sandbox.concurrent_runs else default_jobs(sandbox))
+    # -v and -q: plain lines (every one with -v, none with -q) instead of the live table
+    quiet_or_verbose = console.settings.verbose or console.settings.quiet
+    display = PlainDisplay(progress) if quiet_or_verbose else make_display(err, progress)
+    if isinstance(display, LiveDisplay):
+        from grader.sandbox.docker import DockerSandbox
+
+        if isinstance(sandbox, DockerSandbox):  # image builds show under the table, not as scrolling lines
+            sandbox.log = lambda message: display.log(None, message)
+    runner = Runner(challenge, sandbox, out_dir, force, display, options=options or GradingOptions())
+    live = isinstance(display, LiveDisplay)  # the table shows each result; the summary lines follow it
+
+    def finished(item: BatchItem) -> None:
+        if item.result is not None and not live:
+            print_summary(item.result, out_dir, item.name)
+
+    run_batch(batch, runner, finished)
+    for item in batch.items if live else []:
+        if item.result is not None:
+            print_summary(item.result, out_dir, item.name)
+    return batch
+
+
+def enforce_fail_under(results: list[GradeResult], threshold: float | None) -> None:
+    """`--fail-under`: exit 4 naming every graded submission whose overall score is below the threshold."""
+    low = [] if threshold is None else below_threshold(results, threshold)
+    if threshold is not None and low:
+        fail(below_threshold_message(low, threshold), EXIT_BELOW_THRESHOLD)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of result.json."""
+    click.echo(json.dumps(GradeResult.model_json_schema(), indent=2))
+
+
+def write_grade_reports(
+    directories: list[Path], out_dir: Path, formats: tuple[str, ...], skipped: Sequence[SkippedEntry] = (),
+) -> None:
+    """After `grade`: render the chosen reports from the result.json files just written (in `directories`);
+    the cohort reports also list the cohort folders' entries that were not graded (`skipped`)."""
+    if not set(formats) - {"json"} or not directories:
+        return
+    from grader.report import load_results, write_reports
+
+    written = write_reports(load_results(directories), out_dir, formats, "reviewer", skipped)
+    cohort = out_dir / "index.html"
+    where = f"; cohort report: {cohort}" if cohort in written else ""
+    progress(f"wrote {len(written)} report file(s) under {out_dir}{where}")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="RESULT_OR_DIR...", type=click.Path(path_type=Path))
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+    help="Reports go to OUT/<submission>/ (report.html, summary.md, junit.xml) and OUT/index.html.",
+)
+@click.option(
+    "--format", "formats", default="json,html", show_default=True, metavar="FORMATS",
+    callback=lambda _ctx, _param, value: report_formats(value),
+    help="Comma-separated: html, json, md, junit.",
+)
+@click.option(
+    "--audience", type=click.Choice(["reviewer", "candidate"]), default="reviewer", show_default=True,
+    help="candidate: per-category totals only, no hidden-test names, messages, code or logs.",
+)
+@friendly_errors
+def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], audience: str) -> None:
+    """Render reports from RESULT_OR_DIR... (result.json files, or directories searched for them)."""
+    from grader.cohort import skipped_in
+    from grader.report import ReportError, load_results, write_reports
+
+    check_output_dir(out_dir)
+    problems: list[str] = []
+    results = load_results(paths, on_error=problems.append)
+    if not results and len(problems) == 1:
+        fail(problems[0])
+    for problem in problems:
+        err.print(f"[bold red]error:[/] {escape(problem)}", markup=True, soft_wrap=True)
+    if not results:
+        fail(f"none of the {len(problems)} path(s) held a readable result.json; nothing was rendered")
+    skipped = skipped_in(path for path in paths if path.is_dir())  # from `grade`'s OUT/cohort.json
+    try:
+        written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer",
+                                skipped)
+    except (ReportError, OSError) as exc:
+        disk = as_output_error(exc, out_dir)
+        fail(escape(str(disk) if disk else f"could not write the reports: {exc}"),
+             EXIT_USAGE if disk else EXIT_CANNOT_RUN)
+    for path in written:
+        out.print(escape(str(path)), highlight=False, soft_wrap=True)
+    if problems:
+        fail(f"{len(problems)} path(s) could not be read; {len(results)} result(s) were rendered", EXIT_SOME_ERRORED)
+
+
+@main.command()
+@click.argument("path", required=False, default=Path("."), type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--challenge", "challenge_ref", default=None, metavar="ID_OR_PATH_OR_ARCHIVE", shell_complete=complete_challenge,
+    help="Challenge id, bundle or unpacked kit directory, or kit .zip (default: the nearest challenge.toml "
+         "in PATH or above it).",
+)
+@click.option(
+    "--sandbox", "sandbox_kind", type=click.Choice(["auto", "docker", "local"]), default="auto",
+    show_default=True, help="Where your app runs.",
+)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="Write OUT/<name>/result.json here (default: the grader's cache, never your project).",
+)
+@service_url_option
+@friendly_errors
+def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Path | None,
+          service_urls: dict[str, str]) -> None:
+    """Run the public tests and the static checks against PATH (default: the current directory).
+
+    Needs no hidden tests, so it works from an exported kit; the public part is scored as `grade` does.
+    """
+    from grader.candidate_check import load_check_challenge, render_check, run_check
+    from grader.intake import submission_name
+    from grader.paths import cache_dir
+
+    out_root = out_dir or cache_dir("check")
+    check_output_dir(out_root)
+    bundle = load_check_challenge(challenge_ref, path)
+    sandbox_backend = make_sandbox(sandbox_kind, bundle.python, service_urls)
+    result = run_check(path, bundle, sandbox_backend, out_root, progress)
+    name = result.submission.name if result.submission else submission_name(path)
+    render_check(result, result_path(out_root / name), out)
+    if result.status != "graded":
+        sys.exit(EXIT_SOME_ERRORED)
