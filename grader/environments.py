@@ -31,8 +31,9 @@ from grader.uv import ResolverUnavailable, Target
 # Bumped when the way a wheel set is made changes, so sets made the old way are made again
 # (3: uv resolutions with locks, dates and wheels built from source; 4: locked tools, locks relaxed for
 # releases that cannot install, tools that fit the app, psycopg[binary]; 5: `built` read from where the wheel
-# lives, packages that cannot be had take with them only what needs them).
-WHEELSET_FORMAT = 5
+# lives, packages that cannot be had take with them only what needs them; 6: test tools raised to releases
+# that run on the sandbox's Python).
+WHEELSET_FORMAT = 6
 # A submission's date is trusted only inside this window: zip tools write 1980 for "unknown".
 EARLIEST_PLAUSIBLE = datetime(2008, 1, 1, tzinfo=UTC)
 Log = Callable[[str], None]

@@ -17,6 +17,11 @@ up on the index (`grader.index`), whose JSON says what is wrong in structured fo
   `Builder`), and the resolution is tried again with that wheel available; a failed build is a finding
   with the end of the build log;
 - anything else is a conflict between requirements, reported with uv's explanation.
+
+Test tools that install but cannot run here (`TOOL_FLOORS`: pytest before 6.2.4 on Python 3.10+, py before
+1.11 on 3.11+, coverage before 6.3 anywhere) are raised before resolving: a lock's pin below the floor is set
+free, a requirement that admits nothing above it is replaced by the floor's series, and every resolution is
+constrained to the floors, so the candidate's tests run with the nearest release that works.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -34,6 +39,7 @@ from urllib.parse import unquote, urlparse
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from grader import cache
 from grader.index import IndexClient, Release, fetch, supported_tags, usable_releases, wheel_fits
@@ -43,8 +49,27 @@ from grader.uv import CompileRequest, Pin, Target, compile_requirements, index_u
 
 MAX_ROUNDS = 12
 # Lowest versions of the grader's test tools its candidate-tests check runs with, when its exact pins do not fit.
-LOOSE_TOOL_FLOORS = {"pytest": "7", "coverage": "6"}
+LOOSE_TOOL_FLOORS = {"pytest": "7", "coverage": "6.3"}
 MAX_BUILDS_PER_PACKAGE = 2
+
+
+@dataclass(frozen=True)
+class ToolFloor:
+    """The lowest release of a test tool the candidate-tests check can run with, from a Python on."""
+
+    version: str
+    python: tuple[int, int]  # the floor applies to this Python and newer
+    why: str  # what goes wrong below it (a clause)
+
+
+# Older releases install without complaint and then fail before any test runs.
+TOOL_FLOORS = {
+    "pytest": ToolFloor("6.2.4", (3, 10), "older releases fail to rewrite assertions there "
+                        "(TypeError: required field \"lineno\" missing from alias)"),
+    "py": ToolFloor("1.11.0", (3, 11), "older releases fail to import there (AttributeError: __spec__)"),
+    "coverage": ToolFloor("6.3", (3, 0), "the grader runs coverage with options older releases do not have "
+                          "(--data-file)"),
+}
 Origin = Literal["lock", "pin", "resolved", "tool"]
 Log = Callable[[str], None]
 
@@ -157,7 +182,8 @@ class Resolver:
         """Resolve the main requirements, then the test requirements on top."""
         request = self.request
         lock = request.lock if request.lock and request.lock.packages else None
-        main_requirements = request.main or (lock.main_requirements() if lock else ())
+        main_requirements = self._runnable(request.main or (lock.main_requirements() if lock else ()), lock)
+        self.request = request = replace(request, test=self._runnable(request.test, lock))
         main, lock_used = self._main_phase(main_requirements, lock)
         if not main and main_requirements:  # they conflict: the tests get the tools, the app nothing
             main_requirements = ()
@@ -221,6 +247,43 @@ class Resolver:
                    Severity.WARNING)
         return main
 
+    # --- test tools that run here --------------------------------------------------------------------
+
+    def _runnable(self, requirements: tuple[str, ...], lock: LockFile | None) -> tuple[str, ...]:
+        """`requirements` with test tools raised to releases that run on the target Python (TOOL_FLOORS), and
+        the lock's pins below a floor set free; each change is a finding."""
+        python = self.request.target.python
+        floors = runnable_floors(python)
+        if lock is not None:
+            self._unlock_below_floors(lock, floors)
+        raised = []
+        for requirement in requirements:
+            new, replaced = raise_to_floor(requirement, floors)
+            if replaced:
+                floor = floors[_key(_name(requirement))]
+                self._note(f"The grader installs {new!r} for {requirement!r}: on Python {python} {floor.why}; "
+                           f"require {_name(requirement)}>={floor.version} yourself to make this explicit.",
+                           "deps.substituted")
+            raised.append(new)
+        return tuple(raised)
+
+    def _unlock_below_floors(self, lock: LockFile, floors: dict[str, ToolFloor]) -> None:
+        for name, locked in lock.versions().items():
+            floor = floors.get(_key(name))
+            if floor is None or not _below(locked, floor.version) or _key(name) in self.state.unlocked:
+                continue
+            self.state.unlocked.add(_key(name))
+            self._note(f"{name} {locked}, as {lock.file} locks it, does not run on Python "
+                       f"{self.request.target.python}: {floor.why}, so {name}>={floor.version} was resolved "
+                       "instead; regenerate the lock file for this Python.", "deps.lock-relaxed", Severity.WARNING,
+                       lock.file)
+
+    def _floor_constraints(self) -> tuple[str, ...]:
+        """Every resolution stays at or above the floors, for tools that come in as dependencies too."""
+        return tuple(f"{name}>={floor.version}"
+                     for name, floor in runnable_floors(self.request.target.python).items()
+                     if name not in self.state.dropped)
+
     # --- one resolution, repaired round by round ------------------------------------------------------
 
     def _compile(self, requirements: Sequence[str], constraints: Sequence[str],
@@ -233,9 +296,10 @@ class Resolver:
         for _ in range(max(MAX_ROUNDS, MAX_BUILDS_PER_PACKAGE * len(requirements) + 2)):
             kept = tuple(r for r in requirements if _key(_name(r)) not in self.state.dropped)
             constraints = tuple(c for c in constraints if _key(_name(c)) not in self.state.unlocked)
+            bounded = (*constraints, *self._floor_constraints())
             outcome = compile_requirements(CompileRequest(
-                requirements=kept, target=self.request.target, constraints=tuple(constraints),
-                as_of=self.request.as_of, exempt=self._exempt(kept, constraints),
+                requirements=kept, target=self.request.target, constraints=bounded,
+                as_of=self.request.as_of, exempt=self._exempt(kept, bounded),
                 find_links=(self.built_dir,) if self.built_dir.is_dir() else (),
             ))
             if outcome.pins is not None:
@@ -453,6 +517,55 @@ def _exact_version(requirement: str) -> str | None:
     if len(specifiers) == 1 and specifiers[0].operator in ("==", "===") and "*" not in specifiers[0].version:
         return specifiers[0].version
     return None
+
+
+def runnable_floors(python: str) -> dict[str, ToolFloor]:
+    """The TOOL_FLOORS that apply to `python` ("3.11"), by canonical name."""
+    try:
+        major, minor = (int(part) for part in python.split(".")[:2])
+    except ValueError:
+        return {}
+    return {name: floor for name, floor in TOOL_FLOORS.items() if (major, minor) >= floor.python}
+
+
+def raise_to_floor(requirement: str, floors: dict[str, ToolFloor]) -> tuple[str, bool]:
+    """`requirement` with bounds that admit no release at or above its floor (`^5.2`, `==5.3`) replaced by the
+    floor's major series, the nearest to what was declared, and whether that happened. Extras and markers are
+    kept. Bounds that admit a release that runs are left as they are: the floor constraint every resolution
+    carries (`_floor_constraints`) narrows them (`^6.0.1` gives 6.2.x)."""
+    try:
+        parsed = Requirement(requirement)
+    except InvalidRequirement:
+        return requirement, False
+    floor = floors.get(_key(parsed.name))
+    if floor is None or _admits_at_or_above(parsed.specifier, floor.version):
+        return requirement, False
+    raised = Requirement(requirement)
+    raised.specifier = SpecifierSet(f">={floor.version},<{Version(floor.version).major + 1}")
+    return str(raised), True
+
+
+def _below(version: str, floor: str) -> bool:
+    try:
+        return Version(version) < Version(floor)
+    except InvalidVersion:
+        return False
+
+
+def _admits_at_or_above(specifier: SpecifierSet, floor: str) -> bool:
+    """Whether the bounds let in the floor or a later release. Tried: the floor, the bounds' own versions
+    above it, and a far-off version (for bounds open upwards such as `>X` or `!=X`)."""
+    candidates = [floor, *(spec.version.removesuffix(".*") for spec in specifier), "9999"]
+    return any(_valid(version) and not _below(version, floor) and specifier.contains(version, prereleases=True)
+               for version in candidates)
+
+
+def _valid(version: str) -> bool:
+    try:
+        Version(version)
+    except InvalidVersion:
+        return False
+    return True
 
 
 def _built_here(url: str) -> bool:

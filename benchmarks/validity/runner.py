@@ -5,8 +5,16 @@ fit it to the challenge's contract: a start command and environment variable nam
 clones the checkout into a temporary directory, writes that adaptation there as a Procfile `web:` line and
 commits it with the original HEAD's author and committer dates (the grader grades a git checkout's HEAD and
 dates it by its files' times, so the as-of resolution sees the project's own date). The checkout itself is
-never written to. Each grader (`--grader LABEL=PATH`: PATH is put on PYTHONPATH, `-` for the installed one)
-grades all adapted copies in one `grader grade` call with the Docker sandbox, into OUT/LABEL/.
+never written to.
+
+The candidate's own tests run with the challenge's `[app] env`, not with the start command's exports, so the
+adaptation's variables whose values the challenge can express (plain text, `$DATA_DIR`, `$PORT`) are also
+written into a copy of the challenge for that project: its tests then see what its app sees, as they would
+when a reviewer set those variables. Values naming the database service's variables ($PGHOST, ...) exist only
+when the app starts and stay in the Procfile.
+
+Each grader (`--grader LABEL=PATH`: PATH is put on PYTHONPATH, `-` for the installed one) grades the adapted
+copies with the Docker sandbox, into OUT/LABEL/: one `grader grade` call per challenge copy.
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +38,10 @@ CHALLENGE = HERE / "realworld-challenge"
 PROJECTS = HERE / "projects.toml"
 ADAPTER = "validity-runner <validity@grader.invalid>"
 DJANGO_START = "python manage.py migrate --noinput && exec python manage.py runserver 127.0.0.1:$PORT --noreload"
+# The start command's variables the challenge's [app] env can name too, as its placeholders.
+CHALLENGE_PLACEHOLDERS = {"DATA_DIR": "{data_dir}", "PORT": "{port}"}
+SHELL_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+ENV_LINE = re.compile(r"^env = \{.*\}$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,17 @@ class Project:
         exports = [f'export {name}="{value}"' for name, value in self.env.items()]
         start = self.start or DJANGO_START
         return "web: " + "; ".join([*exports, start])
+
+    def test_env(self) -> dict[str, str]:
+        """The adaptation's variables the challenge can give the candidate's tests too (see the module
+        docstring): values whose only shell variables are $DATA_DIR or $PORT, written as the challenge's
+        placeholders."""
+        shown = {}
+        for name, value in self.env.items():
+            variables = set(SHELL_VARIABLE.findall(value))
+            if variables <= set(CHALLENGE_PLACEHOLDERS):
+                shown[name] = SHELL_VARIABLE.sub(lambda m: CHALLENGE_PLACEHOLDERS[m.group(1)], value)
+        return shown
 
 
 def load_projects(path: Path = PROJECTS) -> dict[str, Project]:
@@ -97,12 +122,31 @@ def adapted_copy(checkout: Path, project: Project, work: Path) -> Path:
     return copy
 
 
-def grade(copies: list[Path], label: str, grader_path: str, python: str, out: Path, jobs: int) -> int:
-    """Grade every copy with one grader; returns its exit code."""
+def challenge_for(project: Project, work: Path) -> Path:
+    """The challenge the project is graded with: the RealWorld challenge, or a copy of it whose [app] env
+    also has the project's test_env() (same hidden tests, same limits)."""
+    extra = project.test_env()
+    if not extra:
+        return CHALLENGE
+    copy = work / "challenges" / project.name
+    shutil.copytree(CHALLENGE, copy)
+    manifest = copy / "challenge.toml"
+    text = manifest.read_text(encoding="utf-8")
+    env = {**tomllib.loads(text)["app"].get("env", {}), **extra}
+    line = "env = { " + ", ".join(f"{name} = {json.dumps(value)}" for name, value in env.items()) + " }"
+    if len(ENV_LINE.findall(text)) != 1:
+        raise SystemExit(f"error: {manifest} must have exactly one `env = {{ ... }}` line under [app].")
+    manifest.write_text(ENV_LINE.sub(lambda _: line, text), encoding="utf-8")
+    return copy
+
+
+def grade(copies: list[Path], challenge: Path, label: str, grader_path: str, python: str, out: Path,
+          jobs: int) -> int:
+    """Grade every copy with one grader and one challenge; returns its exit code."""
     env = dict(os.environ)
     if grader_path != "-":
         env["PYTHONPATH"] = grader_path
-    command = [python, "-m", "grader", "grade", *map(str, copies), "--challenge", str(CHALLENGE),
+    command = [python, "-m", "grader", "grade", *map(str, copies), "--challenge", str(challenge),
                "--sandbox", "docker", "--out", str(out / label), "--format", "json", "--force", "-j", str(jobs)]
     print(f"[{label}] {shlex.join(command)}", file=sys.stderr)
     # Never the caller's directory: `python -m grader` would import a ./grader package found there.
@@ -151,24 +195,33 @@ def hidden_counts(result: dict[str, Any]) -> str:
     return f"{sum(t.get('outcome') == 'passed' for t in tests)}/{len(tests)}" if tests else "-"
 
 
+BACKTICKED = re.compile(r"`([^`]+)`")
+# Findings of the candidate-tests check that say why their tests did not (all) run.
+STOPPED_RULES = ("tests-crashed", "tests-not-run", "no-tests", "tests-timeout")
+
+
 def test_runner(result: dict[str, Any]) -> str:
-    """How the candidate's own tests ran: the runner the check names, with tests found and pass rate."""
+    """How the candidate's own tests ran: the runner's command (from the check's `test-runner` finding),
+    tests that ran and pass rate, and the first reason some did not run."""
     checks = _checks(result, "candidate_tests")
     if not checks:
         return "-"
     check = checks[0]
+    if check.get("status") == "error":
+        return f"error: {str(check.get('summary') or '')[:110]}"
+    findings = check.get("findings") or []
+    runner = next((BACKTICKED.search(str(f.get("message"))) for f in findings if f.get("rule") == "test-runner"), None)
     metrics = check.get("metrics") or {}
-    runner = metrics.get("runner") or check.get("runner")
-    for finding in check.get("findings") or []:
-        if runner is None and "runner" in str(finding.get("rule") or ""):
-            runner = str(finding.get("message", ""))[:40]
-    found = metrics.get("tests_found")
-    rate = metrics.get("pass_rate")
-    parts = [str(runner) if runner else check.get("status", "?")]
-    if found is not None:
-        parts.append(f"{int(found)} tests")
-    if rate is not None:
-        parts.append(f"{rate:.0f}% pass")
+    parts = [runner.group(1) if runner else str(check.get("status", "?"))]
+    if metrics.get("tests_found") is not None:
+        parts.append(f"{int(metrics['tests_found'])} tests")
+    if metrics.get("pass_rate") is not None:
+        parts.append(f"{metrics['pass_rate']:.0f}% pass")
+    if metrics.get("coverage_percent"):
+        parts.append(f"{metrics['coverage_percent']:.0f}% coverage")
+    stopped = next((f for f in findings if f.get("rule") in STOPPED_RULES), None)
+    if stopped is not None:
+        parts.append(f"{stopped['rule']}: {str(stopped.get('message'))[:90]}")
     return ", ".join(parts)
 
 
@@ -191,7 +244,9 @@ def app_summary(result: dict[str, Any]) -> str:
     app = result.get("app") or {}
     if app.get("started"):
         return "yes"
-    return f"no: {str(app.get('problem') or 'no reason recorded')[:90]}"
+    # The merged grader records an app that never ran as its own outcome (runtime categories count as 0).
+    prefix = "did not run" if result.get("outcome") == "did_not_run" else "no"
+    return f"{prefix}: {str(app.get('problem') or 'no reason recorded')[:140]}"
 
 
 def row_for(label: str, project: Project, result: dict[str, Any]) -> Row:
@@ -277,9 +332,13 @@ def main(argv: list[str] | None = None) -> int:
         chosen.append((checkout.resolve(), project))
     if not args.table_only:
         with tempfile.TemporaryDirectory(prefix="validity-") as work:
-            copies = [adapted_copy(checkout, project, Path(work)) for checkout, project in chosen]
+            groups: dict[Path, list[Path]] = {}
+            for checkout, project in chosen:
+                copy = adapted_copy(checkout, project, Path(work))
+                groups.setdefault(challenge_for(project, Path(work)), []).append(copy)
             for label, path in graders:
-                grade(copies, label, path, args.grader_python, args.out.resolve(), args.jobs)
+                for challenge, copies in groups.items():
+                    grade(copies, challenge, label, path, args.grader_python, args.out.resolve(), args.jobs)
     selected = [project for _, project in chosen] or list(projects.values())
     table = markdown_table(collect(args.out, [label for label, _ in graders], selected))
     print(table)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from grader import builds
@@ -185,3 +186,45 @@ def test_an_old_c_extension_builds_with_the_tools_of_its_day_and_a_newer_wheel(d
     assert found["sqlalchemy"].version == "1.3.19" and found["sqlalchemy"].built
     assert "alembic" in found
     assert "deps.build-failed" not in rules(resolution), resolution.findings
+
+
+def test_locked_test_tools_that_cannot_run_on_this_python_are_raised_to_ones_that_can() -> None:
+    """saalaus/fastapi-realworld and congdh/fastapi-realworld: their locks pin pytest 5.4.3 / 6.0.1 and py 1.9.0,
+    which install on Python 3.11 but cannot run there (pytest: `required field "lineno" missing from alias`;
+    py: `AttributeError: __spec__`), so their tests never ran. The lowest releases that run are installed,
+    closest to what they declared, and the findings say why."""
+    declared = read_declared(SUBMISSIONS / "locked-old-test-tools", datetime(2020, 10, 1, tzinfo=UTC),
+                             "HEAD commit date")
+    resolution = resolve(candidate_request(declared, CONTAINER), None, quiet)
+    found = packages(resolution)
+    assert found["six"] == ("1.15.0", "lock", "main"), "the app's lock still holds"
+    assert Version("6.2.4") <= Version(found["pytest"][0]) < Version("7"), "the nearest pytest that runs"
+    assert Version(found["py"][0]) >= Version("1.11.0")
+    assert Version(found["coverage"][0]) >= Version("6.3")
+    assert found["pytest-cov"] == ("2.10.1", "lock", "test")
+    assert found["pluggy"] == ("0.13.1", "lock", "test"), "what still runs stays as locked"
+    messages = " ".join(f.message for f in resolution.findings)
+    assert "pytest 5.4.3, as poetry.lock locks it, does not run on Python 3.11" in messages
+    assert "py 1.9.0, as poetry.lock locks it, does not run on Python 3.11" in messages
+    assert "deps.substituted" in rules(resolution)  # `pytest = "^5.2"` admits no pytest that runs
+    assert "deps.not-installed" not in rules(resolution)
+
+
+def test_requirements_on_test_tools_get_the_lowest_release_that_runs() -> None:
+    """A requirement that admits no release that runs is replaced by the nearest one (the major series of the
+    lowest that runs); one that admits some is left to the floor constraint; others, and the floors of a newer
+    Python on an older one, are left alone."""
+    from grader.resolve import raise_to_floor, runnable_floors
+
+    floors = runnable_floors("3.11")
+    raised, replaced = raise_to_floor("pytest>=5.2,<6.0", floors)
+    assert replaced and Requirement(raised).specifier == SpecifierSet(">=6.2.4,<7")
+    assert raise_to_floor("pytest>=6.0.1,<7.0.0", floors) == ("pytest>=6.0.1,<7.0.0", False)  # narrowed later
+    raised, replaced = raise_to_floor("coverage[toml]==5.3; python_version >= '3'", floors)
+    assert replaced and Requirement(raised).specifier == SpecifierSet(">=6.3,<7")
+    assert Requirement(raised).extras == {"toml"} and str(Requirement(raised).marker) == 'python_version >= "3"'
+    assert raise_to_floor("pytest>=7", floors) == ("pytest>=7", False)
+    assert raise_to_floor("pytest!=6.2.4", floors) == ("pytest!=6.2.4", False)
+    assert raise_to_floor("pytest", floors) == ("pytest", False)
+    assert raise_to_floor("six==1.15.0", floors) == ("six==1.15.0", False)
+    assert "pytest" not in runnable_floors("3.9") and "py" not in runnable_floors("3.10")
