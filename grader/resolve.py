@@ -28,48 +28,37 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Literal, Protocol
 from urllib.parse import unquote, urlparse
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from grader import cache
 from grader.index import IndexClient, Release, fetch, supported_tags, usable_releases, wheel_fits
-from grader.locks import SANDBOX_MARKERS, LockFile
+from grader.locks import LockFile
 from grader.models import Finding, Severity
+from grader.tool_floors import (
+    LOOSE_TOOL_FLOORS,
+    ToolFloor,
+    below,
+    exact_version,
+    key_of,
+    name_of,
+    raise_to_floor,
+    runnable_floors,
+    specifier_of,
+    tool_closure,
+)
 from grader.uv import CompileRequest, Pin, Target, compile_requirements, index_urls, names_in_message, uv_version
 
 MAX_ROUNDS = 12
-# Lowest versions of the grader's test tools its candidate-tests check runs with, when its exact pins do not fit.
-LOOSE_TOOL_FLOORS = {"pytest": "7", "coverage": "6.3"}
 MAX_BUILDS_PER_PACKAGE = 2
 
 
-@dataclass(frozen=True)
-class ToolFloor:
-    """The lowest release of a test tool the candidate-tests check can run with, from a Python on."""
-
-    version: str
-    python: tuple[int, int]  # the floor applies to this Python and newer
-    why: str  # what goes wrong below it (a clause)
-
-
-# Older releases install without complaint and then fail before any test runs.
-TOOL_FLOORS = {
-    "pytest": ToolFloor("6.2.4", (3, 10), "older releases fail to rewrite assertions there "
-                        "(TypeError: required field \"lineno\" missing from alias)"),
-    "py": ToolFloor("1.11.0", (3, 11), "older releases fail to import there (AttributeError: __spec__)"),
-    "coverage": ToolFloor("6.3", (3, 0), "the grader runs coverage with options older releases do not have "
-                          "(--data-file)"),
-}
 Origin = Literal["lock", "pin", "resolved", "tool"]
 Log = Callable[[str], None]
 
@@ -210,14 +199,14 @@ class Resolver:
     def _test_phase(self, main_requirements: tuple[str, ...], main: tuple[Pin, ...],
                     lock: LockFile | None) -> tuple[Pin, ...]:
         held = tuple(f"{pin.name}=={pin.version}" for pin in main)
-        wanted = {_key(_name(r)) for r in (*main_requirements, *self.request.test)}
+        wanted = {key_of(name_of(r)) for r in (*main_requirements, *self.request.test)}
         # A tool the candidate locked (pytest, coverage in their dev group) runs at their version, as theirs.
         locked = set(lock.versions()) if lock else set()
-        tools = tuple(tool for tool in self.request.tools if _key(_name(tool)) not in wanted | locked)
-        protected = frozenset(_key(_name(r)) for r in main_requirements)
+        tools = tuple(tool for tool in self.request.tools if key_of(name_of(tool)) not in wanted | locked)
+        protected = frozenset(key_of(name_of(r)) for r in main_requirements)
         # The grader's exact tool versions can clash with what the app holds (pytest 9 needs packaging>=24,
         # a 2023 app holds packaging 23.1): then any version of the tools that fits the app will do.
-        loose = tuple(dict.fromkeys(f"{_name(tool)}>={LOOSE_TOOL_FLOORS.get(_key(_name(tool)), '0')}"
+        loose = tuple(dict.fromkeys(f"{name_of(tool)}>={LOOSE_TOOL_FLOORS.get(key_of(name_of(tool)), '0')}"
                                     for tool in tools))
         with_tests = (*main_requirements, *self.request.test)
         attempts = [
@@ -260,19 +249,19 @@ class Resolver:
         for requirement in requirements:
             new, replaced = raise_to_floor(requirement, floors)
             if replaced:
-                floor = floors[_key(_name(requirement))]
+                floor = floors[key_of(name_of(requirement))]
                 self._note(f"The grader installs {new!r} for {requirement!r}: on Python {python} {floor.why}; "
-                           f"require {_name(requirement)}>={floor.version} yourself to make this explicit.",
+                           f"require {name_of(requirement)}>={floor.version} yourself to make this explicit.",
                            "deps.substituted")
             raised.append(new)
         return tuple(raised)
 
     def _unlock_below_floors(self, lock: LockFile, floors: dict[str, ToolFloor]) -> None:
         for name, locked in lock.versions().items():
-            floor = floors.get(_key(name))
-            if floor is None or not _below(locked, floor.version) or _key(name) in self.state.unlocked:
+            floor = floors.get(key_of(name))
+            if floor is None or not below(locked, floor.version) or key_of(name) in self.state.unlocked:
                 continue
-            self.state.unlocked.add(_key(name))
+            self.state.unlocked.add(key_of(name))
             self._note(f"{name} {locked}, as {lock.file} locks it, does not run on Python "
                        f"{self.request.target.python}: {floor.why}, so {name}>={floor.version} was resolved "
                        "instead; regenerate the lock file for this Python.", "deps.lock-relaxed", Severity.WARNING,
@@ -294,8 +283,8 @@ class Resolver:
         (an old pinned requirements.txt can need a dozen source builds), with MAX_ROUNDS as the floor."""
         message = ""
         for _ in range(max(MAX_ROUNDS, MAX_BUILDS_PER_PACKAGE * len(requirements) + 2)):
-            kept = tuple(r for r in requirements if _key(_name(r)) not in self.state.dropped)
-            constraints = tuple(c for c in constraints if _key(_name(c)) not in self.state.unlocked)
+            kept = tuple(r for r in requirements if key_of(name_of(r)) not in self.state.dropped)
+            constraints = tuple(c for c in constraints if key_of(name_of(c)) not in self.state.unlocked)
             bounded = (*constraints, *self._floor_constraints())
             outcome = compile_requirements(CompileRequest(
                 requirements=kept, target=self.request.target, constraints=bounded,
@@ -311,8 +300,8 @@ class Resolver:
 
     def _exempt(self, requirements: Sequence[str], constraints: Sequence[str]) -> tuple[str, ...]:
         """Names whose versions are fixed already (locked, pinned) or are the grader's: no date cutoff."""
-        names = {_key(_name(c)) for c in constraints}
-        names |= {_key(_name(r)) for r in requirements if _exact_version(r)}
+        names = {key_of(name_of(c)) for c in constraints}
+        names |= {key_of(name_of(r)) for r in requirements if exact_version(r)}
         names |= tool_closure(self.request.tools)
         return tuple(sorted(names))
 
@@ -320,17 +309,17 @@ class Resolver:
                 protected: frozenset[str] = frozenset()) -> bool:
         """Change something that makes the next round differ (drop or build), or say nothing can."""
         wheels, missing, others = names_in_message(message)
-        direct = {_key(_name(r)): r for r in requirements if _key(_name(r)) not in protected}
-        pinned = {_key(_name(c)): _exact_version(c) for c in constraints}
-        for name in map(_key, missing):
+        direct = {key_of(name_of(r)): r for r in requirements if key_of(name_of(r)) not in protected}
+        pinned = {key_of(name_of(c)): exact_version(c) for c in constraints}
+        for name in map(key_of, missing):
             if name in direct:
                 self._drop(name, direct[name], f"there is no project named {name} on the package index")
                 return True
-        if any(self._try_build(_key(name), direct, pinned, constraints) for name in wheels):
+        if any(self._try_build(key_of(name), direct, pinned, constraints) for name in wheels):
             return True
-        ordered = [*map(_key, others), *direct]
+        ordered = [*map(key_of, others), *direct]
         for name in dict.fromkeys(n for n in ordered if n in direct):
-            problem = self._diagnose(name, _specifier(direct[name]), pinned.get(name))
+            problem = self._diagnose(name, specifier_of(direct[name]), pinned.get(name))
             if problem is not None:
                 self._drop(name, direct[name], problem)
                 return True
@@ -413,7 +402,7 @@ class Resolver:
             self.state.dropped.add(name)
             return True
         needing = [key for key, requirement in direct.items() if key not in self.state.dropped
-                   and name in map(_key, self._wheels_wanted(requirement, constraints))]
+                   and name in map(key_of, self._wheels_wanted(requirement, constraints))]
         for key in needing:
             self._drop(key, direct[key], f"it needs {name}, which could not be installed")
         return bool(needing)
@@ -445,7 +434,7 @@ class Resolver:
     def _release_to_build(self, name: str, requirement: str | None, locked: str | None) -> Release | None:
         """The newest release allowed here (lock, specifier, date, Python) that has no wheel but an sdist."""
         releases = self.index.releases(name) or []
-        specifier = _specifier(requirement) if requirement else SpecifierSet()
+        specifier = specifier_of(requirement) if requirement else SpecifierSet()
         if locked is not None:
             specifier &= SpecifierSet(f"=={locked}")
         before = None if self._exempt_name(name) or locked else self.request.as_of
@@ -460,13 +449,13 @@ class Resolver:
 
     def _records(self, main: tuple[Pin, ...], test: tuple[Pin, ...], main_requirements: Sequence[str],
                  lock: LockFile | None) -> list[Resolved]:
-        main_names = {_key(pin.name) for pin in main}
+        main_names = {key_of(pin.name) for pin in main}
         locked = lock.versions() if lock else {}
-        exact = {_key(_name(r)): _exact_version(r) for r in (*main_requirements, *self.request.test)}
-        tools = {_key(_name(t)) for t in self.request.tools} - set(exact)
+        exact = {key_of(name_of(r)): exact_version(r) for r in (*main_requirements, *self.request.test)}
+        tools = {key_of(name_of(t)) for t in self.request.tools} - set(exact)
         records = []
         for pin in test or main:
-            name = _key(pin.name)
+            name = key_of(pin.name)
             wheel = next((w for w in pin.wheels if wheel_fits(w.filename, self.tags)), None)
             if wheel is None:
                 self._note(f"{pin.name} {pin.version} has no wheel for this sandbox, so it was not installed.",
@@ -492,82 +481,6 @@ def resolve(request: ResolveRequest, builder: Builder | None, log: Log = print) 
 # --- small helpers -----------------------------------------------------------------------------------------------
 
 
-def _key(name: str) -> str:
-    """The canonical form of a project name, as a plain string."""
-    return str(canonicalize_name(name))
-
-
-def _name(requirement: str) -> str:
-    try:
-        return Requirement(requirement).name
-    except InvalidRequirement:
-        return requirement.split(";", 1)[0].strip()
-
-
-def _specifier(requirement: str) -> SpecifierSet:
-    try:
-        return Requirement(requirement).specifier
-    except InvalidRequirement:
-        return SpecifierSet()
-
-
-def _exact_version(requirement: str) -> str | None:
-    """The version of a `name==X` (or `===X`) requirement without wildcards; None otherwise."""
-    specifiers = list(_specifier(requirement))
-    if len(specifiers) == 1 and specifiers[0].operator in ("==", "===") and "*" not in specifiers[0].version:
-        return specifiers[0].version
-    return None
-
-
-def runnable_floors(python: str) -> dict[str, ToolFloor]:
-    """The TOOL_FLOORS that apply to `python` ("3.11"), by canonical name."""
-    try:
-        major, minor = (int(part) for part in python.split(".")[:2])
-    except ValueError:
-        return {}
-    return {name: floor for name, floor in TOOL_FLOORS.items() if (major, minor) >= floor.python}
-
-
-def raise_to_floor(requirement: str, floors: dict[str, ToolFloor]) -> tuple[str, bool]:
-    """`requirement` with bounds that admit no release at or above its floor (`^5.2`, `==5.3`) replaced by the
-    floor's major series, the nearest to what was declared, and whether that happened. Extras and markers are
-    kept. Bounds that admit a release that runs are left as they are: the floor constraint every resolution
-    carries (`_floor_constraints`) narrows them (`^6.0.1` gives 6.2.x)."""
-    try:
-        parsed = Requirement(requirement)
-    except InvalidRequirement:
-        return requirement, False
-    floor = floors.get(_key(parsed.name))
-    if floor is None or _admits_at_or_above(parsed.specifier, floor.version):
-        return requirement, False
-    raised = Requirement(requirement)
-    raised.specifier = SpecifierSet(f">={floor.version},<{Version(floor.version).major + 1}")
-    return str(raised), True
-
-
-def _below(version: str, floor: str) -> bool:
-    try:
-        return Version(version) < Version(floor)
-    except InvalidVersion:
-        return False
-
-
-def _admits_at_or_above(specifier: SpecifierSet, floor: str) -> bool:
-    """Whether the bounds let in the floor or a later release. Tried: the floor, the bounds' own versions
-    above it, and a far-off version (for bounds open upwards such as `>X` or `!=X`)."""
-    candidates = [floor, *(spec.version.removesuffix(".*") for spec in specifier), "9999"]
-    return any(_valid(version) and not _below(version, floor) and specifier.contains(version, prereleases=True)
-               for version in candidates)
-
-
-def _valid(version: str) -> bool:
-    try:
-        Version(version)
-    except InvalidVersion:
-        return False
-    return True
-
-
 def _built_here(url: str) -> bool:
     """Whether a wheel is one the grader built from source (it lives in the cache's `built/`, not the index),
     whichever resolution built it first."""
@@ -587,24 +500,3 @@ def _summary(message: str, limit: int = 400) -> str:
 
 def _day(moment: datetime | None) -> str:
     return moment.date().isoformat() if moment else "now"
-
-
-def tool_closure(tools: Iterable[str]) -> set[str]:
-    """The grader's test tools and what they install, read from this grader's own environment."""
-    names: set[str] = set()
-    pending = [_key(_name(tool)) for tool in tools]
-    environment = {**SANDBOX_MARKERS, "python_version": "3.11", "python_full_version": "3.11.0", "extra": ""}
-    while pending:
-        name = pending.pop()
-        if name in names:
-            continue
-        names.add(name)
-        try:
-            requires = distribution(name).requires or []
-        except PackageNotFoundError:
-            continue
-        for text in requires:
-            requirement = Requirement(text)
-            if requirement.marker is None or requirement.marker.evaluate(environment):
-                pending.append(_key(requirement.name))
-    return names

@@ -214,7 +214,7 @@ def test_requirements_on_test_tools_get_the_lowest_release_that_runs() -> None:
     """A requirement that admits no release that runs is replaced by the nearest one (the major series of the
     lowest that runs); one that admits some is left to the floor constraint; others, and the floors of a newer
     Python on an older one, are left alone."""
-    from grader.resolve import raise_to_floor, runnable_floors
+    from grader.tool_floors import raise_to_floor, runnable_floors
 
     floors = runnable_floors("3.11")
     raised, replaced = raise_to_floor("pytest>=5.2,<6.0", floors)
