@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from ..conftest import REPO_ROOT, skip_or_fail
+from tests.conftest import REPO_ROOT, skip_or_fail
+from tests.unit.grader.report.test_cli_report import run_grader
+
 from .browser import find_chromium
 
 SOLUTIONS = REPO_ROOT / "challenges" / "hello-api" / "solutions"
 REAL_SUBMISSIONS = ("fastapi-ref", "fastapi-flawed", "crashes-at-start", "no-code")
-
-
-def run_grader(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m grader ARGS` with an optional cache directory."""
-    env = dict(os.environ)
-    if cache is not None:
-        env["GRADER_CACHE_DIR"] = str(cache)
-    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, env=env,
-                          timeout=900, check=False)
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from grader import report
+from tests.browser.conftest import REAL_SUBMISSIONS
+from tests.factories import HIDDEN_NAMES, HOSTILE, error_result, graded_result
+from tests.unit.grader.report.test_render import parse
 
 from .browser import COMMON_FLAGS, Browser
-from .conftest import REAL_SUBMISSIONS
-from .factories import HIDDEN_NAMES, HOSTILE, error_result, graded_result
-from .test_render import parse
 
 pytestmark = pytest.mark.slow
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -146,4 +146,3 @@ def test_candidate_audience_in_the_browser_names_no_hidden_test(browser: Browser
     text = browser.evaluate("document.documentElement.outerHTML")
     assert not any(name in text for name in HIDDEN_NAMES)
     assert "Candidate feedback" in browser.evaluate("document.body.innerText")
-

@@ -10,9 +10,9 @@ import pytest
 
 from grader import report
 from grader.models import GradeResult
-
-from .conftest import REAL_SUBMISSIONS, run_grader
-from .test_render import parse
+from tests.browser.conftest import REAL_SUBMISSIONS
+from tests.unit.grader.report.test_cli_report import run_grader
+from tests.unit.grader.report.test_render import parse
 
 pytestmark = pytest.mark.slow
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from packaging.version import Version
 
-from .conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 pytestmark = [pytest.mark.slow, pytest.mark.docker]

@@ -19,9 +19,8 @@ from grader.challenge import load_challenge
 from grader.pipeline import grade_submission
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.docker_pod import SESSION_LABEL
-
-from .conftest import REPO_ROOT
-from .test_end_to_end import SCHEMA
+from tests.conftest import REPO_ROOT
+from tests.network.test_end_to_end import SCHEMA
 
 SUBMISSION = REPO_ROOT / "tests" / "fixtures" / "candidate_tests" / "django-manage"
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

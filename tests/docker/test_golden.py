@@ -5,7 +5,7 @@ Every hello-api solution and the starter are graded in Docker with a fixed resol
 from run to run (timings, dates, image ids, log text, the grader's version). A change that is meant to move
 scores regenerates the files and shows the difference in review:
 
-    GRADER_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
+    GRADER_UPDATE_GOLDEN=1 python -m pytest tests/docker/test_golden.py
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
 GOLDEN = REPO_ROOT / "tests" / "golden" / "hello-api"

@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from grader.challenge import load_challenge
-
-from .test_authoring import verdict_lines
+from tests.unit.grader.test_authoring import verdict_lines
 
 ORDERS = load_challenge("orders-api")
 pytestmark = [pytest.mark.slow, pytest.mark.docker]

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from grader.toolchain import SCORING_TOOLS, lock_hash, locked_versions
-
-from .conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 INSTALL_TIMEOUT_S = 1800  # a fresh venv downloads the grader's pinned dependencies

@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from .conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 WITHOUT_POSIX = """
 import sys

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from .conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 
 def test_mypy_strict_is_clean() -> None:

@@ -29,8 +29,7 @@ from grader.sandbox import images
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.docker_pod import SESSION_LABEL
 from grader.toolchain import candidate_tools
-
-from .conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 SOLUTIONS = REPO_ROOT / "challenges" / "hello-api" / "solutions"

@@ -1,11 +1,11 @@
-"""`grader check`: the public tests and the static checks, from an exported kit, with `grade`'s scoring."""
+"""`grader check`: the public tests and the static checks, from an exported kit, with `grade`'s scoring, on the
+local backend (exporting the kit and grading need the package index). In Docker:
+tests/docker/grader/test_check_command.py.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -13,20 +13,8 @@ import pytest
 
 from grader.challenge import load_challenge
 from grader.models import GradeResult
-
-from .conftest import REPO_ROOT
-
-HELLO_ROOT = Path(load_challenge("hello-api").root)
-
-
-def grader(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
-    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=cwd, env=env,
-                          timeout=900, check=False)
-
-
-def read_result(path: Path) -> GradeResult:
-    return GradeResult.model_validate_json(path.read_text())
+from tests.conftest import REPO_ROOT
+from tests.unit.grader.test_check_command import HELLO_ROOT, grader, read_result
 
 
 def export_and_unpack(bundle: str, where: Path) -> tuple[Path, Path]:
@@ -100,27 +88,6 @@ def test_check_scores_the_public_part_exactly_as_grade_does(tmp_path: Path) -> N
     public = [t for c in by_check.checks if c.id.startswith("public-tests/") for t in c.tests]
     assert sorted(t.name for t in public) == ["test_create_note", "test_get_note", "test_health", "test_list_notes"]
     assert not any(c.id.startswith("hidden-tests/") for c in by_check.checks)
-
-
-@pytest.mark.slow
-@pytest.mark.docker
-def test_check_runs_the_public_suite_in_docker(tmp_path: Path, docker_client: object) -> None:
-    proc = grader("check", str(HELLO_ROOT / "starter"), "--challenge", "hello-api", "--sandbox", "docker",
-                  "--out", str(tmp_path))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "public tests 1/4 passed" in proc.stdout
-    result = read_result(tmp_path / "starter" / "result.json")
-    assert result.sandbox is not None and result.sandbox.backend == "docker" and result.sandbox.isolated
-
-
-def test_check_without_a_challenge_is_one_line_and_exit_3(tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "main.py").write_text("print('hi')\n")
-    proc = grader("check", str(project), "--sandbox", "local")
-    assert proc.returncode == 3
-    assert "no challenge.toml" in proc.stderr and "--challenge" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_a_kit_is_accepted_by_check_and_refused_by_grade(tmp_path: Path) -> None:

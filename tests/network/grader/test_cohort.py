@@ -14,8 +14,7 @@ import pytest
 
 from grader.cohort import COHORT_FILE, CohortRecord
 from grader.models import GradeResult
-
-from .conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 PROJECT = REPO_ROOT / "tests" / "fixtures" / "submissions" / "stdlib-health"

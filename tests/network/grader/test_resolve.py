@@ -22,8 +22,7 @@ from grader.environments import (
 )
 from grader.resolve import Resolution, ResolveRequest, resolve
 from grader.uv import Target
-
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "submissions"
 CONTAINER = sandbox_target("3.11", "linux-container")

@@ -1,7 +1,8 @@
 """Resolution failures seen on real public projects (docs/validity.md), reproduced on fixtures of our own.
 
 Like test_resolve.py these run the real resolver (uv) against the real package index, without Docker (no
-builder: what the local backend does), except the build-requirements test, which needs no engine either.
+builder: what the local backend does). The one failure that needs a builder (an old C extension) is
+tests/docker/grader/test_resolve_validity.py.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from grader import builds
 from grader.deps import read_dependencies
 from grader.environments import candidate_request, read_declared, sandbox_target
 from grader.resolve import BuildOutcome, Resolution, Resolver, ResolveRequest, resolve
-
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "submissions"
 CONTAINER = sandbox_target("3.11", "linux-container")
@@ -166,22 +166,3 @@ def test_a_build_that_failed_the_old_way_is_tried_again(tmp_path: Path) -> None:
         f'{{"builder": "engine-1", "format": {builds.BUILD_FORMAT}, "log_tail": "exit 1"}}')
     cached = builds._cached(tmp_path, "engine-1")
     assert cached is not None and cached.wheel is None and cached.log_tail == "exit 1"
-
-
-@pytest.mark.docker
-@pytest.mark.slow
-def test_an_old_c_extension_builds_with_the_tools_of_its_day_and_a_newer_wheel(docker_client: object) -> None:
-    """congdh/fastapi-realworld (2020): SQLAlchemy 1.3.19 has no wheel for Python 3.11. With the build tools of
-    2020 its C extension compiles, but wheel 0.35 refuses the cp311 tag ("would build wheel with unsupported
-    tag"); with the newest setuptools its setup.py fails. The tools of its day plus the newest `wheel` build it,
-    and alembic, which needs it, installs too."""
-    from grader.models import Limits
-    from grader.sandbox.docker import DockerSandbox
-
-    request = ResolveRequest(main=("sqlalchemy==1.3.19", "alembic"), test=(), tools=(), lock=None,
-                             target=CONTAINER, as_of=datetime(2020, 9, 10, 23, 59, 59, tzinfo=UTC))
-    resolution = resolve(request, DockerSandbox(client=docker_client).builder(Limits()), quiet)
-    found = {p.name: p for p in resolution.packages}
-    assert found["sqlalchemy"].version == "1.3.19" and found["sqlalchemy"].built
-    assert "alembic" in found
-    assert "deps.build-failed" not in rules(resolution), resolution.findings

@@ -18,8 +18,8 @@ from grader.models import CheckRun as CheckRun_
 from grader.models import Finding
 from grader.rules import DEFAULT_RULES
 from grader.scoring import score_check_runs
+from tests.conftest import skip_or_fail
 
-from ..conftest import skip_or_fail
 from .test_common import (
     BAD,
     FASTAPI_REF,

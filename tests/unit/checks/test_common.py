@@ -29,8 +29,8 @@ from checks._common import (
     tool_env,
     walk_files,
 )
+from tests.conftest import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "static"
 GOOD = FIXTURES / "good"
 BAD = FIXTURES / "bad"

@@ -9,8 +9,7 @@ import sys
 from pathlib import Path
 
 from checks.typecheck import SEED_ENV
-
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 FLAWED = REPO_ROOT / "challenges" / "hello-api" / "solutions" / "fastapi-flawed"
 

@@ -22,8 +22,7 @@ from checks.runner_choice import (
     style_of_tests,
     unittest_class_names,
 )
-
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "candidate_tests"
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 CHECKS_DIR = REPO_ROOT / "checks"
 GRADER_DIR = REPO_ROOT / "grader"

@@ -14,8 +14,7 @@ import pytest
 
 from checks import wait_for_app
 from grader.sandbox import health
-
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 Probe = Callable[[str, float], tuple[bool, str]]
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "submissions" / "health-redirects" / "app.py"

@@ -1,6 +1,6 @@
 """Batch grading without an engine: folder expansion, names, jobs, isolation, Ctrl-C, progress output.
 
-A fake sandbox stands in for Docker here; tests/test_bulk_docker.py runs the same paths on the real engine.
+A fake sandbox stands in for Docker here; tests/docker/grader/test_bulk.py runs the same paths on the real engine.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 class FakeResolver:
     """Stands in for uv and the index: one local wheel, slowly, counting its calls (the real resolver is
-    exercised in tests/grader/test_resolve.py)."""
+    exercised in tests/network/grader/test_resolve.py)."""
 
     def __init__(self, wheel: Path) -> None:
         self.wheel = wheel
@@ -189,7 +189,7 @@ def test_keys_stay_what_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class FakeImages:
-    """Stands in for the engine's images (the real adapter is tested in tests/grader/sandbox/test_images.py)."""
+    """Stands in for the engine's images (the real adapter is tested in tests/docker/grader/sandbox/test_images.py)."""
 
     def __init__(self, records: list[ImageRecord]) -> None:
         self._records = records

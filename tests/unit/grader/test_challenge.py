@@ -4,8 +4,7 @@ import pytest
 
 from grader.challenge import ChallengeError, challenge_content_hash, list_shipped_challenges, load_challenge
 from grader.models import DEFAULT_WEIGHTS
-
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 
 def make_bundle(root: Path, toml: str) -> Path:

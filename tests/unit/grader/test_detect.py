@@ -8,6 +8,7 @@ import pytest
 
 from grader.detect import DJANGO_COMMAND, NO_START_COMMAND, NO_START_PROBLEM, detect_app
 from grader.models import Severity
+from tests.conftest import REPO_ROOT
 
 FASTAPI_APP = "from fastapi import FastAPI\n\napp = FastAPI()\n"
 FLASK_APP = "from flask import Flask\n\napp = Flask(__name__)\n"
@@ -305,7 +306,7 @@ def test_nothing_found(tmp_path: Path) -> None:
     assert NO_START_COMMAND == "no start command: add [tool.grader] start to pyproject.toml or a Procfile web: line"
 
 
-BROKEN = Path(__file__).resolve().parents[1] / "fixtures" / "broken-code"
+BROKEN = REPO_ROOT / "tests" / "fixtures" / "broken-code"
 
 
 def test_an_app_module_that_does_not_parse_is_named_with_its_line() -> None:
@@ -353,8 +354,6 @@ def test_nothing_found_still_names_the_framework_from_requirements(tmp_path: Pat
 def test_a_flask_manage_py_is_not_started_as_django() -> None:
     """a-r-g-v/realworld-flask and others: `manage.py` is a Flask CLI group there; starting it with
     `manage.py migrate` can only fail (docs/validity.md)."""
-    from ..conftest import REPO_ROOT
-
     spec = detect_app(REPO_ROOT / "tests" / "fixtures" / "submissions" / "flask-manage-py", ["flask==3.0.3"])
     assert spec.framework == "flask"
     assert spec.start_command is not None and "manage.py" not in spec.start_command

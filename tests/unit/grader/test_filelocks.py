@@ -13,8 +13,7 @@ import pytest
 
 from grader.filelocks import file_lock, lock_is_free, lock_path
 from grader.sandbox.images.building import key_lock
-
-from .conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 EVENT_DEADLINE_S = 120  # waits are on events; the deadline only guards a hung test on a loaded machine
 

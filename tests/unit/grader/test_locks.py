@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 from grader.locks import find_lock, read_lock
-
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "submissions"
 

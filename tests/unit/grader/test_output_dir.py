@@ -24,9 +24,8 @@ from grader.cli import main
 from grader.models import GradeResult
 from grader.outdir import OutputError
 from grader.pipeline import write_result
-from tests.reports.factories import graded_result
-
-from .conftest import REPO_ROOT, skip_or_fail
+from tests.conftest import REPO_ROOT, skip_or_fail
+from tests.factories import graded_result
 
 SUBMISSION = REPO_ROOT / "tests" / "fixtures" / "submissions" / "crashes-at-start"
 NOBODY = 65534

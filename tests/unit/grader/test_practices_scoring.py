@@ -2,7 +2,7 @@
 
 The check runs are real (checks.practices with detect-secrets and hadolint) on the fixtures in
 tests/fixtures/practices/, and the challenges are real bundles loaded from
-tests/fixtures/practices-*-challenge/. Secrets: tests/grader/test_secret_scoring.py. The new names are read
+tests/fixtures/practices-*-challenge/. Secrets: tests/unit/grader/test_secret_scoring.py. The new names are read
 from their modules in the tests, so that against a grader without them each test fails on its own.
 """
 
@@ -17,8 +17,8 @@ from grader.challenge import ChallengeError, load_challenge
 from grader.models import RuleOverride, ScoringConfig
 from grader.rules import DEFAULT_RULES, effective_rules
 from grader.scoring import score_check_runs
+from tests.unit.checks.test_common import REPO_ROOT
 
-from ..checks.test_common import REPO_ROOT
 from .test_secret_scoring import SUBMISSIONS, deducted, real_run, result
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"

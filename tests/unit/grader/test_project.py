@@ -8,8 +8,7 @@ import pytest
 
 from grader.intake import IntakeError
 from grader.project import find_project_root
-
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 
 def touch(root: Path, *names: str) -> None:

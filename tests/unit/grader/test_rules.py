@@ -17,8 +17,7 @@ from grader.models import (
 from grader.review import build_review
 from grader.rules import DEFAULT_RULES, Rule, effective_rules, hidden_points
 from grader.scoring import scale_hidden_results, score_categories, score_check_runs
-
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 
 @pytest.mark.parametrize(("value", "expected"), [(0, 20), (5, 0), (10, 0), (2.5, 10), (1, 16)])

@@ -3,8 +3,7 @@
 import json
 
 from grader.models import GradeResult
-
-from .conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 SCHEMA_PATH = REPO_ROOT / "grader" / "schema" / "result.schema.json"
 

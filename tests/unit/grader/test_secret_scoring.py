@@ -11,8 +11,7 @@ from pathlib import Path
 from grader.models import CheckResult, CheckRun, Finding
 from grader.rules import DEFAULT_RULES
 from grader.scoring import score_check_runs
-
-from ..checks.test_common import REPO_ROOT, run_check
+from tests.unit.checks.test_common import REPO_ROOT, run_check
 
 SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "practices"
 

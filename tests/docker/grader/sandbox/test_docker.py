@@ -18,8 +18,7 @@ from grader.pipeline import grade_submission
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.docker_pod import MANAGED_LABEL
 from grader.sandbox.owner import OWNER_PID_LABEL
-
-from ...conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -20,8 +20,7 @@ from grader.pipeline import grade_submission
 from grader.sandbox import docker_pod
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.docker_pod import SESSION_LABEL
-
-from ...conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 CHALLENGE = load_challenge(str(REPO_ROOT / "tests" / "fixtures" / "services-challenge"))
 SUBMISSION = REPO_ROOT / "tests" / "fixtures" / "submissions" / "notes-redis"

@@ -17,8 +17,7 @@ from grader.checks.spec import CheckContext
 from grader.checks.static import StaticCheckSpec
 from grader.rules import DEFAULT_RULES, Rule
 from grader.scoring import PARSED_SHARE
-
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 
 FASTAPI_REF = REPO_ROOT / "challenges" / "hello-api" / "solutions" / "fastapi-ref"
 SANDBOX_ENVIRONMENTS = {"tools", "candidate", "suite-runner"}

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from grader.models import GradeResult
+from tests.factories import error_result, graded_result
 
-from .conftest import run_grader
-from .factories import error_result, graded_result
+
+def run_grader(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m grader ARGS` with an optional cache directory."""
+    env = dict(os.environ)
+    if cache is not None:
+        env["GRADER_CACHE_DIR"] = str(cache)
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, env=env,
+                          timeout=900, check=False)
 
 
 def write_result(directory: Path, result: GradeResult) -> Path:

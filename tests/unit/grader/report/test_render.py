@@ -13,8 +13,7 @@ import pytest
 from grader import report
 from grader.cohort import SkippedEntry
 from grader.models import Bands, Finding, GradeResult
-
-from .factories import HIDDEN_NAMES, HOSTILE, error_result, graded_result
+from tests.factories import HIDDEN_NAMES, HOSTILE, error_result, graded_result
 
 # --- helpers ---------------------------------------------------------------------------------------------
 

@@ -1,8 +1,6 @@
-"""The local backend with servers already on the machine (`--service-url`): a throwaway database per
-grading, an emptied Redis database, and one clear sentence when a service is not named.
-
-The servers are Debian's postgresql and redis-server (scripts/test.sh installs them), started privately
-on free ports for this module and stopped afterwards.
+"""The local backend with servers already on the machine (`--service-url`): URLs read and redacted, and one
+clear sentence when a service is not named. A real grading with a throwaway database and an emptied Redis
+database is tests/network/grader/sandbox/test_local_services.py.
 """
 
 from __future__ import annotations
@@ -10,48 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
-import redis
 
-from grader.challenge import load_challenge
-from grader.pipeline import grade_submission
 from grader.sandbox.base import SandboxError
-from grader.sandbox.local import LocalSandbox
 from grader.sandbox.local_services import LocalServices, parse_service_urls, redact
 from grader.sandbox.services import ServiceRequest
+from tests.conftest import REPO_ROOT
 
-from ...conftest import APP_PASSWORD, REPO_ROOT
-
-CHALLENGE = load_challenge(str(REPO_ROOT / "tests" / "fixtures" / "services-challenge"))
 SUBMISSION = REPO_ROOT / "tests" / "fixtures" / "submissions" / "notes-redis"
-
-
-def grader_databases(server_url: str) -> set[str]:
-    with psycopg.connect(server_url, autocommit=True) as connection:
-        return {name for (name,) in connection.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'grader_%'").fetchall()}
-
-
-@pytest.mark.slow
-def test_local_backend_grades_with_a_throwaway_database_and_an_emptied_redis(
-    local_postgres: str, local_redis: str, tmp_path: Path
-) -> None:
-    with redis.Redis.from_url(local_redis) as store:
-        store.set("left-by-someone", "1")  # the database the user gave the grader is emptied
-    sandbox = LocalSandbox(service_urls={"postgres": local_postgres, "redis": local_redis})
-    result = grade_submission(SUBMISSION, CHALLENGE, sandbox, tmp_path, log=lambda _: None, force=True)
-
-    assert result.status == "graded", result.error
-    tests = {t.name: t for c in result.checks if c.id.startswith("hidden-tests/") for t in c.tests}
-    failed = {name: t.message for name, t in tests.items() if t.outcome != "passed"}
-    assert failed.keys() == {"test_fails_on_purpose"}, failed
-    assert result.sandbox is not None
-    assert result.sandbox.services["postgres"] == redact(local_postgres)
-    assert APP_PASSWORD not in result.model_dump_json()
-    assert grader_databases(local_postgres) == set(), "the throwaway database was not dropped"
-    with redis.Redis.from_url(local_redis) as store:
-        assert store.dbsize() == 0
 
 
 def test_a_missing_service_url_is_one_sentence_naming_the_way_out() -> None:
