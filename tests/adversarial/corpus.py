@@ -31,7 +31,7 @@ from grader.sandbox.base import Environment, RunOutcome, RunPlan
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.docker_pod import MANAGED_LABEL, RUN_LABEL
 
-from ..conftest import REPO_ROOT
+from ..conftest import REPO_ROOT, of_this_run
 
 HERE = Path(__file__).resolve().parent
 CASES_DIR = HERE / "cases"
@@ -399,7 +399,8 @@ class TimedDockerSandbox(DockerSandbox):
 
 
 def managed_containers(client: Any) -> set[str]:
-    return {c.id for c in client.containers.list(all=True, filters={"label": MANAGED_LABEL})}
+    """This test run's grader containers (other gradings may run beside it on the same engine)."""
+    return {c.id for c in client.containers.list(all=True, filters=of_this_run(MANAGED_LABEL))}
 
 
 # --- reading results ----------------------------------------------------------------------------------

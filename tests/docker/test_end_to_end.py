@@ -16,34 +16,31 @@ from typing import Any
 
 import pytest
 
+from grader.sandbox.owner import TEST_RUN_LABEL
+from tests.conftest import this_test_run
 from tests.network.test_end_to_end import CHALLENGE, SOLUTIONS, assert_graded_as_expected, grade_all
 
 pytestmark = pytest.mark.slow
 
 
-def docker_names(kind: str) -> set[str]:
-    proc = subprocess.run(["docker", kind, "ls", "-q"], capture_output=True, text=True, check=False)
+def run_resources(kind: str) -> set[str]:
+    """This test run's containers, volumes or networks: other gradings may run beside it on the engine."""
+    listing = ["docker", "ps", "-a"] if kind == "container" else ["docker", kind, "ls"]
+    proc = subprocess.run([*listing, "-q", "--filter", f"label={TEST_RUN_LABEL}={this_test_run()}"],
+                          capture_output=True, text=True, check=True)
     return set(proc.stdout.split())
-
-
-def docker_containers(label: str = "grader.managed") -> list[str]:
-    proc = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={label}"], capture_output=True, text=True,
-                          check=False)
-    return proc.stdout.split()
 
 
 @pytest.fixture(scope="module")
 def docker_results(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> dict[str, dict[str, Any]]:
-    before = {kind: docker_names(kind) for kind in ("volume", "network")}
-    containers_before = set(docker_containers())
+    kinds = ("container", "volume", "network")
+    before = {kind: run_resources(kind) for kind in kinds}
     out = tmp_path_factory.mktemp("docker-results")
     proc = grade_all("docker", out)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for kind, names in before.items():
-        left = docker_names(kind) - names
+    for kind in kinds:
+        left = run_resources(kind) - before[kind]
         assert not left, f"{kind}s left behind: {left}"
-    left_containers = set(docker_containers()) - containers_before  # other gradings may run beside this one
-    assert not left_containers, f"containers left behind: {left_containers}"
     return {name: json.loads((out / name / "result.json").read_text()) for name in SOLUTIONS}
 
 

@@ -25,8 +25,8 @@ from grader.cli import main
 from grader.engine import Engine
 from grader.sandbox.cleanup import grader_resources, select
 from grader.sandbox.docker_pod import MANAGED_LABEL
-from grader.sandbox.owner import OWNER_PID_LABEL, owner_labels
-from tests.conftest import REPO_ROOT
+from grader.sandbox.owner import OWNER_PID_LABEL, TEST_RUN_LABEL, labels_of_test_run, owner_labels
+from tests.conftest import REPO_ROOT, this_test_run
 from tests.unit.grader.sandbox.test_owner import labels_for
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
@@ -61,11 +61,12 @@ def planted(docker_client: Any, base_image: str) -> Iterator[dict[str, str]]:
         for state, labels in owners.items():
             name = f"grader-test-{marker}-{state}"
             docker_client.containers.create(base_image, ["true"], name=name,
-                                            labels={MANAGED_LABEL: "1", "grader.test": marker, **labels})
+                                            labels={MANAGED_LABEL: "1", "grader.test": marker, **labels,
+                                                    **labels_of_test_run()})
             expected[name] = state
         volume = f"grader-test-{marker}-gone-data"
         docker_client.volumes.create(name=volume, labels={MANAGED_LABEL: "1", "grader.test": marker,
-                                                          **owners["gone"]})
+                                                          **owners["gone"], **labels_of_test_run()})
         expected[volume] = "gone"
         yield expected
     finally:
@@ -161,6 +162,8 @@ def test_cleanup_removes_a_killed_gradings_pod_and_spares_a_running_one(
     try:
         killed_app = wait_for_app(docker_client, killed)
         running_app = wait_for_app(docker_client, running)
+        # a grader started by the suite labels its pod with the suite's run (the leftover check reads it)
+        assert docker_client.containers.get(killed_app).labels.get(TEST_RUN_LABEL) == this_test_run()
         killed.send_signal(signal.SIGKILL)
         killed.communicate(timeout=DEADLINE_S)
         left_behind = owned_by(docker_client, killed.pid)

@@ -18,7 +18,7 @@ from grader.pipeline import grade_submission
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.docker_pod import MANAGED_LABEL
 from grader.sandbox.owner import OWNER_PID_LABEL
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, of_this_run
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -29,13 +29,14 @@ def grade(docker_client: Any, submission: str, challenge: str, out: Path) -> Gra
     sandbox = DockerSandbox(python=bundle.python, client=docker_client)
     before = _managed(docker_client)
     result = grade_submission(FIXTURES / "submissions" / submission, bundle, sandbox, out, log=lambda _: None)
-    leftovers = _managed(docker_client) - before  # other gradings may run beside this test
+    leftovers = _managed(docker_client) - before
     assert not leftovers, f"containers left behind: {leftovers}"
     return result
 
 
 def _managed(docker_client: Any) -> set[str]:
-    return {c.name for c in docker_client.containers.list(all=True, filters={"label": MANAGED_LABEL})}
+    """This test run's grader containers (other gradings may run beside it on the same engine)."""
+    return {c.name for c in docker_client.containers.list(all=True, filters=of_this_run(MANAGED_LABEL))}
 
 
 def test_sandbox_boundary_holds(docker_client: Any, tmp_path: Path) -> None:

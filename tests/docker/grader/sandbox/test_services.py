@@ -20,7 +20,8 @@ from grader.pipeline import grade_submission
 from grader.sandbox import docker_pod
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.docker_pod import SESSION_LABEL
-from tests.conftest import REPO_ROOT
+from grader.sandbox.owner import OWNER_PID_LABEL
+from tests.conftest import REPO_ROOT, of_this_run
 
 CHALLENGE = load_challenge(str(REPO_ROOT / "tests" / "fixtures" / "services-challenge"))
 SUBMISSION = REPO_ROOT / "tests" / "fixtures" / "submissions" / "notes-redis"
@@ -33,9 +34,10 @@ def hidden_tests(result: GradeResult) -> dict[str, Any]:
 
 
 def grader_resources(client: Any) -> set[str]:
-    containers = {c.name for c in client.containers.list(all=True, filters={"label": "grader.managed"})}
-    volumes = {v.name for v in client.volumes.list() if v.name.startswith("grader-")}
-    networks = {n.name for n in client.networks.list() if n.name.startswith("grader")}
+    """This test run's containers, volumes and networks (other gradings may run beside it on the engine)."""
+    containers = {c.name for c in client.containers.list(all=True, filters=of_this_run())}
+    volumes = {v.name for v in client.volumes.list(filters=of_this_run())}
+    networks = {n.name for n in client.networks.list(filters=of_this_run())}
     return containers | volumes | networks
 
 
@@ -73,14 +75,14 @@ def test_sigterm_removes_the_running_pod_with_its_services(docker_client: Any, t
     """A cancelled CI job sends SIGTERM: it must not leave PostgreSQL and Redis containers behind."""
     argv = [sys.executable, "-m", "grader", "grade", str(SUBMISSION), "--challenge", CHALLENGE.root, "--sandbox",
             "docker", "--out", str(tmp_path), "--force", "--format", "json"]
-    seen_sessions = {c.labels.get(SESSION_LABEL) for c in docker_client.containers.list(all=True)}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Its own service container, by the pid it carries: other gradings may run services on this engine too.
+    redis_of_this_grader = {"label": ["grader.role=service-redis", f"{OWNER_PID_LABEL}={proc.pid}"]}
     session = None
     deadline = time.monotonic() + 180
     while session is None and time.monotonic() < deadline and proc.poll() is None:
-        running = docker_client.containers.list(filters={"label": "grader.role=service-redis"})
-        mine = [c for c in running if c.labels.get(SESSION_LABEL) not in (None, *seen_sessions)]
-        session = mine[0].labels[SESSION_LABEL] if mine else None
+        running = docker_client.containers.list(filters=redis_of_this_grader)
+        session = running[0].labels[SESSION_LABEL] if running else None
         time.sleep(0.2)
     assert session is not None, "no service container came up"
     proc.send_signal(signal.SIGTERM)
