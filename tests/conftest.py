@@ -162,8 +162,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SERVER_DEADLINE_S = 120  # a server starts in about a second; the deadline only bounds a hang on a loaded machine
+
+
 def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + SERVER_DEADLINE_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{what} exited with {process.returncode}")
@@ -198,8 +201,7 @@ def local_postgres() -> Iterator[str]:
         import psycopg
 
         wait_for_port(port, server, "postgres")
-        time.sleep(0.5)  # listening comes just before accepting
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/template1", autocommit=True) as admin:
+        with _connect_when_ready(psycopg, f"postgresql://postgres@127.0.0.1:{port}/template1") as admin:
             admin.execute(f"CREATE ROLE app LOGIN CREATEDB PASSWORD '{APP_PASSWORD}'")
             admin.execute("GRANT pg_read_all_stats TO app")
             # What a user's own server might have: every new database gets the statistics extension.
@@ -207,9 +209,30 @@ def local_postgres() -> Iterator[str]:
             admin.execute("GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO app")
         yield f"postgresql://app:{APP_PASSWORD}@127.0.0.1:{port}/postgres"
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        _stop(server)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def _connect_when_ready(psycopg: Any, url: str) -> Any:
+    """A connection as soon as the server accepts one: it listens a moment before it accepts."""
+    deadline = time.monotonic() + SERVER_DEADLINE_S
+    while True:
+        try:
+            return psycopg.connect(url, autocommit=True)
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """Terminate a server, and kill it when it does not stop within the (generous) deadline."""
+    server.terminate()
+    try:
+        server.wait(timeout=SERVER_DEADLINE_S)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 @pytest.fixture(scope="session")
@@ -227,8 +250,7 @@ def local_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_for_port(port, server, "redis-server")
         yield f"redis://127.0.0.1:{port}/15"
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        _stop(server)
 
 
 # --- nothing this session's gradings made is left in the engine after it ----------------------------------

@@ -44,12 +44,12 @@ HONEST_BASE = "fastapi-flawed"  # the tampering cases' base: it fails hidden tes
 # The test-only challenge: hello-api with short limits so the hostile cases end quickly.
 ADVERSARIAL_LIMITS = Limits(memory_mb=128, pids=64, startup_timeout_s=8, test_timeout_s=30, data_mb=16,
                             log_bytes=256 * 1024)
-# A grading may take the challenge's own limits (startup + hidden suite) plus this: intake, the static
-# checks (grader tools and the candidate's tests) and the pod's start and teardown. It excludes building
-# an environment image, which happens once per set of requirements.
-FIXED_MARGIN_S = 120.0
-# The app's run (pod start to teardown) may overrun startup + suite only by the supervisor's own slack.
-RUN_MARGIN_S = 25.0
+# The app's run (pod start to teardown, or the local app's start and suite) may overrun startup + suite by
+# this much. It must tell "stopped by the challenge's limits (8 s + 30 s)" from "stopped by the grader's
+# defaults (60 s + 180 s)": 38 + 150 = 188 s stays below 240 s. Within that, it is as wide as it can be:
+# six times the 25 s margin that held on an idle machine, for pod start and teardown on a loaded 2-core
+# engine. How long gradings take is the benchmark's business (benchmarks/), not this bound's.
+RUN_MARGIN_S = 150.0
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from grader.report import render_candidate_html
 
 from .corpus import (
     ADVERSARIAL_LIMITS,
-    FIXED_MARGIN_S,
     HONEST_BASE,
     INTAKE_ATTACKS,
     REFERENCES,
@@ -151,10 +150,11 @@ def test_case_result_names_what_happened(corpus_batch: Batch, case: Case) -> Non
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_case_finishes_within_the_limits_plus_a_fixed_margin(corpus_batch: Batch, case: Case) -> None:
+def test_case_is_stopped_by_the_challenges_limits(corpus_batch: Batch, case: Case) -> None:
+    """The challenge's short limits are the ones applied, and the app's run ends within them plus a margin that
+    only the grader's longer defaults (or no limit at all) could exceed (RUN_MARGIN_S says why)."""
     entry = graded(corpus_batch, case.name)
-    timings = entry.result.timings
-    assert timings.total_s - timings.environment_s <= CHALLENGE_BUDGET_S + FIXED_MARGIN_S, timings
+    assert entry.result.sandbox is not None and entry.result.sandbox.limits == LIMITS
     assert entry.run_seconds is not None and entry.run_seconds <= CHALLENGE_BUDGET_S + RUN_MARGIN_S
 
 

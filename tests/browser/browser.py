@@ -45,7 +45,9 @@ class BrowserError(Exception):
 class Browser:
     """One headless Chromium with one page, driven over the DevTools pipe."""
 
-    def __init__(self, executable: str, timeout: float = 30.0) -> None:
+    # A DevTools answer (a navigation, a screenshot, a PDF) takes about a second when idle; the timeout only
+    # bounds a hang on a loaded machine.
+    def __init__(self, executable: str, timeout: float = 120.0) -> None:
         self.timeout = timeout
         self.events: list[dict[str, Any]] = []
         self._next_id = 0
@@ -174,10 +176,10 @@ class Browser:
         with contextlib.suppress(BrowserError, OSError):
             self.call("Browser.close")
         try:
-            self._proc.wait(timeout=10)
+            self._proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self._proc.kill()
-            self._proc.wait(timeout=10)
+            self._proc.wait()
         for fd in (self._to_child, self._from_child):
             with contextlib.suppress(OSError):
                 os.close(fd)

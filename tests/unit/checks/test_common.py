@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -204,13 +207,39 @@ def test_count_code_lines_skips_blank_and_comment_lines() -> None:
     assert count_code_lines('"""Doc."""\n\n# comment\nx = 1  # trailing\n    \n') == 2
 
 
+TOOL_TIMEOUT_S = 10  # long enough for the tool to start its child even on a loaded machine (well under 1 s idle)
+EVENT_DEADLINE_S = 300  # waits below end on events; the deadline only turns a hang into a failure
+
+
 def test_run_tool_kills_the_whole_group_on_timeout(tmp_path: Path) -> None:
-    marker = tmp_path / "grandchild-survived"
-    script = (f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
-              f"\"import time; time.sleep(3); open({str(marker)!r}, 'w')\"]); time.sleep(30)")
-    started = time.monotonic()
-    result = run_tool([sys.executable, "-c", script], tmp_path, tool_env(), timeout=1)
-    assert result.timed_out and result.returncode is None
-    assert time.monotonic() - started < 10
-    time.sleep(3.5)
-    assert not marker.exists()
+    """The tool and the child it started (both would sleep for ever) are killed at the tool's timeout."""
+    pid_file = tmp_path / "grandchild.pid"
+    script = (f"import subprocess, sys, time; child = subprocess.Popen([sys.executable, '-c', "
+              f"'import time; time.sleep(10**6)']); open({str(pid_file)!r}, 'w').write(str(child.pid)); "
+              f"time.sleep(10**6)")
+    results: list[Any] = []
+    runner = threading.Thread(target=lambda: results.append(
+        run_tool([sys.executable, "-c", script], tmp_path, tool_env(), timeout=TOOL_TIMEOUT_S)))
+    runner.start()
+    runner.join(EVENT_DEADLINE_S)  # returns at the tool's timeout, unless the group outlives it
+    grandchild = int(pid_file.read_text())
+    try:
+        assert not runner.is_alive(), "run_tool did not return at the tool's timeout"
+        (result,) = results
+        assert result.timed_out and result.returncode is None
+        deadline = time.monotonic() + EVENT_DEADLINE_S
+        while not _gone(grandchild) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(grandchild), "the tool's child outlived the timeout"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(grandchild, signal.SIGKILL)
+
+
+def _gone(pid: int) -> bool:
+    """Whether process `pid` has ended (a zombie waiting for its reaper has ended too)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return stat_file.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True

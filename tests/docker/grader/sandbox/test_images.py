@@ -299,7 +299,7 @@ def test_parallel_requests_for_one_key_build_once(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=300)
+        thread.join(timeout=900)  # three preparations of one small image; only a hang reaches this
 
     assert errors == []
     assert sorted(ref.reused for ref in results) == [False, True, True]
