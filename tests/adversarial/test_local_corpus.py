@@ -24,7 +24,6 @@ from grader.sandbox.local import LocalSandbox
 from .corpus import (
     ADVERSARIAL_LIMITS,
     HONEST_BASE,
-    RUN_MARGIN_S,
     SOLUTIONS,
     Case,
     Substitutions,
@@ -83,10 +82,7 @@ def test_local_case(local_results: tuple[dict[str, GradeResult], Substitutions],
     app = result.app
     assert app is not None
     assert set(expect.get("local_limits_hit", [])) <= set(app.limits_hit), app.limits_hit
-    # stopped by the challenge's limits, not by the grader's longer defaults (RUN_MARGIN_S says why)
-    assert result.sandbox.limits == LIMITS
-    app_run = result.timings.app_start_s + result.timings.tests_s
-    assert app_run <= LIMITS.startup_timeout_s + LIMITS.test_timeout_s + RUN_MARGIN_S, result.timings
+    assert result.sandbox.limits == LIMITS  # the challenge's short limits, not the grader's defaults
     if expect.get("hidden") == "same-as-base":
         assert hidden_verdicts(result) == hidden_verdicts(results[HONEST_BASE])
     probe = expect.get("local_probe", expect.get("probe"))
