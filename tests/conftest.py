@@ -79,6 +79,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _group_of(path: Path) -> str:
+    """The group folder a test file is in ("" outside tests/)."""
     try:
         return path.resolve().relative_to(TESTS_DIR).parts[0]
     except ValueError:
@@ -111,7 +112,6 @@ def this_test_run() -> str:
 def of_this_run(*labels: str) -> dict[str, list[str]]:
     """Docker list filters for this session's resources that also carry every one of `labels`."""
     return {"label": [f"{TEST_RUN_LABEL}={this_test_run()}", *labels]}
-
 
 
 def skip_or_fail(reason: str) -> None:
