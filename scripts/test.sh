@@ -36,5 +36,5 @@ log "installing grader with its dev extras into .venv"
 log "base, build and service images (offline bootstrap when missing)"
 .venv/bin/grader sandbox bootstrap --offline --if-missing --builder --service postgres --service redis
 
-log "running the test suite"
+log "running the test suite: every group (tests/unit, network, docker, browser, adversarial; docs/architecture.md, Tests)"
 exec .venv/bin/python -m pytest "$@"

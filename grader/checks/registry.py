@@ -1,7 +1,8 @@
 """Every check the grader runs, by id: the one list to extend when adding a check (docs/architecture.md).
 
-Each static check's metrics are exactly those its sandbox module writes (`tests/grader/test_check_registry.py`
-runs every module and compares), and every scoring rule (`grader.rules`) names a metric declared here.
+Each static check's metrics are exactly those its sandbox module writes
+(`tests/unit/grader/checks/test_check_registry.py` runs every module and compares), and every scoring rule
+(`grader.rules`) names a metric declared here.
 The order of STATIC_CHECKS is the order of their results in `result.json`.
 """
 

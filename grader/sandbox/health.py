@@ -2,7 +2,7 @@
 on this machine).
 
 The runner's own probe is `checks.wait_for_app` (the Docker backend runs it beside the app); both follow
-the same rules, and `tests/checks/test_wait_for_app.py` runs the same cases against both. A 2xx means
+the same rules, and `tests/unit/checks/test_wait_for_app.py` runs the same cases against both. A 2xx means
 ready; a redirect to the same origin is followed (Django's APPEND_SLASH answers `/api/tags` with a 301 to
 `/api/tags/`); redirects elsewhere are never followed.
 """

@@ -4,6 +4,10 @@ Every resource the Docker backend creates carries its owner's host name, pid and
 (`owner_labels`). `grader sandbox cleanup` then removes only what a grader that is gone left behind:
 a pid alone is not enough (pids are reused), and a pid means nothing on another host sharing the engine
 (a CI runner's containers, a remote `DOCKER_HOST`).
+
+A test session names itself in `$GRADER_TEST_RUN`; everything its gradings create then also carries
+`grader.test-run=<id>`, so its leftover check looks only at its own resources on an engine that other
+gradings share (`labels_of_test_run`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ OWNER_HOST_LABEL = "grader.owner.host"
 OWNER_PID_LABEL = "grader.owner.pid"
 OWNER_STARTED_LABEL = "grader.owner.started"  # the process's start time, seconds since the epoch
 START_TOLERANCE_S = 1.0  # the start time is read back from the kernel: allow for rounding, not for reuse
+TEST_RUN_VAR = "GRADER_TEST_RUN"
+TEST_RUN_LABEL = "grader.test-run"
 
 # running: its grader runs on this host; gone: its grader's pid is dead or now another process;
 # other-host: labelled by a grader on another host; unknown: no owner labels (a grader older than them)
@@ -25,10 +31,17 @@ OwnerState = Literal["running", "gone", "other-host", "unknown"]
 
 
 def owner_labels() -> dict[str, str]:
-    """The labels naming this process as the owner of what it creates."""
+    """The labels naming this process (and the test run it belongs to, if any) as the owner of what it creates."""
     pid = os.getpid()
     started = process_start_time(pid) or 0.0  # this very process: it runs and is readable
-    return {OWNER_HOST_LABEL: socket.gethostname(), OWNER_PID_LABEL: str(pid), OWNER_STARTED_LABEL: f"{started:.3f}"}
+    return {OWNER_HOST_LABEL: socket.gethostname(), OWNER_PID_LABEL: str(pid), OWNER_STARTED_LABEL: f"{started:.3f}",
+            **labels_of_test_run()}
+
+
+def labels_of_test_run() -> dict[str, str]:
+    """`grader.test-run=<id>` when `$GRADER_TEST_RUN` names a test session, else nothing."""
+    run = os.environ.get(TEST_RUN_VAR, "").strip()
+    return {TEST_RUN_LABEL: run} if run else {}
 
 
 def owner_state(labels: Mapping[str, str]) -> OwnerState:

@@ -21,7 +21,7 @@ from grader.environments import sandbox_target
 from grader.models import Limits
 from grader.resolve import ResolveRequest, resolve
 
-from ..conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT
 from ..index_server import local_index, write_sdist
 from .corpus import CASES_DIR
 

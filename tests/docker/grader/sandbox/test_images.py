@@ -1,0 +1,381 @@
+"""Docker images against the real engine: the offline bootstrap, the base image, env images from wheels.
+
+Images these tests build get a key unique to the test (`test-<uuid>`), so removing them afterwards never
+touches a real environment image. The base image `grader-base:py3.11` is shared with real use: the tests
+build it (offline) only when it is missing, unless GRADER_TEST_REBOOTSTRAP=1 asks for a fresh bootstrap.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.engine import Engine, connect
+from grader.sandbox import images
+from grader.sandbox.base import SandboxError
+from tests.conftest import IN_CI, skip_or_fail
+
+pytestmark = pytest.mark.docker
+
+PYTHON = "3.11"
+BASE_TAG = "grader-base:py3.11"
+SIX = "six==1.16.0"
+
+
+def _quiet(_: str) -> None:
+    """A log sink for calls whose progress lines the test does not look at."""
+
+
+def _can_debootstrap() -> bool:
+    return shutil.which("debootstrap") is not None and os.geteuid() == 0
+
+
+def _run(client: Any, image: str, code: str, **options: Any) -> str:
+    """Run `python -c code` in a throw-away container as the sandbox user, with no network."""
+    output = client.containers.run(
+        image,
+        ["python", "-c", code],
+        user="10001:10001",
+        network_disabled=True,
+        remove=True,
+        **options,
+    )
+    return bytes(output).decode().strip()
+
+
+# --- fixtures ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_client: Any) -> str:
+    """The base image, bootstrapped offline once if this engine does not have it yet."""
+    if images.image_exists(Engine(docker_client), BASE_TAG):
+        return BASE_TAG
+    if not _can_debootstrap():
+        skip_or_fail(f"{BASE_TAG} is missing and this host cannot bootstrap it (needs root and debootstrap)")
+    return images.bootstrap_base_image(Engine(docker_client), PYTHON, log=_quiet)
+
+
+@pytest.fixture
+def new_key(docker_client: Any) -> Iterator[Callable[[], str]]:
+    """Make image keys unique to this test, and remove every image built for them afterwards."""
+    keys: list[str] = []
+
+    def make() -> str:
+        key = f"test-{uuid.uuid4().hex}"  # unique within the 20 characters a tag keeps
+        keys.append(key)
+        return key
+
+    yield make
+    if keys:
+        images.remove_images(Engine(docker_client), ("env", "runner"), keys=set(keys))
+
+
+@pytest.fixture(scope="session")
+def six_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A wheels directory holding six, downloaded on the host as the grader's own downloader would."""
+    directory = tmp_path_factory.mktemp("wheels")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "-d", str(directory), SIX],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        skip_or_fail(f"could not download {SIX}: {result.stderr[-500:]}")
+    return directory
+
+
+# --- no engine needed ---------------------------------------------------------------------------------
+
+
+def test_base_image_tag_names_the_python() -> None:
+    assert images.base_image_tag("3.11") == "grader-base:py3.11"
+    with pytest.raises(SandboxError, match="not a Python version"):
+        images.base_image_tag("latest")
+
+
+def test_offline_bootstrap_names_the_supported_versions() -> None:
+    with pytest.raises(SandboxError) as caught:
+        images.bootstrap_base_image(None, "3.12", log=_quiet)  # fails before it would use the client
+    assert "3.11" in str(caught.value)
+    assert "3.13" in str(caught.value)
+
+
+def test_connect_says_where_no_engine_answers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    address = f"unix://{tmp_path / 'no-engine.sock'}"
+    monkeypatch.setenv("DOCKER_HOST", address)
+    with pytest.raises(SandboxError, match="no Docker engine answers at") as caught:
+        connect(timeout=5)
+    assert address in str(caught.value)
+    assert "--sandbox local" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "requirements", "message"),
+    [
+        ("../escape", [], "invalid image key"),
+        ("test-key", ["--index-url=http://example.invalid/simple"], "pip options are not allowed"),
+        ("test-key", ["six\n-e ."], "one non-empty line"),
+    ],
+)
+def test_ensure_python_image_rejects_bad_input(key: str, requirements: list[str], message: str) -> None:
+    with pytest.raises(SandboxError, match=message):
+        images.ensure_python_image(
+            None, base=BASE_TAG, role="env", key=key, wheels_dir=None, requirements=requirements, log=_quiet
+        )
+
+
+# --- the base image ------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_offline_bootstrap_builds_the_base_image(docker_client: Any) -> None:
+    """debootstrap -> import -> base Dockerfile, for real (about a minute)."""
+    rebootstrap = IN_CI or os.environ.get("GRADER_TEST_REBOOTSTRAP") == "1"  # CI must prove the offline path
+    if images.image_exists(Engine(docker_client), BASE_TAG) and not rebootstrap:
+        pytest.skip(f"{BASE_TAG} exists; set GRADER_TEST_REBOOTSTRAP=1 to bootstrap it again")
+    if not _can_debootstrap():
+        skip_or_fail("the offline bootstrap needs root and debootstrap")
+    before = set(Path(tempfile.gettempdir()).glob("grader-bootstrap-*"))
+    old = docker_client.images.get(BASE_TAG).id if images.image_exists(Engine(docker_client), BASE_TAG) else None
+    lines: list[str] = []
+
+    tag = images.bootstrap_base_image(Engine(docker_client), PYTHON, log=lines.append)
+
+    assert tag == BASE_TAG
+    assert images.image_exists(Engine(docker_client), "grader-rootfs:bookworm")
+    labels = docker_client.images.get(tag).labels
+    assert labels["grader.role"] == "base"
+    assert labels["grader.python"] == PYTHON
+    assert any("Base system installed successfully" in line for line in lines)
+    assert any(line.startswith("imported the root filesystem") for line in lines)
+    assert not [line for line in lines if line.startswith("I: Unpacking lib")], "per-package noise logged"
+    assert set(Path(tempfile.gettempdir()).glob("grader-bootstrap-*")) == before, "temp rootfs left behind"
+    python_images = [docker_client.images.list(filters={"label": f"grader.role={r}"}) for r in ("env", "runner")]
+    if old is not None and old != docker_client.images.get(tag).id and not any(python_images):
+        # Nothing was built on the old base, so nothing excuses keeping it.
+        assert not images.image_exists(Engine(docker_client), old), "the replaced base image was left behind"
+
+
+def test_base_image_has_the_venv_the_user_and_the_path(docker_client: Any, base_image: str) -> None:
+    code = (
+        "import os, pwd, sys; "
+        "print(sys.executable, '%d.%d' % sys.version_info[:2]); "
+        "print(pwd.getpwuid(os.getuid()).pw_name, pwd.getpwuid(os.getuid()).pw_dir); "
+        "print(os.environ['PATH'].split(':')[0], os.getcwd()); "
+        "print(os.stat('/data').st_uid, os.access('/data', os.W_OK), os.access('/app', os.W_OK))"
+    )
+    lines = _run(docker_client, base_image, code).splitlines()
+    assert lines == [
+        f"/opt/venv/bin/python {PYTHON}",
+        "sandbox /home/sandbox",
+        "/opt/venv/bin /app",
+        "10001 True False",
+    ]
+    pip = _run(docker_client, base_image, "import pip; print(pip.__file__)")
+    assert pip.startswith("/opt/venv/")
+
+
+# --- environment images --------------------------------------------------------------------------------
+
+
+def test_env_image_installs_wheels_offline_and_is_reused(
+    docker_client: Any, base_image: str, six_wheels: Path, new_key: Callable[[], str]
+) -> None:
+    key = new_key()
+    lines: list[str] = []
+
+    built = images.ensure_python_image(
+        Engine(docker_client),
+        base=base_image,
+        role="env",
+        key=key,
+        wheels_dir=six_wheels,
+        requirements=[SIX],
+        log=lines.append,
+    )
+
+    assert built.tag == f"grader-env:{key[:20]}"
+    assert not built.reused
+    assert any(line.startswith("Step ") for line in lines)
+    output = _run(
+        docker_client, built.tag, "import os, six; print(six.__version__, os.getuid(), os.path.exists('/tmp/wheels'))"
+    )
+    assert output == "1.16.0 10001 False"
+    labels = docker_client.images.get(built.tag).labels
+    assert labels["grader.role"] == "env"
+    assert labels["grader.key"] == key
+    history = " ".join(str(layer.get("CreatedBy", "")) for layer in docker_client.images.get(built.tag).history())
+    assert "/tmp/wheels" not in history, "the wheels stayed in a layer of the final image"
+    leftovers = docker_client.images.list(filters={"dangling": True, "label": f"grader.build-key={key}"})
+    assert leftovers == [], "the install stage was not removed"
+
+    again = images.ensure_python_image(
+        Engine(docker_client),
+        base=base_image,
+        role="env",
+        key=key,
+        wheels_dir=six_wheels,
+        requirements=[SIX],
+        log=_quiet,
+    )
+
+    assert again.reused
+    assert again.id == built.id
+    assert "same requirements" in again.reason
+
+
+def test_missing_wheel_fails_with_pips_error(
+    docker_client: Any, base_image: str, six_wheels: Path, new_key: Callable[[], str]
+) -> None:
+    key = new_key()
+    with pytest.raises(SandboxError) as caught:
+        images.ensure_python_image(
+            Engine(docker_client),
+            base=base_image,
+            role="env",
+            key=key,
+            wheels_dir=six_wheels,
+            requirements=[SIX, "grader-no-such-package==1.0"],
+            log=_quiet,
+        )
+    message = str(caught.value)
+    assert message.splitlines()[0].startswith(f"could not build grader-env:{key[:20]}: pip could not install")
+    assert "grader-no-such-package" in message
+    assert not images.image_exists(Engine(docker_client), f"grader-env:{key[:20]}")
+    leftovers = docker_client.images.list(filters={"dangling": True, "label": f"grader.build-key={key}"})
+    assert leftovers == [], "the failed install stage was not removed"
+
+
+def test_empty_requirements_give_the_base_venv(docker_client: Any, base_image: str, new_key: Callable[[], str]) -> None:
+    ref = images.ensure_python_image(
+        Engine(docker_client),
+        base=base_image,
+        role="runner",
+        key=new_key(),
+        wheels_dir=None,
+        requirements=[],
+        log=_quiet,
+    )
+    assert ref.tag.startswith("grader-runner:")
+    assert _run(docker_client, ref.tag, "import sys; print(sys.prefix)") == "/opt/venv"
+
+
+def test_parallel_requests_for_one_key_build_once(
+    docker_client: Any, base_image: str, six_wheels: Path, new_key: Callable[[], str]
+) -> None:
+    key = new_key()
+    results: list[images.ImageRef] = []
+    errors: list[BaseException] = []
+
+    def grade() -> None:
+        try:
+            results.append(
+                images.ensure_python_image(
+                    Engine(docker_client),
+                    base=base_image,
+                    role="env",
+                    key=key,
+                    wheels_dir=six_wheels,
+                    requirements=[SIX],
+                    log=_quiet,
+                )
+            )
+        except BaseException as exc:  # surfaced below, in the test's own thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=grade) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=900)  # three preparations of one small image; only a hang reaches this
+
+    assert errors == []
+    assert sorted(ref.reused for ref in results) == [False, True, True]
+    assert len({ref.id for ref in results}) == 1
+
+
+def test_missing_base_image_says_to_bootstrap(docker_client: Any, new_key: Callable[[], str]) -> None:
+    with pytest.raises(SandboxError, match="grader sandbox bootstrap"):
+        images.ensure_python_image(
+            Engine(docker_client),
+            base="grader-base:py3.99",
+            role="env",
+            key=new_key(),
+            wheels_dir=None,
+            requirements=[],
+            log=_quiet,
+        )
+
+
+def test_registry_build_that_cannot_pull_points_to_the_offline_bootstrap(docker_client: Any) -> None:
+    """python:3.99-slim exists on no registry, so this fails the same way with or without one."""
+    with pytest.raises(SandboxError) as caught:
+        images.build_base_image(Engine(docker_client), "3.99", log=_quiet)
+    first = str(caught.value).splitlines()[0]
+    assert first == ("could not pull python:3.99-slim (no registry access?): run `grader sandbox bootstrap --offline`")
+    assert not images.image_exists(Engine(docker_client), "grader-base:py3.99")
+
+
+def test_remove_images_removes_only_the_given_keys(
+    docker_client: Any, base_image: str, new_key: Callable[[], str]
+) -> None:
+    kept, dropped = new_key(), new_key()
+    for key in (kept, dropped):
+        images.ensure_python_image(
+            Engine(docker_client), base=base_image, role="env", key=key, wheels_dir=None, requirements=[], log=_quiet
+        )
+    assert images.remove_images(Engine(docker_client), ["env"], keys={dropped}) == 1
+    assert not images.image_exists(Engine(docker_client), f"grader-env:{dropped[:20]}")
+    assert images.image_exists(Engine(docker_client), f"grader-env:{kept[:20]}")
+
+
+def test_the_store_sees_and_prunes_the_engines_images_through_the_adapter(
+    docker_client: Any, base_image: str, new_key: Callable[[], str]
+) -> None:
+    """`grader cache info/prune` read the engine's images through `EngineImages` (the store never talks to it)."""
+    key = new_key()
+    ref = images.ensure_python_image(
+        Engine(docker_client), base=base_image, role="env", key=key, wheels_dir=None, requirements=[], log=_quiet
+    )
+    adapter = images.EngineImages(Engine(docker_client))
+    ours = [record for record in adapter.records() if record.key == key]
+    assert [(r.name, r.role, r.base) for r in ours] == [(ref.tag, "env", False)]
+    assert any(record.base and record.name == base_image for record in adapter.records())
+    assert adapter.remove("runner", {key}) == 0 and adapter.remove("env", {key}) == 1
+    assert not images.image_exists(Engine(docker_client), ref.tag)
+
+
+# --- doctor --------------------------------------------------------------------------------------------
+
+
+def test_doctor_reports_the_engine_and_the_base_image(docker_client: Any, base_image: str) -> None:
+    items = {item.name: item for item in images.doctor(Engine(docker_client))}
+    assert items["docker sdk"].ok
+    assert items["docker engine"].ok
+    assert items["docker engine"].detail.startswith("Docker ")
+    assert items["base image"].ok
+    assert items["base image"].detail.startswith(f"{BASE_TAG} ")
+    assert items["base image"].detail.endswith(" MB")
+    assert "grader-env" in items["cached images"].detail
+    assert {"debootstrap", "root", "cache"} <= set(items)
+    assert all(item.fix for item in items.values() if not item.ok)
+
+
+def test_doctor_without_an_engine_says_how_to_start_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-engine.sock'}")
+    items = {item.name: item for item in images.doctor(None)}
+    assert not items["docker engine"].ok
+    assert items["docker engine"].fix is not None
+    assert "base image" not in items

@@ -1,0 +1,72 @@
+"""A Django submission whose own tests run with `manage.py test`, graded end to end in Docker.
+
+pytest collects nothing from `shelf/tests.py` (not a `test_*.py` name), so before the candidate's runner
+was chosen from the project's files this submission had "no tests found" and no testing points for them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from grader.challenge import load_challenge
+from grader.pipeline import grade_submission
+from grader.sandbox.docker import DockerSandbox
+from grader.sandbox.docker_pod import SESSION_LABEL
+from tests.conftest import REPO_ROOT
+from tests.network.test_end_to_end import SCHEMA
+
+SUBMISSION = REPO_ROOT / "tests" / "fixtures" / "candidate_tests" / "django-manage"
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory: pytest.TempPathFactory, docker_client: Any) -> dict[str, Any]:
+    """result.json of the fixture graded against hello-api in Docker; nothing of this grading is left behind."""
+    out = tmp_path_factory.mktemp("django-manage-results")
+    challenge = load_challenge("hello-api")
+    sandbox = DockerSandbox(python=challenge.python, client=docker_client)
+    grade_submission(SUBMISSION, challenge, sandbox, out, log=lambda _: None)
+    session = {"label": f"{SESSION_LABEL}={sandbox.session}"}
+    left = [c.name for c in docker_client.containers.list(all=True, filters=session)]
+    left += [v.name for v in docker_client.volumes.list(filters=session)]
+    assert not left, f"left behind: {left}"
+    result: dict[str, Any] = json.loads((out / "django-manage" / "result.json").read_text())
+    return result
+
+
+def test_own_tests_found_run_and_covered(graded: dict[str, Any]) -> None:
+    jsonschema.validate(graded, SCHEMA)
+    assert graded["status"] == "graded", graded.get("error")
+    assert graded["sandbox"]["backend"] == "docker" and graded["submission"]["framework"] == "django"
+    [own] = [check for check in graded["checks"] if check["id"] == "candidate_tests/testing"]
+    assert own["status"] in ("passed", "failed")
+    metrics = own["metrics"]
+    assert (metrics["tests_found"], metrics.get("pass_rate")) == (3, round(100 * 2 / 3, 2))
+    assert 60 < metrics["coverage_percent"] < 100 and metrics["http_tests"] == 1
+    by_rule = {finding["rule"]: finding for finding in own["findings"]}
+    assert by_rule["test-runner"]["message"].startswith("tests run with `python manage.py test`")
+    failed = by_rule["test-failed"]
+    assert (failed["file"], failed["line"]) == ("shelf/tests.py", 11)
+    assert "test_partial_minutes_round_up" in failed["message"]
+    lost = {d["rule"]: d for d in own["deductions"]}
+    assert "candidate_tests.coverage_percent" not in lost or lost["candidate_tests.coverage_percent"]["points"] < 30
+    assert lost["candidate_tests.pass_rate"]["evidence"][0]["file"] == "shelf/tests.py"
+    assert not any("tests_found = 0" in d["reason"] for d in own["deductions"])
+
+
+def test_report_names_the_runner(graded: dict[str, Any], tmp_path: Path) -> None:
+    """`grader report` renders the runner line in the candidate's-tests section."""
+    source = tmp_path / "result.json"
+    source.write_text(json.dumps(graded))
+    proc = subprocess.run([sys.executable, "-m", "grader", "report", str(source), "--out", str(tmp_path / "r"),
+                           "--format", "html,md"], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    html = next((tmp_path / "r").rglob("report.html")).read_text()
+    assert "python manage.py test" in html

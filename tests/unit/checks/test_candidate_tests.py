@@ -1,0 +1,188 @@
+"""checks.candidate_tests, run for real: the candidate's pytest under coverage, in a candidate interpreter.
+
+Here with the tools' own interpreter; in interpreters that need packages from the index (FastAPI, Django):
+tests/network/checks/test_candidate_tests.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from checks.candidate_tests import INNER_TIMEOUT_S, read_junit
+from grader.checks.registry import CANDIDATE_TESTS
+from grader.checks.spec import CheckContext
+from grader.models import CheckRun as CheckRun_
+from grader.models import Finding
+from grader.rules import DEFAULT_RULES
+from grader.scoring import score_check_runs
+
+from .test_common import (
+    GOOD,
+    REPO_ROOT,
+    CheckRun,
+    assert_crash,
+    bare_python,
+    readonly,
+    run_check,
+)
+
+__all__ = ["readonly"]  # the fixture, imported for pytest
+
+RUNNER_FIXTURES = REPO_ROOT / "tests" / "fixtures" / "candidate_tests"
+
+
+def test_interface() -> None:
+    assert (CANDIDATE_TESTS.id, CANDIDATE_TESTS.runs_in) == ("candidate_tests", "candidate")
+    assert CANDIDATE_TESTS.timeout_s > INNER_TIMEOUT_S + 60  # the module writes its report before the host stops it
+    assert CANDIDATE_TESTS.command(CheckContext("/s", "/o", "/venv/bin/python"))[:3] == [
+        "/venv/bin/python", "-m", "checks.candidate_tests"]
+
+
+def test_no_tests_is_not_a_crash(tmp_path: Path) -> None:
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "app.py").write_text("def f() -> int:\n    return 1\n")
+    run = run_check("candidate_tests", submission, tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    assert run.metrics["tests_found"] == 0 and run.metrics["coverage_percent"] == 0
+    assert "no tests found" in run.findings[0]["message"]
+
+
+def test_collection_error_is_the_candidates_failure(tmp_path: Path) -> None:
+    submission = tmp_path / "sub"
+    (submission / "tests").mkdir(parents=True)
+    (submission / "tests" / "test_x.py").write_text("import not_a_module\n\n\ndef test_x():\n    pass\n")
+    run = run_check("candidate_tests", submission, tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    assert run.metrics["tests_errors"] == 1 and run.metrics["tests_passed"] == 0
+    assert (run.metrics["tests_found"], run.metrics["collection_errors"]) == (0, 1)  # nothing ran
+    interrupted = next(item for item in run.findings if item["rule"] == "tests-interrupted")
+    assert "No module named 'not_a_module'" in interrupted["message"]
+    assert ("tests/test_x.py", None, "test-error") in run.located()
+
+
+def test_timeout_still_writes_a_report(tmp_path: Path) -> None:
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "test_slow.py").write_text(
+        "import subprocess, sys, time\n\n\ndef test_slow():\n"
+        "    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n    time.sleep(120)\n")
+    started = time.monotonic()
+    run = run_check("candidate_tests", submission, tmp_path / "out", extra=("--timeout", "3"))
+    assert time.monotonic() - started < 30
+    assert run.returncode == 0, run.stderr
+    assert run.findings[0]["message"] == "tests timed out after 3s"
+    assert run.metrics["tests_found"] == 0
+
+
+def test_junit_with_a_doctype_is_refused(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    junit.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><testsuites><testsuite>'
+                     '<testcase name="t">&a;</testcase></testsuite></testsuites>')
+    assert read_junit(junit) is None
+    junit.write_text('<testsuites><testsuite><testcase classname="tests.test_a" name="t1"/>'
+                     '<testcase classname="tests.test_a" name="t2"><failure message="boom"/></testcase>'
+                     '<testcase classname="tests.test_a" name="t3"><skipped/></testcase>'
+                     '<testcase classname="" name="tests.test_b"><error message="collection failure"/></testcase>'
+                     '</testsuite></testsuites>')
+    report = read_junit(junit)
+    assert report is not None
+    counts, problems = report
+    # found = the tests that ran: not the skipped one, not the module that failed to collect
+    assert (counts.found, counts.passed, counts.failed, counts.skipped, counts.errors, counts.not_run) == (
+        2, 1, 1, 1, 1, 1)
+    assert [(p.name, p.outcome, p.ran) for p in problems] == [("t2", "failed", True), ("tests.test_b", "errors", False)]
+
+
+def test_missing_pytest_or_coverage_is_a_crash(tmp_path: Path) -> None:
+    run = run_check("candidate_tests", GOOD, tmp_path, python=bare_python())
+    assert_crash(run, "candidate_tests", "pytest and coverage must be installed")
+
+
+def test_missing_submission_is_a_crash(tmp_path: Path) -> None:
+    assert_crash(run_check("candidate_tests", tmp_path / "missing", tmp_path), "candidate_tests", "not found")
+
+
+# --- runners other than plain pytest: the project's own way of running its tests --------------------------------
+
+
+def measured_files(out: Path) -> set[str]:
+    """The files coverage measured (the check keeps its `coverage json` next to its report)."""
+    return set(json.loads((out / "coverage.json").read_text())["files"])
+
+
+def runner_message(run: CheckRun) -> str:
+    [runner] = [item for item in run.findings if item["rule"] == "test-runner"]
+    assert runner["severity"] == "info"
+    message: str = runner["message"]
+    return message
+
+
+def test_unittest_only_project_runs_with_unittest_discovery(
+    tmp_path: Path, readonly: Callable[[Path], Path],
+) -> None:
+    """`tests.py` is unittest's pattern (test*.py), not pytest's: pytest would find nothing."""
+    run = run_check("candidate_tests", readonly(RUNNER_FIXTURES / "unittest-only"), tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["tests_failed"], metrics["tests_skipped"]) == (
+        3, 2, 1, 1)
+    assert metrics["mocks_used"] == 1 and metrics["pass_rate"] == round(100 * 2 / 3, 2)
+    assert run.report is not None and run.report["tools"]["runner"] == "unittest"
+    assert runner_message(run).startswith("tests run with `python -m unittest discover`")
+    failed = next(item for item in run.findings if item["rule"] == "test-failed")
+    assert (failed["file"], failed["line"]) == ("tests.py", 30)  # the failing subTest's assertion
+    assert "StockTests.test_rejects_bad_quantities" in failed["message"] and "not raised" in failed["message"]
+    assert measured_files(tmp_path / "out") == {"inventory/__init__.py", "inventory/stock.py"}
+    assert metrics["line_coverage"] > 90
+
+
+def test_coverage_from_a_conftest_without_tests_is_not_counted(
+    tmp_path: Path, readonly: Callable[[Path], Path],
+) -> None:
+    run = run_check("candidate_tests", readonly(RUNNER_FIXTURES / "conftest-no-tests"), tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert metrics["tests_found"] == 0
+    assert (metrics["coverage_percent"], metrics["line_coverage"], metrics["branch_coverage"]) == (0, 0, 0)
+    assert measured_files(tmp_path / "out") == {"greeter/__init__.py", "greeter/app.py"}  # it was measured...
+    ignored = next(item for item in run.findings if item["rule"] == "coverage-without-tests")
+    assert "no test ran" in ignored["message"]  # ... and said so, but not counted
+    assert {"no-tests", "test-runner"} <= run.rules()
+    # the rules built on the candidate's tests earn nothing, each with a deduction saying why
+    [testing] = score_check_runs([CheckRun_(id="candidate_tests", status="ok", metrics=metrics,
+                                            findings=[Finding.model_validate(f) for f in run.findings])],
+                                 DEFAULT_RULES)
+    assert (testing.score, testing.max_score) == (0, 80)
+    zeroed = {d.rule: d for d in testing.deductions if "tests_found = 0" in d.reason}
+    assert set(zeroed) == {"candidate_tests.pass_rate", "candidate_tests.coverage_percent",
+                           "candidate_tests.http_tests", "candidate_tests.mocks_used"}
+    assert zeroed["candidate_tests.http_tests"].value == 1  # the conftest's test_client() is not a test
+    assert [e.rule for e in zeroed["candidate_tests.coverage_percent"].evidence] == ["no-tests"]
+
+
+def test_a_unittest_module_that_does_not_import_is_no_test_that_ran(tmp_path: Path) -> None:
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "test_ok.py").write_text(
+        "import unittest\n\n\nclass Ok(unittest.TestCase):\n    def test_ok(self):\n        pass\n")
+    (submission / "test_broken.py").write_text(
+        "import unittest\nimport not_a_module\n\n\nclass Broken(unittest.TestCase):\n    def test_x(self):\n"
+        "        pass\n")
+    run = run_check("candidate_tests", submission, tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["tests_errors"]) == (1, 1, 1)
+    assert metrics.get("collection_errors") == 1
+    assert metrics["pass_rate"] == 50  # the module that did not import counts against the pass rate
+    assert run.report is not None and run.report["tools"]["runner"] == "unittest"
+    not_run = next(item for item in run.findings if item["rule"] == "tests-not-run")
+    assert "No module named 'not_a_module'" in not_run["message"]
+    assert ("test_broken.py", 2, "test-error") in run.located()
+
+
+DJANGO_TEST = ("from django.test import SimpleTestCase\n\n\nclass T(SimpleTestCase):\n    def test_a(self):\n"
+               "        pass\n")

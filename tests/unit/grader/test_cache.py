@@ -1,0 +1,221 @@
+"""The grader's caches: wheel sets resolved once (also under threads), sizes, and pruning by age."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Collection
+from pathlib import Path
+
+import pytest
+
+import grader.environments
+from grader import cache
+from grader.cache import ImageRecord, LockedGroup, cache_info, prune
+from grader.environments import DependencyError, WheelSet, prepare_wheels
+from grader.filelocks import file_lock
+from grader.models import Finding, Severity
+from grader.resolve import Resolution, Resolved, ResolveRequest
+from grader.uv import ResolverUnavailable, Target
+
+
+@pytest.fixture
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of this test's own: pruning must never touch the session's shared cache."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(root))
+    return root
+
+
+class FakeResolver:
+    """Stands in for uv and the index: one local wheel, slowly, counting its calls (the real resolver is
+    exercised in tests/network/grader/test_resolve.py)."""
+
+    def __init__(self, wheel: Path) -> None:
+        self.wheel = wheel
+        self.calls = 0
+        self.fail = False
+
+    def __call__(self, request: ResolveRequest, builder: object, log: object) -> Resolution:
+        self.calls += 1
+        if self.fail:
+            raise ResolverUnavailable("no network")
+        time.sleep(0.2)
+        package = Resolved("six", "1.16.0", "pin", "main", False, self.wheel.as_uri(), None, self.wheel.name)
+        finding = Finding(message="nope was not installed", severity=Severity.WARNING, rule="deps.not-installed")
+        return Resolution((package,), (finding,), None, "uv test")
+
+
+@pytest.fixture
+def resolver(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeResolver:
+    wheel = tmp_path / "wheels" / "six-1.16.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"wheel")
+    fake = FakeResolver(wheel)
+    monkeypatch.setattr(grader.environments, "resolve", fake)
+    return fake
+
+
+REQUEST = ResolveRequest(("six==1.16.0",), (), (), None, Target("3.11", None), None)
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+@pytest.mark.usefixtures("own_cache")
+def test_a_wheel_set_is_resolved_once_even_by_parallel_gradings(resolver: FakeResolver) -> None:
+    results: list[WheelSet] = []
+    threads = [threading.Thread(target=lambda: results.append(prepare_wheels(REQUEST, None, quiet)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert resolver.calls == 1
+    assert {r.installable for r in results} == {("six==1.16.0",)}
+    again = prepare_wheels(REQUEST, None, quiet)
+    assert resolver.calls == 1 and again.resolution.findings[0].rule == "deps.not-installed"  # findings kept too
+    (again.directory / "six-1.16.0-py3-none-any.whl").unlink()  # an incomplete set is resolved again
+    prepare_wheels(REQUEST, None, quiet)
+    assert resolver.calls == 2
+
+
+@pytest.mark.usefixtures("own_cache")
+def test_a_failed_resolution_is_not_remembered(resolver: FakeResolver) -> None:
+    resolver.fail = True
+    with pytest.raises(DependencyError):
+        prepare_wheels(REQUEST, None, quiet)
+    resolver.fail = False
+    assert prepare_wheels(REQUEST, None, quiet).installable == ("six==1.16.0",)
+    assert resolver.calls == 2
+
+
+def age(path: Path, days: float) -> None:
+    stamp = time.time() - days * 86_400
+    os.utime(path, (stamp, stamp))
+
+
+def test_prune_removes_old_entries_and_keeps_recent_and_locked_ones(own_cache: Path) -> None:
+    old_set, new_set, locked_set = (own_cache / "wheelsets" / name for name in ("old", "new", "locked"))
+    for directory in (old_set, new_set, locked_set):
+        directory.mkdir(parents=True)
+        (directory / "x.whl").write_bytes(b"1234")
+    snapshot = own_cache / "snapshots" / "alice-0123"
+    (snapshot / "pkg").mkdir(parents=True)
+    (snapshot / "pkg" / "app.py").write_text("x = 1\n")
+    for directory in (snapshot / "pkg", snapshot):
+        directory.chmod(0o555)  # snapshots are read-only trees
+    scratch = own_cache / "runs" / "run-live"
+    scratch.mkdir(parents=True)
+    for path in (old_set, locked_set, snapshot):
+        age(path, 40)
+    age(scratch, 0.01)
+    with file_lock("wheels-locked"), open(own_cache / "locks" / "wheels-locked.lock") as held:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the lock is really held
+        report = prune(None, False, None)
+    removed = {f"{e.group}/{e.name}" for e in report.removed}
+    assert removed == {"wheelsets/old", "snapshots/alice-0123"}
+    assert [f"{e.group}/{e.name}" for e in report.skipped] == ["wheelsets/locked"]
+    assert new_set.exists() and locked_set.exists() and not snapshot.exists()
+    assert report.freed >= 4
+    everything = prune(None, True, None)
+    assert {e.name for e in everything.removed} >= {"new", "locked"}
+    assert scratch.exists(), "a running grading's scratch dir younger than an hour is kept even with --all"
+
+
+def test_cache_info_reports_sizes(own_cache: Path) -> None:
+    (own_cache / "wheelsets" / "k").mkdir(parents=True)
+    (own_cache / "wheelsets" / "k" / "a.whl").write_bytes(b"x" * 2048)
+    groups = {group.name: group for group in cache_info(None)}
+    assert groups["wheelsets"].size == 2048 and len(groups["wheelsets"].entries) == 1
+    assert {"venvs", "snapshots", "mypy"} <= set(groups)
+
+
+def test_cache_commands(own_cache: Path) -> None:
+    (own_cache / "venvs" / "old").mkdir(parents=True)
+    age(own_cache / "venvs" / "old", 10)
+    env = {**os.environ, "GRADER_CACHE_DIR": str(own_cache), "DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+
+    def grader_cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "grader", "cache", *args], capture_output=True, text=True,
+                              env=env, timeout=120, check=False)
+
+    info = grader_cli("info")
+    assert info.returncode == 0 and "venvs:" in info.stdout and "image caches are not shown" in info.stdout
+    kept = grader_cli("prune", "--older-than", "30")
+    assert kept.returncode == 0 and "removed 0 entries" in kept.stdout
+    pruned = grader_cli("prune", "--older-than", "7")
+    assert pruned.returncode == 0 and "removed venvs/old" in pruned.stdout
+    assert grader_cli("prune", "--all", "--older-than", "1").returncode == 2
+
+
+# --- the store's layout, keys and locks ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group", ["wheelsets", "venvs", "mypy", "built"])
+def test_an_entry_locked_by_its_writer_is_never_pruned(own_cache: Path, group: LockedGroup) -> None:
+    """The writer's lock (`entry_lock`) and the one pruning looks at are the same: one table names both."""
+    entry = own_cache / group / "k"
+    entry.mkdir(parents=True)
+    age(entry, 40)
+    with cache.entry_lock(group, "k"):
+        report = prune(None, True, None)
+    assert [f"{e.group}/{e.name}" for e in report.skipped] == [f"{group}/k"] and entry.exists()
+    assert [e.name for e in prune(None, True, None).removed] == ["k"]
+
+
+def test_store_paths_are_where_the_layout_says(own_cache: Path) -> None:
+    assert cache.wheelset_dir("k") == own_cache / "wheelsets" / "k"
+    assert cache.stored_file("abc", "six.whl") == own_cache / "files" / "abc" / "six.whl"
+    assert cache.venv_dir("k") == own_cache / "venvs" / "k"
+    assert cache.mypy_seed_dir("k") == own_cache / "mypy" / "k"
+    assert cache.built_path("x") == own_cache / "built" / "x"
+    assert cache.snapshots_dir() == own_cache / "snapshots" and cache.scratch_dir() == own_cache / "runs"
+
+
+def test_keys_stay_what_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images and venvs built by an earlier grader of the same version are found again: same payload, same hash."""
+    monkeypatch.setattr(cache, "__version__", "1.2.3")
+    assert cache.image_key("sha256:abc", "3.11", ("b==1", "a==2")) == (
+        "80083ed692ac81448444419a6347b6b3c348657397d0b6bc53a4614f911d7844")
+    assert cache.venv_key("3.11", ["b==1", "a==2"]) == (
+        "3ba868fdbcbf7a1256d6fd5bd1b81fa37391dd56817cfa63e78bb30a9f775fee")
+
+
+class FakeImages:
+    """Stands in for the engine's images (the real adapter is tested in tests/docker/grader/sandbox/test_images.py)."""
+
+    def __init__(self, records: list[ImageRecord]) -> None:
+        self._records = records
+        self.removed: list[tuple[str, set[str]]] = []
+
+    def records(self) -> list[ImageRecord]:
+        return self._records
+
+    def remove(self, role: str, keys: Collection[str]) -> int:
+        self.removed.append((role, set(keys)))
+        return 1
+
+
+def test_images_are_pruned_by_last_use_and_the_base_never(own_cache: Path) -> None:
+    now = time.time()
+    old, used = now - 40 * 86_400, now - 40 * 86_400
+    cache.mark_image_used("used")  # a grading used it just now, though it was built long ago
+    images = FakeImages([
+        ImageRecord("grader-env:old", "env", "old", 100, 60, old, False),
+        ImageRecord("grader-runner:used", "runner", "used", 100, 50, used, False),
+        ImageRecord("grader-base:py3.11", None, None, 500, 500, old, True),
+        ImageRecord("python:3.11-slim", None, None, 500, 500, old, False),
+    ])
+    groups = {group.name: group for group in cache_info(images)}
+    assert [e.name for e in groups["env images"].entries] == ["grader-env:old"]
+    assert groups["env images"].size == 60 and [e.name for e in groups["base images"].entries] == ["grader-base:py3.11"]
+    report = prune(None, False, images, now=now)
+    assert images.removed == [("env", {"old"})]
+    assert [e.name for e in report.removed if e.image_key] == ["grader-env:old"]

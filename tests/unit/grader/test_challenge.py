@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+
+from grader.challenge import ChallengeError, challenge_content_hash, list_shipped_challenges, load_challenge
+from grader.models import DEFAULT_WEIGHTS
+from tests.conftest import REPO_ROOT
+
+
+def make_bundle(root: Path, toml: str) -> Path:
+    (root / "hidden").mkdir(parents=True)
+    (root / "hidden" / "test_x.py").write_text("def test_x():\n    pass\n")
+    (root / "README.md").write_text("# task\n")
+    (root / "challenge.toml").write_text(toml)
+    return root
+
+
+def test_shipped_hello_api_loads_with_default_weights() -> None:
+    challenge = load_challenge("hello-api")
+    assert challenge.id == "hello-api"
+    assert challenge.scorecard == DEFAULT_WEIGHTS
+    assert Path(challenge.root) == REPO_ROOT / "challenges" / "hello-api"
+    assert "hello-api" in list_shipped_challenges()
+
+
+def test_load_by_path(tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path / "b", 'id = "b"\ntitle = "B"\n[app]\nport = 9000\n')
+    challenge = load_challenge(str(bundle))
+    assert challenge.app.port == 9000 and challenge.app.health_path == "/health"
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('id = "b"\ntitle = "B"\n[app]\nport = "x"\n', "field 'app.port'"),
+        ('id = "b"\n', "field 'title'"),
+        ('id = "b"\ntitle = "B"\n[scorecard]\nmagic = 10\n', "unknown categories ['magic']"),
+        ('id = "b"\ntitle = "B"\n[limits]\nmemroy_mb = 10\n', "field 'limits.memroy_mb'"),
+        ('id = "b"\ntitle = "B"\n[app\n', "cannot be read as TOML"),
+    ],
+)
+def test_malformed_bundle_names_file_and_field(tmp_path: Path, toml: str, expected: str) -> None:
+    bundle = make_bundle(tmp_path / "b", toml)
+    with pytest.raises(ChallengeError) as info:
+        load_challenge(str(bundle))
+    message = str(info.value)
+    assert str(bundle / "challenge.toml") in message
+    assert expected in message
+
+
+def test_bundle_without_hidden_tests_is_refused(tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path / "b", 'id = "b"\ntitle = "B"\n')
+    (bundle / "hidden" / "test_x.py").unlink()
+    with pytest.raises(ChallengeError, match="hidden test suite"):
+        load_challenge(str(bundle))
+
+
+def test_unknown_challenge_lists_the_shipped_ones() -> None:
+    with pytest.raises(ChallengeError, match="hello-api"):
+        load_challenge("no-such-challenge")
+
+
+def test_content_hash_changes_with_hidden_tests(tmp_path: Path) -> None:
+    bundle = make_bundle(tmp_path / "b", 'id = "b"\ntitle = "B"\n')
+    before = challenge_content_hash(load_challenge(str(bundle)))
+    (bundle / "hidden" / "test_x.py").write_text("def test_x():\n    assert True\n")
+    assert challenge_content_hash(load_challenge(str(bundle))) != before
