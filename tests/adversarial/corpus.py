@@ -27,7 +27,6 @@ from typing import Any
 from grader.models import GradeResult, Limits
 from grader.paths import cache_root
 from grader.sandbox.docker_pod import MANAGED_LABEL, RUN_LABEL
-
 from tests.conftest import REPO_ROOT, of_this_run
 
 HERE = Path(__file__).resolve().parent

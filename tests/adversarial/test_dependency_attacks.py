@@ -20,8 +20,8 @@ from grader.deps import read_dependencies
 from grader.environments import sandbox_target
 from grader.models import Limits
 from grader.resolve import ResolveRequest, resolve
-
 from tests.conftest import REPO_ROOT
+
 from ..index_server import local_index, write_sdist
 from .corpus import CASES_DIR
 

@@ -33,9 +33,8 @@ from grader.results import (
     write_result,
 )
 from tests import factories
-from tests.factories import error_result, graded_result, static_checks
-
 from tests.conftest import REPO_ROOT
+from tests.factories import error_result, graded_result, static_checks
 
 GRADER_DIR = REPO_ROOT / "grader"
 
