@@ -102,3 +102,12 @@ def writing_output(path: Path) -> Iterator[None]:
         if exc.errno not in WRITE_ERRNOS:
             raise
         raise output_error(exc, path) from exc
+
+
+def result_dir(out_root: Path, name: str) -> Path:
+    """`out_root/<name>`, one submission's output, created on demand (a full or read-only disk raises
+    OutputError)."""
+    path = out_root / name
+    with writing_output(path):
+        path.mkdir(parents=True, exist_ok=True)
+    return path

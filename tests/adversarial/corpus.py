@@ -27,7 +27,7 @@ from typing import Any
 
 from grader.models import GradeResult, Limits
 from grader.paths import cache_root
-from grader.sandbox.base import Environment, RunOutcome, RunPlan
+from grader.sandbox.base import AppRunRequest, RunOutcome
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.docker_pod import MANAGED_LABEL, RUN_LABEL
 
@@ -390,12 +390,12 @@ class TimedDockerSandbox(DockerSandbox):
         super().__init__(*args, **kwargs)
         self.run_seconds: dict[str, float] = {}
 
-    def run(self, environment: Environment, plan: RunPlan) -> RunOutcome:
+    def run(self, request: AppRunRequest) -> RunOutcome:
         started = time.monotonic()
         try:
-            return super().run(environment, plan)
+            return super().run(request)
         finally:
-            self.run_seconds[plan.output_dir.name] = time.monotonic() - started
+            self.run_seconds[request.output_dir.name] = time.monotonic() - started
 
 
 def managed_containers(client: Any) -> set[str]:
