@@ -44,11 +44,11 @@ def prepare_environment(request: GradingRequest, resolved: Resolved) -> Prepared
     request.log(f"{request.name}: preparing the environment ({sandbox.name})")
     environments = prepare_environments(sandbox, challenge.python, resolved.wheels, request.log)
     request.log(f"{request.name}: {explain(environments.candidate, challenge.python)}")
-    info = _sandbox_info(request, environments.candidate, services)
+    info = sandbox_info(request, environments.candidate, services)
     return Prepared(resolved, environments, info, time.monotonic() - started)
 
 
-def _sandbox_info(request: GradingRequest, environment: Environment, services: dict[str, str]) -> SandboxInfo:
+def sandbox_info(request: GradingRequest, environment: Environment, services: dict[str, str]) -> SandboxInfo:
     """What the result says about the sandbox: the backend, its boundary, the environment and the limits."""
     sandbox = request.sandbox
     return SandboxInfo(
