@@ -21,9 +21,9 @@ from checks.typecheck import CONFIG, MYPY_FLAGS
 from grader.challenge import hidden_tests_dir
 from grader.checks.registry import HIDDEN_TESTS
 from grader.checks.spec import CheckContext
+from grader.environments import build_environment
 from grader.models import Challenge
 from grader.paths import checks_dir
-from grader.sandbox.base import EnvironmentRequest
 from grader.sandbox.health import wait_for_health
 from grader.sandbox.local import LocalSandbox
 from grader.sandbox.local_env import app_environment, free_port
@@ -42,7 +42,9 @@ def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> floa
 def bare_tools(prepared: Prepared, challenge: Challenge) -> dict[str, float]:
     """Seconds per tool for one solution."""
     wheels = prepared.host_wheels(challenge.python)
-    environment = LocalSandbox().prepare(EnvironmentRequest(challenge.python, wheels.installable, wheels.directory))
+    sandbox = LocalSandbox()
+    environment = build_environment(sandbox, sandbox.foundation(), "env", challenge.python, wheels.installable,
+                                    wheels.directory)
     assert environment.venv is not None
     venv = environment.venv
     with tempfile.TemporaryDirectory(prefix="bench-bare-") as scratch:

@@ -10,9 +10,10 @@ from pathlib import Path
 from checks._common import is_app_path, python_files
 from grader.environments import WheelSet, candidate_request, prepare_wheels, sandbox_target
 from grader.models import Challenge
-from grader.pipeline import Grading, take_intake
 from grader.resolve import ResolveRequest
 from grader.sandbox.base import Sandbox
+from grader.steps.intake import read_project, take
+from grader.steps.records import GradingRequest, hidden_suite
 from grader.toolchain import runner_request
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,17 +52,16 @@ def solution_names() -> list[str]:
 
 
 def prepare(name: str, challenge: Challenge, sandbox: Sandbox) -> Prepared:
-    """Intake and wheel resolution exactly as `grader.pipeline` does them."""
-    grading = Grading(source=SOLUTIONS / name, challenge=challenge, sandbox=sandbox, out_root=Path("/nonexistent"),
-                      log=lambda _: None)
-    take_intake(grading)
-    assert grading.snapshot is not None and grading.app_spec is not None and grading.declared is not None
+    """Intake and wheel resolution exactly as the grading steps do them."""
+    grading = GradingRequest(source=SOLUTIONS / name, challenge=challenge, sandbox=sandbox,
+                             out_root=Path("/nonexistent"), suite=hidden_suite(challenge), log=_quiet)
+    intake = read_project(grading, take(grading))
     target = sandbox_target(challenge.python, "linux-container")
-    request = candidate_request(grading.declared, target)
+    request = candidate_request(intake.declared, target)
     env_wheels = prepare_wheels(request, sandbox.builder(challenge.limits), _quiet)
     runner_wheels = prepare_wheels(runner_request(target), None, _quiet)
-    app_files = tuple(item.rel for item in python_files(grading.snapshot.path) if is_app_path(item.rel))
-    return Prepared(name, SOLUTIONS / name, grading.snapshot.path, grading.app_spec.start_command, app_files,
+    app_files = tuple(item.rel for item in python_files(intake.snapshot.path) if is_app_path(item.rel))
+    return Prepared(name, SOLUTIONS / name, intake.snapshot.path, intake.app_spec.start_command, app_files,
                     request, env_wheels, runner_wheels)
 
 

@@ -1,4 +1,4 @@
-"""A submission's environment, from what its author declared to the wheels the sandbox installs.
+"""A submission's environment, from what its author declared to the image or venv its code runs in.
 
 intake reads the declared requirements (`grader.deps`), the lock file (`grader.locks`) and the date the
 work was done (`as_of`); `prepare_wheels` resolves the exact versions (`grader.resolve`), fetches each
@@ -6,6 +6,11 @@ wheel once into the content-addressed store (`grader.index`) and links them into
 directory per resolution request. A wheel set is resolved once: `.grader-wheelset.json` records the
 resolution, and later gradings with the same request (same declarations, lock, date, Python and
 platform) skip the resolver and the index entirely.
+
+`prepare_environments` then decides which environments a grading runs in: the runner of the grader's own
+tools (on a backend that has one) and the candidate's environment. It keys each one (`environment_key`),
+has the backend build it or find it built on its foundation (`Sandbox.build`: an image, or a venv), and
+says why it was built or reused (`explain`).
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ from grader.cache import WHEELSET_MARKER, touch
 from grader.deps import DependencySet, read_dependencies, read_test_dependencies
 from grader.index import IndexUnavailable, fetch_all
 from grader.locks import LockFile, find_lock
-from grader.models import DependencyRecord, Finding, PackageRecord, Severity
+from grader.models import Challenge, DependencyRecord, Finding, PackageRecord, Severity
 from grader.resolve import Builder, Resolution, Resolved, ResolveRequest, resolve
-from grader.toolchain import candidate_tools
+from grader.sandbox.base import Environment, EnvironmentRequest, Environments, Foundation, Role, Sandbox
+from grader.sandbox.services import ServiceRequest
+from grader.toolchain import candidate_tools, runner_request
 from grader.uv import ResolverUnavailable, Target
 
 # Bumped when the way a wheel set is made changes, so sets made the old way are made again
@@ -193,3 +200,53 @@ def as_of_finding(declared: Declared) -> Finding | None:
     return Finding(message=f"Versions not locked or pinned were resolved as of {moment.date().isoformat()} "
                            f"({declared.as_of.source}), so the project installs what worked when it was written.",
                    severity=Severity.INFO, rule="deps.as-of")
+
+
+# --- the environments a grading runs in -------------------------------------------------------------------
+
+
+def challenge_services(challenge: Challenge) -> tuple[ServiceRequest, ...]:
+    """The services the challenge declares, in a fixed order (the submission never adds any)."""
+    return tuple(ServiceRequest(kind, spec.version) for kind, spec in sorted(challenge.services.items()))
+
+
+def prepare_environments(sandbox: Sandbox, python: str, wheels: WheelSet, log: Log) -> Environments:
+    """The runner (on a backend whose tools run apart) and the candidate's environment, each built once per key
+    and reused: the runner from the grader's locked tools, the candidate's from `wheels`."""
+    foundation = sandbox.foundation()
+    runner = None
+    if sandbox.separate_runner:
+        tools = prepare_wheels(runner_request(sandbox_target(python, sandbox.wheel_target)), None, log)
+        runner = build_environment(sandbox, foundation, "runner", python, tools.installable, tools.directory)
+    candidate = build_environment(sandbox, foundation, "env", python, wheels.installable, wheels.directory)
+    cache.mark_image_used(candidate.key)  # last use, for `grader cache prune`
+    return Environments(candidate, runner)
+
+
+def build_environment(sandbox: Sandbox, foundation: Foundation, role: Role, python: str,
+                      requirements: tuple[str, ...], wheels_dir: Path | None) -> Environment:
+    """The environment of `role` with exactly `requirements`: keyed here, built or found by the backend."""
+    key = environment_key(foundation, role, python, requirements)
+    return sandbox.build(foundation, EnvironmentRequest(role, key, python, requirements, wheels_dir))
+
+
+def environment_key(foundation: Foundation, role: Role, python: str, requirements: tuple[str, ...]) -> str:
+    """What makes two environments the same: an image's base image, Python, requirements and role; a venv's
+    interpreter version and requirements; always the grader's version (`grader.cache` hashes them)."""
+    if foundation.kind == "interpreter":
+        return cache.venv_key(foundation.identity, requirements)
+    return cache.image_key(foundation.identity, python, requirements if role == "env" else ("runner", *requirements))
+
+
+def explain(environment: Environment, python: str) -> str:
+    """Why `environment` was built or reused, for the log; a warning when its Python is not the one asked for."""
+    what = f"image {environment.image}" if environment.image else f"venv {environment.key[:12]}"
+    if environment.reused:
+        why = "same requirements"
+    elif environment.repaired:
+        why = "the previous build was incomplete"
+    else:
+        why = "new requirements" if environment.image else "no venv with these requirements yet"
+    warning = "" if environment.python == python else (
+        f"; warning: the challenge asks for Python {python} but the local interpreter is {environment.python}")
+    return f"{'reused' if environment.reused else 'built'} {what}: {why}{warning}"

@@ -53,17 +53,41 @@ class StaticCheckSpec:
         return read_check_run(self.id, output.output_dir)
 
 
-def write_plan(checks: Sequence[StaticCheckSpec], context: CheckContext, out_dir: Path) -> Path:
-    """The plan `checks.run_plan` executes: each check's command with its timeout."""
-    plan: list[PlanEntry] = [{"id": c.id, "argv": c.command(context), "timeout_s": c.timeout_s} for c in checks]
+@dataclass(frozen=True)
+class PlannedCheck:
+    """One check of a plan: its command (paths as the sandbox sees them) and its timeout."""
+
+    id: str
+    argv: tuple[str, ...]
+    timeout_s: float
+
+    @property
+    def files(self) -> tuple[str, str]:
+        """What it may leave in the output dir: its report and the plan runner's record of it."""
+        return report_file(self.id), run_record_file(self.id)
+
+
+def plan_checks(checks: Sequence[StaticCheckSpec], context: CheckContext) -> tuple[PlannedCheck, ...]:
+    """Each check's command in `context`, with its timeout: what `checks.run_plan` executes."""
+    return tuple(PlannedCheck(c.id, tuple(c.command(context)), c.timeout_s) for c in checks)
+
+
+def plan_command(context: CheckContext) -> list[str]:
+    """`python -m checks.run_plan <output dir>/plan.json`: runs a plan written into the output dir."""
+    return [context.python, "-m", "checks.run_plan", f"{context.output_dir}/{PLAN_NAME}"]
+
+
+def write_plan(plan: Sequence[PlannedCheck], out_dir: Path) -> Path:
+    """Write `plan` as `out_dir/plan.json` (`checks.formats.PlanEntry` records)."""
+    entries: list[PlanEntry] = [{"id": c.id, "argv": list(c.argv), "timeout_s": c.timeout_s} for c in plan]
     path = out_dir / PLAN_NAME
-    path.write_text(json.dumps(plan, indent=1))
+    path.write_text(json.dumps(entries, indent=1))
     return path
 
 
-def plan_timeout(checks: Sequence[StaticCheckSpec]) -> float:
+def plan_timeout(plan: Sequence[PlannedCheck]) -> float:
     """Wall time for a whole plan: the sum of its checks' timeouts plus start-up slack."""
-    return sum(c.timeout_s for c in checks) + PLAN_SLACK_S
+    return sum(c.timeout_s for c in plan) + PLAN_SLACK_S
 
 
 def read_check_runs(checks: Sequence[StaticCheckSpec], out_dir: Path) -> list[CheckRun]:

@@ -30,6 +30,7 @@ from grader.models import (
 
 REPORT_NAME = "hidden.json"  # the plugin's report in the suite's output directory
 PLUGIN_MODULE = "checks.pytest_plugin"
+WAIT_MODULE = "checks.wait_for_app"  # the runner's readiness probe: exit 0 once the health path answers 2xx
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,11 @@ class SuiteCheckSpec:
             id=self.id, category=UNCATEGORIZED, status=CheckStatus.ERROR, score=0, max_score=0,
             summary=message, findings=[Finding(message=message, severity=Severity.ERROR)],
         )
+
+
+def wait_for_app_command(python: str, health_url: str, timeout_s: float) -> list[str]:
+    """argv that waits in the runner until `health_url` answers 2xx (exit 0), for at most `timeout_s`."""
+    return [python, "-m", WAIT_MODULE, health_url, str(timeout_s)]
 
 
 def results_from_report(report: dict[str, Any], check_id: str = HIDDEN_SUITE) -> list[CheckResult]:

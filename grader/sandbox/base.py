@@ -1,17 +1,22 @@
-"""The sandbox backend interface: prepare an environment once, then run one grading in it.
+"""The sandbox backend interface: build environments, then run ready requests in them.
 
-A backend never decides scores. It starts the candidate's app with the limits it is given, runs the
-grader's test command beside it, and returns what happened.
+A backend decides nothing about scores, about which environments a grading needs or about the commands it
+runs. `grader.environments` decides what to build, keys it and says why it was built or reused; the backend
+builds or reuses one environment on its foundation (`build`). The runs step (`grader.steps.runs`) builds
+every command from the check registry (`AppRunRequest`, `StaticJob`): the backend starts them with the limits
+it is given, cleans up everything it started and says what happened (`RunOutcome`).
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from grader.checks.static import StaticCheckSpec, Where
+from grader.checks.spec import CheckContext, RunsIn
+from grader.checks.static import PlannedCheck, Where
 from grader.errors import SandboxError
 from grader.models import AppRun, Finding, Limits
 from grader.sandbox.services import ServiceRequest
@@ -20,23 +25,37 @@ if TYPE_CHECKING:
     from grader.resolve import Builder
 
 __all__ = [  # SandboxError is defined in grader.errors (the gateways raise it too) and re-exported here
-    "APP_CODE_DIR", "Environment", "EnvironmentRequest", "RunOutcome", "RunPlan", "Sandbox", "SandboxError",
-    "StaticJob",
+    "APP_CODE_DIR", "AppRunRequest", "Environment", "EnvironmentRequest", "Environments", "Foundation", "Role",
+    "RunOutcome", "Sandbox", "SandboxError", "StaticJob", "loopback_url",
 ]
+
+Role = Literal["env", "runner"]  # the candidate's requirements, or the grader's own tools
+
+
+@dataclass(frozen=True)
+class Foundation:
+    """What a backend builds every environment on: a base image (Docker) or an interpreter (local)."""
+
+    kind: Literal["image", "interpreter"]
+    name: str  # the base image's tag, or the interpreter's path
+    identity: str  # the base image's id, or the interpreter's major.minor: part of every environment's key
+    python: str  # the interpreter's major.minor (local); the Python the base image was asked for (Docker)
 
 
 @dataclass(frozen=True)
 class EnvironmentRequest:
-    """What an environment must contain: the candidate's normalized requirements for one Python version."""
+    """One environment to build or reuse, decided and keyed by `grader.environments`."""
 
-    python: str
-    requirements: tuple[str, ...]
+    role: Role
+    key: str  # names the environment in the store: equal keys, equal environments
+    python: str  # the Python version the challenge asks for
+    requirements: tuple[str, ...]  # exact pins, installed with no network
     wheels_dir: Path | None  # host directory holding every wheel the requirements need
 
 
-@dataclass
+@dataclass(frozen=True)
 class Environment:
-    """A ready environment (an image or a venv) keyed by the hash of its request."""
+    """A ready environment (an image or a venv) and whether this grading built it or found it."""
 
     backend: str
     key: str
@@ -46,42 +65,77 @@ class Environment:
     image_id: str | None = None
     base_image: str | None = None
     venv: Path | None = None
-    reason: str = ""  # why it was built or reused, for the log
+    repaired: bool = False  # an unfinished earlier build of this key was found and built again
+    mypy_seed: Path | None = None  # the runner's warm mypy cache of the standard library (Docker)
 
 
 @dataclass(frozen=True)
-class RunPlan:
-    """One grading run: the app to start and the grader's test suite to run against it."""
+class Environments:
+    """A grading's environments: the candidate's, and the runner of the grader's tools (None: the
+    backend runs them with the grader's own interpreter)."""
 
-    snapshot: Path  # read-only copy of the submission
+    candidate: Environment
+    runner: Environment | None
+
+
+def loopback_url(port: int) -> str:
+    """The base URL of an app listening on `port` of the loopback the runner shares with it."""
+    return f"http://127.0.0.1:{port}"
+
+
+@dataclass(frozen=True)
+class AppRunRequest:
+    """One run of the app with the challenge suite beside it, every command ready."""
+
+    environments: Environments
+    snapshot: Path  # read-only copy of the submission (the project's folder)
     start_command: str  # shell command; $PORT and $DATABASE_URL are set
-    app_env: dict[str, str]
-    port: int
+    app_env: Mapping[str, str]
+    port: int  # the app's port, as the sandbox sees it (`Sandbox.app_port`)
     health_path: str
+    wait_argv: tuple[str, ...]  # waits in the runner until the health path answers (exit 0), else fails
+    suite_argv: tuple[str, ...]  # the challenge suite's pytest command, paths as the runner sees them
     limits: Limits
     tests_dir: Path  # the challenge suite (hidden tests): only the runner sees it
-    output_dir: Path  # host dir where the runner's report lands
-    pytest_args: tuple[str, ...] = ()
+    output_dir: Path  # host dir where the suite's report lands
     services: tuple[ServiceRequest, ...] = ()  # started beside the app; their variables join app_env
+
+    @property
+    def app_url(self) -> str:
+        """The app's base URL on the loopback it shares with the runner."""
+        return loopback_url(self.port)
+
+    @property
+    def health_url(self) -> str:
+        """The app's health path, as the runner reaches it."""
+        return self.app_url + self.health_path
 
 
 @dataclass(frozen=True)
 class StaticJob:
-    """Static checks to run against a snapshot, in the grader's tool environment or the candidate's."""
+    """Static checks to run against a snapshot in one sandboxed run, their plan and its command ready."""
 
+    environments: Environments
+    where: Where  # the grader's tool environment, or the candidate's own
     snapshot: Path
-    checks: tuple[StaticCheckSpec, ...]
-    where: Where
+    plan: tuple[PlannedCheck, ...]  # each check's argv and timeout, as the sandbox sees the paths
+    argv: tuple[str, ...]  # runs the plan (`checks.run_plan`)
+    timeout_s: float  # the whole plan's wall time
     limits: Limits
     output_dir: Path  # host dir where each check's `<id>.json` and `<id>.run.json` land
-    app_env: dict[str, str] = field(default_factory=dict)
+    app_env: Mapping[str, str]
     services: tuple[ServiceRequest, ...] = ()  # the candidate's own tests get fresh ones too
+
+    @property
+    def reports(self) -> frozenset[str]:
+        """The only files that may leave the sandbox: each planned check's report and run record."""
+        return frozenset(name for check in self.plan for name in check.files)
 
 
 APP_CODE_DIR = "/app"  # where a container backend mounts the snapshot for the app (its working directory)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOutcome:
     """What a run produced; `report` is the plugin's JSON report path when the suite ran."""
 
@@ -90,11 +144,11 @@ class RunOutcome:
     runner_log: str = ""
     runner_problem: str | None = None
     tests_seconds: float = 0.0
-    findings: list[Finding] = field(default_factory=list)
+    findings: tuple[Finding, ...] = ()
 
 
 class Sandbox(abc.ABC):
-    """A backend that can prepare environments and run gradings in them."""
+    """A backend that builds environments and runs gradings in them."""
 
     name: str
     isolated: bool
@@ -102,22 +156,34 @@ class Sandbox(abc.ABC):
     # Whether several runs may use this object at once (threads): gradings in parallel, and a grading's
     # static checks while its app runs. A backend that relies on Ctrl-C reaching its own thread says no.
     concurrent_runs: bool = False
+    # Whether the grader's tools run in an environment of their own (the runner image) rather than in the
+    # grader's own interpreter.
+    separate_runner: bool = False
 
     @abc.abstractmethod
-    def prepare(self, request: EnvironmentRequest) -> Environment:
-        """Build or reuse the environment for `request`."""
+    def foundation(self) -> Foundation:
+        """What this backend builds environments on, ready (made on first use)."""
 
     @abc.abstractmethod
-    def run(self, environment: Environment, plan: RunPlan) -> RunOutcome:
+    def build(self, foundation: Foundation, request: EnvironmentRequest) -> Environment:
+        """The environment `request` describes: the one already built under its key, else built now."""
+
+    @abc.abstractmethod
+    def check_context(self, runs_in: RunsIn, environments: Environments, input_dir: Path, output_dir: Path,
+                      app_url: str = "") -> CheckContext:
+        """Where a check's command finds its input and output and its interpreter, as this sandbox runs it."""
+
+    @abc.abstractmethod
+    def run(self, request: AppRunRequest) -> RunOutcome:
         """Start the app, wait for health, run the suite, and clean up everything it started."""
 
     @abc.abstractmethod
-    def run_static(self, environment: Environment, job: StaticJob) -> None:
-        """Run static checks against the snapshot; each check's files land in `job.output_dir`."""
+    def run_static(self, job: StaticJob) -> None:
+        """Run the job's plan against the snapshot; each check's files land in `job.output_dir`."""
 
-    def prepare_runner(self, request: EnvironmentRequest) -> None:
-        """Build the grader-controlled runner, where the backend has one (default: none needed)."""
-        return None
+    def app_port(self, port: int) -> int:
+        """The port the app is given: the challenge's own where the app has a network namespace to itself."""
+        return port
 
     def describe_services(self, services: tuple[ServiceRequest, ...]) -> dict[str, str]:
         """Where each service of a grading comes from (image or URL), for the result; checks it can be had.

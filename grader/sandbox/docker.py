@@ -30,17 +30,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import cache
-from grader.checks.spec import CheckContext
-from grader.checks.static import MAX_REPORT_BYTES, PLAN_NAME, plan_timeout, write_plan
+from grader.checks.spec import CheckContext, RunsIn
+from grader.checks.static import MAX_REPORT_BYTES, write_plan
 from grader.engine import ContainerSpec, Engine, EngineError, Mount, connect
 from grader.models import Finding, Limits, Severity
 from grader.paths import checks_dir
 from grader.sandbox import images
 from grader.sandbox.base import (
+    AppRunRequest,
     Environment,
     EnvironmentRequest,
+    Environments,
+    Foundation,
     RunOutcome,
-    RunPlan,
     Sandbox,
     SandboxError,
     StaticJob,
@@ -53,6 +55,7 @@ from grader.sandbox.docker_pod import (
     RUN_LABEL,
     RUNNER_LIB,
     RUNNER_OUT,
+    RUNNER_TESTS,
     SANDBOX_TMPFS,
     SESSION_LABEL,
     Launcher,
@@ -89,6 +92,7 @@ class DockerSandbox(Sandbox):
     isolated = True
     wheel_target = "linux-container"
     concurrent_runs = True  # the engine's client is shared by threads; every run has its own containers
+    separate_runner = True  # the grader's tools run in the runner image, never in the candidate's
 
     def __init__(self, python: str = "3.11", client: Any = None, log: Log = _quiet, engine: Engine | None = None
                  ) -> None:
@@ -97,8 +101,6 @@ class DockerSandbox(Sandbox):
         self.python = python
         self.engine = engine or (Engine(client) if client is not None else connect())
         self.log = log
-        self._runner: images.ImageRef | None = None
-        self._mypy_seed: Path | None = None
         self.session = uuid.uuid4().hex[:12]
         self._aborted = threading.Event()
 
@@ -135,34 +137,34 @@ class DockerSandbox(Sandbox):
         """Each service's image, built on first use (official image with a registry, else Debian's packages)."""
         return {request.kind: images.ensure_service_image(self.engine, request, log=self.log) for request in services}
 
-    def prepare(self, request: EnvironmentRequest) -> Environment:
-        """The candidate's environment image, keyed by base image, Python, requirements, grader version."""
+    def foundation(self) -> Foundation:
+        """The base image, built on first use: every environment and runner image is built on it."""
         base = self.base_image()
-        key = cache.image_key(self._image_id(base), request.python, request.requirements)
-        ref = images.ensure_python_image(
-            self.engine, base=base, role="env", key=key, wheels_dir=request.wheels_dir,
-            requirements=list(request.requirements), log=self.log,
-        )
-        return Environment(
-            backend=self.name, key=key, python=request.python, reused=ref.reused, image=ref.tag,
-            image_id=ref.id, base_image=base, reason=ref.reason,
-        )
-
-    def prepare_runner(self, request: EnvironmentRequest) -> None:
-        """The grader-controlled runner image (pytest, httpx): never built from candidate input."""
-        base = self.base_image()
-        key = cache.image_key(self._image_id(base), request.python, ("runner", *request.requirements))
-        self._runner = images.ensure_python_image(
-            self.engine, base=base, role="runner", key=key, wheels_dir=request.wheels_dir,
-            requirements=list(request.requirements), log=self.log,
-        )
-        self._mypy_seed = ensure_mypy_seed(self.launcher(uuid.uuid4().hex[:12]), self._runner.tag, self._runner.id)
-
-    def _image_id(self, tag: str) -> str:
-        image = self.engine.image(tag)
+        image = self.engine.image(base)
         if image is None:
-            raise EngineError(f"the engine has no image {tag}", missing=True)
-        return image.id
+            raise EngineError(f"the engine has no image {base}", missing=True)
+        return Foundation(kind="image", name=base, identity=image.id, python=self.python)
+
+    def build(self, foundation: Foundation, request: EnvironmentRequest) -> Environment:
+        """The image `grader-<role>:<key>`, built once per key; a runner image comes with its warm mypy cache."""
+        ref = images.ensure_python_image(
+            self.engine, base=foundation.name, role=request.role, key=request.key, wheels_dir=request.wheels_dir,
+            requirements=list(request.requirements), log=self.log,
+        )
+        seed = None
+        if request.role == "runner":  # the tools' mypy starts from a warm cache of the standard library
+            seed = ensure_mypy_seed(self.launcher(uuid.uuid4().hex[:12]), ref.tag, ref.id)
+        return Environment(
+            backend=self.name, key=request.key, python=request.python, reused=ref.reused, image=ref.tag,
+            image_id=ref.id, base_image=foundation.name, mypy_seed=seed,
+        )
+
+    def check_context(self, runs_in: RunsIn, environments: Environments, input_dir: Path, output_dir: Path,
+                      app_url: str = "") -> CheckContext:
+        """The mounts: the suite and its output in the runner, the submission and the output in a static run."""
+        if runs_in == "suite-runner":
+            return CheckContext(RUNNER_TESTS, RUNNER_OUT, app_url=app_url)
+        return CheckContext(STATIC_SUBMISSION, RUNNER_OUT)
 
     # --- one grading ------------------------------------------------------------------------------
 
@@ -170,72 +172,43 @@ class DockerSandbox(Sandbox):
         """What starts the containers of run `run_id`, with this session's labels."""
         return Launcher(self.engine, run_id, self.session, self.log)
 
-    def run(self, environment: Environment, plan: RunPlan) -> RunOutcome:
+    def run(self, request: AppRunRequest) -> RunOutcome:
         """Start the pod, wait for the app's health path, run the suite, always remove everything."""
-        runner = self._runner_tag()
-        if environment.image is None:
-            raise SandboxError("the environment has no image")
+        runner = _image_of(_runner_of(request.environments))
+        image = _image_of(request.environments.candidate)
         launcher = self.launcher(uuid.uuid4().hex[:12])
-        with _engine_errors_as_sandbox_errors(), _writable_output(plan.output_dir) as out_dir, \
+        with _engine_errors_as_sandbox_errors(), _writable_output(request.output_dir) as out_dir, \
                 self._pod(launcher) as pod:
-            pod.volume = volume = launcher.data_volume(plan.limits)
-            started = start_holder_and_services(launcher, runner, pod, volume.name, plan.services, plan.limits)
+            pod.volume = volume = launcher.data_volume(request.limits)
+            started = start_holder_and_services(launcher, runner, pod, volume.name, request.services, request.limits)
             assert pod.holder is not None
-            pod.app = app = start_app(launcher, pod.holder.id, environment.image, plan, volume.name, started.app_env)
+            pod.app = app = start_app(launcher, pod.holder.id, image, request, volume.name, started.app_env)
             control = ControlServer.create(out_dir / CONTROL_SUBDIR, restart=lambda: app.restart(RESTART_GRACE_S),
                                            read_log=lambda: without_start_line(app.logs()))
-            pod.runner = start_runner(launcher, runner, pod.holder.id, plan, out_dir, started.runner_env)
-            return supervise(app, pod.runner, plan, out_dir, control)
+            pod.runner = start_runner(launcher, runner, pod.holder.id, request, out_dir, started.runner_env)
+            return supervise(app, pod.runner, request, out_dir, control)
 
-    def run_static(self, environment: Environment, job: StaticJob) -> None:
-        """Run the job's checks in one container with no network: the runner image for the grader's tools,
+    def run_static(self, job: StaticJob) -> None:
+        """Run the job's plan in one container with no network: the runner image for the grader's tools,
         the candidate's environment image for the candidate's own tests (with the candidate's limits)."""
-        runner = self._runner_tag()
-        image = runner if job.where == "tools" else environment.image
-        if image is None:
-            raise SandboxError("the environment has no image")
+        runner = _runner_of(job.environments)
+        image = _image_of(runner) if job.where == "tools" else _image_of(job.environments.candidate)
         launcher = self.launcher(uuid.uuid4().hex[:12])
         with _engine_errors_as_sandbox_errors(), _writable_output(job.output_dir) as out_dir, \
                 self._pod(launcher) as pod:
-            write_plan(job.checks, CheckContext(STATIC_SUBMISSION, RUNNER_OUT), out_dir)
+            write_plan(job.plan, out_dir)
             network, services_env = "none", {}
             if job.services:  # the candidate's own tests get fresh services of their own, in a pod
-                services_env = start_holder_and_services(launcher, runner, pod, None, job.services, job.limits).app_env
+                services_env = start_holder_and_services(launcher, _image_of(runner), pod, None, job.services,
+                                                         job.limits).app_env
                 assert pod.holder is not None
                 network = f"container:{pod.holder.id}"
-            pod.runner = launcher.start(f"static-{job.where}", self._static_spec(image, job, out_dir, network,
-                                                                                services_env))
-            pod.runner.wait(plan_timeout(job.checks))  # a timeout here means the plan overran: what finished is kept
+            seed = runner.mypy_seed if job.where == "tools" else None
+            pod.runner = launcher.start(f"static-{job.where}", _static_spec(image, job, out_dir, network,
+                                                                           services_env, seed))
+            pod.runner.wait(job.timeout_s)  # a timeout here means the plan overran: what finished is kept
             pod.runner.kill()
             _copy_own_reports(job, out_dir)
-
-    def _runner_tag(self) -> str:
-        if self._runner is None:
-            raise SandboxError("the runner image is not prepared: call prepare_runner() first")
-        return self._runner.tag
-
-    def _static_spec(self, image: str, job: StaticJob, out_dir: Path, network: str, services_env: dict[str, str]
-                     ) -> ContainerSpec:
-        """The container of one static job: the submission read-only, the checks, the output dir."""
-        seed = job.where == "tools" and self._mypy_seed is not None
-        mounts = [Mount(str(job.snapshot), STATIC_SUBMISSION), Mount(str(checks_dir()), f"{RUNNER_LIB}/checks"),
-                  Mount(str(out_dir), RUNNER_OUT, writable=True)]
-        if seed:
-            mounts.append(Mount(str(self._mypy_seed), SEED_MOUNT))
-        tools = job.where == "tools"
-        return ContainerSpec(
-            image, ["python", "-m", "checks.run_plan", f"{RUNNER_OUT}/{PLAN_NAME}"],
-            network=network,
-            environment={**app_environment_for(job.app_env, 0, services_env), "PYTHONPATH": RUNNER_LIB,
-                         **({"GRADER_MYPY_SEED": SEED_MOUNT} if seed else {})},
-            working_dir="/tmp",  # not the submission: a candidate package named `checks` must not shadow ours
-            mounts=tuple(mounts),
-            tmpfs={"/tmp": f"size=256m,{SANDBOX_TMPFS}", APP_DATA_DIR: f"size={job.limits.data_mb}m,{PRIVATE_TMPFS}"},
-            memory_mb=TOOLS_MEMORY_MB if tools else job.limits.memory_mb,
-            no_swap=True,
-            pids=256 if tools else job.limits.pids,
-            cpus=1.0 if tools else job.limits.cpus,
-        )
 
     def abort(self) -> None:
         """Stop every grading of this sandbox now (Ctrl-C in a batch): no new pod starts, and every
@@ -261,10 +234,46 @@ class DockerSandbox(Sandbox):
 # --- helpers ------------------------------------------------------------------------------------------
 
 
+def _static_spec(image: str, job: StaticJob, out_dir: Path, network: str, services_env: dict[str, str],
+                 seed: Path | None) -> ContainerSpec:
+    """The container of one static job: the submission read-only, the checks, the output dir."""
+    mounts = [Mount(str(job.snapshot), STATIC_SUBMISSION), Mount(str(checks_dir()), f"{RUNNER_LIB}/checks"),
+              Mount(str(out_dir), RUNNER_OUT, writable=True)]
+    if seed is not None:
+        mounts.append(Mount(str(seed), SEED_MOUNT))
+    tools = job.where == "tools"
+    return ContainerSpec(
+        image, list(job.argv),
+        network=network,
+        environment={**app_environment_for(job.app_env, 0, services_env), "PYTHONPATH": RUNNER_LIB,
+                     **({"GRADER_MYPY_SEED": SEED_MOUNT} if seed is not None else {})},
+        working_dir="/tmp",  # not the submission: a candidate package named `checks` must not shadow ours
+        mounts=tuple(mounts),
+        tmpfs={"/tmp": f"size=256m,{SANDBOX_TMPFS}", APP_DATA_DIR: f"size={job.limits.data_mb}m,{PRIVATE_TMPFS}"},
+        memory_mb=TOOLS_MEMORY_MB if tools else job.limits.memory_mb,
+        no_swap=True,
+        pids=256 if tools else job.limits.pids,
+        cpus=1.0 if tools else job.limits.cpus,
+    )
+
+
+def _runner_of(environments: Environments) -> Environment:
+    """The runner image's environment: Docker never runs the grader's tools in the candidate's image."""
+    if environments.runner is None:
+        raise SandboxError("the runner image is not prepared: build the runner environment first")
+    return environments.runner
+
+
+def _image_of(environment: Environment) -> str:
+    if environment.image is None:
+        raise SandboxError("the environment has no image")
+    return environment.image
+
+
 def _copy_own_reports(job: StaticJob, out_dir: Path) -> None:
     """Only this job's own reports leave the sandbox: code in it (the candidate's tests) may have written
     forged reports of other checks, or a hidden.json, into its output dir."""
-    own = {f"{c.id}{suffix}" for c in job.checks for suffix in (".json", ".run.json")}
+    own = job.reports
     for path in out_dir.glob("*.json"):
         if path.name in own and path.is_file() and not path.is_symlink():
             (job.output_dir / path.name).write_bytes(path.read_bytes()[:MAX_REPORT_BYTES])

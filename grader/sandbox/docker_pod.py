@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grader import __version__
-from grader.checks.registry import HIDDEN_TESTS
-from grader.checks.spec import CheckContext
 from grader.engine import Container, ContainerSpec, Engine, Mount, Volume
 from grader.models import Limits
 from grader.paths import checks_dir
 from grader.sandbox import services
-from grader.sandbox.base import APP_CODE_DIR, RunPlan, SandboxError
+from grader.sandbox.base import APP_CODE_DIR, AppRunRequest, SandboxError
 from grader.sandbox.control import runner_environment
 from grader.sandbox.owner import owner_labels
 from grader.sandbox.services import ServiceRequest
@@ -203,17 +201,17 @@ def _wait_for_service(request: ServiceRequest, container: Container, deadline: f
 # --- the app and the runner ---------------------------------------------------------------------------------
 
 
-def start_app(launcher: Launcher, holder_id: str, image: str, plan: RunPlan, volume: str,
+def start_app(launcher: Launcher, holder_id: str, image: str, request: AppRunRequest, volume: str,
               services_env: dict[str, str]) -> Container:
     """The candidate's app, in the pod's namespace, its snapshot read-only and its data on the pod's volume."""
-    limits = plan.limits
+    limits = request.limits
     return launcher.start("app", ContainerSpec(
         image,
-        ["/bin/sh", "-c", f"echo {shlex.quote(LOG_START)}; {plan.start_command}"],
+        ["/bin/sh", "-c", f"echo {shlex.quote(LOG_START)}; {request.start_command}"],
         network=f"container:{holder_id}",
-        environment=app_environment_for(plan.app_env, plan.port, services_env),
+        environment=app_environment_for(request.app_env, request.port, services_env),
         working_dir=APP_CODE_DIR,
-        mounts=(Mount(str(plan.snapshot), APP_CODE_DIR), Mount(volume, APP_DATA_DIR, writable=True)),
+        mounts=(Mount(str(request.snapshot), APP_CODE_DIR), Mount(volume, APP_DATA_DIR, writable=True)),
         tmpfs={"/tmp": f"size=32m,{SANDBOX_TMPFS}"},
         init=True,  # tini as PID 1: reaps zombies and forwards signals to the app
         memory_mb=limits.memory_mb,
@@ -224,28 +222,24 @@ def start_app(launcher: Launcher, holder_id: str, image: str, plan: RunPlan, vol
     ))
 
 
-def start_runner(launcher: Launcher, runner_image: str, holder_id: str, plan: RunPlan, out_dir: Path,
+def start_runner(launcher: Launcher, runner_image: str, holder_id: str, request: AppRunRequest, out_dir: Path,
                  services_env: dict[str, str]) -> Container:
-    """The grader's runner: waits for the app's health path, marks the app ready, then runs the hidden suite."""
-    app_url = f"http://127.0.0.1:{plan.port}"
-    pytest_argv = [*HIDDEN_TESTS.command(CheckContext(RUNNER_TESTS, RUNNER_OUT, app_url=app_url)),
-                   *plan.pytest_args]
-    wait_argv = ["python", "-m", "checks.wait_for_app", app_url + plan.health_path,
-                 str(plan.limits.startup_timeout_s)]
+    """The grader's runner: waits for the app's health path, marks the app ready, then runs the suite (both
+    commands come ready in the request)."""
     script = (
-        f"{shlex.join(wait_argv)} || exit {NOT_READY_EXIT}; "
-        f": > {RUNNER_OUT}/{READY_MARKER}; exec {shlex.join(pytest_argv)}"
+        f"{shlex.join(request.wait_argv)} || exit {NOT_READY_EXIT}; "
+        f": > {RUNNER_OUT}/{READY_MARKER}; exec {shlex.join(request.suite_argv)}"
     )
     return launcher.start("runner", ContainerSpec(
         runner_image,
         ["/bin/sh", "-c", script],
         network=f"container:{holder_id}",
         environment={"PYTHONPATH": RUNNER_LIB, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
-                     **runner_environment(f"{RUNNER_OUT}/{CONTROL_SUBDIR}", plan.health_path,
-                                          plan.limits.startup_timeout_s),
+                     **runner_environment(f"{RUNNER_OUT}/{CONTROL_SUBDIR}", request.health_path,
+                                          request.limits.startup_timeout_s),
                      **services_env},
         working_dir="/tmp",
-        mounts=(Mount(str(plan.tests_dir), RUNNER_TESTS), Mount(str(checks_dir()), f"{RUNNER_LIB}/checks"),
+        mounts=(Mount(str(request.tests_dir), RUNNER_TESTS), Mount(str(checks_dir()), f"{RUNNER_LIB}/checks"),
                 Mount(str(out_dir), RUNNER_OUT, writable=True)),
         tmpfs={"/tmp": f"size=64m,{SANDBOX_TMPFS}"},
         memory_mb=512,
@@ -254,7 +248,7 @@ def start_runner(launcher: Launcher, runner_image: str, holder_id: str, plan: Ru
     ))
 
 
-def app_environment_for(app_env: dict[str, str], port: int,
+def app_environment_for(app_env: Mapping[str, str], port: int,
                         services_env: dict[str, str] | None = None) -> dict[str, str]:
     """The contract variables (PORT, DATA_DIR, DATABASE_URL, ...), the services' (DATABASE_URL of the
     PostgreSQL service replaces the SQLite default), then the challenge's own, formatted."""

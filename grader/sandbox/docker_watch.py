@@ -16,7 +16,7 @@ from typing import Any
 
 from grader.engine import Container
 from grader.models import AppRun, Limits
-from grader.sandbox.base import RunOutcome, RunPlan
+from grader.sandbox.base import AppRunRequest, RunOutcome
 from grader.sandbox.control import ControlServer
 from grader.sandbox.docker_pod import (
     LOG_START,
@@ -49,35 +49,36 @@ class _Watched:
     timed_out: bool = False
 
 
-def supervise(app: Container, runner: Container, plan: RunPlan, out_dir: Path, control: ControlServer) -> RunOutcome:
+def supervise(app: Container, runner: Container, request: AppRunRequest, out_dir: Path, control: ControlServer
+              ) -> RunOutcome:
     """Watch runner and app until the runner ends, the app dies before health, or time runs out."""
     peak_pids = PeakPids(app).start()
-    watched = _watch(app, runner, plan, out_dir, control)
+    watched = _watch(app, runner, request, out_dir, control)
     peak_pids.stop()
     app_state = app.state()  # before anything is stopped: did the app die on its own?
     for container in (runner, app):
         container.kill()  # nothing graceful is needed: logs and results survive a kill
     runner_exit = runner.state().get("ExitCode")
     seen: set[Limit] = set()
-    if peak_pids.peak >= plan.limits.pids:
+    if peak_pids.peak >= request.limits.pids:
         seen.add("processes")
     if watched.timed_out and watched.ready_at is not None:
         seen.add("test_timeout")
-    app_run = _app_run(app, app_state, plan.limits, watched, runner_exit, seen)
+    app_run = _app_run(app, app_state, request.limits, watched, runner_exit, seen)
     report = out_dir / "hidden.json"
     return RunOutcome(
         app=app_run,
-        report=_copy_out(report, plan.output_dir) if report.exists() else None,
+        report=_copy_out(report, request.output_dir) if report.exists() else None,
         runner_log=runner.logs()[-LOG_TAIL_CHARS:],
-        runner_problem=_runner_problem(plan, watched, app_run, report, runner_exit),
+        runner_problem=_runner_problem(request, watched, app_run, report, runner_exit),
         tests_seconds=round(time.monotonic() - watched.ready_at if watched.ready_at else 0.0, 3),
-        findings=[],
     )
 
 
-def _watch(app: Container, runner: Container, plan: RunPlan, out_dir: Path, control: ControlServer) -> _Watched:
+def _watch(app: Container, runner: Container, request: AppRunRequest, out_dir: Path, control: ControlServer
+           ) -> _Watched:
     watched = _Watched(started=time.monotonic())
-    deadline = watched.started + plan.limits.startup_timeout_s + plan.limits.test_timeout_s + DEADLINE_SLACK_S
+    deadline = watched.started + request.limits.startup_timeout_s + request.limits.test_timeout_s + DEADLINE_SLACK_S
     ready = out_dir / READY_MARKER
     while True:
         runner_state = runner.state()
@@ -98,10 +99,10 @@ def _watch(app: Container, runner: Container, plan: RunPlan, out_dir: Path, cont
     return watched
 
 
-def _runner_problem(plan: RunPlan, watched: _Watched, app: AppRun, report: Path, runner_exit: int | None
+def _runner_problem(request: AppRunRequest, watched: _Watched, app: AppRun, report: Path, runner_exit: int | None
                     ) -> str | None:
     if watched.timed_out and not (watched.ready_at is not None and report.exists()):
-        return f"the hidden suite did not finish within {plan.limits.test_timeout_s:g} s"
+        return f"the hidden suite did not finish within {request.limits.test_timeout_s:g} s"
     if app.started and not report.exists():
         return f"the runner ended with exit code {runner_exit} without a report"
     return None

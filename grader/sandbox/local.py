@@ -23,16 +23,18 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from grader.checks.spec import CheckContext
-from grader.checks.static import plan_timeout, write_plan
+from grader.checks.spec import CheckContext, RunsIn
+from grader.checks.static import write_plan
 from grader.models import AppRun, Finding, Severity
 from grader.paths import checks_dir
 from grader.processes import ProcessGroup, kill_tagged, posix_groups
 from grader.sandbox.base import (
+    AppRunRequest,
     Environment,
     EnvironmentRequest,
+    Environments,
+    Foundation,
     RunOutcome,
-    RunPlan,
     Sandbox,
     SandboxError,
     StaticJob,
@@ -45,7 +47,7 @@ from grader.sandbox.local_limits import app_rlimits, log_file_cap, rlimit_setter
 from grader.sandbox.local_services import LocalServices
 from grader.sandbox.local_suite import SuiteRun, run_suite
 from grader.sandbox.services import ServiceRequest
-from grader.sandbox.venvs import ask_version, prepare_venv, venv_of
+from grader.sandbox.venvs import ask_version, ensure_venv, venv_of
 
 LOG_TAIL_CHARS = 4000
 HEALTH_SLICE_S = 0.5  # how often the health wait looks whether the app has already exited
@@ -76,9 +78,26 @@ class LocalSandbox(Sandbox):
         """The servers named with `--service-url`; a clear error when the challenge needs one not named."""
         return self.services.describe(services)
 
-    def prepare(self, request: EnvironmentRequest) -> Environment:
-        """Reuse the venv for these requirements if a complete one exists, else build it offline."""
-        return prepare_venv(self.python, self.interpreter_version(), request)
+    def foundation(self) -> Foundation:
+        """The interpreter venvs are made from, and its major.minor (asked once)."""
+        version = self.interpreter_version()
+        return Foundation(kind="interpreter", name=self.python, identity=version, python=version)
+
+    def build(self, foundation: Foundation, request: EnvironmentRequest) -> Environment:
+        """The venv under the request's key if a complete one exists, else built offline from the wheels."""
+        return ensure_venv(foundation.name, foundation.python, request)
+
+    def check_context(self, runs_in: RunsIn, environments: Environments, input_dir: Path, output_dir: Path,
+                      app_url: str = "") -> CheckContext:
+        """Host paths; the grader's own interpreter runs its tools and the suite, the candidate's venv its tests."""
+        python = sys.executable
+        if runs_in == "candidate":
+            python = str(venv_of(environments.candidate) / "bin" / "python")
+        return CheckContext(str(input_dir), str(output_dir), python, app_url=app_url)
+
+    def app_port(self, port: int) -> int:
+        """A free port of this machine: the app shares the host's network with everything else."""
+        return free_port()
 
     def interpreter_version(self) -> str:
         """The venv interpreter's `major.minor`, asked once."""
@@ -88,67 +107,63 @@ class LocalSandbox(Sandbox):
 
     # --- run --------------------------------------------------------------------------------------
 
-    def run(self, environment: Environment, plan: RunPlan) -> RunOutcome:
+    def run(self, request: AppRunRequest) -> RunOutcome:
         """Start the app, wait for health, run the hidden suite, and always tear everything down."""
-        venv = venv_of(environment)
+        venv = venv_of(request.environments.candidate)
         with contextlib.ExitStack() as stack:
             work = stack.enter_context(temp_dir("grader-local-"))
             data = stack.enter_context(temp_dir("grader-data-"))
-            port = free_port()
             token = uuid.uuid4().hex
-            services = stack.enter_context(self.services.provision(plan.services))
-            env = {**app_environment(venv, data, port, {**services.app_env, **plan.app_env}), RUN_TOKEN_VAR: token}
+            services = stack.enter_context(self.services.provision(request.services))
+            env = {**app_environment(venv, data, request.port, {**services.app_env, **request.app_env}),
+                   RUN_TOKEN_VAR: token}
             log_path = work / "app.log"
             started_at = time.monotonic()
-            app = _LocalApp(plan, env, log_path)
+            app = _LocalApp(request, env, log_path)
             stack.callback(lambda: app.process.stop())
             stack.callback(kill_run_survivors, token)
-            url = f"http://127.0.0.1:{port}"
-            ready, detail = wait_until_ready(app.process, url + plan.health_path, plan.limits.startup_timeout_s)
+            ready, detail = wait_until_ready(app.process, request.health_url, request.limits.startup_timeout_s)
             start_seconds = round(time.monotonic() - started_at, 3)
             control = ControlServer.create(work / "control", restart=app.restart,
-                                           read_log=lambda: read_log_tail(log_path, plan.limits.log_bytes)[0])
-            suite = run_suite(plan, url, work, control, services.runner_env) if ready else None
+                                           read_log=lambda: read_log_tail(log_path, request.limits.log_bytes)[0])
+            suite = run_suite(request, work, control, services.runner_env) if ready else None
             died_code = app.process.poll()  # set only if the app exited by itself before teardown
             app.process.stop()
             survivors = kill_run_survivors(token)
-            tail, truncated = read_log_tail(log_path, plan.limits.log_bytes)
+            tail, truncated = read_log_tail(log_path, request.limits.log_bytes)
         app_run = AppRun(
             started=ready,
             start_seconds=start_seconds if ready else None,
             exit_code=died_code,
             log_tail=tail,
             log_truncated=truncated,
-            log_cap_bytes=log_file_cap(plan.limits),
+            log_cap_bytes=log_file_cap(request.limits),
             limits_hit=_limits_hit(tail, truncated, ready, died_code, suite),
-            problem=None if ready else _not_started_problem(died_code, plan, detail),
+            problem=None if ready else _not_started_problem(died_code, request, detail),
         )
         return _outcome(app_run, suite, survivors)
 
-    def run_static(self, environment: Environment, job: StaticJob) -> None:
-        """Run the job's checks as one child process group: the grader's own interpreter for its tools,
-        the candidate's venv (with the app's environment and limits) for the candidate's own tests."""
-        venv = venv_of(environment)
-        python = sys.executable if job.where == "tools" else str(venv / "bin" / "python")
+    def run_static(self, job: StaticJob) -> None:
+        """Run the job's plan as one child process group: the grader's own interpreter for its tools, the
+        candidate's venv (with the app's environment and limits) for the candidate's own tests."""
         job.output_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.ExitStack() as stack:
             work = stack.enter_context(temp_dir("grader-static-"))
             data = stack.enter_context(temp_dir("grader-data-"))
-            plan = write_plan(job.checks, CheckContext(str(job.snapshot), str(job.output_dir), python),
-                              job.output_dir)
+            write_plan(job.plan, job.output_dir)
             if job.where == "tools":
                 env, preexec = {**essential_env(), "HOME": str(work)}, None
             else:
+                venv = venv_of(job.environments.candidate)
                 services = stack.enter_context(self.services.provision(job.services))
                 env = app_environment(venv, data, free_port(), {**services.app_env, **job.app_env})
                 preexec = rlimit_setter(app_rlimits(job.limits))
             token = uuid.uuid4().hex
             env.update(PYTHONPATH=str(checks_dir().parent), PYTHONDONTWRITEBYTECODE="1", **{RUN_TOKEN_VAR: token})
-            runner = ProcessGroup.start([python, "-m", "checks.run_plan", str(plan)], cwd=work, env=env,
-                                        preexec=preexec)
+            runner = ProcessGroup.start(job.argv, cwd=work, env=env, preexec=preexec)
             stack.callback(kill_run_survivors, token)
             stack.callback(runner.stop, 0)
-            runner.wait(plan_timeout(job.checks))  # what finished in time is kept
+            runner.wait(job.timeout_s)  # what finished in time is kept
 
 
 def local_backend_supported() -> bool:
@@ -167,22 +182,23 @@ def kill_run_survivors(token: str) -> list[int]:
 class _LocalApp:
     """The app's process, which the suite may ask to restart (same command, environment and data dir)."""
 
-    def __init__(self, plan: RunPlan, env: Mapping[str, str], log_path: Path) -> None:
-        self.plan, self.env, self.log_path = plan, env, log_path
-        self.process = _start_app(plan, env, log_path)
+    def __init__(self, request: AppRunRequest, env: Mapping[str, str], log_path: Path) -> None:
+        self.request, self.env, self.log_path = request, env, log_path
+        self.process = _start_app(request, env, log_path)
 
     def restart(self) -> None:
         """Stop the app's process group (SIGTERM, then SIGKILL) and start it again, appending to its log."""
         self.process.stop()
-        self.process = _start_app(self.plan, self.env, self.log_path, append=True)
+        self.process = _start_app(self.request, self.env, self.log_path, append=True)
 
 
-def _start_app(plan: RunPlan, env: Mapping[str, str], log_path: Path, append: bool = False) -> ProcessGroup:
+def _start_app(request: AppRunRequest, env: Mapping[str, str], log_path: Path, append: bool = False
+               ) -> ProcessGroup:
     """Start the app in its own session and process group, its output going to `log_path`."""
     with log_path.open("ab" if append else "wb") as log:
         try:
-            return ProcessGroup.start(["/bin/sh", "-c", plan.start_command], cwd=plan.snapshot, env=env,
-                                      stdout=log, stderr="stdout", preexec=rlimit_setter(app_rlimits(plan.limits)))
+            return ProcessGroup.start(["/bin/sh", "-c", request.start_command], cwd=request.snapshot, env=env,
+                                      stdout=log, stderr="stdout", preexec=rlimit_setter(app_rlimits(request.limits)))
         except OSError as exc:
             raise SandboxError(f"could not start the app's command: {exc}") from exc
 
@@ -201,11 +217,11 @@ def wait_until_ready(process: ProcessGroup, url: str, timeout_s: float) -> tuple
     return False, detail
 
 
-def _not_started_problem(exit_code: int | None, plan: RunPlan, detail: str) -> str:
+def _not_started_problem(exit_code: int | None, request: AppRunRequest, detail: str) -> str:
     if exit_code is None:
-        return f"did not start within {plan.limits.startup_timeout_s:g}s (health check: {detail})"
+        return f"did not start within {request.limits.startup_timeout_s:g}s (health check: {detail})"
     how = f"was killed by {_signal_name(-exit_code)}" if exit_code < 0 else f"exited with code {exit_code}"
-    return f"did not start: {how} before answering {plan.health_path}"
+    return f"did not start: {how} before answering {request.health_path}"
 
 
 def _signal_name(number: int) -> str:
@@ -255,7 +271,7 @@ def _outcome(app_run: AppRun, suite: SuiteRun | None, survivors: Sequence[int] =
         runner_log=suite.log if suite else "",
         runner_problem=suite.problem if suite else None,
         tests_seconds=suite.seconds if suite else 0.0,
-        findings=findings,
+        findings=tuple(findings),
     )
 
 

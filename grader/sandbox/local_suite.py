@@ -1,19 +1,17 @@
-"""The local backend's hidden suite: the grader's interpreter runs it against the app, within the test timeout."""
+"""The local backend's hidden suite: the grader's interpreter runs the request's suite command against the app,
+within the test timeout, answering its control requests."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.checks.registry import HIDDEN_TESTS
-from grader.checks.spec import CheckContext
 from grader.checks.suite import REPORT_NAME
 from grader.paths import checks_dir
 from grader.processes import ProcessGroup
-from grader.sandbox.base import RunPlan
+from grader.sandbox.base import AppRunRequest
 from grader.sandbox.control import ControlServer, runner_environment
 from grader.sandbox.local_env import essential_env
 
@@ -32,21 +30,20 @@ class SuiteRun:
     timed_out: bool = False
 
 
-def run_suite(plan: RunPlan, app_url: str, work: Path, control: ControlServer,
+def run_suite(request: AppRunRequest, work: Path, control: ControlServer,
               services_env: Mapping[str, str]) -> SuiteRun:
-    """Run the hidden suite with the grader's interpreter against `app_url`, within the test timeout."""
-    report = plan.output_dir / REPORT_NAME
-    plan.output_dir.mkdir(parents=True, exist_ok=True)
+    """Run the request's suite command against the app, within the test timeout."""
+    report = request.output_dir / REPORT_NAME
+    request.output_dir.mkdir(parents=True, exist_ok=True)
     report.unlink(missing_ok=True)  # a report left by an earlier run must not pass for this one
-    command = _suite_command(plan, app_url, report)
     cwd = work / "runner"
     cwd.mkdir()
     log_path = work / "runner.log"
     started = time.monotonic()
-    env = {**_runner_environment(app_url, cwd),
-           **runner_environment(str(control.directory), plan.health_path, plan.limits.startup_timeout_s),
+    env = {**_runner_environment(request.app_url, cwd),
+           **runner_environment(str(control.directory), request.health_path, request.limits.startup_timeout_s),
            **services_env}
-    problem = _run_with_timeout(command, cwd, env, log_path, plan, control)
+    problem = _run_with_timeout(request.suite_argv, cwd, env, log_path, request.limits.test_timeout_s, control)
     seconds = round(time.monotonic() - started, 3)
     log = log_path.read_text(errors="replace")[-RUNNER_LOG_CHARS:]
     timed_out = problem is not None
@@ -55,12 +52,6 @@ def run_suite(plan: RunPlan, app_url: str, work: Path, control: ControlServer,
     if problem is None and not report.exists():
         problem = "hidden suite wrote no report"
     return SuiteRun(report if report.exists() else None, log, problem, seconds, timed_out)
-
-
-def _suite_command(plan: RunPlan, app_url: str, report: Path) -> list[str]:
-    """The hidden-test check's own command, run with the grader's interpreter."""
-    context = CheckContext(str(plan.tests_dir), str(report.parent), sys.executable, app_url=app_url)
-    return [*HIDDEN_TESTS.command(context), *plan.pytest_args]
 
 
 def _runner_environment(app_url: str, home: Path) -> dict[str, str]:
@@ -75,12 +66,11 @@ def _runner_environment(app_url: str, home: Path) -> dict[str, str]:
 
 
 def _run_with_timeout(
-    command: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path, plan: RunPlan,
+    command: Sequence[str], cwd: Path, env: Mapping[str, str], log_path: Path, timeout_s: float,
     control: ControlServer,
 ) -> str | None:
     """Run the suite, answering its control requests; None when it finished in time, else the problem.
     Killed on timeout or Ctrl-C."""
-    timeout_s = plan.limits.test_timeout_s
     deadline = time.monotonic() + timeout_s
     with log_path.open("wb") as log:
         runner = ProcessGroup.start(command, cwd=cwd, env=env, stdout=log, stderr="stdout")

@@ -1,8 +1,9 @@
-"""The local backend's environments: one venv per requirements set, built offline from a wheels directory.
+"""The local backend's environments: one venv per key, built offline from a wheels directory.
 
-A venv lives in the store (`grader.cache.venv_dir`), keyed by the interpreter's major.minor, the requirements
-and the grader version. It is built in place (venvs are not relocatable) with `pip --no-index` from wheels the
-host downloaded beforehand, and a marker written last tells a complete venv from an interrupted build.
+A venv lives in the store (`grader.cache.venv_dir`) under the key `grader.environments` gave it (the
+interpreter's major.minor, the requirements and the grader version). It is built in place (venvs are not
+relocatable) with `pip --no-index` from wheels the host downloaded beforehand, and a marker written last tells
+a complete venv from an interrupted build.
 """
 
 from __future__ import annotations
@@ -26,21 +27,17 @@ PIP_TIMEOUT_S = 900.0
 VERSION_TIMEOUT_S = 60.0
 
 
-def prepare_venv(python: str, version: str, request: EnvironmentRequest) -> Environment:
-    """Reuse the venv for these requirements if a complete one exists, else build it offline."""
-    key = cache.venv_key(version, request.requirements)
-    venv = cache.venv_dir(key)
-    warning = _version_warning(request.python, version)
-    reuse_reason = f"reused venv {key[:12]}: same requirements{warning}"
+def ensure_venv(python: str, version: str, request: EnvironmentRequest) -> Environment:
+    """The complete venv under the request's key, else one built now offline (under the key's lock)."""
+    venv = cache.venv_dir(request.key)
     if venv_complete(venv):
-        return _environment(key, version, venv, True, reuse_reason)
-    with cache.entry_lock("venvs", key):
+        return _environment(request.key, version, venv, reused=True)
+    with cache.entry_lock("venvs", request.key):
         if venv_complete(venv):  # another grader finished it while we waited for the lock
-            return _environment(key, version, venv, True, reuse_reason)
+            return _environment(request.key, version, venv, reused=True)
         leftover = venv.exists()
-        _build(python, venv, request, key, version)
-    why = "the previous build was incomplete" if leftover else "no venv with these requirements yet"
-    return _environment(key, version, venv, False, f"built venv {key[:12]}: {why}{warning}")
+        _build(python, venv, request, version)
+    return _environment(request.key, version, venv, reused=False, repaired=leftover)
 
 
 def ask_version(python: str) -> str:
@@ -68,24 +65,18 @@ def venv_of(environment: Environment) -> Path:
     return environment.venv
 
 
-def _version_warning(requested: str, actual: str) -> str:
-    if requested == actual:
-        return ""
-    return f"; warning: the challenge asks for Python {requested} but the local interpreter is {actual}"
+def _environment(key: str, version: str, venv: Path, reused: bool, repaired: bool = False) -> Environment:
+    return Environment(backend="local", key=key, python=version, reused=reused, venv=venv, repaired=repaired)
 
 
-def _environment(key: str, version: str, venv: Path, reused: bool, reason: str) -> Environment:
-    return Environment(backend="local", key=key, python=version, reused=reused, venv=venv, reason=reason)
-
-
-def _build(python: str, venv: Path, request: EnvironmentRequest, key: str, version: str) -> None:
+def _build(python: str, venv: Path, request: EnvironmentRequest, version: str) -> None:
     """Build the venv in place (venvs are not relocatable) and write the marker last."""
     remove_tree(venv)
     try:
         _create_venv(python, venv, with_pip=bool(request.requirements))
         if request.requirements:
-            _pip_install(venv, request.requirements, request.wheels_dir, key)
-        _write_marker(venv, _marker_payload(request, key, version))
+            _pip_install(venv, request.requirements, request.wheels_dir, request.key)
+        _write_marker(venv, _marker_payload(request, version))
     except BaseException:
         remove_tree(venv)
         raise
@@ -138,9 +129,9 @@ def _last_error_line(output: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def _marker_payload(request: EnvironmentRequest, key: str, version: str) -> dict[str, object]:
+def _marker_payload(request: EnvironmentRequest, version: str) -> dict[str, object]:
     return {
-        "key": key,
+        "key": request.key,
         "python": request.python,
         "interpreter": version,
         "requirements": list(request.requirements),

@@ -24,7 +24,7 @@ from grader.sandbox.images.base_image import (
 )
 from grader.sandbox.images.building import image_exists
 from grader.sandbox.images.doctor import DoctorItem, doctor
-from grader.sandbox.images.environment import ImageRef, Role, ensure_python_image, remove_images
+from grader.sandbox.images.environment import ImageRef, ensure_python_image, remove_images
 from grader.sandbox.images.service_image import (
     bootstrap_service_image,
     build_service_image,
@@ -39,7 +39,6 @@ __all__ = [
     "DoctorItem",
     "EngineImages",
     "ImageRef",
-    "Role",
     "base_image_tag",
     "bootstrap_base_image",
     "bootstrap_build_image",

@@ -2,7 +2,7 @@
 
 `grader-env:<key>` holds the candidate's requirements, `grader-runner:<key>` the grader's own tools (pytest,
 httpx, the checks' tools). Both are installed from wheels the host already downloaded, in a build that has no
-network (`env.Dockerfile`), and reused by every later grading with the same key (`grader.cache.image_key`).
+network (`env.Dockerfile`), and reused by every later grading with the same key (decided by `grader.environments`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from grader import __version__
 from grader.engine import Engine, EngineError, Image
 from grader.errors import SandboxError
+from grader.sandbox.base import Role
 from grader.sandbox.images.building import (
     BuildFailed,
     Log,
@@ -27,7 +27,6 @@ from grader.sandbox.images.building import (
     short,
 )
 
-Role = Literal["env", "runner"]
 ENV_DOCKERFILE = "env.Dockerfile"
 # Image keys become tags and label values: keep them to what a Docker tag accepts.
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -40,7 +39,6 @@ class ImageRef:
     tag: str
     id: str
     reused: bool
-    reason: str
 
 
 def ensure_python_image(
@@ -82,7 +80,7 @@ def ensure_python_image(
             log=log,
         )
     log(f"built {tag} ({short(image_id)})")
-    return ImageRef(tag=tag, id=image_id, reused=False, reason=f"built image {tag}: new requirements")
+    return ImageRef(tag=tag, id=image_id, reused=False)
 
 
 def _reusable(engine: Engine, tag: str, key: str) -> ImageRef | None:
@@ -90,7 +88,7 @@ def _reusable(engine: Engine, tag: str, key: str) -> ImageRef | None:
     image = engine.image(tag)
     if image is None or (image.labels or {}).get("grader.key") != key:
         return None
-    return ImageRef(tag=tag, id=image.id, reused=True, reason=f"reused image {tag}: same requirements")
+    return ImageRef(tag=tag, id=image.id, reused=True)
 
 
 def _check_requirements(requirements: Sequence[str]) -> None:

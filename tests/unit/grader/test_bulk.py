@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import grader.pipeline
+import grader.steps.environment
 from grader.bulk import (
     Batch,
     BatchItem,
@@ -33,12 +34,22 @@ from grader.bulk import (
     survey_submissions,
 )
 from grader.challenge import load_challenge
+from grader.checks.spec import CheckContext, RunsIn
 from grader.cohort import record_folders, skipped_in
 from grader.environments import WheelSet
 from grader.hooks import GradingCancelled, GradingHooks
 from grader.models import AppRun
 from grader.resolve import Resolution
-from grader.sandbox.base import Environment, EnvironmentRequest, RunOutcome, RunPlan, Sandbox, StaticJob
+from grader.sandbox.base import (
+    AppRunRequest,
+    Environment,
+    EnvironmentRequest,
+    Environments,
+    Foundation,
+    RunOutcome,
+    Sandbox,
+    StaticJob,
+)
 
 
 def make_project(path: Path, code: str = "print('hi')\n") -> Path:
@@ -183,17 +194,24 @@ class FakeSandbox(Sandbox):
         self.aborted = threading.Event()
         self.abort_calls = 0
 
-    def prepare(self, request: EnvironmentRequest) -> Environment:
+    def foundation(self) -> Foundation:
+        return Foundation(kind="interpreter", name="python", identity="3", python="3")
+
+    def build(self, foundation: Foundation, request: EnvironmentRequest) -> Environment:
         return Environment(backend="local", key="fake", python=request.python, reused=True)
 
-    def run(self, environment: Environment, plan: RunPlan) -> RunOutcome:
-        if "hang" in plan.snapshot.name:
+    def check_context(self, runs_in: RunsIn, environments: Environments, input_dir: Path, output_dir: Path,
+                      app_url: str = "") -> CheckContext:
+        return CheckContext(str(input_dir), str(output_dir), app_url=app_url)
+
+    def run(self, request: AppRunRequest) -> RunOutcome:
+        if "hang" in request.snapshot.name:
             self.aborted.wait(30)
-        if "crash" in plan.snapshot.name:
+        if "crash" in request.snapshot.name:
             raise RuntimeError("engine went away")
         return RunOutcome(app=AppRun(started=False, problem="did not start: fake"), report=None)
 
-    def run_static(self, environment: Environment, job: StaticJob) -> None:
+    def run_static(self, job: StaticJob) -> None:
         return None
 
     def abort(self) -> None:
@@ -210,7 +228,7 @@ class Recorder(PlainDisplay):
 @pytest.fixture
 def no_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     empty = WheelSet(tmp_path, (), Resolution((), (), None, "none"))
-    monkeypatch.setattr(grader.pipeline, "prepare_wheels", lambda *args, **kwargs: empty)
+    monkeypatch.setattr(grader.steps.environment, "prepare_wheels", lambda *args, **kwargs: empty)
 
 
 def runnable(tmp_path: Path, *names: str) -> list[Path]:

@@ -14,7 +14,7 @@ import pytest
 from grader.sandbox.base import SandboxError
 from grader.sandbox.local import LocalSandbox
 from tests.conftest import skip_or_fail
-from tests.unit.grader.sandbox.test_local import request
+from tests.unit.grader.sandbox.test_local import prepare
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +37,8 @@ def test_prepare_installs_requirements_offline_from_the_wheels_dir(
     monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
     sandbox = LocalSandbox()
 
-    env = sandbox.prepare(request("six==1.16.0", wheels_dir=wheels))
-    again = sandbox.prepare(request("six==1.16.0", wheels_dir=wheels))
+    env = prepare(sandbox, "six==1.16.0", wheels_dir=wheels)
+    again = prepare(sandbox, "six==1.16.0", wheels_dir=wheels)
 
     assert env.venv is not None and not env.reused and again.reused
     installed = subprocess.run(
@@ -46,7 +46,7 @@ def test_prepare_installs_requirements_offline_from_the_wheels_dir(
         capture_output=True, text=True, check=True,
     )
     assert installed.stdout.strip() == "1.16.0"
-    assert env.key != sandbox.prepare(request()).key
+    assert env.key != prepare(sandbox).key
 
 
 def test_prepare_reports_the_pip_error_and_leaves_no_venv(
@@ -55,7 +55,7 @@ def test_prepare_reports_the_pip_error_and_leaves_no_venv(
     monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
 
     with pytest.raises(SandboxError, match=r"pip could not install .*: ERROR: .*six==99\.0") as caught:
-        LocalSandbox().prepare(request("six==99.0", wheels_dir=wheels))
+        prepare(LocalSandbox(), "six==99.0", wheels_dir=wheels)
 
     assert "\n" not in str(caught.value)
     assert list((tmp_path / "cache" / "venvs").iterdir()) == []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from grader.checks.registry import STATIC_CHECKS
 from grader.checks.spec import CheckContext
-from grader.checks.static import read_check_run, write_plan
+from grader.checks.static import plan_checks, plan_command, read_check_run, write_plan
 
 
 def write(out: Path, check_id: str, run: dict[str, object], report: object | None = None) -> None:
@@ -48,6 +48,8 @@ def test_hostile_report_is_bounded(tmp_path: Path) -> None:
 
 def test_plan_runs_every_static_check_module(tmp_path: Path) -> None:
     checks = list(STATIC_CHECKS.values())
-    plan = json.loads(write_plan(checks, CheckContext("/submission", "/out"), tmp_path).read_text())
+    context = CheckContext("/submission", "/out")
+    plan = json.loads(write_plan(plan_checks(checks, context), tmp_path).read_text())
     assert [entry["argv"][:3] for entry in plan] == [["python", "-m", f"checks.{c}"] for c in STATIC_CHECKS]
     assert all(entry["timeout_s"] > 0 for entry in plan)
+    assert plan_command(context) == ["python", "-m", "checks.run_plan", "/out/plan.json"]

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from grader.checks.registry import HIDDEN_TESTS
+from grader.checks.suite import wait_for_app_command
+from grader.environments import build_environment, explain
 from grader.models import Limits
 from grader.processes import group_members
-from grader.sandbox.base import Environment, EnvironmentRequest, RunOutcome, RunPlan
+from grader.sandbox.base import AppRunRequest, Environment, Environments, RunOutcome, loopback_url
 from grader.sandbox.local import LocalSandbox
 from grader.sandbox.venvs import MARKER_NAME
 from tests.conftest import REPO_ROOT
@@ -32,16 +35,17 @@ FAST_LIMITS = {"startup_timeout_s": 15, "test_timeout_s": 30}
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def request(
-    *requirements: str, wheels_dir: Path | None = None, python: str = PY_VERSION
-) -> EnvironmentRequest:
-    return EnvironmentRequest(python=python, requirements=tuple(requirements), wheels_dir=wheels_dir)
+def prepare(
+    sandbox: LocalSandbox, *requirements: str, wheels_dir: Path | None = None, python: str = PY_VERSION
+) -> Environment:
+    """The candidate's environment with `requirements`, keyed and built as a grading does."""
+    return build_environment(sandbox, sandbox.foundation(), "env", python, tuple(requirements), wheels_dir)
 
 
 @pytest.fixture
 def environment() -> Environment:
     """An empty venv (built once per test session, then reused from the session's cache)."""
-    return LocalSandbox().prepare(request())
+    return prepare(LocalSandbox())
 
 
 @pytest.fixture
@@ -61,20 +65,31 @@ def suite(tmp_path: Path) -> Path:
 
 
 def make_plan(
+    environment: Environment,
     tmp_path: Path,
     snapshot: Path,
     tests_dir: Path,
     start_command: str = "python app.py",
     app_env: dict[str, str] | None = None,
     **limits: float,
-) -> RunPlan:
-    return RunPlan(
+) -> AppRunRequest:
+    """The app's run request as the runs step builds it: a free port, the suite's and the wait's commands."""
+    sandbox, environments = LocalSandbox(), Environments(environment, None)
+    port = sandbox.app_port(8000)
+    context = sandbox.check_context("suite-runner", environments, tests_dir, tmp_path / "out",
+                                    app_url=loopback_url(port))
+    run_limits = Limits.model_validate({**FAST_LIMITS, **limits})
+    return AppRunRequest(
+        environments=environments,
         snapshot=snapshot,
         start_command=start_command,
         app_env={"PROBE_FILE": str(tmp_path / "probe.json"), **(app_env or {})},
-        port=8000,
+        port=port,
         health_path="/health",
-        limits=Limits.model_validate({**FAST_LIMITS, **limits}),
+        wait_argv=tuple(wait_for_app_command(context.python, loopback_url(port) + "/health",
+                                             run_limits.startup_timeout_s)),
+        suite_argv=tuple(HIDDEN_TESTS.command(context)),
+        limits=run_limits,
         tests_dir=tests_dir,
         output_dir=tmp_path / "out",
     )
@@ -114,17 +129,17 @@ def test_prepare_builds_a_venv_then_reuses_it(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
     sandbox = LocalSandbox()
 
-    first = sandbox.prepare(request())
-    second = sandbox.prepare(request())
+    first = prepare(sandbox)
+    second = prepare(sandbox)
 
     assert (first.backend, first.python, first.reused) == ("local", PY_VERSION, False)
-    assert first.reason.startswith(f"built venv {first.key[:12]}")
+    assert explain(first, PY_VERSION) == f"built venv {first.key[:12]}: no venv with these requirements yet"
     assert first.venv == tmp_path / "cache" / "venvs" / first.key
     assert (first.venv / "bin" / "python").exists()
     marker = json.loads((first.venv / MARKER_NAME).read_text())
     assert marker["requirements"] == [] and marker["python"] == PY_VERSION
     assert second.reused and second.key == first.key and second.venv == first.venv
-    assert second.reason == f"reused venv {first.key[:12]}: same requirements"
+    assert explain(second, PY_VERSION) == f"reused venv {first.key[:12]}: same requirements"
 
 
 def test_prepare_warns_when_the_challenge_wants_another_python(
@@ -132,24 +147,25 @@ def test_prepare_warns_when_the_challenge_wants_another_python(
 ) -> None:
     monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
 
-    env = LocalSandbox().prepare(request(python="3.99"))
+    env = prepare(LocalSandbox(), python="3.99")
 
     assert env.python == PY_VERSION
     expected = f"warning: the challenge asks for Python 3.99 but the local interpreter is {PY_VERSION}"
-    assert expected in env.reason
+    assert expected in explain(env, "3.99")
 
 
 def test_prepare_rebuilds_an_incomplete_venv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GRADER_CACHE_DIR", str(tmp_path / "cache"))
     sandbox = LocalSandbox()
-    built = sandbox.prepare(request())
+    built = prepare(sandbox)
     assert built.venv is not None
     (built.venv / MARKER_NAME).unlink()  # as if the grader died mid-build
     (built.venv / "leftover.txt").write_text("junk")
 
-    rebuilt = sandbox.prepare(request())
+    rebuilt = prepare(sandbox)
 
-    assert not rebuilt.reused and "previous build was incomplete" in rebuilt.reason
+    assert not rebuilt.reused and rebuilt.repaired
+    assert "previous build was incomplete" in explain(rebuilt, PY_VERSION)
     assert not (built.venv / "leftover.txt").exists()
     assert (built.venv / MARKER_NAME).is_file()
 
@@ -160,9 +176,9 @@ def test_prepare_rebuilds_an_incomplete_venv(tmp_path: Path, monkeypatch: pytest
 def test_run_grades_the_app_with_the_hidden_suite(
     environment: Environment, snapshot: Path, suite: Path, tmp_path: Path
 ) -> None:
-    plan = make_plan(tmp_path, snapshot, suite)
+    plan = make_plan(environment, tmp_path, snapshot, suite)
 
-    outcome = LocalSandbox().run(environment, plan)
+    outcome = LocalSandbox().run(plan)
 
     assert outcome.app.started and outcome.app.problem is None, outcome.app.log_tail
     assert outcome.runner_problem is None, outcome.runner_log
@@ -183,9 +199,9 @@ def test_run_gives_the_app_a_clean_env_and_a_data_dir_it_removes(
     environment: Environment, snapshot: Path, suite: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GRADER_TEST_SECRET", "must-not-leak")
-    plan = make_plan(tmp_path, snapshot, suite, app_env={"MY_DB": "{data_dir}/x.db", "MY_PORT": "{port}"})
+    plan = make_plan(environment, tmp_path, snapshot, suite, app_env={"MY_DB": "{data_dir}/x.db", "MY_PORT": "{port}"})
 
-    LocalSandbox().run(environment, plan)
+    LocalSandbox().run(plan)
 
     probe = read_probe(tmp_path)
     env = probe["env"]
@@ -206,9 +222,9 @@ def test_run_gives_the_app_a_clean_env_and_a_data_dir_it_removes(
 def test_run_applies_rlimits_to_the_app(
     environment: Environment, snapshot: Path, suite: Path, tmp_path: Path
 ) -> None:
-    plan = make_plan(tmp_path, snapshot, suite, memory_mb=256, data_mb=2)
+    plan = make_plan(environment, tmp_path, snapshot, suite, memory_mb=256, data_mb=2)
 
-    LocalSandbox().run(environment, plan)
+    LocalSandbox().run(plan)
 
     rlimits = read_probe(tmp_path)["rlimits"]
     assert isinstance(rlimits, dict)
@@ -223,10 +239,10 @@ def test_an_app_that_exits_at_once_did_not_start(
     environment: Environment, snapshot: Path, suite: Path, tmp_path: Path
 ) -> None:
     command = "echo 'ModuleNotFoundError: no module named fastapi' >&2; exit 3"
-    plan = make_plan(tmp_path, snapshot, suite, command)
+    plan = make_plan(environment, tmp_path, snapshot, suite, command)
 
     started = time.monotonic()
-    outcome = LocalSandbox().run(environment, plan)
+    outcome = LocalSandbox().run(plan)
 
     assert time.monotonic() - started < 5  # it did not wait out the 15 s startup timeout
     assert not outcome.app.started
@@ -240,9 +256,10 @@ def test_an_app_that_never_answers_times_out_and_is_stopped(
     environment: Environment, snapshot: Path, suite: Path, tmp_path: Path
 ) -> None:
     pid_file = tmp_path / "pid"
-    plan = make_plan(tmp_path, snapshot, suite, f"echo $$ > {pid_file}; exec sleep 60", startup_timeout_s=1)
+    plan = make_plan(environment, tmp_path, snapshot, suite, f"echo $$ > {pid_file}; exec sleep 60",
+                     startup_timeout_s=1)
 
-    outcome = LocalSandbox().run(environment, plan)
+    outcome = LocalSandbox().run(plan)
 
     assert not outcome.app.started and outcome.app.exit_code is None
     assert outcome.app.problem is not None
@@ -255,9 +272,9 @@ def test_teardown_kills_a_child_that_ignores_sigterm(
     environment: Environment, snapshot: Path, suite: Path, tmp_path: Path
 ) -> None:
     command = "sh -c 'trap \"\" TERM; sleep 1000' & exec python app.py"
-    plan = make_plan(tmp_path, snapshot, suite, command)
+    plan = make_plan(environment, tmp_path, snapshot, suite, command)
 
-    outcome = LocalSandbox().run(environment, plan)
+    outcome = LocalSandbox().run(plan)
 
     assert outcome.app.started
     assert_group_gone(int(str(read_probe(tmp_path)["pgid"])))
@@ -267,9 +284,9 @@ def test_a_chatty_app_has_its_log_truncated(
     environment: Environment, snapshot: Path, suite: Path, tmp_path: Path
 ) -> None:
     command = "python -c \"print('x' * 100_000); print('the last words')\"; exit 1"
-    plan = make_plan(tmp_path, snapshot, suite, command, log_bytes=4096)
+    plan = make_plan(environment, tmp_path, snapshot, suite, command, log_bytes=4096)
 
-    outcome = LocalSandbox().run(environment, plan)
+    outcome = LocalSandbox().run(plan)
 
     assert outcome.app.log_truncated
     assert len(outcome.app.log_tail) <= 4000
@@ -282,10 +299,10 @@ def test_a_hidden_suite_that_hangs_is_killed(
     slow = tmp_path / "slow"
     slow.mkdir()
     (slow / "test_slow.py").write_text("import time\n\n\ndef test_sleeps():\n    time.sleep(60)\n")
-    plan = make_plan(tmp_path, snapshot, slow, test_timeout_s=1)
+    plan = make_plan(environment, tmp_path, snapshot, slow, test_timeout_s=1)
 
     started = time.monotonic()
-    outcome = LocalSandbox().run(environment, plan)
+    outcome = LocalSandbox().run(plan)
 
     assert time.monotonic() - started < 10
     assert outcome.app.started
@@ -301,19 +318,23 @@ DRIVER = textwrap.dedent(
     """
     import json, sys
     from pathlib import Path
+    from grader.checks.registry import HIDDEN_TESTS
     from grader.models import Limits
-    from grader.sandbox.base import Environment, RunPlan
+    from grader.sandbox.base import AppRunRequest, Environment, Environments, loopback_url
     from grader.sandbox.local import LocalSandbox
 
     args = json.loads(sys.argv[1])
-    env = Environment(backend="local", key="k", python="3", reused=True, venv=Path(args["venv"]))
-    plan = RunPlan(
-        snapshot=Path(args["snapshot"]), start_command="python app.py",
-        app_env={"PROBE_FILE": args["probe"]}, port=8000, health_path="/health",
-        limits=Limits(startup_timeout_s=15, test_timeout_s=60), tests_dir=Path(args["tests"]),
-        output_dir=Path(args["out"]),
+    sandbox = LocalSandbox()
+    env = Environments(Environment(backend="local", key="k", python="3", reused=True, venv=Path(args["venv"])), None)
+    port = sandbox.app_port(8000)
+    context = sandbox.check_context("suite-runner", env, Path(args["tests"]), Path(args["out"]), loopback_url(port))
+    plan = AppRunRequest(
+        environments=env, snapshot=Path(args["snapshot"]), start_command="python app.py",
+        app_env={"PROBE_FILE": args["probe"]}, port=port, health_path="/health", wait_argv=(),
+        suite_argv=tuple(HIDDEN_TESTS.command(context)), limits=Limits(startup_timeout_s=15, test_timeout_s=60),
+        tests_dir=Path(args["tests"]), output_dir=Path(args["out"]),
     )
-    LocalSandbox().run(env, plan)
+    sandbox.run(plan)
     """
 )
 
