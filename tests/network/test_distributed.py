@@ -12,6 +12,7 @@ Needs the package index (the submissions' wheels) and Debian's redis-server.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -104,10 +105,8 @@ def kill_tree(pid: int) -> None:
     except psutil.NoSuchProcess:
         return
     for process in processes:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             process.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def wait_for(condition: Any, what: str, deadline_s: float = EVENT_DEADLINE_S) -> None:
