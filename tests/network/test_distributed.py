@@ -7,7 +7,8 @@ processes (each with its own cache, on the local backend) and `grader grade --br
 - a task whose artifact was changed in the store after it was sent is refused, and nothing is graded;
 - Ctrl-C on the coordinator stops the running grading on the worker and leaves none of its processes.
 
-Needs the package index (the submissions' wheels) and Debian's redis-server.
+Needs the package index (the submissions' wheels) and Debian's redis-server. The same with a worker on the
+Docker backend (results equal a local Docker grading; Ctrl-C leaves no container): tests/docker/test_distributed.py.
 """
 
 from __future__ import annotations
@@ -77,12 +78,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait()
 
 
-def start_worker(broker: str, name: str, home: Path) -> Worker:
+def start_worker(broker: str, name: str, home: Path, sandbox: str = "local") -> Worker:
     """`grader worker` in its own session with its own cache, logging to a file."""
     home.mkdir(parents=True, exist_ok=True)
     log = home / "worker.log"
     env = {**os.environ, "GRADER_CACHE_DIR": str(home / "cache")}
-    argv = [sys.executable, "-m", "grader", "worker", "--broker", broker, "--sandbox", "local",
+    argv = [sys.executable, "-m", "grader", "worker", "--broker", broker, "--sandbox", sandbox,
             "--name", f"{name}@test", "--visibility-timeout", str(VISIBILITY_TIMEOUT_S)]
     with log.open("wb") as handle:
         process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
@@ -136,10 +137,11 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def grade(arguments: list[str], out: Path, broker: str | None = None) -> subprocess.CompletedProcess[str]:
+def grade(arguments: list[str], out: Path, broker: str | None = None,
+          sandbox: str = "local") -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "grader", "-v", "grade", *arguments, "--challenge", "hello-api",
             "--out", str(out), "--format", "json"]
-    argv += ["--broker", broker] if broker else ["--sandbox", "local"]
+    argv += ["--broker", broker] if broker else ["--sandbox", sandbox]
     return subprocess.run(argv, capture_output=True, text=True, timeout=GRADE_DEADLINE_S, check=False)
 
 
