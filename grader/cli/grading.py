@@ -189,6 +189,7 @@ def grade_remote(
 ) -> Batch:
     """Send `sources` to the workers behind `broker_url` and collect their results, with the same display."""
     from grader.distributed.coordinator import RemoteBatch, run_remote_batch
+    from grader.distributed.protocol import BrokerError
 
     batch = plan_batch(sources, 1)
     display = _display_for_batch()
@@ -199,7 +200,10 @@ def grade_remote(
         if item.result is not None and not live:
             print_summary(item.result, out_dir, item.name)
 
-    run_remote_batch(batch, remote, finished)
+    try:
+        run_remote_batch(batch, remote, finished)
+    except BrokerError as exc:
+        fail(escape(str(exc)), EXIT_CANNOT_RUN)
     for item in batch.items if live else []:
         if item.result is not None:
             print_summary(item.result, out_dir, item.name)

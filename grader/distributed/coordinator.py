@@ -28,13 +28,16 @@ from grader.bulk.runner import Batch, BatchItem, Display, State
 from grader.challenge import challenge_content_hash
 from grader.distributed.artifacts import ArtifactError, ArtifactStore, pack_directory, unpack_directory
 from grader.distributed.protocol import (
+    BROKER_ENV,
     CANCEL_PREFIX,
     DONE_PREFIX,
     TASK_NAME,
+    BrokerError,
     GradingTask,
     ProtocolError,
     SourceKind,
     TaskReply,
+    redacted,
     visibility_timeout,
 )
 from grader.models import Challenge, GradeResult
@@ -71,14 +74,25 @@ class RemoteBatch:
 
         from grader.distributed.worker import make_app
 
+        try:
+            client = redis.Redis.from_url(self.broker_url)
+            client.ping()
+        except (redis.RedisError, ValueError) as exc:
+            reason = str(exc).rstrip(".")
+            raise BrokerError(f"cannot use the broker {redacted(self.broker_url)}: {reason}; check --broker (or "
+                              f"{BROKER_ENV}), its password and that Redis is reachable") from None
         self.app = make_app(self.broker_url, self.queue, visibility_timeout([self.challenge.limits]))
-        self.store = ArtifactStore(redis.Redis.from_url(self.broker_url), self.max_bytes)
+        self.store = ArtifactStore(client, self.max_bytes)
 
 
 def run_remote_batch(batch: Batch, remote: RemoteBatch, on_finished: Callable[[BatchItem], None]) -> Batch:
     """Send every item to the workers and collect the results; like `run_batch`, never raises on Ctrl-C
     (then `batch.interrupted` is set and the unfinished items are `cancelled`)."""
     remote.connect()
+    batch.jobs = worker_capacity(remote.app)
+    if batch.jobs == 0:
+        remote.display.log(None, "no worker answered yet: the tasks wait in the queue until `grader worker` runs")
+    batch.jobs = max(1, batch.jobs)
     remote.display.start(batch)
     try:
         challenge_hash = _store(remote).put(pack_directory(Path(remote.challenge.root)),
@@ -274,7 +288,6 @@ def _cancel(batch: Batch, remote: RemoteBatch) -> None:
 
 
 def worker_capacity(app: Any) -> int:
-    """Task slots of the live workers (their pools' sizes), at least 1; for the display's ETA."""
-    stats = app.control.inspect(timeout=2.0).stats() or {}
-    slots = sum(int(worker.get("pool", {}).get("max-concurrency", 1)) for worker in stats.values())
-    return max(1, slots)
+    """Task slots of the workers that answer within a second (their pools' sizes); for the display's ETA."""
+    stats = app.control.inspect(timeout=1.0).stats() or {}
+    return sum(int(worker.get("pool", {}).get("max-concurrency", 1)) for worker in stats.values())

@@ -31,6 +31,17 @@ RESULT_TTL_S = 7 * 24 * 3600  # how long finished tasks are remembered on the br
 SourceKind = Literal["directory", "file"]
 
 
+class BrokerError(Exception):
+    """The broker cannot be reached or refuses us (address, password, TLS): nothing was sent."""
+
+
+def redacted(url: str) -> str:
+    """A broker URL without its password, for messages."""
+    scheme, _, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    return f"{scheme}://{'***@' if at and credentials else ''}{host}"
+
+
 class ProtocolError(Exception):
     """A message that is not a grading task this grader understands: it is refused, never guessed at."""
 
