@@ -185,6 +185,8 @@ def test_a_cohort_graded_by_two_workers_equals_a_local_grading(
         assert verdicts(remote[name]) == verdicts(local_results[solution]), name
         assert remote[name]["submission"]["source"] == str(cohort / name)  # this machine's path, not the worker's
     assert all("succeeded" in worker.text() for worker in workers), "both workers must have graded something"
+    assert "graded on one@test" in proc.stderr and "graded on two@test" in proc.stderr, proc.stderr[-3000:]
+    assert " on one@test" in proc.stderr.replace("graded on one@test", "")  # progress: stage and worker
     # Run again: every result is already in --out with the same key, so nothing is sent.
     before = sum(worker.text().count("received") for worker in workers)
     again = grade([str(cohort)], out, broker)
@@ -272,3 +274,13 @@ def test_ctrl_c_stops_the_running_grading_on_the_worker(broker: str, workers: li
     wait_for(lambda: all(not p.children(recursive=True) for p in pool if p.is_running()),
              "the grading's processes to end")
     assert not (tmp_path / "out" / "ivy" / "result.json").exists()
+
+
+def test_grader_workers_lists_the_live_workers(broker: str, workers: list[Worker]) -> None:
+    proc = subprocess.run([sys.executable, "-m", "grader", "workers", "--broker", broker, "--timeout", "10"],
+                          capture_output=True, text=True, timeout=EVENT_DEADLINE_S, check=False)
+    assert proc.returncode == 0, proc.stderr
+    alive = [worker for worker in workers if worker.process.poll() is None]
+    assert alive
+    for worker in alive:
+        assert f"{worker.name}@test: 1 slot(s)" in proc.stdout, proc.stdout
