@@ -74,17 +74,21 @@ def worker(broker_url: str, concurrency: int, queue: str, sandbox_kind: str, nam
 @friendly_errors
 def workers(broker_url: str, timeout: float) -> None:
     """List the live workers: their capacity and the tasks they are running."""
-    from grader.distributed.worker import make_app
+    from grader.distributed.worker import INFO_COMMAND, make_app
 
     app = make_app(broker_url, DEFAULT_QUEUE, 3600)
     inspect = app.control.inspect(timeout=timeout)
     stats, active = inspect.stats() or {}, inspect.active() or {}
+    info = inspect._request(INFO_COMMAND) or {}  # Celery's own way to call a custom inspect command
     if not stats:
         fail("no worker answered: start one with `grader worker --broker URL` on a Docker host")
     for hostname in sorted(stats):
         slots = stats[hostname].get("pool", {}).get("max-concurrency", "?")
         running = active.get(hostname, [])
-        out.print(escape(f"{hostname}: {slots} slot(s), {len(running)} running"), highlight=False)
+        about = info.get(hostname) or {}
+        engine = f", grader {about.get('grader', '?')}, {about.get('engine', 'engine unknown')}" if about else ""
+        out.print(escape(f"{hostname}: {slots} slot(s), {len(running)} running{engine}"), highlight=False,
+                  soft_wrap=True)
         for task in running:
             args = task.get("args") or [{}]
             name = args[0].get("name", "?") if isinstance(args[0], dict) else "?"

@@ -72,7 +72,38 @@ def make_app(broker_url: str, queue: str, visibility_timeout_s: float,
     def grade(self: Any, message: dict[str, Any]) -> dict[str, Any]:
         return run_task(self, message, worker, broker_url)
 
+    if settings is not None:  # a worker: answer `grader workers` with its grader and engine
+        _register_info_command(settings)
     return app
+
+
+INFO_COMMAND = "grader_info"
+
+
+def _register_info_command(settings: WorkerSettings) -> None:
+    """A Celery inspect command (`grader_info`) saying which grader and engine this worker grades with."""
+    from celery.worker.control import inspect_command
+
+    @inspect_command()  # type: ignore[untyped-decorator]
+    def grader_info(state: Any, **kwargs: Any) -> dict[str, str]:
+        return {"grader": __version__, "sandbox": settings.sandbox_kind, "engine": describe_engine(settings)}
+
+
+def describe_engine(settings: WorkerSettings) -> str:
+    """The engine this worker's gradings run on, in a few words (asked live: it may have gone away)."""
+    if settings.sandbox_kind == "local":
+        return "local backend (not an isolation boundary)"
+    from grader.engine import connect, engine_address
+
+    try:
+        engine = connect(timeout=5)
+        try:
+            return f"Docker {engine.version().get('Version', '?')} at {engine_address()}"
+        finally:
+            engine.close()
+    except SandboxError as exc:
+        fallback = "; the local backend grades instead" if settings.sandbox_kind == "auto" else ""
+        return f"no Docker engine answers ({exc}){fallback}"
 
 
 def run_task(task: Any, message: dict[str, Any], settings: WorkerSettings, broker_url: str) -> dict[str, Any]:

@@ -285,3 +285,4 @@ def test_grader_workers_lists_the_live_workers(broker: str, workers: list[Worker
     assert alive
     for worker in alive:
         assert f"{worker.name}@test: 1 slot(s)" in proc.stdout, proc.stdout
+    assert "local backend (not an isolation boundary)" in proc.stdout, proc.stdout
