@@ -118,6 +118,9 @@ def grade(
         fail(f"no submission found in the given folder(s){listed}", 2)
     options = GradingOptions(resolve_as_of, root)
     if broker_url:
+        if jobs or sandbox_kind != "auto" or service_urls:
+            err.print("[yellow]warning:[/] with --broker the workers decide: -j, --sandbox and --service-url "
+                      "are set on `grader worker`", markup=True, soft_wrap=True)
         batch = grade_remote(sources, challenge, out_dir, force, options, broker_url, queue, max_artifact_mb)
     else:
         sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)

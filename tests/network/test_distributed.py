@@ -78,13 +78,14 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.wait()
 
 
-def start_worker(broker: str, name: str, home: Path, sandbox: str = "local") -> Worker:
+def start_worker(broker: str, name: str, home: Path, sandbox: str = "local", extra: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> Worker:
     """`grader worker` in its own session with its own cache, logging to a file."""
     home.mkdir(parents=True, exist_ok=True)
     log = home / "worker.log"
-    env = {**os.environ, "GRADER_CACHE_DIR": str(home / "cache")}
+    env = {**os.environ, "GRADER_CACHE_DIR": str(home / "cache"), **(env or {})}
     argv = [sys.executable, "-m", "grader", "worker", "--broker", broker, "--sandbox", sandbox,
-            "--name", f"{name}@test", "--visibility-timeout", str(VISIBILITY_TIMEOUT_S)]
+            "--name", f"{name}@test", "--visibility-timeout", str(VISIBILITY_TIMEOUT_S), *extra]
     with log.open("wb") as handle:
         process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     worker = Worker(name, process, log)
@@ -286,3 +287,24 @@ def test_grader_workers_lists_the_live_workers(broker: str, workers: list[Worker
     for worker in alive:
         assert f"{worker.name}@test: 1 slot(s)" in proc.stdout, proc.stdout
     assert "local backend (not an isolation boundary)" in proc.stdout, proc.stdout
+
+
+def test_an_engine_failure_is_retried_then_recorded_as_an_error_result(
+    broker: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # A worker of its own queue whose Docker engine is gone: making its backend fails on every attempt.
+    broken = start_worker(broker, "broken", tmp_path_factory.mktemp("broken"), sandbox="docker",
+                          extra=("--queue", "broken", "--retries", "1"),
+                          env={"DOCKER_HOST": f"unix://{tmp_path / 'no-engine.sock'}"})
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "grader", "-v", "grade", str(SOLUTIONS / "fastapi-ref"), "--challenge",
+             "hello-api", "--out", str(tmp_path / "out"), "--format", "json", "--broker", broker, "--queue", "broken"],
+            capture_output=True, text=True, timeout=GRADE_DEADLINE_S, check=False)
+    finally:
+        stop_worker(broken)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "out" / "fastapi-ref" / "result.json").read_text())
+    assert result["status"] == "error"
+    assert result["error"].startswith("worker broken@test could not grade it after 2 attempts: "), result["error"]
+    assert broken.text().count("retrying") == 1, broken.text()[-3000:]
