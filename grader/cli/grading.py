@@ -119,8 +119,8 @@ def grade(
     options = GradingOptions(resolve_as_of, root)
     if broker_url:
         if jobs or sandbox_kind != "auto" or service_urls:
-            err.print("[yellow]warning:[/] with --broker the workers decide: -j, --sandbox and --service-url "
-                      "are set on `grader worker`", markup=True, soft_wrap=True)
+            err.print("[yellow]warning:[/] -j, --sandbox and --service-url are ignored with --broker: each worker's "
+                      "own `grader worker --concurrency N --sandbox KIND` decides", markup=True, soft_wrap=True)
         batch = grade_remote(sources, challenge, out_dir, force, options, broker_url, queue, max_artifact_mb)
     else:
         sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
