@@ -5,7 +5,8 @@ processes (each with its own cache, on the local backend) and `grader grade --br
   per-check verdicts, hidden test verdicts), both workers took work, a second run sends nothing again;
 - SIGKILL of a worker while it grades: its task is redelivered to the other and every result arrives once;
 - a task whose artifact was changed in the store after it was sent is refused, and nothing is graded;
-- Ctrl-C on the coordinator stops the running grading on the worker and leaves none of its processes.
+- Ctrl-C on the coordinator stops the running grading on the worker and leaves none of its processes;
+- an engine failure is retried, then recorded as an error result; a restarted coordinator collects, not resends.
 
 Needs the package index (the submissions' wheels) and Debian's redis-server. The same with a worker on the
 Docker backend (results equal a local Docker grading; Ctrl-C leaves no container): tests/docker/test_distributed.py.
@@ -308,3 +309,30 @@ def test_an_engine_failure_is_retried_then_recorded_as_an_error_result(
     assert result["status"] == "error"
     assert result["error"].startswith("worker broken@test could not grade it after 2 attempts: "), result["error"]
     assert broken.text().count("retrying") == 1, broken.text()[-3000:]
+
+
+def test_a_restarted_coordinator_collects_what_finished_without_it(
+    broker: str, workers: list[Worker], tmp_path: Path,
+) -> None:
+    cohort = tmp_path / "cohort"
+    shutil.copytree(SOLUTIONS / "flask-ref", cohort / "kim", copy_function=shutil.copy2)
+    (cohort / "kim" / "NOTES.md").write_text("kim's notes\n")  # new content: nothing to reuse
+    alive = [worker for worker in workers if worker.process.poll() is None]
+    marks = {worker.name: len(worker.text()) for worker in alive}
+
+    def new_text() -> str:
+        return "".join(worker.text()[marks[worker.name]:] for worker in alive)
+
+    argv = [sys.executable, "-m", "grader", "-v", "grade", str(cohort), "--challenge", "hello-api",
+            "--out", str(tmp_path / "out"), "--format", "json", "--broker", broker]
+    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: "/kim: taking a snapshot" in new_text(),
+             "a worker to start grading kim")
+    first.kill()  # the coordinator dies; the worker carries on
+    first.wait()
+    wait_for(lambda: "succeeded" in new_text(), "the worker to finish kim")
+    received = new_text().count("received")
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=GRADE_DEADLINE_S, check=False)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads((tmp_path / "out" / "kim" / "result.json").read_text())["status"] == "graded"
+    assert new_text().count("received") == received  # collected from the broker, not sent again
