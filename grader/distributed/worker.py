@@ -36,6 +36,7 @@ from grader.distributed.protocol import (
     TaskReply,
     celery_settings,
 )
+from grader.filelocks import file_lock
 from grader.hooks import GradingCancelled, GradingHooks, Stage
 from grader.models import Challenge, GradeResult
 from grader.paths import cache_dir
@@ -118,7 +119,9 @@ def run_task(task: Any, message: dict[str, Any], settings: WorkerSettings, broke
     key = grading.key()
     out_root = cache_dir("worker-results") / key  # a second delivery reuses the finished result here
     try:
-        with fetched_submission(store, grading, str(task.request.id)) as source:
+        # One grading of a key at a time on this host: a second delivery waits, then reuses the result.
+        with file_lock(f"worker-{key}", lambda: log.info("%s: already being graded here; waiting", grading.name)), \
+                fetched_submission(store, grading) as source:
             result = _grade_or_retry(task, grading, challenge, source, out_root, settings, redis, hostname)
     except GradingCancelled:
         log.info("%s: cancelled by the coordinator; no result", grading.name)
@@ -181,12 +184,10 @@ def fetch_challenge(store: ArtifactStore, grading: GradingTask) -> Challenge:
 
 
 @contextmanager
-def fetched_submission(store: ArtifactStore, grading: GradingTask, task_id: str) -> Iterator[Path]:
-    """The submission the message names, verified, under its own file name in a folder of this task."""
+def fetched_submission(store: ArtifactStore, grading: GradingTask) -> Iterator[Path]:
+    """The submission the message names, verified, under its own file name in a folder of this delivery."""
     data = store.get(grading.submission, f"submission {grading.name}")
-    folder = cache_dir("worker-submissions") / task_id
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    folder = Path(tempfile.mkdtemp(dir=cache_dir("worker-submissions")))
     try:
         source = folder / grading.filename
         if grading.source_kind == "directory":
