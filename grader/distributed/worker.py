@@ -3,8 +3,7 @@ through the same pipeline as `grader grade` (`grader.pipeline.grade_submission`)
 
 A task fetches its challenge and submission by hash (refusing anything that does not match), grades into a
 folder keyed by what it grades, one at a time per key (so a task delivered twice finds the finished result
-and reuses it),
-sends the result folder back as an artifact and returns its hash. Engine failures (no engine, an
+and reuses it), sends the result folder back as an artifact and returns its hash. Engine failures (no engine, an
 exception out of the pipeline) are retried up to `retries` times, then recorded as an error result. The
 coordinator's Ctrl-C sets a cancel key the running task watches: it stops its grading and removes its
 sandbox, leaving no result.
