@@ -21,7 +21,9 @@ from typing import Any
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # Redis holds a string of up to 512 MiB; a submission is far smaller
 ARTIFACT_TTL_S = 7 * 24 * 3600  # long enough for a cohort to finish and be re-collected after a restart
 KEY_PREFIX = "grader:artifact:"
-SKIPPED_NAMES = {"__pycache__"}  # caches the grader would ignore anyway
+# Folders intake skips at any depth anyway (grader/intake/files.py), left out so that a committed virtualenv
+# does not count against the cap. Not .git: a repository is graded from its HEAD commit.
+SKIPPED_NAMES = {"__pycache__", ".venv", "venv", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 
 class ArtifactError(Exception):

@@ -70,6 +70,10 @@ def test_the_same_folder_packs_to_the_same_bytes_and_unpacks_with_its_file_times
     (folder / "app" / "main.py").write_text("print('hi')\n")
     (folder / "__pycache__").mkdir()
     (folder / "__pycache__" / "main.cpython-311.pyc").write_bytes(b"\0")
+    (folder / ".venv" / "bin").mkdir(parents=True)  # intake skips these: they do not travel either
+    (folder / ".venv" / "bin" / "python").write_bytes(b"\0" * 1000)
+    (folder / ".git").mkdir()  # a repository travels with its history
+    (folder / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     os.utime(folder / "app" / "main.py", (1_700_000_000, 1_700_000_000))
     first, second = pack_directory(folder), pack_directory(folder)
     assert first == second
@@ -77,6 +81,8 @@ def test_the_same_folder_packs_to_the_same_bytes_and_unpacks_with_its_file_times
     assert (unpacked / "app" / "main.py").read_text() == "print('hi')\n"
     assert (unpacked / "app" / "main.py").stat().st_mtime == 1_700_000_000
     assert not (unpacked / "__pycache__").exists()
+    assert not (unpacked / ".venv").exists()
+    assert (unpacked / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
 
 
 def test_an_archive_reaching_outside_its_folder_is_refused(tmp_path: Path) -> None:
