@@ -39,16 +39,16 @@ def sha256_of(data: bytes) -> str:
 class ArtifactStore:
     """Archives by hash in a Redis database, refused beyond `max_bytes`."""
 
-    redis: Any  # a redis.Redis client (or anything with its get, set and expire)
+    redis: Any  # a redis.Redis client (or anything with its get and set)
     max_bytes: int = DEFAULT_MAX_BYTES
 
     def put(self, data: bytes, what: str) -> str:
         """Store `data` (described as `what` in errors) and return its hash; storing it twice is harmless."""
         self._check_size(len(data), what)
         digest = sha256_of(data)
-        key = KEY_PREFIX + digest
-        if not self.redis.set(key, data, ex=ARTIFACT_TTL_S, nx=True):
-            self.redis.expire(key, ARTIFACT_TTL_S)  # already there: keep it as long as the new message needs it
+        # Always written (not "if absent"): the bytes cross the network either way, and this replaces a copy
+        # that was changed in the store, which would otherwise be refused for as long as it lives.
+        self.redis.set(KEY_PREFIX + digest, data, ex=ARTIFACT_TTL_S)
         return digest
 
     def get(self, digest: str, what: str) -> bytes:
