@@ -88,7 +88,7 @@ def main() -> None:
         try:
             print(table(measure(trees, args.rounds, parent / "out")))
         finally:
-            for label, tree in trees.items():
+            for tree in trees.values():
                 if tree != REPO_ROOT:
                     subprocess.run(["git", "-C", str(REPO_ROOT), "worktree", "remove", "--force", str(tree)],
                                    check=False)
