@@ -410,7 +410,8 @@ def suite_command(choice: RunnerChoice, submission: Path, out: Path, tmp: Path) 
     if choice.runner == DJANGO:
         return [*prefix, *shim, "django"], project
     if choice.runner == UNITTEST:
-        return [*prefix, *shim, "unittest"], submission
+        starts = [argument for start in choice.start_dirs for argument in ("--start", start)]
+        return [*prefix, *shim, *starts, "unittest"], submission
     if choice.runner == PYTEST_DJANGO_SETUP:
         return [*prefix, *shim, "--settings", choice.settings or "", "pytest", "--", *pytest_args], submission
     return [*prefix, "-m", "pytest", *pytest_args], submission

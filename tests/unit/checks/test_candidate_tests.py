@@ -164,6 +164,24 @@ def test_coverage_from_a_conftest_without_tests_is_not_counted(
     assert [e.rule for e in zeroed["candidate_tests.coverage_percent"].evidence] == ["no-tests"]
 
 
+SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "submissions"
+
+
+def test_unittest_runs_a_nested_test_folder_that_is_no_package(
+    tmp_path: Path, readonly: Callable[[Path], Path],
+) -> None:
+    """`cd service && python -m unittest discover -s tests` runs 2 tests; discovery from the root, none."""
+    run = run_check("candidate_tests", readonly(SUBMISSIONS / "unittest-nested-tests"), tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["pass_rate"]) == (2, 2, 100), run.findings
+    assert "no-tests" not in run.rules()
+    assert runner_message(run).startswith(
+        "tests run with `python -m unittest discover; cd service && python -m unittest discover -s tests`")
+    assert measured_files(tmp_path / "out") == {"service/slug.py"}
+    assert metrics["line_coverage"] == 100
+
+
 def test_a_unittest_module_that_does_not_import_is_no_test_that_ran(tmp_path: Path) -> None:
     submission = tmp_path / "sub"
     submission.mkdir()
