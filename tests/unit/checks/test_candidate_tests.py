@@ -25,8 +25,10 @@ from .test_common import (
     CheckRun,
     assert_crash,
     bare_python,
+    honouring_write_bits,
     readonly,
     run_check,
+    snapshot,
 )
 
 __all__ = ["readonly"]  # the fixture, imported for pytest
@@ -180,6 +182,27 @@ def test_unittest_runs_a_nested_test_folder_that_is_no_package(
         "tests run with `python -m unittest discover; cd service && python -m unittest discover -s tests`")
     assert measured_files(tmp_path / "out") == {"service/slug.py"}
     assert metrics["line_coverage"] == 100
+
+
+def test_tests_that_write_into_the_repository_run_in_a_writable_copy(
+    tmp_path: Path, readonly: Callable[[Path], Path],
+) -> None:
+    """The submission is read-only in the sandbox; tests that keep a SQLite file in the repository must still
+    pass, and the submission must stay as it was. Write bits hold for the check (root would ignore them),
+    and it leaves nothing in its TMPDIR."""
+    submission = readonly(SUBMISSIONS / "tests-write-in-repo")
+    before = snapshot(submission)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    run = run_check("candidate_tests", submission, tmp_path / "out", env={"TMPDIR": str(scratch)},
+                    prefix=honouring_write_bits())
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["pass_rate"]) == (2, 2, 100), run.findings
+    assert measured_files(tmp_path / "out") == {"visits.py"}  # relative to the submission, not to the copy
+    assert metrics["line_coverage"] == 100
+    assert snapshot(submission) == before
+    assert list(scratch.iterdir()) == []
 
 
 def test_a_unittest_module_that_does_not_import_is_no_test_that_ran(tmp_path: Path) -> None:
