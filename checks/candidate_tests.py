@@ -7,14 +7,17 @@ Evidence for testing. Runs in the CANDIDATE's environment (its interpreter has p
 The runner comes from the project's own files (`checks.runner_choice`, decision order in its docstring):
 pytest (pytest-django with `--ds <settings from manage.py>` when the configuration names none), Django's
 `manage.py test`, or `unittest` discovery. Every runner runs under coverage with the grader's rcfile, in
-the (read-only) submission (or the directory of its manage.py), with no cache, no bytecode and the coverage
-data in a temp dir:
+a throwaway writable copy of the submission in a temp dir (`<copy>`, see `writable_copy`: tests that keep a
+SQLite file or anything else in the repository work as on the author's machine, and the read-only
+submission is never written), from its root (or the directory of its manage.py), with no cache, no
+bytecode and the coverage data in the same temp dir, all removed afterwards:
 
-    python -m coverage run --rcfile <checks/config/coveragerc> --branch --data-file <tmp> --source <submission>
+    python -m coverage run --rcfile <checks/config/coveragerc> --branch --data-file <tmp> --source <copy>
         --omit <test code, conftest, migrations, test settings, manage.py, virtualenvs>
-        -m pytest -q -p no:cacheprovider --junitxml <out>/junit.xml [--ds SETTINGS] <submission>
+        -m pytest -q -p no:cacheprovider --junitxml <out>/junit.xml [--ds SETTINGS] <copy>
       | <checks>/suite_shim.py django|unittest|pytest ...     (run by path: checks/ is not on sys.path)
-    python -m coverage json --rcfile ... --data-file <tmp> -o <out>/coverage.json   (the files measured, kept)
+    python -m coverage json --rcfile ... --data-file <tmp> -o <out>/coverage.json   (run in <copy>: the
+        files measured, relative to the submission, kept)
 
 pytest's outcomes come from its JUnit XML; `manage.py test` and unittest outcomes from the JSON the shim
 writes (one record per test, with file:line of a failure). The runner used is `tools["runner"]` and an
