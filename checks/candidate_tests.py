@@ -417,7 +417,6 @@ def _copy_file(source: Path, target: Path, budget: int) -> int:
     return info.st_size
 
 
-
 def candidate_env() -> dict[str, str]:
     """The sandbox's environment for the candidate's suite, minus the grader's own paths and tool settings."""
     env = {name: value for name, value in os.environ.items()

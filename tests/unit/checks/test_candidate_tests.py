@@ -7,10 +7,15 @@ tests/network/checks/test_candidate_tests.py.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from checks import candidate_tests
 from checks.candidate_tests import INNER_TIMEOUT_S, read_junit
 from grader.checks.registry import CANDIDATE_TESTS
 from grader.checks.spec import CheckContext
@@ -203,6 +208,30 @@ def test_tests_that_write_into_the_repository_run_in_a_writable_copy(
     assert metrics["line_coverage"] == 100
     assert snapshot(submission) == before
     assert list(scratch.iterdir()) == []
+
+
+def test_the_writable_copy_copies_small_files_links_big_ones_and_keeps_links(
+    tmp_path: Path, readonly: Callable[[Path], Path], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = tmp_path / "source"
+    (source / "pkg").mkdir(parents=True)
+    (source / "pkg" / "small.py").write_text("X = 1\n")
+    (source / "pkg" / "big.sqlite3").write_bytes(b"x" * 64)
+    (source / "pkg" / "alias.py").symlink_to("small.py")
+    (source / "pkg_link").symlink_to("pkg")
+    submission = readonly(source)
+    monkeypatch.setattr(candidate_tests, "MAX_COPIED_FILE_BYTES", 32)
+    with candidate_tests.scratch_dir() as scratch:
+        copy = candidate_tests.writable_copy(submission, scratch / "copy")
+        small, big = copy / "pkg" / "small.py", copy / "pkg" / "big.sqlite3"
+        assert not small.is_symlink() and small.read_text() == "X = 1\n" and small.stat().st_mode & stat.S_IWUSR
+        assert big.is_symlink() and big.resolve() == submission / "pkg" / "big.sqlite3"  # over the size: linked
+        assert os.readlink(copy / "pkg" / "alias.py") == "small.py" and os.readlink(copy / "pkg_link") == "pkg"
+        (copy / "pkg" / "new.db").write_text("written")  # folders are the copy's own
+        (copy / "pkg").chmod(0o500)  # what a suite may leave behind
+    assert not scratch.exists()
+    assert sorted(path.name for path in submission.rglob("*")) == ["alias.py", "big.sqlite3", "pkg", "pkg_link",
+                                                                   "small.py"]
 
 
 def test_a_unittest_module_that_does_not_import_is_no_test_that_ran(tmp_path: Path) -> None:
