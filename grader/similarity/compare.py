@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from grader.models import SimilaritySettings
 from grader.similarity.fingerprint import Fingerprint
@@ -36,6 +36,7 @@ class Entry:
     name: str
     prints: SubmissionPrints
     reference: bool = False
+    root: Path | None = None  # its files as text, for the side-by-side pages (None: no longer available)
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class Comparison:
     removed_starter: int
     removed_common: int
     boilerplate_files: dict[str, list[str]] = field(default_factory=dict)
+    roots: dict[str, Path] = field(default_factory=dict)
 
     def flagged(self) -> list[Pair]:
         """The pairs over the threshold."""
@@ -137,6 +139,7 @@ def compare(entries: Sequence[Entry], settings: SimilaritySettings, starter: fro
         settings=settings, pairs=pairs, evidence={e.name: len(ev) for e, ev in zip(entries, evidence, strict=True)},
         references=frozenset(e.name for e in entries if e.reference), removed_starter=removed_starter,
         removed_common=len(common), boilerplate_files=boilerplate,
+        roots={e.name: e.root for e in entries if e.root is not None},
     )
 
 
