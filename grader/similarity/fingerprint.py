@@ -9,11 +9,11 @@ match of at least `k + window - 1` tokens is found, with a few fingerprints per 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import keyword
 import os
 import tokenize
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,14 +88,26 @@ _FSTRING_PARTS = frozenset(
 )
 
 
+_MODULUS = (1 << 61) - 1  # a Mersenne prime: k-gram hashes are polynomials in the tokens' codes modulo it
+_BASE = 1_000_003
+
+
 def kgram_hashes(tokens: list[Token], k: int) -> list[Fingerprint]:
-    """A stable 64-bit hash of every run of `k` tokens, with the lines the run spans."""
-    texts = [token.text for token in tokens]
-    grams: list[Fingerprint] = []
-    for start in range(len(tokens) - k + 1):
-        digest = hashlib.blake2b("\x1f".join(texts[start:start + k]).encode(), digest_size=8).digest()
-        grams.append(Fingerprint(int.from_bytes(digest, "big") >> 1, tokens[start].start_line,
-                                 tokens[start + k - 1].end_line))
+    """A stable hash of every run of `k` tokens (a rolling Rabin-Karp hash), with the lines the run spans.
+
+    Each token's code is its text's CRC-32, so the hashes are the same in every process and every run.
+    """
+    if len(tokens) < k:
+        return []
+    codes = [zlib.crc32(token.text.encode()) + 1 for token in tokens]
+    top = pow(_BASE, k - 1, _MODULUS)
+    value = 0
+    for code in codes[:k]:
+        value = (value * _BASE + code) % _MODULUS
+    grams = [Fingerprint(value, tokens[0].start_line, tokens[k - 1].end_line)]
+    for start in range(1, len(tokens) - k + 1):
+        value = ((value - codes[start - 1] * top) * _BASE + codes[start + k - 1]) % _MODULUS
+        grams.append(Fingerprint(value, tokens[start].start_line, tokens[start + k - 1].end_line))
     return grams
 
 

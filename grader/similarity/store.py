@@ -16,7 +16,7 @@ from grader.paths import cache_dir
 from grader.similarity.fingerprint import Fingerprint, fingerprint_tree
 
 FINGERPRINTS_FILE = "fingerprints.json"
-FORMAT_VERSION = 1  # bump when tokens, hashing or winnowing change: old files are then recomputed or ignored
+FORMAT_VERSION = 2  # bump when tokens, hashing or winnowing change: old files are then recomputed or ignored
 
 
 @dataclass(frozen=True)
