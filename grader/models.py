@@ -197,7 +197,7 @@ class Practices(Strict):
 
 
 class SimilaritySettings(Strict):
-    """`[similarity]`: how submissions of a cohort are compared (docs/similarity.md). A reason to look, not a verdict."""
+    """`[similarity]`: how a cohort's submissions are compared (docs/similarity.md): a reason to look, not a verdict."""
 
     threshold: float = Field(0.5, gt=0, le=1, description="A pair is flagged when either one has this share of "
                              "its own code (fingerprints) found in the other.")

@@ -2,7 +2,7 @@
 
 The rooms: `console` (consoles, exit codes, one-line errors, progress, --debug/-v/-q), `base` (the `grader`
 group and the options several commands share), then one module per group of commands: `grading` (grade,
-check, report, schema), `sandbox` (sandbox and cache) and `challenges` (challenge) and `similarity` (similarity). The entry point is
+check, report, schema), `sandbox` (sandbox and cache), `challenges` (challenge) and `similarity`. The entry point is
 `grader.cli:main`.
 """
 

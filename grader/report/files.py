@@ -14,7 +14,6 @@ from grader.models import (
 )
 from grader.outdir import write_atomically
 from grader.report.facts import AUDIENCES, Audience, ReportError, redact_for_candidate, unique_dir_names
-from grader.similarity.cohort import read_similarity
 from grader.report.render import (
     render_candidate_html,
     render_cohort_html,
@@ -24,6 +23,7 @@ from grader.report.render import (
 )
 from grader.report.similarity_pages import cohort_section, similar_to
 from grader.results import ResultFileError, find_result_files, load_result, result_json, write_result
+from grader.similarity.cohort import read_similarity
 
 FORMATS: tuple[str, ...] = ("html", "json", "md", "junit")
 DEFAULT_FORMATS: tuple[str, ...] = ("json", "html")

@@ -103,7 +103,8 @@ def is_boilerplate(path: str, files: Iterable[str], extra: Sequence[str] = ()) -
     return False
 
 
-def evidence_of(entry: Entry, excluded: frozenset[int], extra_globs: Sequence[str]) -> tuple[list[Occurrence], list[str]]:
+def evidence_of(entry: Entry, excluded: frozenset[int],
+                extra_globs: Sequence[str]) -> tuple[list[Occurrence], list[str]]:
     """The entry's fingerprints that count as evidence, and the boilerplate files it held."""
     kept: list[Occurrence] = []
     boilerplate: list[str] = []
@@ -115,7 +116,8 @@ def evidence_of(entry: Entry, excluded: frozenset[int], extra_globs: Sequence[st
     return kept, boilerplate
 
 
-def compare(entries: Sequence[Entry], settings: SimilaritySettings, starter: frozenset[int] = frozenset()) -> Comparison:
+def compare(entries: Sequence[Entry], settings: SimilaritySettings,
+            starter: frozenset[int] = frozenset()) -> Comparison:
     """Compare every submission with every other one (and with the reference corpus) through an inverted index."""
     evidence: list[list[Occurrence]] = []
     boilerplate: dict[str, list[str]] = {}

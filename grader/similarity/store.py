@@ -6,6 +6,7 @@ grading copies them beside its result, so `grader similarity OUT` re-compares a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,10 +67,9 @@ def cached_fingerprints(snapshot: Path, content_hash: str, k: int, window: int) 
         if stored is not None:
             return stored
     prints = compute_prints(snapshot, k, window)
-    try:
+    # A full store or a concurrent grading of the same content: the grading goes on without the stored copy.
+    with contextlib.suppress(OSError):
         write_atomically(path, prints_json(prints))
-    except OSError:  # a full store or a concurrent grading of the same content: the grading goes on without it
-        pass
     return prints
 
 

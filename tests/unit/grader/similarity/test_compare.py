@@ -10,8 +10,8 @@ import pytest
 
 from grader.challenge import load_challenge, starter_dir
 from grader.models import SimilaritySettings
-from grader.similarity.compare import Comparison, Entry, compare, is_boilerplate, merge_ranges, shared_counts
 from grader.similarity.cohort import starter_hashes
+from grader.similarity.compare import Comparison, Entry, Pair, compare, is_boilerplate, merge_ranges, shared_counts
 from grader.similarity.store import compute_prints
 from tests.conftest import REPO_ROOT
 
@@ -23,7 +23,7 @@ def entry(path: Path, name: str | None = None, reference: bool = False) -> Entry
     return Entry(name or path.name, compute_prints(path, DEFAULTS.k, DEFAULTS.window), reference, path)
 
 
-def pair_of(comparison: Comparison, a: str, b: str):  # type: ignore[no-untyped-def]
+def pair_of(comparison: Comparison, a: str, b: str) -> Pair | None:
     found = [p for p in comparison.pairs if {p.a, p.b} == {a, b}]
     return found[0] if found else None
 
@@ -35,7 +35,8 @@ def test_a_renamed_and_reordered_copy_is_flagged() -> None:
     assert pair is not None and pair.flagged
     assert min(pair.score_a, pair.score_b) > 0.7
     assert "loans.py" in pair.matches_a and "circulation.py" in pair.matches_b
-    assert pair_of(comparison, "original", "unrelated") is None or not pair_of(comparison, "original", "unrelated").flagged
+    other = pair_of(comparison, "original", "unrelated")
+    assert other is None or not other.flagged
     assert comparison.clusters() == [["original", "renamed"]]
 
 
@@ -46,8 +47,8 @@ def test_unrelated_submissions_are_not_flagged() -> None:
 
 def test_work_on_the_same_starter_is_not_flagged_because_of_the_starter() -> None:
     entries = [entry(FIXTURES / "from_starter_a"), entry(FIXTURES / "from_starter_b")]
-    starter = frozenset(fp.hash for fps in compute_prints(FIXTURES / "starter", DEFAULTS.k, DEFAULTS.window).files.values()
-                        for fp in fps)
+    given = compute_prints(FIXTURES / "starter", DEFAULTS.k, DEFAULTS.window)
+    starter = frozenset(fp.hash for fps in given.files.values() for fp in fps)
     assert compare(entries, DEFAULTS, starter).flagged() == []
     assert compare(entries, DEFAULTS).flagged() != []  # without the starter set aside they would be: the fixture bites
 
