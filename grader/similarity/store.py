@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ def cached_fingerprints(snapshot: Path, content_hash: str, k: int, window: int) 
     if path.is_file():
         stored = parse_prints(path.read_text(encoding="utf-8"))
         if stored is not None:
+            with contextlib.suppress(OSError):
+                os.utime(path)  # last use, for `grader cache prune`
             return stored
     prints = compute_prints(snapshot, k, window)
     # A full store or a concurrent grading of the same content: the grading goes on without the stored copy.
