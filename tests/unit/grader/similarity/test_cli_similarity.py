@@ -6,6 +6,10 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
+from grader.challenge import load_challenge
+from grader.cli.grading import compare_cohort
 from grader.results import write_result
 from grader.similarity.store import compute_prints, write_prints
 from tests.factories import graded_result
@@ -76,3 +80,12 @@ def test_missing_fingerprints_and_snapshot_leave_a_submission_out(tmp_path: Path
     assert "unrelated" in proc.stderr and "grade it again" in proc.stderr
     data = json.loads((out / "similarity.json").read_text())
     assert [s["name"] for s in data["submissions"]] == ["original", "renamed"]
+
+
+def test_grade_compares_a_cohort_after_grading_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, cache = build_out(tmp_path)
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(cache))
+    compare_cohort(out, load_challenge("hello-api"))  # what `grade` runs after more than one grading
+    data = json.loads((out / "similarity.json").read_text())
+    assert [(p["a"], p["b"]) for p in data["pairs"] if p["flagged"]] == [("original", "renamed")]
+    assert (out / data["pairs"][0]["page"]).is_file()

@@ -3,7 +3,9 @@ bundled orders-api solutions, with the default settings of `[similarity]`."""
 
 from __future__ import annotations
 
+import keyword
 import shutil
+import tokenize
 from pathlib import Path
 
 import pytest
@@ -134,3 +136,25 @@ def test_orders_api_starter_copies_are_not_flagged(tmp_path: Path) -> None:
         extras.append(entry(tmp_path / name))
     pair = pair_of(orders_api_comparison(extras), "starter-a", "starter-b")
     assert pair is None or not pair.flagged
+
+
+def renamed_copy(source: Path, target: Path) -> None:
+    """Every Python file of `source` with each identifier renamed (consistently, across files) into `target`."""
+    mapping: dict[str, str] = {}
+    for path in source.rglob("*.py"):
+        tokens = []
+        with path.open(encoding="utf-8") as handle:
+            for tok in tokenize.generate_tokens(handle.readline):
+                if tok.type == tokenize.NAME and not keyword.iskeyword(tok.string):
+                    tok = tok._replace(string=mapping.setdefault(tok.string, f"n{len(mapping)}_{tok.string[::-1]}"))
+                tokens.append(tok)
+        copy = target / path.relative_to(source)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(tokenize.untokenize(tokens), encoding="utf-8")
+
+
+def test_orders_api_reference_with_every_identifier_renamed_is_flagged(tmp_path: Path) -> None:
+    challenge = load_challenge("orders-api")
+    renamed_copy(Path(challenge.root) / "solutions" / "flask", tmp_path / "renamed-flask")
+    pair = pair_of(orders_api_comparison([entry(tmp_path / "renamed-flask")]), "flask", "renamed-flask")
+    assert pair is not None and pair.flagged and min(pair.score_a, pair.score_b) > 0.9
