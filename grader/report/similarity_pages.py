@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.outdir import write_atomically
-from grader.similarity.cohort import pair_page
+from grader.similarity.cohort import PAGES_DIR, pair_page
 from grader.similarity.compare import Comparison, Pair
 
 MAX_LINES = 1500  # per file on a pair page: enough for any hand-written module, a bound for a generated one
@@ -42,6 +42,8 @@ def write_similarity_pages(out_dir: Path, comparison: Comparison) -> list[Path]:
     from grader.report.render import environment
 
     template = environment().get_template("similarity_pair.html")
+    for stale in (out_dir / PAGES_DIR).glob("pair-*.html"):  # an earlier comparison's: its numbers mean other pairs
+        stale.unlink()
     written = []
     for number, pair in enumerate(comparison.pairs):
         if pair.flagged:
@@ -89,7 +91,8 @@ def cohort_section(similarity: dict[str, Any] | None, names: set[str]) -> dict[s
         "compared": len(similarity.get("submissions", [])),
         "pairs": flagged[:TOP_PAIRS],
         "more": max(0, len(flagged) - TOP_PAIRS),
-        "clusters": [group for group in similarity.get("clusters", []) if len(group) > 2 or len(flagged) > 1],
+        # Groups say more than the table only when some submission is in more than one pair.
+        "clusters": similarity.get("clusters", []) if len(flagged) > 1 else [],
     }
 
 

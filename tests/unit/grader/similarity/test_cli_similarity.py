@@ -89,3 +89,13 @@ def test_grade_compares_a_cohort_after_grading_it(tmp_path: Path, monkeypatch: p
     data = json.loads((out / "similarity.json").read_text())
     assert [(p["a"], p["b"]) for p in data["pairs"] if p["flagged"]] == [("original", "renamed")]
     assert (out / data["pairs"][0]["page"]).is_file()
+
+
+def test_a_new_comparison_removes_the_pages_of_the_last_one(tmp_path: Path) -> None:
+    out, cache = build_out(tmp_path)
+    stale = out / "similarity" / "pair-009.html"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("an earlier comparison's page")
+    proc = run_grader("similarity", str(out), cache=cache)
+    assert proc.returncode == 0, proc.stderr
+    assert not stale.exists() and (out / "similarity" / "pair-001.html").is_file()
