@@ -44,7 +44,9 @@ from grader.filelocks import file_lock, lock_is_free
 from grader.paths import cache_dir, cache_root
 
 WHEELSET_MARKER = ".grader-wheelset.json"  # written by grader.environments
-DISK_GROUPS = ("wheelsets", "files", "built", "uv", "venvs", "snapshots", "fingerprints", "mypy", "runs", "locks", "usage")
+DISK_GROUPS = (
+    "wheelsets", "files", "built", "uv", "venvs", "snapshots", "fingerprints", "mypy", "runs", "locks", "usage",
+)
 IMAGE_ROLES = ("env", "runner")
 DAY_S = 86_400.0
 RUNS_MIN_AGE_S = 3_600.0  # a younger scratch dir may belong to a grading running right now
