@@ -55,11 +55,18 @@ def test_work_on_the_same_starter_is_not_flagged_because_of_the_starter() -> Non
     assert compare(entries, DEFAULTS).flagged() != []  # without the starter set aside they would be: the fixture bites
 
 
-def test_projects_sharing_only_framework_boilerplate_are_not_flagged() -> None:
+def test_projects_sharing_only_framework_boilerplate_are_not_flagged(tmp_path: Path) -> None:
     comparison = compare([entry(FIXTURES / "django_a"), entry(FIXTURES / "django_b")], DEFAULTS)
     assert comparison.flagged() == []
     assert sorted(comparison.boilerplate_files["django_a"]) == [
         "app/migrations/0001_initial.py", "manage.py", "site_cfg/settings.py", "site_cfg/wsgi.py"]
+    # The same files under names that are not boilerplate would be flagged: the fixture bites.
+    for name in ("django_a", "django_b"):
+        for path in (FIXTURES / name).rglob("*.py"):
+            copy = tmp_path / name / path.relative_to(FIXTURES / name).as_posix().replace("/", "_")
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(path.read_text())
+    assert compare([entry(tmp_path / "django_a"), entry(tmp_path / "django_b")], DEFAULTS).flagged() != []
 
 
 @pytest.mark.parametrize(("path", "boilerplate"), [
@@ -126,6 +133,8 @@ def test_orders_api_flawed_solutions_are_flagged_against_their_reference(flawed:
 
 
 def test_orders_api_starter_copies_are_not_flagged(tmp_path: Path) -> None:
+    # The bundled starter is 20 lines (7 fingerprints, under min_matches), so this case holds even without the
+    # starter set aside; test_work_on_the_same_starter_is_not_flagged_because_of_the_starter is the one that bites.
     challenge = load_challenge("orders-api")
     extras = []
     for name, addition in (("starter-a", "def ping():\n    return {'ok': True}\n"),
