@@ -116,6 +116,8 @@ def grade(
         fail(escape(str(batch.output_error)), EXIT_USAGE)
     finished = [item for item in batch.items if item.result is not None]
     results = [item.result for item in finished if item.result is not None]
+    if len(finished) > 1:
+        compare_cohort(out_dir, challenge)
     write_grade_reports([out_dir / item.name for item in finished], out_dir, formats, survey.skipped)
     record_cohort(out_dir, survey)
     append_step_summary(results, skipped=survey.skipped)
@@ -125,6 +127,20 @@ def grade(
     if errored:
         fail(f"{errored} of {len(sources)} submission(s) could not be graded (see above)", EXIT_SOME_ERRORED)
     enforce_fail_under(results, fail_under)
+
+
+def compare_cohort(out_dir: Path, challenge: Challenge) -> None:
+    """After grading more than one submission: compare them (OUT/similarity.json and the pair pages)."""
+    from grader.report.similarity_pages import write_similarity_pages
+    from grader.similarity.cohort import compare_out_dir, write_similarity
+
+    comparison, _left_out = compare_out_dir(out_dir, challenge, challenge.similarity)
+    write_similarity(out_dir, comparison, _left_out)
+    write_similarity_pages(out_dir, comparison)
+    flagged = comparison.flagged()
+    if flagged:
+        progress(f"similarity: {len(flagged)} pair(s) share at least {challenge.similarity.threshold:.0%} of one "
+                 f"submission's code, worth a look side by side (OUT/similarity.json, index.html)")
 
 
 def show_skipped(survey: Survey) -> None:

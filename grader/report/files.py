@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from grader.cohort import SkippedEntry
 from grader.models import (
@@ -20,7 +21,9 @@ from grader.report.render import (
     render_junit,
     render_markdown,
 )
+from grader.report.similarity_pages import cohort_section, similar_to
 from grader.results import ResultFileError, find_result_files, load_result, result_json, write_result
+from grader.similarity.cohort import read_similarity
 
 FORMATS: tuple[str, ...] = ("html", "json", "md", "junit")
 DEFAULT_FORMATS: tuple[str, ...] = ("json", "html")
@@ -91,19 +94,24 @@ def write_reports(
     if audience not in AUDIENCES:
         raise ReportError(f"unknown audience {audience!r}; choose from {', '.join(AUDIENCES)}")
     names = unique_dir_names(results)
+    similarity = read_similarity(out_dir) if audience == "reviewer" else None  # names other candidates
     written: list[Path] = []
     for result, name in zip(results, names, strict=True):
-        written += _write_candidate(result, out_dir / name, chosen, audience)
+        similar = [{**link, "page": f"../{link['page']}" if link["page"] else None}
+                   for link in similar_to(similarity, name)]
+        written += _write_candidate(result, out_dir / name, chosen, audience, similar)
     if (len(results) > 1 or skipped) and audience == "reviewer":  # would show a candidate the others
-        written += _write_cohort(results, names, out_dir, chosen, skipped)
+        section = cohort_section(similarity, set(names))
+        written += _write_cohort(results, names, out_dir, chosen, skipped, section)
     return written
 
 
-def _write_candidate(result: GradeResult, directory: Path, formats: Sequence[str], audience: Audience) -> list[Path]:
+def _write_candidate(result: GradeResult, directory: Path, formats: Sequence[str], audience: Audience,
+                     similar: Sequence[dict[str, Any]] = ()) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     shown = redact_for_candidate(result) if audience == "candidate" else result
     renderers: dict[str, Callable[[], str]] = {
-        "html": lambda: render_candidate_html(result, audience),
+        "html": lambda: render_candidate_html(result, audience, similar),
         "md": lambda: render_markdown(result, audience),
         "junit": lambda: render_junit([shown]),
     }
@@ -124,11 +132,11 @@ def _write_json(result: GradeResult, shown: GradeResult, directory: Path, audien
 
 def _write_cohort(
     results: Sequence[GradeResult], names: Sequence[str], out_dir: Path, formats: Sequence[str],
-    skipped: Sequence[SkippedEntry] = (),
+    skipped: Sequence[SkippedEntry] = (), similarity: dict[str, Any] | None = None,
 ) -> list[Path]:
     links = [f"{name}/{REPORT_FILES['html']}" for name in names]
     renderers: dict[str, Callable[[], str]] = {
-        "html": lambda: render_cohort_html(results, links, skipped),
+        "html": lambda: render_cohort_html(results, links, skipped, similarity),
         "md": lambda: render_cohort_markdown(results, skipped),
         "junit": lambda: render_junit(results),
     }

@@ -65,22 +65,33 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 
-def render_candidate_html(result: GradeResult, audience: Audience = "reviewer") -> str:
-    """The candidate report: one self-contained HTML page (inline CSS and SVG, no script, no fetches)."""
+def render_candidate_html(result: GradeResult, audience: Audience = "reviewer",
+                          similar: Sequence[dict[str, Any]] = ()) -> str:
+    """The candidate report: one self-contained HTML page (inline CSS and SVG, no script, no fetches).
+
+    `similar`: the flagged pairs it is in (`similar_to`), linked for the reviewer only: the candidate
+    audience never sees another candidate's name.
+    """
     if audience not in AUDIENCES:
         raise ReportError(f"unknown audience {audience!r}; choose from {', '.join(AUDIENCES)}")
-    return environment().get_template("candidate.html").render(candidate_context(result, audience))
+    context = candidate_context(result, audience)
+    context["similar"] = list(similar) if audience == "reviewer" else []
+    return environment().get_template("candidate.html").render(context)
 
 
 def render_cohort_html(
-    results: Sequence[GradeResult], links: Sequence[str | None] = (), skipped: Sequence[SkippedEntry] = ()
+    results: Sequence[GradeResult], links: Sequence[str | None] = (), skipped: Sequence[SkippedEntry] = (),
+    similarity: dict[str, Any] | None = None,
 ) -> str:
     """The cohort page: leaderboard, score distribution, category heat map, errored submissions and the
     cohort folders' entries that were not graded (`skipped`).
 
-    `links[i]` is the relative address of `results[i]`'s own report (None for no link).
+    `links[i]` is the relative address of `results[i]`'s own report (None for no link); `similarity` is the
+    section made from OUT/similarity.json (`cohort_section`), or None.
     """
-    return environment().get_template("cohort.html").render(cohort_context(results, links, skipped))
+    context = cohort_context(results, links, skipped)
+    context["similarity"] = similarity
+    return environment().get_template("cohort.html").render(context)
 
 
 def render_markdown(results: GradeResult | Sequence[GradeResult], audience: Audience = "reviewer") -> str:
