@@ -298,13 +298,13 @@ def test_a_hidden_suite_that_hangs_is_killed(
 ) -> None:
     slow = tmp_path / "slow"
     slow.mkdir()
-    (slow / "test_slow.py").write_text("import time\n\n\ndef test_sleeps():\n    time.sleep(60)\n")
-    plan = make_plan(environment, tmp_path, snapshot, slow, test_timeout_s=1)
+    (slow / "test_slow.py").write_text("import time\n\n\ndef test_sleeps():\n    time.sleep(3600)\n")
+    # The limit must end the test, not pytest's start-up: 20 s is ten times pytest's start on an idle
+    # machine, so the plugin is running the test when the limit strikes even at a load average of 8.
+    plan = make_plan(environment, tmp_path, snapshot, slow, test_timeout_s=20)
 
-    started = time.monotonic()
     outcome = LocalSandbox().run(plan)
 
-    assert time.monotonic() - started < 10
     assert outcome.app.started
     # The plugin's report survives the kill: the unfinished test counts as failed, and the limit is named.
     assert outcome.runner_problem is None
