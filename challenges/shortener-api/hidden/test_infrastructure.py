@@ -1,0 +1,116 @@
+"""Production behaviour: an unreliable upstream (timeouts, retries, 503), shared state across restarts,
+an event loop the upstream cannot stall."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from _shortener import (
+    RATE_LIMIT,
+    api_key,
+    assert_json_error,
+    check_calls,
+    create_link,
+    retry_after_seconds,
+    safety,  # noqa: F401 - a fixture
+    unique_url,
+)
+from checks.upstream import FakeUpstream, UpstreamReply
+
+pytestmark = pytest.mark.category("infrastructure")
+
+SLOW_S = 5.0  # far beyond the app's SAFETY_TIMEOUT_S=1 from challenge.toml
+
+
+@pytest.mark.category("infrastructure", weight=2)
+def test_a_safety_answer_slower_than_the_timeout_is_retried(client: httpx.Client, safety: FakeUpstream) -> None:
+    safety.queue(UpstreamReply(200, {"safe": True}, delay_s=SLOW_S))
+    response = client.post("/v1/links", json={"url": unique_url()}, headers={"X-API-Key": api_key()},
+                           timeout=SLOW_S * 3)
+    calls = len(check_calls(safety))
+    assert response.status_code == 201, (
+        f"the safety service's first answer took {SLOW_S:g} s and the next was immediate, but POST /v1/links "
+        f"answered {response.status_code} after {calls} call(s): time out and retry")
+    assert calls >= 2, f"the app waited out a {SLOW_S:g} s answer instead of timing out and retrying ({calls} call)"
+
+
+@pytest.mark.category("infrastructure", weight=2)
+def test_safety_5xx_answers_are_retried(client: httpx.Client, safety: FakeUpstream) -> None:
+    safety.queue(UpstreamReply(500, {"error": "boom"}), UpstreamReply(502, {}))
+    response = client.post("/v1/links", json={"url": unique_url()}, headers={"X-API-Key": api_key()})
+    calls = len(check_calls(safety))
+    assert response.status_code == 201, (
+        f"the safety service answered 500, 502, then safe; POST /v1/links answered {response.status_code} "
+        f"after {calls} call(s): retry 5xx answers with backoff")
+    assert calls == 3, f"expected 3 calls (two failures, one verdict), saw {calls}"
+
+
+@pytest.mark.category("infrastructure", weight=2)
+def test_an_unavailable_safety_service_is_a_503_with_retry_after(client: httpx.Client, safety: FakeUpstream) -> None:
+    safety.responder = lambda call: UpstreamReply(503, {"error": "down"})
+    response = client.post("/v1/links", json={"url": unique_url()}, headers={"X-API-Key": api_key()},
+                           timeout=30.0)
+    calls = len(check_calls(safety))
+    assert_json_error(response, 503)
+    retry_after_seconds(response)
+    assert 2 <= calls <= 5, f"expected a few retries before giving up, saw {calls} call(s) to the safety service"
+
+
+@pytest.mark.category("infrastructure", weight=2)
+def test_a_verdict_is_cached_so_one_url_is_checked_once(client: httpx.Client, safety: FakeUpstream) -> None:
+    url = unique_url("popular")
+    create_link(client, url)
+    create_link(client, url)
+    calls = [call.json() for call in check_calls(safety)]
+    assert len(calls) == 1, f"two links for one URL made {len(calls)} safety calls ({calls!r}): cache verdicts in Redis"
+
+
+@pytest.mark.category("infrastructure", weight=2)
+def test_the_rate_limit_holds_across_a_restart(client: httpx.Client, safety: FakeUpstream, 
+                                            restart_app: Callable[[], None]) -> None:
+    key = api_key()
+    before = RATE_LIMIT // 2
+    for _ in range(before):
+        create_link(client, key=key)
+    restart_app()
+    for _ in range(RATE_LIMIT - before):
+        create_link(client, key=key)
+    response = client.post("/v1/links", json={"url": unique_url()}, headers={"X-API-Key": key})
+    assert response.status_code == 429, (
+        f"{RATE_LIMIT + 1} links within a minute with one key, across a restart, answered {response.status_code}: "
+        f"the rate limit lives in the process, so two replicas (or a restart) reset it; keep it in Redis")
+
+
+@pytest.mark.category("infrastructure", weight=2)
+def test_health_answers_while_a_safety_check_hangs(client: httpx.Client, safety: FakeUpstream, base_url: str) -> None:
+    safety.responder = lambda call: UpstreamReply(200, {"safe": True}, delay_s=SLOW_S)
+    finished = threading.Event()
+
+    def create_slowly() -> None:
+        with httpx.Client(base_url=base_url, timeout=60.0) as other:
+            try:
+                other.post("/v1/links", json={"url": unique_url()}, headers={"X-API-Key": api_key()})
+            except httpx.HTTPError:
+                pass
+        finished.set()
+
+    creator = threading.Thread(target=create_slowly, daemon=True)
+    creator.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not check_calls(safety) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert check_calls(safety), "the app never called the safety service"
+        health = client.get("/health", timeout=30.0)
+        stalled = finished.is_set()
+        assert health.status_code == 200, f"/health answered {health.status_code}"
+        assert not stalled, (
+            "/health answered only after the hanging safety check finished: the upstream call blocks the event "
+            "loop (use an async client, or a sync handler run in a thread)")
+    finally:
+        creator.join(60)
