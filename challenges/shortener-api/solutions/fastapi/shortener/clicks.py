@@ -23,7 +23,7 @@ logger = logging.getLogger("shortener.clicks")
 async def record_click(redis: Redis, link_id: int, at: datetime | None = None) -> None:
     """Queue one click (no database work in the request)."""
     day = (at or datetime.now(UTC)).date().isoformat()
-    await redis.rpush(QUEUE, json.dumps({"link_id": link_id, "day": day}))
+    await redis.rpush(QUEUE, json.dumps({"link_id": link_id, "day": day}))  # type: ignore[misc]  # redis-py's union type
 
 
 async def requeue_unfinished(redis: Redis) -> int:
@@ -36,7 +36,8 @@ async def requeue_unfinished(redis: Redis) -> int:
 
 async def take_batch(redis: Redis, wait_s: float) -> list[bytes]:
     """Move up to BATCH_SIZE clicks to the processing list, waiting up to `wait_s` for the first."""
-    first = await redis.blmove(QUEUE, PROCESSING, wait_s, "LEFT", "RIGHT")
+    first = await redis.blmove(QUEUE, PROCESSING, wait_s,  # type: ignore[arg-type]  # Redis takes fractional seconds
+                               "LEFT", "RIGHT")
     if first is None:
         return []
     batch = [first]
