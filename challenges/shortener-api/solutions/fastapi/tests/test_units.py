@@ -51,3 +51,10 @@ def test_json_log_lines_carry_extra_fields_and_the_request_id() -> None:
     assert line["message"] == "hello you"
     assert line["request_id"] == "rid-1"
     assert line["status"] == 200
+
+
+def test_settings_default_to_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in BASE.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("RATE_LIMIT_PER_MINUTE", raising=False)
+    assert load_settings().rate_limit_per_minute == 30
