@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 MAX_BODY_BYTES = 1_000_000
+MAX_HOLD_S = 120.0
 STOP_TIMEOUT_S = 5.0
 
 
@@ -46,13 +47,18 @@ class UpstreamCall:
 
 @dataclass(frozen=True)
 class UpstreamReply:
-    """What the fake upstream answers: `drop` closes the connection without an answer (after `delay_s`)."""
+    """What the fake upstream answers: `drop` closes the connection without an answer (after `delay_s`).
+
+    With `release`, the answer waits until the test sets that event (at most `delay_s`, or
+    MAX_HOLD_S when no delay is given): a hang the test ends itself, with no race against a clock.
+    """
 
     status: int = 200
     body: Any = field(default_factory=dict)  # sent as JSON
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    release: threading.Event | None = None
 
 
 Responder = Callable[[UpstreamCall], UpstreamReply]
@@ -148,7 +154,9 @@ def _handler_for(upstream: FakeUpstream) -> type[BaseHTTPRequestHandler]:
             call = UpstreamCall(self.command, self.path.split("?", 1)[0],
                                 {name.lower(): value for name, value in self.headers.items()}, body, time.monotonic())
             reply = upstream._answer(call)
-            if reply.delay_s > 0:
+            if reply.release is not None:
+                reply.release.wait(reply.delay_s or MAX_HOLD_S)
+            elif reply.delay_s > 0:
                 time.sleep(reply.delay_s)
             if reply.drop:
                 self.connection.shutdown(socket.SHUT_RDWR)
