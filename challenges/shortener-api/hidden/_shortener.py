@@ -1,19 +1,17 @@
 """What the hidden suite shares: the fake safety service, unique test data and polling for the stats.
 
 The app reaches the safety service at SAFETY_API_URL, which challenge.toml points at 127.0.0.1:18080 in the
-pod; the `safety` fixture serves that port for one test with the grader's `FakeUpstream` (checks.upstream),
-answering "safe" unless the test says otherwise, and records every call the app made.
+pod; the `safety` fixture (conftest.py) serves that port for one test with the grader's `FakeUpstream`
+(checks.upstream), answering "safe" unless the test says otherwise, and records every call the app made.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from checks.upstream import FakeUpstream, UpstreamCall, UpstreamReply
 
@@ -35,14 +33,6 @@ def unsafe_reply(call: UpstreamCall) -> UpstreamReply:
     body = call.json()
     url = body.get("url") if isinstance(body, dict) else None
     return UpstreamReply(200, {"url": url, "safe": False})
-
-
-@pytest.fixture
-def safety(fake_upstream: Callable[[int], FakeUpstream]) -> Iterator[FakeUpstream]:
-    """The fake safety service for this test, answering "safe" until the test changes `responder`."""
-    upstream = fake_upstream(SAFETY_PORT)
-    upstream.responder = safe_reply
-    yield upstream
 
 
 def api_key() -> str:

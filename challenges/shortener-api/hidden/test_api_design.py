@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from _shortener import (
     RATE_LIMIT,
     api_key,
@@ -14,10 +13,10 @@ from _shortener import (
     check_calls,
     create_link,
     retry_after_seconds,
-    safety,  # noqa: F401 - a fixture
     unique_url,
     unsafe_reply,
 )
+
 from checks.upstream import FakeUpstream
 
 pytestmark = pytest.mark.category("api_design")
@@ -70,7 +69,7 @@ def test_the_rate_limit_answers_429_with_retry_after_per_key(client: httpx.Clien
     key = api_key()
     for number in range(1, RATE_LIMIT + 1):
         response = client.post("/v1/links", json={"url": unique_url()}, headers={"X-API-Key": key})
-        assert response.status_code == 201, f"link {number} of {RATE_LIMIT} allowed per minute got {response.status_code}"
+        assert response.status_code == 201, f"link {number} of {RATE_LIMIT} per minute: {response.status_code}"
     refused = client.post("/v1/links", json={"url": unique_url()}, headers={"X-API-Key": key})
     assert_json_error(refused, 429)
     retry_after_seconds(refused)

@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-
 from _shortener import (
     create_link,
-    safety,  # noqa: F401 - a fixture
     stats,
     wait_for_total,
 )
+
 from checks.services_access import GraderDatabase
 from checks.upstream import FakeUpstream
 

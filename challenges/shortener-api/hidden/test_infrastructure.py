@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-
 from _shortener import (
     RATE_LIMIT,
     api_key,
@@ -18,9 +17,9 @@ from _shortener import (
     check_calls,
     create_link,
     retry_after_seconds,
-    safety,  # noqa: F401 - a fixture
     unique_url,
 )
+
 from checks.upstream import FakeUpstream, UpstreamReply
 
 pytestmark = pytest.mark.category("infrastructure")
@@ -73,7 +72,7 @@ def test_a_verdict_is_cached_so_one_url_is_checked_once(client: httpx.Client, sa
 
 
 @pytest.mark.category("infrastructure", weight=2)
-def test_the_rate_limit_holds_across_a_restart(client: httpx.Client, safety: FakeUpstream, 
+def test_the_rate_limit_holds_across_a_restart(client: httpx.Client, safety: FakeUpstream,
                                             restart_app: Callable[[], None]) -> None:
     key = api_key()
     before = RATE_LIMIT // 2
@@ -114,3 +113,50 @@ def test_health_answers_while_a_safety_check_hangs(client: httpx.Client, safety:
     finally:
         hang.set()
         creator.join(60)
+
+
+def _refuses_connections(base_url: str) -> bool:
+    """True once the app stopped listening (it got its stop signal), judged by a fresh connection."""
+    try:
+        with httpx.Client(base_url=base_url, timeout=2.0) as fresh:
+            fresh.get("/health")
+    except httpx.TransportError:
+        return True
+    return False
+
+
+@pytest.mark.category("infrastructure", weight=2)
+def test_a_request_in_flight_finishes_when_the_app_is_stopped(
+        client: httpx.Client, safety: FakeUpstream, base_url: str, restart_app: Callable[[], None]) -> None:
+    hang = threading.Event()  # the first safety check waits until the app has been told to stop
+    safety.queue(UpstreamReply(200, {"safe": True}, release=hang))
+    outcome: list[str] = []
+
+    def create() -> None:
+        with httpx.Client(base_url=base_url, timeout=60.0) as other:
+            try:
+                outcome.append(str(other.post("/v1/links", json={"url": unique_url()},
+                                              headers={"X-API-Key": api_key()}).status_code))
+            except httpx.TransportError as exc:
+                outcome.append(type(exc).__name__)
+
+    creator = threading.Thread(target=create, daemon=True)
+    creator.start()
+    restarter = threading.Thread(target=restart_app, daemon=True)
+    try:
+        deadline = time.monotonic() + 10
+        while not check_calls(safety) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert check_calls(safety), "the app never called the safety service"
+        restarter.start()  # SIGTERM now, SIGKILL after the grader's grace period
+        deadline = time.monotonic() + 30
+        while not _refuses_connections(base_url) and not outcome and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        hang.set()
+        creator.join(60)
+        if restarter.is_alive() or restarter.ident is not None:
+            restarter.join(120)
+    assert outcome == ["201"], (
+        f"a POST /v1/links in flight when the app got SIGTERM ended as {outcome or ['no answer']}: finish "
+        "in-flight requests before exiting (exec the server from the start command so it receives the signal)")

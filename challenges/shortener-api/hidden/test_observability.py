@@ -15,14 +15,15 @@ pytestmark = pytest.mark.category("observability")
 def test_a_request_id_is_echoed(client: httpx.Client) -> None:
     sent = f"req-{uuid.uuid4().hex}"
     response = client.get("/health", headers={"X-Request-ID": sent})
-    assert response.headers.get("x-request-id") == sent, f"X-Request-ID {sent!r} came back as {response.headers.get('x-request-id')!r}"
+    echoed = response.headers.get("x-request-id")
+    assert echoed == sent, f"X-Request-ID {sent!r} came back as {echoed!r}"
 
 
 @pytest.mark.parametrize("path", ["/health", "/doesNotExist42"])
 def test_a_request_id_is_generated_when_absent(client: httpx.Client, path: str) -> None:
     first = client.get(path).headers.get("x-request-id")
     second = client.get(path).headers.get("x-request-id")
-    assert first and second and first != second, f"GET {path} needs a fresh X-Request-ID each time: {first!r}, {second!r}"
+    assert first and second and first != second, f"GET {path} needs a fresh X-Request-ID: {first!r}, {second!r}"
 
 
 @pytest.mark.category("observability", weight=2)

@@ -6,13 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-
 from _shortener import (
     api_key,
     create_link,
-    safety,  # noqa: F401 - a fixture
     wait_for_total,
 )
+
 from checks.upstream import FakeUpstream
 
 pytestmark = pytest.mark.category("python_fundamentals")
