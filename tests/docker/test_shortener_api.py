@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker]
 # What each flawed solution's report must say it observed (a substring of a deduction's reason).
 OBSERVED = {
     "flawed-sync-clicks": ["did not answer while the grader blocked writes", "waited on a database write"],
-    "flawed-naive-upstream": ["made 2 safety calls", "/health did not answer", "answered 201: the rate limit lives in the process"],
+    "flawed-naive-upstream": ["made 2 safety calls", "/health did not answer",
+                              "answered 201: the rate limit lives in the process", "when the app got SIGTERM"],
 }
 
 
