@@ -128,8 +128,8 @@ def _refuses_connections(base_url: str) -> bool:
 @pytest.mark.category("infrastructure", weight=2)
 def test_a_request_in_flight_finishes_when_the_app_is_stopped(
         client: httpx.Client, safety: FakeUpstream, base_url: str, restart_app: Callable[[], None]) -> None:
-    hang = threading.Event()  # the first safety check waits until the app has been told to stop
-    safety.queue(UpstreamReply(200, {"safe": True}, release=hang))
+    hang = threading.Event()  # every safety check waits until the app has been told to stop
+    safety.responder = lambda call: UpstreamReply(200, {"safe": True}, release=hang)
     outcome: list[str] = []
 
     def create() -> None:
@@ -157,6 +157,8 @@ def test_a_request_in_flight_finishes_when_the_app_is_stopped(
         creator.join(60)
         if restarter.is_alive() or restarter.ident is not None:
             restarter.join(120)
-    assert outcome == ["201"], (
+    # Any HTTP answer (201, or 503 if the app's own retries ran out first) means the request was finished;
+    # a transport error means the process died under it.
+    assert len(outcome) == 1 and outcome[0].isdigit(), (
         f"a POST /v1/links in flight when the app got SIGTERM ended as {outcome or ['no answer']}: finish "
         "in-flight requests before exiting (exec the server from the start command so it receives the signal)")

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+
 from psycopg_pool import ConnectionPool
 
 from linkshort.config import database_url
 
 QUEUE_NAME = "clicks"
-_pool: ConnectionPool | None = None
 
 
+@functools.cache
 def _database() -> ConnectionPool:
     """One small pool per worker process, opened at its first job."""
-    global _pool
-    if _pool is None:
-        _pool = ConnectionPool(database_url(), min_size=1, max_size=2, open=True)
-    return _pool
+    return ConnectionPool(database_url(), min_size=1, max_size=2, open=True)
 
 
 def record_click(link_id: int, day: str) -> None:

@@ -16,6 +16,7 @@ BASE = {"DATABASE_URL": "postgresql://db", "REDIS_URL": "redis://r", "SAFETY_API
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {**BASE, "SAFETY_TIMEOUT_S": "1.5"}.items():
         monkeypatch.setenv(name, value)
+    monkeypatch.delenv("RATE_LIMIT_PER_MINUTE", raising=False)
     settings = load_settings()
     assert (settings.safety_api_url, settings.safety_timeout_s, settings.rate_limit_per_minute) == ("http://s", 1.5, 30)
 
