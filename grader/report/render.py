@@ -12,6 +12,7 @@ from typing import Any, Literal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from grader.cohort import SkippedEntry
+from grader.losses import plain_text
 from grader.models import (
     CheckResult,
     CheckStatus,
@@ -61,7 +62,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "num": fmt_number, "seconds": fmt_seconds, "when": fmt_when, "category": category_title, "heat": heat_color,
     "heat_bar": bar_color, "clip": clip, "one_line": one_line, "xml_text": xml_text, "md": md_text,
     "md_code": md_code, "app_problem": app_problem, "where": location, "metric": metric_label, "href": href_path,
-    "not_run": not_run_reason,
+    "not_run": not_run_reason, "plain": lambda deduction: plain_text(deduction)[0],
+    "advice": lambda deduction: plain_text(deduction)[1],
 }
 
 

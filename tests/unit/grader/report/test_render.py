@@ -226,8 +226,9 @@ def test_markdown_summary_for_one_result() -> None:
     assert "| Category | Weight | Score |" in markdown
     assert "| API design | 20% | 50 |" in markdown
     assert "| Infrastructure | 15% | not evaluated |" in markdown
-    assert "**Top deductions**" in markdown
-    assert "\N{MINUS SIGN}3.5 · Python fundamentals · `typecheck.errors_per_100_lines`" in markdown
+    assert "**Where points were lost** (points of the overall 100)" in markdown
+    # 3.5 of the category's 18 check points, weight 20 of the 75 evaluated: 5.19 points of the overall score
+    assert "\N{MINUS SIGN}5.19 · Python fundamentals · mypy --strict finds 4 type errors per 100 lines" in markdown
     assert len(markdown.splitlines()) < 40
 
 
