@@ -94,7 +94,7 @@ PLAIN: dict[str, tuple[str, str]] = {
                                      "configure logging at startup (logging.basicConfig or dictConfig)"),
 }
 NO_TESTS = ("No tests of its own", "write tests for the main behaviours with the framework's test client")
-SUITE_ADVICE = "make the listed behaviours work as the assignment describes"
+SUITE_ADVICE = "make these behaviours work as the assignment describes (the public tests show how they are checked)"
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ class Loss:
     points: float  # of the overall 100
     title: str  # what is wrong, in plain language
     advice: str  # what to do
+    summary: str = ""  # the title without test names (`3 of 10 API design behaviours fail`), for the candidate
     where: str = ""  # file:line of the first piece of evidence
     detail: str = ""  # the rule's formula and measured value, for a details row
     deductions: tuple[Deduction, ...] = ()
@@ -257,6 +258,7 @@ def _suite_loss(check: CheckResult, factor: float) -> Loss | None:
     title = f"{len(failed)} of {run} {category_title(check.category)} behaviours fail: {named}{more}"
     points = round(sum(costs.values()) * factor, 2)
     return Loss(category=check.category, rule=SUITE_RULE + check.category, points=points, title=title,
+                summary=f"{len(failed)} of {run} {category_title(check.category)} behaviours fail",
                 advice=SUITE_ADVICE, detail=check.summary, deductions=tuple(check.deductions),
                 behaviours=behaviours)
 

@@ -215,7 +215,8 @@ def write_grade_reports(
 )
 @click.option(
     "--audience", type=click.Choice(["reviewer", "candidate"]), default="reviewer", show_default=True,
-    help="candidate: per-category totals only, no hidden-test names, messages, code or logs.",
+    help="candidate: hidden tests as per-category totals (no names, messages, code or logs); static "
+         "findings with file:line and what to do.",
 )
 @friendly_errors
 def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], audience: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.losses import TOP_LOSSES, Loss, overall_factors, rank_losses
+from grader.losses import TOP_LOSSES, Loss, overall_factors, plain_text, rank_losses
 from grader.models import (
     CATEGORY_IDS,
     HIDDEN_SUITE,
@@ -110,6 +110,7 @@ class FindingGroup:
     check: CheckResult
     findings: list[Finding]
     hidden_count: int
+    advice: list[str] = field(default_factory=list)  # what to do about each finding, in order
 
 
 def finding_groups(result: GradeResult) -> list[FindingGroup]:
@@ -120,11 +121,29 @@ def finding_groups(result: GradeResult) -> list[FindingGroup]:
             continue
         ordered = sorted(check.findings, key=_finding_rank)
         shown = ordered[:MAX_FINDINGS_SHOWN]
-        groups.append(FindingGroup(check, shown, len(ordered) - len(shown)))
+        advice = [finding_advice(check, finding) for finding in shown]
+        groups.append(FindingGroup(check, shown, len(ordered) - len(shown), advice))
     return sorted(groups, key=lambda group: _hotspot_rank(group.check.id))
 
 
 HOTSPOT_ORDER = ("complexity", "typecheck", "lint", "practices")
+
+# What to do about a finding no deduction explains, by the check that reported it.
+CHECK_ADVICE = {
+    "typecheck": "fix the type error or add the missing annotation (`mypy --strict` shows it)",
+    "lint": "rewrite the line as the message says (the linter's rule is named)",
+    "complexity": "split the function into smaller ones with one job each",
+    "practices": "see the message",
+    "candidate_tests": "see the message",
+}
+
+
+def finding_advice(check: CheckResult, finding: Finding) -> str:
+    """What to do about a finding: the advice of the deduction it is evidence for, else its check's."""
+    for deduction in check.deductions:
+        if finding in deduction.evidence:
+            return plain_text(deduction)[1]
+    return CHECK_ADVICE.get(check.id.split("/", 1)[0], "see the message")
 
 
 def _hotspot_rank(check_id: str) -> tuple[int, str]:

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from grader import report
 from grader.candidate_check import render_check, top_fixes
-from grader.losses import rank_losses
+from grader.losses import behaviour_words, rank_losses
 from grader.models import GradeResult
 from grader.review import build_review
 from tests.conftest import REPO_ROOT
@@ -101,6 +101,23 @@ def test_an_app_that_did_not_start_is_one_fix_not_one_per_failed_test() -> None:
     fixes = top_fixes(down)
     assert fixes[0].rule == "app-did-not-run" and fixes[0].points == 40.0
     assert not any(fix.behaviours for fix in fixes)
+
+
+def test_the_candidate_copy_of_fastapi_flawed_teaches_without_naming_a_hidden_test() -> None:
+    result = golden_result("fastapi-flawed")
+    html = report.render_candidate_html(result, "candidate")
+    names = [test.name for check in result.checks for test in check.tests]
+    messages = [test.message.splitlines()[0] for check in result.checks for test in check.tests if test.message]
+    assert names and messages
+    for secret in [*names, *(behaviour_words(name) for name in names), *messages, "test_hidden.py"]:
+        assert secret not in html, secret
+    lost = html[html.index('id="lost"'):]
+    lost = lost[:lost.index("</section>")]
+    assert "3 of 10 API design behaviours fail" in lost and "1 of 6 Databases behaviours fail" in lost
+    findings = html[html.index('id="findings"'):]
+    assert "main.py:18" in findings and "main.py:30" in findings and "What to do" in findings
+    markdown = report.render_markdown(result, "candidate")
+    assert "3 of 10 API design behaviours fail" in markdown and not any(name in markdown for name in names)
 
 
 @pytest.mark.parametrize("name", SOLUTIONS)

@@ -193,12 +193,19 @@ def test_junit_drops_characters_xml_cannot_hold() -> None:
 def test_candidate_audience_hides_hidden_tests_code_logs_and_notes() -> None:
     result = graded_result(started=False)
     html = report.render_candidate_html(result, "candidate")
-    for secret in [*hidden_strings(result), "app/main.py", "create_note", "Traceback", "How would you make",
-                   "typecheck.errors_per_100_lines", "Reviewer copy"]:
+    for secret in [*hidden_strings(result), "Traceback", "How would you make", "Reviewer copy"]:
         assert secret not in html, secret
     assert "Candidate feedback" in html
     assert "Hidden tests:</b> 1 of 2 passed" in html
     assert "75.5" in html and "API design" in html
+    # the copy teaches: every static finding with its file:line and what to do about it
+    findings = html[html.index('id="findings"'):]
+    for where, todo in (("app/main.py:42", "annotate the functions and fix the reported type errors"),
+                        ("app/routes.py:40", "split the function into smaller ones")):
+        row = findings[findings.index(where):]
+        assert todo in row[:row.index("</tr>")], where
+    lost = html[html.index('id="lost"'):]
+    assert "what to do:" in lost[:lost.index("</section>")]
 
 
 def test_redacted_result_keeps_totals_but_no_names() -> None:
@@ -209,7 +216,11 @@ def test_redacted_result_keeps_totals_but_no_names() -> None:
     for secret in hidden_strings(result):
         assert secret not in dumped, secret
     assert redacted.review is None
-    assert all(not c.findings and not c.deductions for c in redacted.checks)
+    suite = [c for c in redacted.checks if c.suite is not None]
+    assert suite and all(not c.findings and all(d.reason == "a hidden test failed" for d in c.deductions)
+                         for c in suite)
+    kept = {c.id: (c.findings, c.deductions) for c in result.checks if c.suite is None}
+    assert {c.id: (c.findings, c.deductions) for c in redacted.checks if c.suite is None} == kept
 
 
 def test_unknown_audience_is_an_error() -> None:
