@@ -94,11 +94,23 @@ def fix_text(loss: Loss) -> str:
     return f"{loss.title}{where}: {loss.advice}"
 
 
-def render_check(result: GradeResult, result_path: Path, console: Console) -> None:
-    """The candidate's summary: score, a table per category, the top fixes and where the details are."""
+def write_check_report(result: GradeResult, directory: Path) -> Path:
+    """The check's HTML report beside its result.json (the candidate copy: it teaches, it never grades)."""
+    from grader.report import render_candidate_html
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "report.html"
+    path.write_text(render_candidate_html(result, "candidate"), encoding="utf-8")
+    return path
+
+
+def render_check(result: GradeResult, result_path: Path, console: Console, report: Path | None = None) -> None:
+    """The candidate's summary: score, a table per category, the top fixes, and last the report's path
+    (`report`, else the result file's)."""
     name = result.submission.name if result.submission else "?"
     if result.status != "graded":
         console.print(f"[red]✗[/] {escape(name)}: not checked: {escape(result.error or '?')}", soft_wrap=True)
+        console.print(f"Report: {escape(str(report or result_path))}", soft_wrap=True, highlight=False)
         return
     passed, run = result.test_totals(PUBLIC_SUITE)
     overall = "n/a" if result.overall is None else f"{result.overall:g}/100"
@@ -122,9 +134,10 @@ def render_check(result: GradeResult, result_path: Path, console: Console) -> No
             console.print(f"  {number}. [green]+{fix.points:.1f}[/] {category_title(fix.category)}: "
                           f"{escape(fix_text(fix))}", soft_wrap=True)
     console.print(
-        f"[dim]Details: {escape(str(result_path))}. This runs the public tests only: the real grading also "
-        "runs a larger hidden suite (see the assignment README).[/]", soft_wrap=True,
+        "[dim]This runs the public tests only: the real grading also runs a larger hidden suite (see the "
+        "assignment README).[/]", soft_wrap=True,
     )
+    console.print(f"Report: {escape(str(report or result_path))}", soft_wrap=True, highlight=False)
 
 
 def category_table(result: GradeResult) -> Table:

@@ -42,6 +42,7 @@ from grader.cli.console import (
     EXIT_CANNOT_RUN,
     EXIT_SOME_ERRORED,
     EXIT_USAGE,
+    SpinnerProgress,
     err,
     escape,
     fail,
@@ -270,16 +271,19 @@ def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Pat
 
     Needs no hidden tests, so it works from an exported kit; the public part is scored as `grade` does.
     """
-    from grader.candidate_check import load_check_challenge, render_check, run_check
+    from grader.candidate_check import load_check_challenge, render_check, run_check, write_check_report
     from grader.intake import submission_name
     from grader.paths import cache_dir
 
     out_root = out_dir or cache_dir("check")
     check_output_dir(out_root)
     bundle = load_check_challenge(challenge_ref, path)
-    sandbox_backend = make_sandbox(sandbox_kind, bundle.python, service_urls)
-    result = run_check(path, bundle, sandbox_backend, out_root, progress)
+    # image builds and steps turn a spinner, not the candidate's scrollback (-v prints every line)
+    with SpinnerProgress(err, f"checking {path} against {bundle.id}") as log:
+        sandbox_backend = make_sandbox(sandbox_kind, bundle.python, service_urls, log=log)
+        result = run_check(path, bundle, sandbox_backend, out_root, log)
     name = result.submission.name if result.submission else submission_name(path)
-    render_check(result, result_path(out_root / name), out)
+    report = write_check_report(result, out_root / name)
+    render_check(result, result_path(out_root / name), out, report)
     if result.status != "graded":
         sys.exit(EXIT_SOME_ERRORED)

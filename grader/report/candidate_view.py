@@ -11,6 +11,7 @@ from grader.losses import TOP_LOSSES, Loss, overall_factors, plain_text, rank_lo
 from grader.models import (
     CATEGORY_IDS,
     HIDDEN_SUITE,
+    PUBLIC_SUITE,
     AppRun,
     CategoryScore,
     CheckResult,
@@ -189,6 +190,7 @@ def candidate_context(result: GradeResult, audience: Audience) -> dict[str, Any]
     app: AppRun | None = shown.app
     return {
         "audience": audience,
+        "suite_label": "Public tests" if any(c.suite == PUBLIC_SUITE for c in result.checks) else "Hidden tests",
         "result": shown,
         "name": display_name(result),
         "challenge_title": challenge_title(result),
