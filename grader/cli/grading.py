@@ -56,6 +56,7 @@ from grader.models import Challenge, GradeResult
 from grader.outdir import as_output_error, check_output_dir
 from grader.pipeline import GradingOptions, challenge_services
 from grader.results import result_path
+from grader.reviews import Adjustment
 from grader.sandbox.base import Sandbox
 
 
@@ -196,8 +197,11 @@ def write_grade_reports(
     if not set(formats) - {"json"} or not directories:
         return
     from grader.report import load_results, write_reports
+    from grader.reviews import load_reviews
 
-    written = write_reports(load_results(directories), out_dir, formats, "reviewer", skipped)
+    # a re-grading keeps the reviewers' adjustments: applied to unchanged content, flagged on changed content
+    written = write_reports(load_results(directories), out_dir, formats, "reviewer", skipped,
+                            adjustments=load_reviews(out_dir))
     cohort = out_dir / "index.html"
     where = f"; cohort report: {cohort}" if cohort in written else ""
     progress(f"wrote {len(written)} report file(s) under {out_dir}{where}")
@@ -224,6 +228,7 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
     """Render reports from RESULT_OR_DIR... (result.json files, or directories searched for them)."""
     from grader.cohort import skipped_in
     from grader.report import ReportError, load_results, write_reports
+    from grader.reviews import ReviewFileError
 
     check_output_dir(out_dir)
     problems: list[str] = []
@@ -236,9 +241,10 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
         fail(f"none of the {len(problems)} path(s) held a readable result.json; nothing was rendered")
     skipped = skipped_in(path for path in paths if path.is_dir())  # from `grade`'s OUT/cohort.json
     try:
+        adjustments = reviews_beside(paths, out_dir)
         written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer",
-                                skipped)
-    except (ReportError, OSError) as exc:
+                                skipped, adjustments=adjustments)
+    except (ReportError, ReviewFileError, OSError) as exc:
         disk = as_output_error(exc, out_dir)
         fail(escape(str(disk) if disk else f"could not write the reports: {exc}"),
              EXIT_USAGE if disk else EXIT_CANNOT_RUN)
@@ -287,3 +293,11 @@ def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Pat
     render_check(result, result_path(out_root / name), out, report)
     if result.status != "graded":
         sys.exit(EXIT_SOME_ERRORED)
+
+
+def reviews_beside(paths: Sequence[Path], out_dir: Path) -> list[Adjustment]:
+    """The reviewers' adjustments in the reviews.toml of each given directory and of OUT, each file once."""
+    from grader.reviews import load_reviews
+
+    folders = dict.fromkeys(path.resolve() for path in [*paths, out_dir] if path.is_dir())
+    return [adjustment for folder in folders for adjustment in load_reviews(folder)]

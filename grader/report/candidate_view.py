@@ -4,6 +4,7 @@ findings worst first, the largest deductions, and the contexts of `candidate.htm
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from grader.report.facts import (
     result_bands,
 )
 from grader.report.text import fmt_seconds, log_excerpt
+from grader.reviews import Adjustment, reviewed
 
 CANDIDATE_TESTS_PREFIX = "candidate_tests"
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
@@ -182,14 +184,16 @@ def zeroed_titles(result: GradeResult) -> list[str]:
     return [category_title(c.id) for c in result.categories if c.counts_as_zero]
 
 
-def candidate_context(result: GradeResult, audience: Audience) -> dict[str, Any]:
-    """Everything `candidate.html` needs."""
+def candidate_context(result: GradeResult, audience: Audience,
+                      adjustments: Sequence[Adjustment] = ()) -> dict[str, Any]:
+    """Everything `candidate.html` needs; `adjustments`: the reviewers' (shown to the reviewer audience only)."""
     shown = redact_for_candidate(result) if audience == "candidate" else result
     evaluated, missing = _weights_summary(shown)
     passed, run = shown.test_totals()
     app: AppRun | None = shown.app
     return {
         "audience": audience,
+        "reviewed": reviewed(result, adjustments) if audience == "reviewer" else None,
         "suite_label": "Public tests" if any(c.suite == PUBLIC_SUITE for c in result.checks) else "Hidden tests",
         "result": shown,
         "name": display_name(result),

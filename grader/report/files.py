@@ -21,6 +21,7 @@ from grader.report.render import (
     render_markdown,
 )
 from grader.results import ResultFileError, find_result_files, load_result, result_json, write_result
+from grader.reviews import Adjustment
 
 FORMATS: tuple[str, ...] = ("html", "json", "md", "junit")
 DEFAULT_FORMATS: tuple[str, ...] = ("json", "html")
@@ -78,14 +79,16 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 def write_reports(
     results: Sequence[GradeResult], out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS,
-    audience: Audience = "reviewer", skipped: Sequence[SkippedEntry] = (),
+    audience: Audience = "reviewer", skipped: Sequence[SkippedEntry] = (), adjustments: Sequence[Adjustment] = (),
 ) -> list[Path]:
     """Write each result's reports to `out_dir/<name>/` and, for more than one result or when a cohort
     folder had entries that were not graded (`skipped`), the cohort files, which list those entries.
 
     html -> report.html (+ index.html), md -> summary.md, junit -> junit.xml, json -> result.json as
     graded. The candidate audience gets a redacted `result.candidate.json` (never over the full result)
-    and no cohort files, which would show one candidate the others. Returns the paths written.
+    and no cohort files, which would show one candidate the others. `adjustments` (the reviewers', from
+    `reviews.toml`) appear in the reviewer copy's report.html; result.json stays as graded. Returns the paths
+    written.
     """
     chosen = parse_formats(",".join(formats))
     if audience not in AUDIENCES:
@@ -93,17 +96,18 @@ def write_reports(
     names = unique_dir_names(results)
     written: list[Path] = []
     for result, name in zip(results, names, strict=True):
-        written += _write_candidate(result, out_dir / name, chosen, audience)
+        written += _write_candidate(result, out_dir / name, chosen, audience, adjustments)
     if (len(results) > 1 or skipped) and audience == "reviewer":  # would show a candidate the others
         written += _write_cohort(results, names, out_dir, chosen, skipped)
     return written
 
 
-def _write_candidate(result: GradeResult, directory: Path, formats: Sequence[str], audience: Audience) -> list[Path]:
+def _write_candidate(result: GradeResult, directory: Path, formats: Sequence[str], audience: Audience,
+                     adjustments: Sequence[Adjustment] = ()) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     shown = redact_for_candidate(result) if audience == "candidate" else result
     renderers: dict[str, Callable[[], str]] = {
-        "html": lambda: render_candidate_html(result, audience),
+        "html": lambda: render_candidate_html(result, audience, adjustments),
         "md": lambda: render_markdown(result, audience),
         "junit": lambda: render_junit([shown]),
     }

@@ -41,6 +41,7 @@ from grader.report.text import (
     one_line,
     xml_text,
 )
+from grader.reviews import Adjustment
 
 
 @functools.cache
@@ -67,11 +68,15 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 
-def render_candidate_html(result: GradeResult, audience: Audience = "reviewer") -> str:
-    """The candidate report: one self-contained HTML page (inline CSS and SVG, no script, no fetches)."""
+def render_candidate_html(result: GradeResult, audience: Audience = "reviewer",
+                          adjustments: Sequence[Adjustment] = ()) -> str:
+    """The candidate report: one self-contained HTML page (inline CSS and SVG, no script, no fetches).
+
+    `adjustments`: the reviewers' (`OUT/reviews.toml`); the reviewer copy shows those naming this result.
+    """
     if audience not in AUDIENCES:
         raise ReportError(f"unknown audience {audience!r}; choose from {', '.join(AUDIENCES)}")
-    return environment().get_template("candidate.html").render(candidate_context(result, audience))
+    return environment().get_template("candidate.html").render(candidate_context(result, audience, adjustments))
 
 
 def render_cohort_html(
