@@ -223,9 +223,14 @@ def write_grade_reports(
     help="candidate: hidden tests as per-category totals (no names, messages, code or logs); static "
          "findings with file:line and what to do.",
 )
+@click.option("--compare", is_flag=True,
+              help="Compare the 2 or 3 given results side by side in OUT/compare.html (reviewer only).")
 @friendly_errors
-def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], audience: str) -> None:
-    """Render reports from RESULT_OR_DIR... (result.json files, or directories searched for them)."""
+def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], audience: str, compare: bool) -> None:
+    """Render reports from RESULT_OR_DIR... (result.json files, or directories searched for them).
+
+    With --compare: the 2 or 3 results side by side (categories, hidden tests, losses) in OUT/compare.html.
+    """
     from grader.cohort import skipped_in
     from grader.report import ReportError, load_results, write_reports
     from grader.reviews import ReviewFileError
@@ -239,6 +244,9 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
         err.print(f"[bold red]error:[/] {escape(problem)}", markup=True, soft_wrap=True)
     if not results:
         fail(f"none of the {len(problems)} path(s) held a readable result.json; nothing was rendered")
+    if compare:
+        write_compare(results, paths, out_dir, audience)
+        return
     skipped = skipped_in(path for path in paths if path.is_dir())  # from `grade`'s OUT/cohort.json
     try:
         adjustments = reviews_beside(paths, out_dir)
@@ -301,3 +309,18 @@ def reviews_beside(paths: Sequence[Path], out_dir: Path) -> list[Adjustment]:
 
     folders = dict.fromkeys(path.resolve() for path in [*paths, out_dir] if path.is_dir())
     return [adjustment for folder in folders for adjustment in load_reviews(folder)]
+
+
+def write_compare(results: Sequence[GradeResult], paths: Sequence[Path], out_dir: Path, audience: str) -> None:
+    """`report --compare`: OUT/compare.html for 2 or 3 results, with the reviews beside them."""
+    from grader.outdir import write_atomically
+    from grader.report import ReportError, render_compare_html
+
+    if audience == "candidate":
+        fail("--compare shows several candidates at once: it has no candidate audience", EXIT_USAGE)
+    try:
+        html = render_compare_html(results, reviews_beside(paths, out_dir))
+    except ReportError as exc:
+        fail(escape(str(exc)), EXIT_USAGE)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out.print(escape(str(write_atomically(out_dir / "compare.html", html))), highlight=False, soft_wrap=True)
