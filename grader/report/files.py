@@ -12,6 +12,8 @@ from grader.models import (
     GradeResult,
 )
 from grader.outdir import write_atomically
+from grader.report.cohort_view import cohort_rows
+from grader.report.compare_view import MAX_COMPARED, render_compare_html
 from grader.report.facts import AUDIENCES, Audience, ReportError, redact_for_candidate, unique_dir_names
 from grader.report.render import (
     render_candidate_html,
@@ -99,6 +101,8 @@ def write_reports(
         written += _write_candidate(result, out_dir / name, chosen, audience, adjustments)
     if (len(results) > 1 or skipped) and audience == "reviewer":  # would show a candidate the others
         written += _write_cohort(results, names, out_dir, chosen, skipped)
+        if "html" in chosen:
+            written += _write_top_compare(results, out_dir, adjustments)
     return written
 
 
@@ -137,6 +141,19 @@ def _write_cohort(
         "junit": lambda: render_junit(results),
     }
     return [_write_text(out_dir / COHORT_FILES[fmt], renderers[fmt]()) for fmt in formats if fmt in renderers]
+
+
+TOP_COMPARE = "compare-top.html"  # linked from the leaderboard; `report --compare` writes compare.html
+
+
+def _write_top_compare(results: Sequence[GradeResult], out_dir: Path,
+                       adjustments: Sequence[Adjustment]) -> list[Path]:
+    """The leaderboard's compare view: its top 2 or 3 graded results side by side (none for fewer than 2)."""
+    graded = [row.result for row in cohort_rows(results, [])  # in the leaderboard's order
+              if row.result.status == "graded" and row.result.overall is not None][:MAX_COMPARED]
+    if len(graded) < 2:
+        return []
+    return [_write_text(out_dir / TOP_COMPARE, render_compare_html(graded, adjustments))]
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -81,3 +81,17 @@ def test_report_with_reviewer_overrides(browser: Browser, graded_dir: Path, arti
     assert "Dana" in rows[1][1] and "+10" in rows[1][1] and "applied" in rows[1][1]
     shot = browser.screenshot(artifacts / "report-with-reviewer-overrides.png")
     assert shot.read_bytes().startswith(PNG_MAGIC) and shot.stat().st_size > 20_000
+
+
+def test_the_leaderboard_links_to_its_top_candidates_side_by_side(browser: Browser, graded_dir: Path,
+                                                                   artifacts: Path) -> None:
+    browser.open(graded_dir / "index.html")
+    href = browser.evaluate("document.getElementById('compare-top').getAttribute('href')")
+    leaders = browser.evaluate("[...document.querySelectorAll('#leaderboard tbody tr')].slice(0, 3)"
+                               ".filter(r => r.cells[2].dataset.value !== '').map(r => r.dataset.name)")
+    page = graded_dir / href
+    browser.open(page)
+    assert browser.errors() == []
+    headers = browser.evaluate("[...document.querySelectorAll('#compare-categories thead th')].map(h => h.textContent)")
+    assert headers[1:] == leaders and len(leaders) >= 2
+    browser.screenshot(artifacts / "compare-top-of-the-leaderboard.png")

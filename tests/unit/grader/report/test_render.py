@@ -311,8 +311,8 @@ def test_write_reports_layout_and_links(tmp_path: Path) -> None:
     written = report.write_reports(results, out, ["html", "json", "md", "junit"])
     assert all(path.is_relative_to(out) and path.is_file() for path in written)
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["alice", "alice-2", "evil-script-alert-1-script-img-src-x-onerror-alert-2", "index.html",
-                     "junit.xml", "submission", "summary.md"]
+    assert names == ["alice", "alice-2", "compare-top.html", "evil-script-alert-1-script-img-src-x-onerror-alert-2",
+                     "index.html", "junit.xml", "submission", "summary.md"]
     for directory in (p for p in out.iterdir() if p.is_dir()):
         assert {p.name for p in directory.iterdir()} == {"report.html", "result.json", "summary.md", "junit.xml"}
         GradeResult.model_validate_json((directory / "result.json").read_text())
