@@ -203,9 +203,9 @@ def plain_text(deduction: Deduction) -> tuple[str, str]:
     if deduction.rule == "candidate_tests.tests_found" and deduction.value == 0:
         return NO_TESTS
     template = PLAIN.get(deduction.rule)
-    if template is None:
+    if template is None or (deduction.value is None and "{value}" in template[0]):  # no number to say
         explain = RULE_EXPLAIN.get(deduction.rule, deduction.rule).replace(" (1 = yes)", "")
-        return explain[:1].upper() + explain[1:], "see the evidence listed"
+        return explain[:1].upper() + explain[1:], template[1] if template else "see the evidence listed"
     title, advice = template
     return title.format(value=people_number(deduction.value)), advice
 
