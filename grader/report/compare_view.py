@@ -55,6 +55,7 @@ def compare_context(results: Sequence[GradeResult], adjustments: Sequence[Adjust
                for r in results]
     return {
         "columns": columns,
+        "chart": compare_chart(results),
         "overall": overall_row(results),
         "categories": category_rows(results),
         "tests": test_rows(results),
@@ -62,6 +63,65 @@ def compare_context(results: Sequence[GradeResult], adjustments: Sequence[Adjust
         "differences": sum(row.differs for row in [*category_rows(results), *test_rows(results),
                                                     *loss_rows(results)]),
     }
+
+
+# Each compared candidate's bars: a colour and a pattern of its own, so they are told apart without colour.
+SERIES = (("#2f5fa8", "series-solid"), ("#c0742a", "series-hatch"), ("#6b4fa0", "series-dots"))
+CHART_LABEL = 190
+CHART_TRACK = 520
+BAR = 12
+GROUP_GAP = 14
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    """One candidate's bar in one category's group, in SVG user units."""
+
+    y: float
+    width: float
+    color: str
+    pattern: str
+    text: str  # `name: 70/100`, written at the bar's end
+
+
+@dataclass(frozen=True)
+class ChartGroup:
+    """One category's bars, one per candidate."""
+
+    title: str
+    y: float
+    bars: tuple[ChartBar, ...]
+
+
+@dataclass(frozen=True)
+class CompareChart:
+    """Grouped bars: every category, each candidate's score out of 100 on one scale."""
+
+    width: int
+    height: int
+    label_width: int
+    track: int
+    groups: tuple[ChartGroup, ...]
+    legend: tuple[tuple[str, str, str], ...]  # (name, colour, pattern)
+
+
+def compare_chart(results: Sequence[GradeResult]) -> CompareChart:
+    """A group of bars per scorecard category, a bar per candidate (not evaluated: no bar, `n/a`)."""
+    groups = []
+    y = 8.0
+    names = [display_name(r) for r in results]
+    for category in CATEGORY_IDS:
+        bars = []
+        for index, result in enumerate(results):
+            score = next((c for c in result.categories if c.id == category), None)
+            value = score.score if score is not None and (score.evaluated or score.counts_as_zero) else None
+            color, pattern = SERIES[index % len(SERIES)]
+            bars.append(ChartBar(y=y + index * (BAR + 3), width=round(CHART_TRACK * (value or 0) / 100, 1),
+                                 color=color, pattern=pattern, text=f"{names[index]}: {_num(value)}"))
+        groups.append(ChartGroup(category_title(category), y, tuple(bars)))
+        y += len(results) * (BAR + 3) + GROUP_GAP
+    legend = tuple((name, *SERIES[index % len(SERIES)]) for index, name in enumerate(names))
+    return CompareChart(CHART_LABEL + CHART_TRACK + 190, int(y), CHART_LABEL, CHART_TRACK, tuple(groups), legend)
 
 
 def _num(value: float | None) -> str:

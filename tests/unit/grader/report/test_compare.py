@@ -47,3 +47,14 @@ def test_compare_needs_graded_results() -> None:
 
     with pytest.raises(report.ReportError, match="was not graded"):
         report.render_compare_html([golden_result("fastapi-ref"), error_result("no code")])
+
+
+def test_compare_chart_draws_every_category_on_one_scale_with_a_pattern_per_candidate() -> None:
+    from grader.report.compare_view import compare_chart
+
+    chart = compare_chart([golden_result("fastapi-flawed"), golden_result("fastapi-ref")])
+    api = next(group for group in chart.groups if group.title == "API design")
+    flawed, reference = api.bars
+    assert (flawed.text, reference.text) == ("fastapi-flawed: 70", "fastapi-ref: 100")
+    assert flawed.width / reference.width == pytest.approx(0.7) and flawed.pattern != reference.pattern
+    assert len(chart.groups) == 6 and [name for name, _, _ in chart.legend] == ["fastapi-flawed", "fastapi-ref"]
