@@ -21,7 +21,7 @@ stays in `detail`, for a details row.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from grader.app_log import not_ready_sentence
@@ -252,7 +252,7 @@ def _suite_loss(check: CheckResult, factor: float) -> Loss | None:
                   points=round(sum(costs.get(t.name, 0.0) for t in tests) * factor, 2))
         for name, tests in failed.items())
     behaviours = tuple(sorted(behaviours, key=lambda b: (-b.points, b.name)))
-    run = len({t.name.split("[", 1)[0] for t in check.tests if t.outcome != "skipped"})
+    run = len({t.name.split("[", 1)[0] for t in check.tests if t.ran})
     named = "; ".join(b.text for b in behaviours[:MAX_NAMED])
     more = f"; and {len(behaviours) - MAX_NAMED} more" if len(behaviours) > MAX_NAMED else ""
     title = f"{len(failed)} of {run} {category_title(check.category)} behaviours fail: {named}{more}"
@@ -279,10 +279,3 @@ def _app_loss(categories: Sequence[CategoryScore], problem: str) -> Loss:
                 advice="make the app start from a clean checkout and answer its health path",
                 detail=f"counted as 0: {titles}" if titles else "")
 
-
-def loss_by_rule(losses: Sequence[Loss]) -> Mapping[str, Loss]:
-    """The losses by rule id (first one wins)."""
-    found: dict[str, Loss] = {}
-    for loss in losses:
-        found.setdefault(loss.rule, loss)
-    return found

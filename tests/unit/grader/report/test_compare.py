@@ -40,6 +40,11 @@ def test_cli_writes_compare_html_and_refuses_one_result(tmp_path: Path) -> None:
     assert page.count('class="differs"') > 10 and "Compare 3 candidates" in page
     proc = grader("report", "--compare", str(out / "starter"), "--out", str(out))
     assert proc.returncode == 2 and "2 or 3 results" in proc.stderr
+    # several candidates on one page: never a candidate copy
+    proc = grader("report", "--compare", str(out / "starter"), str(out / "fastapi-ref"), "--audience", "candidate",
+                  "--out", str(tmp_path / "candidate"))
+    assert proc.returncode == 2 and "no candidate audience" in proc.stderr
+    assert not (tmp_path / "candidate" / "compare.html").exists()
 
 
 def test_compare_needs_graded_results() -> None:
