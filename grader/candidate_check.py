@@ -19,7 +19,7 @@ from grader.app_log import not_ready_sentence
 from grader.challenge import MANIFEST, ChallengeError, has_tests, load_challenge, public_tests_dir
 from grader.detect import NO_START_COMMAND
 from grader.intake import IntakeError, archive_kind, take_snapshot
-from grader.losses import Loss, rank_losses
+from grader.losses import APP_RULE, Loss, rank_losses
 from grader.models import PUBLIC_SUITE, Challenge, GradeResult, category_title
 from grader.paths import cache_dir
 from grader.pipeline import grade_submission, public_suite
@@ -127,7 +127,8 @@ def render_check(result: GradeResult, result_path: Path, console: Console, repor
             f"public tests {passed}/{run} passed", soft_wrap=True,
         )
     console.print(category_table(result))
-    fixes = top_fixes(result)
+    # the app that did not start was said once, first, with its fix: the list goes on with the other causes
+    fixes = [fix for fix in top_fixes(result, TOP_FIXES + 1) if fix.rule != APP_RULE][:TOP_FIXES]
     if fixes:
         console.print("[bold]Top fixes[/] (points of the overall 100 each one is worth):")
         for number, fix in enumerate(fixes, 1):
@@ -164,7 +165,9 @@ def _render_app_problem(result: GradeResult, console: Console) -> None:
     problem = (app.problem if app else None) or "did not start"
     console.print(f"[red]✗ Your app did not run:[/] {escape(not_ready_sentence(problem))}. Every public test counts "
                   "as failed.", soft_wrap=True)
-    console.print(f"  fix: {escape(start_hint(problem))}", soft_wrap=True)
+    worth = next((fix.points for fix in top_fixes(result) if fix.rule == APP_RULE), None)
+    gain = f" (worth [green]+{worth:.1f}[/] points of the overall 100)" if worth else ""
+    console.print(f"  fix{gain}: {escape(start_hint(problem))}", soft_wrap=True)
     for line in (app.log_tail if app else "").strip().splitlines()[-LOG_LINES:]:
         console.print(f"  [dim]{escape(line)}[/]", soft_wrap=True)
 

@@ -101,6 +101,11 @@ def test_an_app_that_did_not_start_is_one_fix_not_one_per_failed_test() -> None:
     fixes = top_fixes(down)
     assert fixes[0].rule == "app-did-not-run" and fixes[0].points == 40.0
     assert not any(fix.behaviours for fix in fixes)
+    console = Console(record=True, width=200, color_system=None)
+    render_check(down, Path("result.json"), console)
+    text = console.export_text()
+    assert text.count("The app did not start") == 1 and "fix (worth +40.0 points of the overall 100)" in text
+    assert "+15.0 Testing: No tests of its own" in text  # the other causes follow
 
 
 def test_the_candidate_copy_of_fastapi_flawed_teaches_without_naming_a_hidden_test() -> None:
