@@ -210,6 +210,17 @@ def plain_text(deduction: Deduction) -> tuple[str, str]:
     return title.format(value=people_number(deduction.value)), advice
 
 
+def rule_label(loss: Loss) -> str:
+    """What a loss is about, without any one candidate's numbers (for a comparison's row)."""
+    if loss.is_suite:
+        return f"{category_title(loss.category)} behaviours that fail"
+    template = PLAIN.get(loss.rule)
+    if template is None or "{value}" in template[0]:
+        explain = RULE_EXPLAIN.get(loss.rule, loss.title).replace(" (1 = yes)", "")
+        return explain[:1].upper() + explain[1:]
+    return loss.title
+
+
 def people_number(value: float | None) -> str:
     """`21.28` -> `21.3`, `3.0` -> `3`, None -> `?`."""
     if value is None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grader.losses import behaviour_words
+from grader.losses import behaviour_words, rule_label
 from grader.models import CATEGORY_IDS, GradeResult, category_title
 from grader.report.candidate_view import result_losses
 from grader.report.facts import ReportError, display_name, result_band
@@ -170,7 +170,7 @@ def loss_rows(results: Sequence[GradeResult]) -> list[Row]:
         for loss in result_losses(result):
             key = loss.rule
             points.setdefault(key, [0.0] * len(results))[index] += loss.points
-            titles.setdefault(key, loss.summary if loss.is_suite else loss.title)
+            titles.setdefault(key, rule_label(loss))
     rows = [Row(titles[key], tuple("—" if v == 0 else f"{MINUS}{round(v, 2):g}" for v in values),
                 max(values) - min(values) >= LOSS_GAP, detail=key) for key, values in points.items()]
     return sorted(rows, key=lambda row: -max(_lost(cell) for cell in row.cells))

@@ -26,7 +26,10 @@ def test_compare_marks_where_two_candidates_differ() -> None:
     assert not tests["test_health_returns_ok_json"].differs
     assert context["tests"][0].differs  # the differences first
     losses = {row.label: row for row in context["losses"]}
-    assert losses["No tests of its own"].cells == ("\N{MINUS SIGN}15", "—")
+    assert losses["Tests of the candidate's own suite that ran"].cells == ("\N{MINUS SIGN}15", "—")
+    # a row names the cause, not one candidate's numbers
+    assert losses["API design behaviours that fail"].cells == ("\N{MINUS SIGN}6", "—")
+    assert "Mypy --strict errors per 100 lines of application code" in losses
 
 
 def test_cli_writes_compare_html_and_refuses_one_result(tmp_path: Path) -> None:
