@@ -290,6 +290,11 @@ class TestCase(BaseModel):
         """Failed or errored: the test ran and did not pass."""
         return self.outcome in ("failed", "error")
 
+    @property
+    def ran(self) -> bool:
+        """Passed, failed or errored: a skipped test was not run."""
+        return self.outcome != "skipped"
+
 
 def passed_and_run(tests: Iterable[TestCase]) -> tuple[int, int]:
     """(passed, run) over `tests`: a skipped test was not run and counts for nothing."""

@@ -42,6 +42,7 @@ from grader.cli.console import (
     EXIT_CANNOT_RUN,
     EXIT_SOME_ERRORED,
     EXIT_USAGE,
+    SpinnerProgress,
     err,
     escape,
     fail,
@@ -55,6 +56,7 @@ from grader.models import Challenge, GradeResult
 from grader.outdir import as_output_error, check_output_dir
 from grader.pipeline import GradingOptions, challenge_services
 from grader.results import result_path
+from grader.reviews import Adjustment
 from grader.sandbox.base import Sandbox
 
 
@@ -211,8 +213,11 @@ def write_grade_reports(
     if not set(formats) - {"json"} or not directories:
         return
     from grader.report import load_results, write_reports
+    from grader.reviews import load_reviews
 
-    written = write_reports(load_results(directories), out_dir, formats, "reviewer", skipped)
+    # a re-grading keeps the reviewers' adjustments: applied to unchanged content, flagged on changed content
+    written = write_reports(load_results(directories), out_dir, formats, "reviewer", skipped,
+                            adjustments=load_reviews(out_dir))
     cohort = out_dir / "index.html"
     where = f"; cohort report: {cohort}" if cohort in written else ""
     progress(f"wrote {len(written)} report file(s) under {out_dir}{where}")
@@ -231,13 +236,20 @@ def write_grade_reports(
 )
 @click.option(
     "--audience", type=click.Choice(["reviewer", "candidate"]), default="reviewer", show_default=True,
-    help="candidate: per-category totals only, no hidden-test names, messages, code or logs.",
+    help="candidate: hidden tests as per-category totals (no names, messages, code or logs); static "
+         "findings with file:line and what to do.",
 )
+@click.option("--compare", is_flag=True,
+              help="Compare the 2 or 3 given results side by side in OUT/compare.html (reviewer only).")
 @friendly_errors
-def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], audience: str) -> None:
-    """Render reports from RESULT_OR_DIR... (result.json files, or directories searched for them)."""
+def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], audience: str, compare: bool) -> None:
+    """Render reports from RESULT_OR_DIR... (result.json files, or directories searched for them).
+
+    With --compare: the 2 or 3 results side by side (categories, hidden tests, losses) in OUT/compare.html.
+    """
     from grader.cohort import skipped_in
     from grader.report import ReportError, load_results, write_reports
+    from grader.reviews import ReviewFileError
 
     check_output_dir(out_dir)
     problems: list[str] = []
@@ -248,11 +260,15 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
         err.print(f"[bold red]error:[/] {escape(problem)}", markup=True, soft_wrap=True)
     if not results:
         fail(f"none of the {len(problems)} path(s) held a readable result.json; nothing was rendered")
+    if compare:
+        write_compare(results, paths, out_dir, audience)
+        return
     skipped = skipped_in(path for path in paths if path.is_dir())  # from `grade`'s OUT/cohort.json
     try:
+        adjustments = reviews_beside(paths, out_dir)
         written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer",
-                                skipped)
-    except (ReportError, OSError) as exc:
+                                skipped, adjustments=adjustments)
+    except (ReportError, ReviewFileError, OSError) as exc:
         disk = as_output_error(exc, out_dir)
         fail(escape(str(disk) if disk else f"could not write the reports: {exc}"),
              EXIT_USAGE if disk else EXIT_CANNOT_RUN)
@@ -285,16 +301,42 @@ def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Pat
 
     Needs no hidden tests, so it works from an exported kit; the public part is scored as `grade` does.
     """
-    from grader.candidate_check import load_check_challenge, render_check, run_check
+    from grader.candidate_check import load_check_challenge, render_check, run_check, write_check_report
     from grader.intake import submission_name
     from grader.paths import cache_dir
 
     out_root = out_dir or cache_dir("check")
     check_output_dir(out_root)
     bundle = load_check_challenge(challenge_ref, path)
-    sandbox_backend = make_sandbox(sandbox_kind, bundle.python, service_urls)
-    result = run_check(path, bundle, sandbox_backend, out_root, progress)
+    # image builds and steps turn a spinner, not the candidate's scrollback (-v prints every line)
+    with SpinnerProgress(err, f"checking {path} against {bundle.id}") as log:
+        sandbox_backend = make_sandbox(sandbox_kind, bundle.python, service_urls, log=log)
+        result = run_check(path, bundle, sandbox_backend, out_root, log)
     name = result.submission.name if result.submission else submission_name(path)
-    render_check(result, result_path(out_root / name), out)
+    report = write_check_report(result, out_root / name)
+    render_check(result, result_path(out_root / name), out, report)
     if result.status != "graded":
         sys.exit(EXIT_SOME_ERRORED)
+
+
+def reviews_beside(paths: Sequence[Path], out_dir: Path) -> list[Adjustment]:
+    """The reviewers' adjustments in the reviews.toml of each given directory and of OUT, each file once."""
+    from grader.reviews import load_reviews
+
+    folders = dict.fromkeys(path.resolve() for path in [*paths, out_dir] if path.is_dir())
+    return [adjustment for folder in folders for adjustment in load_reviews(folder)]
+
+
+def write_compare(results: Sequence[GradeResult], paths: Sequence[Path], out_dir: Path, audience: str) -> None:
+    """`report --compare`: OUT/compare.html for 2 or 3 results, with the reviews beside them."""
+    from grader.outdir import write_atomically
+    from grader.report import ReportError, render_compare_html
+
+    if audience == "candidate":
+        fail("--compare shows several candidates at once: it has no candidate audience", EXIT_USAGE)
+    try:
+        html = render_compare_html(results, reviews_beside(paths, out_dir))
+    except ReportError as exc:
+        fail(escape(str(exc)), EXIT_USAGE)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out.print(escape(str(write_atomically(out_dir / "compare.html", html))), highlight=False, soft_wrap=True)

@@ -13,6 +13,8 @@ from grader.models import (
     GradeResult,
 )
 from grader.outdir import write_atomically
+from grader.report.cohort_view import cohort_rows
+from grader.report.compare_view import MAX_COMPARED, render_compare_html
 from grader.report.facts import AUDIENCES, Audience, ReportError, redact_for_candidate, unique_dir_names
 from grader.report.render import (
     render_candidate_html,
@@ -23,6 +25,7 @@ from grader.report.render import (
 )
 from grader.report.similarity_pages import cohort_section, similar_to
 from grader.results import ResultFileError, find_result_files, load_result, result_json, write_result
+from grader.reviews import Adjustment
 from grader.similarity.cohort import read_similarity
 
 FORMATS: tuple[str, ...] = ("html", "json", "md", "junit")
@@ -81,14 +84,16 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 def write_reports(
     results: Sequence[GradeResult], out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS,
-    audience: Audience = "reviewer", skipped: Sequence[SkippedEntry] = (),
+    audience: Audience = "reviewer", skipped: Sequence[SkippedEntry] = (), adjustments: Sequence[Adjustment] = (),
 ) -> list[Path]:
     """Write each result's reports to `out_dir/<name>/` and, for more than one result or when a cohort
     folder had entries that were not graded (`skipped`), the cohort files, which list those entries.
 
     html -> report.html (+ index.html), md -> summary.md, junit -> junit.xml, json -> result.json as
     graded. The candidate audience gets a redacted `result.candidate.json` (never over the full result)
-    and no cohort files, which would show one candidate the others. Returns the paths written.
+    and no cohort files, which would show one candidate the others. `adjustments` (the reviewers', from
+    `reviews.toml`) appear in the reviewer copy's report.html; result.json stays as graded. Returns the paths
+    written.
     """
     chosen = parse_formats(",".join(formats))
     if audience not in AUDIENCES:
@@ -99,19 +104,21 @@ def write_reports(
     for result, name in zip(results, names, strict=True):
         similar = [{**link, "page": f"../{link['page']}" if link["page"] else None}
                    for link in similar_to(similarity, name)]
-        written += _write_candidate(result, out_dir / name, chosen, audience, similar)
+        written += _write_candidate(result, out_dir / name, chosen, audience, adjustments, similar)
     if (len(results) > 1 or skipped) and audience == "reviewer":  # would show a candidate the others
         section = cohort_section(similarity, set(names))
         written += _write_cohort(results, names, out_dir, chosen, skipped, section)
+        if "html" in chosen:
+            written += _write_top_compare(results, out_dir, adjustments)
     return written
 
 
 def _write_candidate(result: GradeResult, directory: Path, formats: Sequence[str], audience: Audience,
-                     similar: Sequence[dict[str, Any]] = ()) -> list[Path]:
+                     adjustments: Sequence[Adjustment] = (), similar: Sequence[dict[str, Any]] = ()) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     shown = redact_for_candidate(result) if audience == "candidate" else result
     renderers: dict[str, Callable[[], str]] = {
-        "html": lambda: render_candidate_html(result, audience, similar),
+        "html": lambda: render_candidate_html(result, audience, adjustments, similar),
         "md": lambda: render_markdown(result, audience),
         "junit": lambda: render_junit([shown]),
     }
@@ -141,6 +148,19 @@ def _write_cohort(
         "junit": lambda: render_junit(results),
     }
     return [_write_text(out_dir / COHORT_FILES[fmt], renderers[fmt]()) for fmt in formats if fmt in renderers]
+
+
+TOP_COMPARE = "compare-top.html"  # linked from the leaderboard; `report --compare` writes compare.html
+
+
+def _write_top_compare(results: Sequence[GradeResult], out_dir: Path,
+                       adjustments: Sequence[Adjustment]) -> list[Path]:
+    """The leaderboard's compare view: its top 2 or 3 graded results side by side (none for fewer than 2)."""
+    graded = [row.result for row in cohort_rows(results, [])  # in the leaderboard's order
+              if row.result.status == "graded" and row.result.overall is not None][:MAX_COMPARED]
+    if len(graded) < 2:
+        return []
+    return [_write_text(out_dir / TOP_COMPARE, render_compare_html(graded, adjustments))]
 
 
 def _write_text(path: Path, text: str) -> Path:
