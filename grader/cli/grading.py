@@ -266,6 +266,8 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
     skipped = skipped_in(path for path in paths if path.is_dir())  # from `grade`'s OUT/cohort.json
     try:
         adjustments = reviews_beside(paths, out_dir)
+        if audience != "candidate":
+            carry_similarity(paths, out_dir)
         written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer",
                                 skipped, adjustments=adjustments)
     except (ReportError, ReviewFileError, OSError) as exc:
@@ -325,6 +327,16 @@ def reviews_beside(paths: Sequence[Path], out_dir: Path) -> list[Adjustment]:
 
     folders = dict.fromkeys(path.resolve() for path in [*paths, out_dir] if path.is_dir())
     return [adjustment for folder in folders for adjustment in load_reviews(folder)]
+
+
+def carry_similarity(paths: Sequence[Path], out_dir: Path) -> None:
+    """Bring the comparison of the given output folder (similarity.json and its pair pages) into OUT, so the
+    re-rendered cohort page shows the same section and its links work; OUT's own comparison wins."""
+    from grader.similarity.cohort import copy_similarity
+
+    for folder in dict.fromkeys(path.resolve() for path in paths if path.is_dir()):
+        if copy_similarity(folder, out_dir):
+            return
 
 
 def write_compare(results: Sequence[GradeResult], paths: Sequence[Path], out_dir: Path, audience: str) -> None:

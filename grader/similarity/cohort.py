@@ -5,6 +5,7 @@ snapshot), the challenge's starter and public files, an optional reference corpu
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from grader.cache import snapshots_dir
 from grader.challenge import public_tests_dir, starter_dir
 from grader.intake import submission_name
 from grader.models import Challenge, SimilaritySettings
-from grader.outdir import write_atomically
+from grader.outdir import write_atomically, writing_output
 from grader.results import ResultFileError, find_result_files, read_result
 from grader.similarity.compare import Comparison, Entry, compare
 from grader.similarity.fingerprint import python_files
@@ -151,6 +152,21 @@ def read_similarity(out_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def copy_similarity(source: Path, out_dir: Path) -> bool:
+    """Copy `source`'s similarity.json and pair pages into `out_dir` unless it has its own comparison or is
+    `source`; whether `out_dir` now has one."""
+    if (out_dir / SIMILARITY_FILE).is_file():
+        return True
+    if not (source / SIMILARITY_FILE).is_file() or source.resolve() == out_dir.resolve():
+        return False
+    with writing_output(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / SIMILARITY_FILE, out_dir / SIMILARITY_FILE)
+        if (source / PAGES_DIR).is_dir():
+            shutil.copytree(source / PAGES_DIR, out_dir / PAGES_DIR, dirs_exist_ok=True)
+    return True
 
 
 def recorded_challenge_id(out_dir: Path) -> str | None:

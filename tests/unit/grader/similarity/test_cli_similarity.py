@@ -57,6 +57,21 @@ def test_similarity_writes_pairs_pages_and_the_reports_link_them(tmp_path: Path)
     assert "renamed" not in (candidate_out / "original" / "report.html").read_text()
 
 
+def test_reports_rendered_elsewhere_carry_the_comparison_and_its_pages(tmp_path: Path) -> None:
+    """`grader report OUT --out ELSEWHERE` shows the same similarity section, with pages that open."""
+    out, cache = build_out(tmp_path)
+    assert run_grader("similarity", str(out), cache=cache).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    proc = run_grader("report", str(out), "--out", str(elsewhere))
+    assert proc.returncode == 0, proc.stderr
+    (pair,) = [p for p in json.loads((out / "similarity.json").read_text())["pairs"] if p["flagged"]]
+    assert pair["page"] in (elsewhere / "index.html").read_text()
+    assert (elsewhere / pair["page"]).read_text() == (out / pair["page"]).read_text()
+    candidate = tmp_path / "candidate"
+    assert run_grader("report", str(out), "--out", str(candidate), "--audience", "candidate").returncode == 0
+    assert not (candidate / "similarity.json").exists(), "the candidate copy never holds other candidates' code"
+
+
 def test_threshold_and_reference_corpus(tmp_path: Path) -> None:
     out, cache = build_out(tmp_path)
     corpus = tmp_path / "corpus"
