@@ -19,6 +19,7 @@ import pytest
 
 from grader.challenge import load_challenge
 from tests.unit.grader.test_authoring import verdict_lines
+from tests.unit.grader.test_losses import assert_no_rule_formula
 
 SHORTENER = load_challenge("shortener-api")
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -58,3 +59,6 @@ def test_shortener_api_validates_in_docker(docker_client: Any, tmp_path: Path) -
         reasons = _deduction_reasons(results[name])
         for phrase in phrases:
             assert phrase in reasons, (name, phrase, reasons)
+
+    # Plain language (issue 21): no rule formula in the review text of any solution of this challenge.
+    assert_no_rule_formula(results)

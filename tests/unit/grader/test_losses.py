@@ -9,20 +9,31 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
 
 from grader import report
 from grader.candidate_check import render_check, top_fixes
-from grader.losses import behaviour_words, rank_losses
-from grader.models import GradeResult
+from grader.losses import behaviour_words, plain_text, rank_losses
+from grader.models import Deduction, GradeResult
 from grader.review import build_review
+from grader.rules import DEFAULT_RULES, Rule
 from tests.conftest import REPO_ROOT
 
 GOLDEN = REPO_ROOT / "tests" / "golden" / "hello-api"
 SOLUTIONS = sorted(path.stem for path in GOLDEN.glob("*.json"))
 FORMULA = ("(1 = yes)", "full points at", "none at", "points from", "rule(s)")
+
+
+def assert_no_rule_formula(results: dict[str, dict[str, Any]]) -> None:
+    """No review text (strengths, concerns, questions) of any of `results` (result.json as read, by name)
+    carries a scoring rule's formula."""
+    for name, result in results.items():
+        review = result.get("review") or {}
+        for text in [*review.get("strengths", []), *review.get("concerns", []), *review.get("questions", [])]:
+            assert not any(formula in text for formula in FORMULA), (name, text)
 
 
 def golden_result(name: str) -> GradeResult:
@@ -137,3 +148,13 @@ def test_review_text_of_every_bundled_solution_has_no_rule_formula(name: str) ->
     notes = html[html.index("<h2>Review notes</h2>"):]
     notes = notes[:notes.index("</section>")]
     assert not any(formula in notes for formula in FORMULA)
+
+
+@pytest.mark.parametrize("rule", DEFAULT_RULES, ids=lambda rule: rule.id)
+def test_every_rule_is_said_without_its_formula(rule: Rule) -> None:
+    """Whatever challenge a solution belongs to, its losses come from these rules: each one's plain text
+    (title and what to do) is formula-free, with or without a template of its own."""
+    deduction = Deduction(rule=rule.id, category=rule.category, points=rule.points, reason=rule.explain,
+                          metric=rule.metric, value=rule.bad, good=rule.good, bad=rule.bad)
+    for text in plain_text(deduction):
+        assert not any(formula in text for formula in FORMULA), (rule.id, text)
