@@ -7,14 +7,17 @@ Evidence for testing. Runs in the CANDIDATE's environment (its interpreter has p
 The runner comes from the project's own files (`checks.runner_choice`, decision order in its docstring):
 pytest (pytest-django with `--ds <settings from manage.py>` when the configuration names none), Django's
 `manage.py test`, or `unittest` discovery. Every runner runs under coverage with the grader's rcfile, in
-the (read-only) submission (or the directory of its manage.py), with no cache, no bytecode and the coverage
-data in a temp dir:
+a throwaway writable copy of the submission in a temp dir (`<copy>`, see `writable_copy`: tests that keep a
+SQLite file or anything else in the repository work as on the author's machine, and the read-only
+submission is never written), from its root (or the directory of its manage.py), with no cache, no
+bytecode and the coverage data in the same temp dir, all removed afterwards:
 
-    python -m coverage run --rcfile <checks/config/coveragerc> --branch --data-file <tmp> --source <submission>
+    python -m coverage run --rcfile <checks/config/coveragerc> --branch --data-file <tmp> --source <copy>
         --omit <test code, conftest, migrations, test settings, manage.py, virtualenvs>
-        -m pytest -q -p no:cacheprovider --junitxml <out>/junit.xml [--ds SETTINGS] <submission>
+        -m pytest -q -p no:cacheprovider --junitxml <out>/junit.xml [--ds SETTINGS] <copy>
       | <checks>/suite_shim.py django|unittest|pytest ...     (run by path: checks/ is not on sys.path)
-    python -m coverage json --rcfile ... --data-file <tmp> -o <out>/coverage.json   (the files measured, kept)
+    python -m coverage json --rcfile ... --data-file <tmp> -o <out>/coverage.json   (run in <copy>: the
+        files measured, relative to the submission, kept)
 
 pytest's outcomes come from its JUnit XML; `manage.py test` and unittest outcomes from the JSON the shim
 writes (one record per test, with file:line of a failure). The runner used is `tools["runner"]` and an
@@ -49,13 +52,16 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
 import re
+import shutil
+import stat
 import sys
 import tempfile
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,6 +112,11 @@ MAX_SHIM_REPORT_BYTES = 20_000_000
 MAX_JUNIT_BYTES = 20_000_000
 MAX_FAILURE_FINDINGS = 50
 LIB_DIR = str(Path(__file__).resolve().parent.parent)  # the directory that holds the `checks` package
+# The suite runs in a writable copy of the submission (see writable_copy). In Docker the copy is on the
+# sandbox's /tmp tmpfs, which counts against the container's memory: past these sizes a file is linked to the
+# read-only original instead (still readable, not writable).
+COPY_BUDGET_BYTES = 64 * 1024 * 1024
+MAX_COPIED_FILE_BYTES = 8 * 1024 * 1024
 
 HTTP_NAMES = frozenset({"TestClient", "test_client", "APIClient", "AsyncClient", "ASGITransport", "WSGITransport",
                         "LiveServerTestCase", "APITestCase"})
@@ -338,6 +349,74 @@ def read_coverage(path: Path) -> dict[str, float] | None:
 # --- running ------------------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A temporary directory for the run, removed afterwards whatever the suite left in it (folders it made
+    read-only included); what cannot be removed stays for the sandbox's own clean-up."""
+    path = Path(tempfile.mkdtemp(prefix="grader-tests-"))
+    try:
+        yield path
+    finally:
+        _make_folders_writable(path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _make_folders_writable(root: Path) -> None:
+    """u+rwx on every folder below root, each before it is entered; links are never followed (one may point
+    into the submission)."""
+    with contextlib.suppress(OSError):
+        os.chmod(root, stat.S_IRWXU)
+    for folder, dirs, _files in os.walk(root):
+        for name in dirs:
+            child = os.path.join(folder, name)
+            if not os.path.islink(child):
+                with contextlib.suppress(OSError):
+                    os.chmod(child, stat.S_IRWXU)
+
+
+def writable_copy(submission: Path, target: Path) -> Path:
+    """A copy of the submission at `target` that the suite may write to (tests that keep a SQLite file or
+    anything else in the repository), so the run measures the tests, not the read-only mount. Folders are
+    always made; files are copied, writable by their owner, while they fit MAX_COPIED_FILE_BYTES and the
+    COPY_BUDGET_BYTES in all, else linked to the original; the submission's own links are kept as links.
+    Nothing is written to the submission; `target` lies in the check's temporary directory, removed with it
+    (in Docker, with the sandbox's /tmp)."""
+    budget = COPY_BUDGET_BYTES
+    target.mkdir(mode=0o700)
+    for folder, dirs, files in os.walk(submission):
+        here = Path(folder)
+        into = target / here.relative_to(submission)
+        for name in sorted(dirs):
+            if (here / name).is_symlink():
+                dirs.remove(name)  # kept as a link, not entered
+                _copy_link(here / name, into / name)
+            else:
+                (into / name).mkdir(mode=0o700)
+        for name in sorted(files):
+            budget -= _copy_file(here / name, into / name, budget)
+    return target
+
+
+def _copy_link(source: Path, target: Path) -> None:
+    os.symlink(os.readlink(source), target)
+
+
+def _copy_file(source: Path, target: Path, budget: int) -> int:
+    """Copy (or link) one file; the bytes of the budget it used."""
+    info = source.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        _copy_link(source, target)
+        return 0
+    if not stat.S_ISREG(info.st_mode):
+        return 0  # the intake lets no special file through
+    if info.st_size > min(MAX_COPIED_FILE_BYTES, budget):
+        target.symlink_to(source)
+        return 0
+    shutil.copyfile(source, target, follow_symlinks=False)
+    target.chmod(stat.S_IMODE(info.st_mode) | stat.S_IRUSR | stat.S_IWUSR)
+    return info.st_size
+
+
 def candidate_env() -> dict[str, str]:
     """The sandbox's environment for the candidate's suite, minus the grader's own paths and tool settings."""
     env = {name: value for name, value in os.environ.items()
@@ -410,7 +489,8 @@ def suite_command(choice: RunnerChoice, submission: Path, out: Path, tmp: Path) 
     if choice.runner == DJANGO:
         return [*prefix, *shim, "django"], project
     if choice.runner == UNITTEST:
-        return [*prefix, *shim, "unittest"], submission
+        starts = [argument for start in choice.start_dirs for argument in ("--start", start)]
+        return [*prefix, *shim, *starts, "unittest"], submission
     if choice.runner == PYTEST_DJANGO_SETUP:
         return [*prefix, *shim, "--settings", choice.settings or "", "pytest", "--", *pytest_args], submission
     return [*prefix, "-m", "pytest", *pytest_args], submission
@@ -525,13 +605,16 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
     """Metrics, findings and tool versions for one submission."""
     timeout = float(args.timeout)
     facts = collect_facts(submission)
-    with tempfile.TemporaryDirectory(prefix="grader-tests-") as tmp_name:
-        tmp = Path(tmp_name)
+    with scratch_dir() as tmp:
         tools = tool_versions(tmp)
         choice = choose_runner(facts, "pytest-django" in tools)
         tools["runner"] = choice.runner
-        suite = run_suite(choice, submission, out, tmp, timeout)
-        coverage = None if suite.timed_out else coverage_json(submission, tmp / ".coverage", out / "coverage.json")
+        try:
+            work = writable_copy(submission, tmp / "submission")
+        except OSError as exc:
+            raise CheckCrashed(f"the submission could not be copied to a writable folder: {exc}") from None
+        suite = run_suite(choice, work, out, tmp, timeout)
+        coverage = None if suite.timed_out else coverage_json(work, tmp / ".coverage", out / "coverage.json")
     parsed_tests, _ = parse_python([item for item in python_files(submission) if is_test_path(item.rel)])
     by_rel = {item.source.rel: item for item in parsed_tests}
     http, mocks = test_code_facts(parsed_tests)

@@ -1,7 +1,7 @@
 """Pytest plugin loaded by the grader's runner for challenge test suites (public and hidden).
 
-It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `restart_app`, and `database` /
-`grader_redis_url` for the services a challenge declares), the `category`
+It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `restart_app`, `fake_upstream`, and
+`database` / `grader_redis_url` for the services a challenge declares), the `category`
 marker that states which scorecard category a test speaks to and its weight
 (`@pytest.mark.category("databases", weight=3)`, default 1), and writes a JSON report of every verdict to
 `--grader-report`. The app under test is reached only over HTTP at `GRADER_APP_URL`; suites never import
@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pytest
 from checks.app_control import ControlError, ask, control_dir, health_path, startup_timeout_s
 from checks.formats import APP_URL_ENV, CATEGORY_IDS, UNCATEGORIZED, SuiteReport, SuiteTestRecord
 from checks.services_access import GraderDatabase, connect_database, database_url, redis_url
+from checks.upstream import FakeUpstream
 from checks.wait_for_app import wait_for_health
 
 MESSAGE_LIMIT = 2000
@@ -293,3 +294,22 @@ def grader_redis_url() -> str:
     if url is None:
         pytest.skip("no Redis service: the challenge declares none, or the suite runs outside the grader")
     return url
+
+
+# --- a fake external service the app calls (see checks.upstream) ------------------------------------------
+
+
+@pytest.fixture
+def fake_upstream() -> Iterator[Callable[[int], FakeUpstream]]:
+    """A factory: `fake_upstream(port)` serves a `FakeUpstream` on 127.0.0.1:port for this test, where the
+    app reaches it through the URL the challenge's `[app] env` names; every server stops at teardown."""
+    started: list[FakeUpstream] = []
+
+    def serve(port: int) -> FakeUpstream:
+        upstream = FakeUpstream(port).start()
+        started.append(upstream)
+        return upstream
+
+    yield serve
+    for upstream in started:
+        upstream.stop()

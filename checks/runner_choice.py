@@ -29,8 +29,8 @@ Decision order, first match wins (the project's own configuration and files say 
    declared, since without a configuration pytest would miss those files.
 3. Any other project that wants pytest (configuration, conftest.py or pytest-style tests) -> **pytest**.
 4. A project whose tests are all unittest `TestCase`s and whose dependency files never name pytest ->
-   **unittest** (`python -m unittest discover`, from the root and from a top-level `tests/` or `test/`
-   directory that is not a package).
+   **unittest** (`python -m unittest discover` from the root, and from every test folder that discovery
+   from the root cannot reach: see `unittest_start_dirs`).
 5. Anything else -> **pytest** (it also runs unittest TestCases, and says "no tests found" when there are none).
 
 pytest also runs unittest TestCases, so pytest is chosen whenever the project shows any sign of it; the
@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import fnmatch
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -62,6 +63,7 @@ PYTEST_WORD = re.compile(r"(?<![\w.-])pytest(?![\w])", re.IGNORECASE)
 DS_OPTION = re.compile(r"--ds[= ]\s*([\w.]+)")
 MAX_MANAGE_DEPTH = 2  # manage.py at the root, or in `src/` or `backend/app/`
 MAX_CONFIG_BYTES = 200_000
+UNITTEST_PATTERN = "test*.py"  # what `python -m unittest discover` loads
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,7 @@ class ProjectFacts:
     manage_py: str | None = None  # relative path of the shallowest manage.py
     manage_settings: str | None = None  # the settings module manage.py sets
     pytest_declared: bool = False  # a dependency file names pytest (or a plugin of it)
+    unittest_start_dirs: tuple[str, ...] = ()  # where unittest discovery must start besides the root (relative)
 
     @property
     def project_dir(self) -> str:
@@ -105,6 +108,7 @@ class RunnerChoice:
     settings: str | None = None  # the settings module to give (--ds or DJANGO_SETTINGS_MODULE); None: don't
     project_dir: str = ""  # where manage.py is (relative), for the django runners
     notes: tuple[str, ...] = field(default=())  # problems the candidate should know about (warnings)
+    start_dirs: tuple[str, ...] = ()  # UNITTEST: folders discovery also starts from (relative to the root)
 
     @property
     def command(self) -> str:
@@ -113,12 +117,18 @@ class RunnerChoice:
             where = f"cd {self.project_dir} && " if self.project_dir else ""
             return f"{where}python manage.py test"
         if self.runner == UNITTEST:
-            return "python -m unittest discover"
+            return "; ".join(["python -m unittest discover", *map(_discover_command, self.start_dirs)])
         if self.settings and self.runner == PYTEST_DJANGO:
             return f"pytest --ds={self.settings}"
         if self.settings and self.runner == PYTEST_DJANGO_SETUP:
             return f"DJANGO_SETTINGS_MODULE={self.settings} pytest (after django.setup())"
         return "pytest"
+
+
+def _discover_command(start: str) -> str:
+    """How the author would run the tests of one start folder: from its parent, `-s` the folder."""
+    parent, _, name = start.rpartition("/")
+    return f"{f'cd {parent} && ' if parent else ''}python -m unittest discover -s {name}"
 
 
 # --- the decision --------------------------------------------------------------------------------------------
@@ -131,7 +141,8 @@ def choose_runner(facts: ProjectFacts, pytest_django: bool) -> RunnerChoice:
     if facts.wants_pytest:
         return RunnerChoice(PYTEST, f"{_pytest_evidence(facts)} shows the project uses pytest")
     if facts.unittest_files and not facts.pytest_declared:
-        return RunnerChoice(UNITTEST, "every test is a unittest TestCase and no dependency file names pytest")
+        return RunnerChoice(UNITTEST, "every test is a unittest TestCase and no dependency file names pytest",
+                            start_dirs=facts.unittest_start_dirs)
     return RunnerChoice(PYTEST, "pytest is the default runner (it also runs unittest TestCases)")
 
 
@@ -206,7 +217,26 @@ def collect_facts(root: Path) -> ProjectFacts:
         manage_py=manage.source.rel if manage is not None else None,
         manage_settings=settings_from_manage(manage_tree) if manage_tree is not None else None,
         pytest_declared=pytest_declared(root),
+        unittest_start_dirs=unittest_start_dirs(root, [item.rel for item in sources]),
     )
+
+
+def unittest_start_dirs(root: Path, rels: Iterable[str]) -> tuple[str, ...]:
+    """Folders unittest discovery must start from for the `test*.py` modules under a test folder (one whose
+    name starts with `test`) that discovery from the root cannot reach: discovery only enters packages, so a
+    module is reached from the lowest folder above it that has no `__init__.py` (`service/tests/` for
+    `service/tests/test_slug.py`, run as `cd service && python -m unittest discover -s tests`). Such folders
+    never overlap: discovery from one never enters another, which is no package."""
+    starts: set[str] = set()
+    for rel in rels:
+        *folders, name = rel.split("/")
+        if not fnmatch.fnmatchcase(name, UNITTEST_PATTERN) or not any(part.startswith("test") for part in folders):
+            continue
+        unreached = [depth for depth in range(1, len(folders) + 1)
+                     if not (root.joinpath(*folders[:depth]) / "__init__.py").is_file()]
+        if unreached:
+            starts.add("/".join(folders[:max(unreached)]))
+    return tuple(sorted(starts))
 
 
 def _shallowest_manage_py(parsed: Sequence[ParsedFile]) -> ParsedFile | None:

@@ -157,6 +157,25 @@ class GraderDatabase:
         counted = sum(calls for query, calls in self.app_statements() if not _is_bookkeeping(query))
         return result, counted
 
+    @contextmanager
+    def writes_blocked(self, tables: Sequence[str] | None = None) -> Iterator[list[str]]:
+        """Block every write to the app's tables (all of them unless `tables` is given) while the block runs.
+
+        The tables are locked in SHARE mode in a transaction of their own: reads go on, and any INSERT,
+        UPDATE or DELETE waits until the block ends, then proceeds (nothing is lost or changed by the grader).
+        A request that answers while writes are blocked wrote nothing in the request: the probe for "the hot
+        path does not write to the database". Yields the tables locked.
+        """
+        locked = list(tables) if tables is not None else self.tables()
+        self.connection.execute("BEGIN READ WRITE")  # the lock needs a writable transaction, it writes nothing
+        try:
+            if locked:
+                names = ", ".join(_ident(table) for table in locked)
+                self.connection.execute(f"LOCK TABLE {names} IN SHARE MODE")
+            yield locked
+        finally:
+            self.connection.execute("ROLLBACK")
+
 
 _BOOKKEEPING = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET ", "SHOW ", "START TRANSACTION",
                 "DISCARD", "RESET", "DEALLOCATE")

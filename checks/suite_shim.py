@@ -4,7 +4,7 @@
 process, with the candidate's project as working directory:
 
     python -m coverage run ... <checks>/suite_shim.py django   --root R --report F --project DIR
-    python -m coverage run ... <checks>/suite_shim.py unittest --root R --report F
+    python -m coverage run ... <checks>/suite_shim.py unittest --root R --report F [--start DIR ...]
     python -m coverage run ... <checks>/suite_shim.py pytest   --root R --report F --project DIR
                                                                --settings MODULE -- PYTEST_ARGS...
 
@@ -14,10 +14,12 @@ by the project's directory before any candidate code runs, exactly where `python
 
 `django` runs `manage.py test --noinput` as the candidate's own manage.py does (`runpy`, `__main__`), so
 its settings, its TEST_RUNNER and anything manage.py sets up apply. `unittest` discovers `test*.py` from the
-root, and from a top-level `tests/` or `test/` directory that is not a package (what `python -m unittest
-discover -s tests` finds). Both record every test's outcome by wrapping `unittest.TestResult`'s methods
-(every runner's result class derives from it and calls up to it), in this process only (Django's parallel
-workers replay their events here), and write `--report` as JSON:
+root, and from each `--start` folder (relative to the root: a test folder that is not a package, which
+discovery from the root never enters) as `cd <its parent> && python -m unittest discover -s <folder>`
+would: the folder is its own top level and its parent is on sys.path. Both record every test's outcome
+by wrapping `unittest.TestResult`'s methods (every runner's result class derives from it and calls up to
+it), in this process only (Django's parallel workers replay their events here), and write `--report` as
+JSON:
 
     {"tests": [{"id", "outcome": passed|failed|errors|skipped, "ran": bool, "file", "line", "message"}],
      "error": null or "what stopped the run"}
@@ -247,18 +249,38 @@ def _exit_status(code: object) -> int:
     return 1
 
 
-def run_unittest(root: str) -> int:
-    """unittest discovery from the root and from a top-level tests/ or test/ directory that is no package."""
+def run_unittest(root: str, starts: list[str]) -> int:
+    """unittest discovery from the root and from each start folder (see the module docstring)."""
     loader = unittest.TestLoader()
     suite = unittest.TestSuite([loader.discover(root, pattern="test*.py", top_level_dir=root)])
-    for name in sorted(TEST_DIRS):
-        directory = os.path.join(root, name)
-        if os.path.isdir(directory) and not os.path.isfile(os.path.join(directory, "__init__.py")):
-            suite.addTest(loader.discover(directory, pattern="test*.py", top_level_dir=directory))
+    for start in starts:
+        directory = os.path.join(root, start)
+        if os.path.isdir(directory):
+            suite.addTest(_discover_from(loader, directory))
     result = unittest.TextTestRunner(stream=sys.stderr, verbosity=1).run(suite)
     if result.testsRun == 0:
         return NO_TESTS_EXIT
     return 0 if result.wasSuccessful() else 1
+
+
+def _discover_from(loader: unittest.TestLoader, directory: str) -> unittest.TestSuite:
+    """Discovery from a folder that is its own top level, with its parent on sys.path (its modules import
+    their neighbours from there). The modules it imported from the folder leave sys.modules afterwards, so
+    another folder's `test_api` is imported as itself, not found already imported."""
+    parent = os.path.dirname(directory)
+    if parent not in sys.path:
+        sys.path.insert(0, parent)
+    before = set(sys.modules)
+    suite = loader.discover(directory, pattern="test*.py", top_level_dir=directory)
+    for name in set(sys.modules) - before:
+        if _defined_in(sys.modules.get(name), directory):
+            sys.modules.pop(name, None)
+    return suite
+
+
+def _defined_in(module: Any, directory: str) -> bool:
+    file = getattr(module, "__file__", None)
+    return isinstance(file, str) and os.path.abspath(file).startswith(directory + os.sep)
 
 
 def run_pytest_after_django_setup(settings: str, pytest_args: list[str]) -> int:
@@ -283,6 +305,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--report", required=True)
     parser.add_argument("--project")
     parser.add_argument("--settings")
+    parser.add_argument("--start", action="append", default=[], help="unittest: a folder to discover from too")
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     root = os.path.abspath(args.root)
@@ -296,7 +319,7 @@ def main(argv: list[str]) -> int:
     install(recorder)
     error = None
     try:
-        status = run_django(project) if args.mode == "django" else run_unittest(root)
+        status = run_django(project) if args.mode == "django" else run_unittest(root, args.start)
     except BaseException as exc:  # the run itself stopped: say why, as Python would have
         traceback.print_exc()
         error, status = _exception_line((type(exc), exc, exc.__traceback__)), 1

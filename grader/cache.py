@@ -13,6 +13,8 @@ guards writing the entry (`entry_lock`, one implementation: `grader.filelocks`).
 - `uv/`: the resolver's own cache of index pages.
 - `venvs/<key>/`: the local backend's environments.
 - `snapshots/<name>-<hash>/`: read-only copies of submissions.
+- `fingerprints/<hash>-k<k>-w<window>-v<n>.json`: each snapshot's fingerprints for the similarity comparison
+  (`grader.similarity.store`).
 - `mypy/<key>/`: a warm mypy cache of the standard library's stubs, one per runner image
   (see `grader.sandbox.mypy_seed`).
 - `runs/`, `locks/`: scratch of running gradings and lock files.
@@ -42,7 +44,9 @@ from grader.filelocks import file_lock, lock_is_free
 from grader.paths import cache_dir, cache_root
 
 WHEELSET_MARKER = ".grader-wheelset.json"  # written by grader.environments
-DISK_GROUPS = ("wheelsets", "files", "built", "uv", "venvs", "snapshots", "mypy", "runs", "locks", "usage")
+DISK_GROUPS = (
+    "wheelsets", "files", "built", "uv", "venvs", "snapshots", "fingerprints", "mypy", "runs", "locks", "usage",
+)
 IMAGE_ROLES = ("env", "runner")
 DAY_S = 86_400.0
 RUNS_MIN_AGE_S = 3_600.0  # a younger scratch dir may belong to a grading running right now

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -20,10 +19,10 @@ from grader.app_log import not_ready_sentence
 from grader.challenge import MANIFEST, ChallengeError, has_tests, load_challenge, public_tests_dir
 from grader.detect import NO_START_COMMAND
 from grader.intake import IntakeError, archive_kind, take_snapshot
-from grader.models import PUBLIC_SUITE, Challenge, CheckStatus, Deduction, GradeResult, category_title
+from grader.losses import APP_RULE, Loss, rank_losses
+from grader.models import PUBLIC_SUITE, Challenge, GradeResult, category_title
 from grader.paths import cache_dir
 from grader.pipeline import grade_submission, public_suite
-from grader.report import location
 from grader.sandbox.base import Sandbox
 
 TOP_FIXES = 5
@@ -79,45 +78,39 @@ def run_check(submission: Path, challenge: Challenge, sandbox: Sandbox, out_root
 # --- the terminal summary -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Fix:
-    """One deduction, with what fixing it would add to the overall score."""
-
-    category: str
-    gain: float
-    text: str
+def top_fixes(result: GradeResult, limit: int = TOP_FIXES) -> list[Loss]:
+    """The losses worth the most overall points, largest first: one cause once (the app that did not start
+    is one fix, not one per failed test)."""
+    problem = ((result.app.problem if result.app else None) or "did not start") if result.did_not_run else None
+    return rank_losses(result.checks, result.categories, problem)[:limit]
 
 
-def top_fixes(result: GradeResult, limit: int = TOP_FIXES) -> list[Fix]:
-    """The deductions worth the most overall points, largest first."""
-    weights = {c.id: c.weight for c in result.categories if c.evaluated and c.weight > 0}
-    # categories counted as 0 (the app never ran) weigh in the overall, though fixing their tests needs the app
-    total_weight = sum(weights.values()) + sum(c.weight for c in result.categories if c.counts_as_zero)
-    possible: dict[str, float] = {}
-    for check in result.checks:
-        if check.status in (CheckStatus.PASSED, CheckStatus.FAILED) and check.max_score > 0:
-            possible[check.category] = possible.get(check.category, 0.0) + check.max_score
-    fixes = [
-        Fix(d.category, 100 * d.points / possible[d.category] * weights[d.category] / total_weight, fix_text(d))
-        for check in result.checks for d in check.deductions
-        if d.category in weights and possible.get(d.category)
-    ]
-    return sorted(fixes, key=lambda fix: (-fix.gain, fix.category, fix.text))[:limit]
+def fix_text(loss: Loss) -> str:
+    """What is wrong, where, and what to do, on one line."""
+    where = f" ({loss.where})" if loss.where else ""
+    if loss.behaviours:  # public tests: their names and first failure lines help the candidate
+        failing = "; ".join(f"{b.name}: {b.message}" for b in loss.behaviours[:3])
+        return f"{loss.title}{where}. {failing}"
+    return f"{loss.title}{where}: {loss.advice}"
 
 
-def fix_text(deduction: Deduction) -> str:
-    """The deduction's reason on one line, with the first piece of evidence's `file:line`."""
-    reason = " ".join(deduction.reason.split())
-    reason = reason if len(reason) <= 160 else reason[:157] + "..."
-    where = next((location(e) for e in deduction.evidence if e.file), "")
-    return f"{reason} ({where})" if where else reason
+def write_check_report(result: GradeResult, directory: Path) -> Path:
+    """The check's HTML report beside its result.json (the candidate copy: it teaches, it never grades)."""
+    from grader.report import render_candidate_html
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "report.html"
+    path.write_text(render_candidate_html(result, "candidate"), encoding="utf-8")
+    return path
 
 
-def render_check(result: GradeResult, result_path: Path, console: Console) -> None:
-    """The candidate's summary: score, a table per category, the top fixes and where the details are."""
+def render_check(result: GradeResult, result_path: Path, console: Console, report: Path | None = None) -> None:
+    """The candidate's summary: score, a table per category, the top fixes, and last the report's path
+    (`report`, else the result file's)."""
     name = result.submission.name if result.submission else "?"
     if result.status != "graded":
         console.print(f"[red]✗[/] {escape(name)}: not checked: {escape(result.error or '?')}", soft_wrap=True)
+        console.print(f"Report: {escape(str(report or result_path))}", soft_wrap=True, highlight=False)
         return
     passed, run = result.test_totals(PUBLIC_SUITE)
     overall = "n/a" if result.overall is None else f"{result.overall:g}/100"
@@ -134,16 +127,18 @@ def render_check(result: GradeResult, result_path: Path, console: Console) -> No
             f"public tests {passed}/{run} passed", soft_wrap=True,
         )
     console.print(category_table(result))
-    fixes = top_fixes(result)
+    # the app that did not start was said once, first, with its fix: the list goes on with the other causes
+    fixes = [fix for fix in top_fixes(result, TOP_FIXES + 1) if fix.rule != APP_RULE][:TOP_FIXES]
     if fixes:
-        console.print("[bold]Top fixes[/] (overall points each one is worth):")
+        console.print("[bold]Top fixes[/] (points of the overall 100 each one is worth):")
         for number, fix in enumerate(fixes, 1):
-            console.print(f"  {number}. [green]+{fix.gain:.1f}[/] {category_title(fix.category)}: {escape(fix.text)}",
-                          soft_wrap=True)
+            console.print(f"  {number}. [green]+{fix.points:.1f}[/] {category_title(fix.category)}: "
+                          f"{escape(fix_text(fix))}", soft_wrap=True)
     console.print(
-        f"[dim]Details: {escape(str(result_path))}. This runs the public tests only: the real grading also "
-        "runs a larger hidden suite (see the assignment README).[/]", soft_wrap=True,
+        "[dim]This runs the public tests only: the real grading also runs a larger hidden suite (see the "
+        "assignment README).[/]", soft_wrap=True,
     )
+    console.print(f"Report: {escape(str(report or result_path))}", soft_wrap=True, highlight=False)
 
 
 def category_table(result: GradeResult) -> Table:
@@ -170,7 +165,9 @@ def _render_app_problem(result: GradeResult, console: Console) -> None:
     problem = (app.problem if app else None) or "did not start"
     console.print(f"[red]✗ Your app did not run:[/] {escape(not_ready_sentence(problem))}. Every public test counts "
                   "as failed.", soft_wrap=True)
-    console.print(f"  fix: {escape(start_hint(problem))}", soft_wrap=True)
+    worth = next((fix.points for fix in top_fixes(result) if fix.rule == APP_RULE), None)
+    gain = f" (worth [green]+{worth:.1f}[/] points of the overall 100)" if worth else ""
+    console.print(f"  fix{gain}: {escape(start_hint(problem))}", soft_wrap=True)
     for line in (app.log_tail if app else "").strip().splitlines()[-LOG_LINES:]:
         console.print(f"  [dim]{escape(line)}[/]", soft_wrap=True)
 

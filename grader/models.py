@@ -196,6 +196,21 @@ class Practices(Strict):
         return self
 
 
+class SimilaritySettings(Strict):
+    """`[similarity]`: how a cohort's submissions are compared (docs/similarity.md): a reason to look, not a verdict."""
+
+    threshold: float = Field(0.5, gt=0, le=1, description="A pair is flagged when either one has this share of "
+                             "its own code (fingerprints) found in the other.")
+    k: int = Field(20, ge=5, le=200, description="Tokens per k-gram: shorter shared runs are never evidence.")
+    window: int = Field(8, ge=1, le=100, description="Winnowing window: any shared run of k + window - 1 "
+                        "tokens is always found.")
+    common_share: float = Field(0.5, gt=0, le=1, description="A fingerprint found in more than this share of "
+                                "the cohort (and in more than 3 submissions) is common code, not evidence.")
+    min_matches: int = Field(8, ge=1, description="Fewest shared fingerprints before a pair can be flagged.")
+    ignore: list[str] = Field(default_factory=list, description="Extra glob patterns of paths (relative to "
+                              "the submission) that are not evidence, beside the starter and framework boilerplate.")
+
+
 class Challenge(Strict):
     """A validated challenge bundle. `root` is where the bundle lives on disk (not read from the toml)."""
 
@@ -212,6 +227,7 @@ class Challenge(Strict):
         default_factory=dict,
         description="Services started per grading beside the app (DATABASE_URL, REDIS_URL, ...).",
     )
+    similarity: SimilaritySettings = Field(default_factory=SimilaritySettings)  # type: ignore[arg-type]
     flawed_margin: float | None = Field(
         None, ge=0, le=100,
         description="Every flawed solution must score at least this many points below the lowest reference.",
@@ -273,6 +289,11 @@ class TestCase(BaseModel):
     def failed(self) -> bool:
         """Failed or errored: the test ran and did not pass."""
         return self.outcome in ("failed", "error")
+
+    @property
+    def ran(self) -> bool:
+        """Passed, failed or errored: a skipped test was not run."""
+        return self.outcome != "skipped"
 
 
 def passed_and_run(tests: Iterable[TestCase]) -> tuple[int, int]:

@@ -28,6 +28,7 @@ from grader.intake import IntakeError
 from grader.models import Challenge, DependencyRecord, GradeResult
 from grader.results import RESULT_FILE, previous_result, result_dir, write_result
 from grader.sandbox.base import Sandbox, SandboxError
+from grader.similarity.store import write_prints
 from grader.steps.environment import prepare_environment, resolve_dependencies
 from grader.steps.intake import read_project, take
 from grader.steps.records import (
@@ -84,6 +85,7 @@ def grade_submission(
     request = GradingRequest(source=source, challenge=challenge, sandbox=sandbox, out_root=out_root.absolute(),
                              suite=suite or hidden_suite(challenge), options=options or GradingOptions(),
                              hooks=hooks or GradingHooks(), log=log)
+    intake: Intake | None = None  # its fingerprints are kept beside any result reached after intake
     try:
         with request.hooks.stage("intake"):
             intake = _step(read_project, request, _first_step(take, request))
@@ -91,14 +93,23 @@ def grade_submission(
         if previous is not None:
             log(f"{request.name}: unchanged since the last grading: result reused (--force regrades)")
             request.hooks.reused = True
+            _keep_fingerprints(intake, result_dir(out_root, request.name))
             return previous
         result = _grade(request, intake)
     except NotGraded as failure:
         request.hooks.checkpoint()  # an interrupted run also fails: that is no result at all
         result = error_result(request, failure.reached, failure.message)
     request.hooks.checkpoint()
-    write_result(result, result_dir(out_root, request.name))
+    directory = write_result(result, result_dir(out_root, request.name)).parent
+    _keep_fingerprints(intake, directory)
     return result
+
+
+def _keep_fingerprints(intake: Intake | None, directory: Path) -> None:
+    """Copy the snapshot's fingerprints beside its result, for `grader similarity` (docs/similarity.md)."""
+    prints = intake.taken.fingerprints if intake is not None else None
+    if prints is not None:
+        write_prints(prints, directory)
 
 
 def _grade(request: GradingRequest, intake: Intake) -> GradeResult:

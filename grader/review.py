@@ -1,7 +1,9 @@
 """Review notes for the interviewer: strengths, concerns and follow-up questions, built by templates.
 
 Deterministic by design (no model, no randomness): the same result always gives the same notes. Concerns
-and questions come from the largest deductions, so they point at where the points were lost.
+and questions come from the largest losses in points of the overall score (`grader.losses`), so they point
+at where the points were lost. The text reads as a reviewer would write it: what is wrong, where, and what
+it cost; a rule's formula ("full points at ...") never appears here (reports keep it in a details row).
 """
 
 from __future__ import annotations
@@ -9,11 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from grader.app_log import not_ready_sentence
+from grader.losses import Loss, people_number, rank_losses
 from grader.models import HIDDEN_SUITE, CategoryScore, CheckResult, Deduction, ReviewNotes, category_title
-from grader.rules import DEFAULT_RULES
-
-# rule id -> the metric whose zero takes the rule's points away (coverage when no test ran)
-ZERO_UNLESS = {rule.id: rule.zero_unless for rule in DEFAULT_RULES if rule.zero_unless}
 
 MAX_CONCERNS = 5
 MIN_QUESTIONS = 3
@@ -89,12 +88,9 @@ def build_review(
 
     `app_problem`: why the app never became ready (None when it ran); it leads the concerns and questions.
     """
-    deductions = _largest_deductions(checks)
-    zeroed = _zeroed(checks)
-    if app_problem is not None:  # every failed test has that one reason: the static deductions say more
-        deductions = [d for d in deductions if d.metric]
-    concerns = [_concern(d) for d in deductions[:MAX_CONCERNS]]
-    questions = _questions([d for d in deductions if id(d) not in zeroed])
+    losses = [loss for loss in rank_losses(checks, categories, app_problem) if loss.deductions]
+    concerns = [concern_text(loss) for loss in losses[:MAX_CONCERNS]]
+    questions = _questions([_primary(loss) for loss in losses])
     if app_problem is not None:
         concerns = [f"{not_ready_sentence(app_problem)}; the categories its tests measure count as 0.",
                     *concerns][:MAX_CONCERNS]
@@ -106,36 +102,44 @@ NOT_READY_QUESTION = ("The app never became ready in the grader ({problem}). How
                       "from a clean checkout before you hand it in?")
 
 
-def _zeroed(checks: Sequence[CheckResult]) -> set[int]:
-    """Deductions lost only because their gate metric was 0 (no test ran): a question about their own metric
-    ("some of your tests fail") would not fit; the gate's own deduction asks the right one."""
-    return {id(d) for check in checks for d in check.deductions
-            if d.rule in ZERO_UNLESS and check.metrics.get(ZERO_UNLESS[d.rule], 1) <= 0}
+def concern_text(loss: Loss) -> str:
+    """`A secret is committed to the repository (main.py:8): \N{MINUS SIGN}6 of 100.`"""
+    where = f" ({loss.where})" if loss.where else ""
+    return f"{loss.title}{where}: \N{MINUS SIGN}{loss.points:g} of 100."
 
 
-def _largest_deductions(checks: Sequence[CheckResult]) -> list[Deduction]:
-    everything = [d for check in checks for d in check.deductions]
-    return sorted(everything, key=lambda d: (-d.points, d.category, d.rule))
+def _primary(loss: Loss) -> Deduction:
+    """The deduction a loss stands for: its rule's own (a gate before what it took away), or its first test."""
+    return loss.deductions[0]
+
+
+# Check id (or its tool) -> what a check that earned all its points says about the submission.
+STRENGTHS: dict[str, str] = {
+    "complexity": "Small, readable functions: complexity is low throughout",
+    "typecheck": "Fully typed: mypy --strict finds nothing to fix",
+    "lint/python_fundamentals": "Clean Python: no bare excepts, mutable defaults or unused names",
+    "lint/infrastructure": "No security issues found in the code (hard-coded passwords, shell=True, SQL from strings)",
+    "lint/observability": "Logs through the logging module rather than print()",
+    "candidate_tests": "Its own tests pass and cover the code well",
+    "practices": "Follows the repository practices the assignment asks for",
+}
 
 
 def _strengths(checks: Sequence[CheckResult], categories: Sequence[CategoryScore]) -> list[str]:
-    strengths = [
-        f"{category_title(c.id)}: {c.score:g}/100 ({c.note})"
-        for c in categories if c.evaluated and c.score is not None and c.score >= STRONG_CATEGORY
-    ]
+    strong = [f"{category_title(c.id)} {c.score:g}/100" for c in categories
+              if c.evaluated and c.score is not None and c.score >= STRONG_CATEGORY]
+    strengths = [f"Strong in {', '.join(strong)}"] if strong else []
     strengths += [
-        f"{check.summary} ({check.id})"
-        for check in checks
-        if check.status == "passed" and check.max_score > 0 and check.suite != HIDDEN_SUITE
+        text for text in dict.fromkeys(_strength(check) for check in checks
+                                       if check.status == "passed" and check.max_score > 0
+                                       and check.suite != HIDDEN_SUITE)
+        if text
     ][:3]
     return strengths
 
 
-def _concern(deduction: Deduction) -> str:
-    where = _evidence(deduction)
-    suffix = f" [{where}]" if where else ""
-    return f"{category_title(deduction.category)}: -{deduction.points:g} points, " \
-           f"{deduction.reason}{suffix}"
+def _strength(check: CheckResult) -> str:
+    return STRENGTHS.get(check.id) or STRENGTHS.get(check.id.split("/", 1)[0]) or check.summary
 
 
 def _questions(deductions: Sequence[Deduction]) -> list[str]:
@@ -147,7 +151,7 @@ def _questions(deductions: Sequence[Deduction]) -> list[str]:
         if template is None or key in used:
             continue
         used.add(key)
-        value = "" if deduction.value is None else f"{deduction.value:g}"
+        value = "" if deduction.value is None else people_number(deduction.value)
         questions.append(template.format(value=value, evidence=_evidence(deduction) or "see the report"))
         if len(questions) == MAX_QUESTIONS:
             return questions

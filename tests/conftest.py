@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -97,6 +98,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get(TEST_RUN_VAR, "").strip():
         os.environ[TEST_RUN_VAR] = f"pytest-{uuid.uuid4().hex[:12]}"
         config.stash[_RUN_SET_HERE] = True
+    hear_ctrl_c()
+
+
+def hear_ctrl_c() -> None:
+    """Let the Ctrl-C tests deliver SIGINT even to a session started in the background: a non-interactive
+    shell starts background jobs with SIGINT ignored, children inherit that, and Python then neither raises
+    KeyboardInterrupt nor lets `_thread.interrupt_main` do anything. A handler (not SIG_IGN) here makes every
+    `python -m grader` the tests start get the default again."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -65,10 +65,12 @@ class SuiteCheckSpec:
         return ()
 
     def command(self, context: CheckContext) -> list[str]:
-        """pytest with the grader plugin, no config files read, no cache written."""
+        """pytest with the grader plugin, no config files read, no cache written, and no conftest.py from
+        the folders above the suite (a suite kept inside another project must not load that project's)."""
         argv = [
             context.python, "-m", "pytest", "-p", PLUGIN_MODULE, "-p", "no:cacheprovider",
             "-q", "-rN", "--color=no", "-c", "/dev/null", "--rootdir", context.input_dir,
+            "--confcutdir", context.input_dir,
             "--app-url", context.app_url,
             "--grader-report", f"{context.output_dir}/{REPORT_NAME}",
         ]

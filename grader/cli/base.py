@@ -92,7 +92,8 @@ def _parse_as_of(_ctx: click.Context, _param: click.Parameter, value: str | None
         raise click.BadParameter(f"{value!r} is not a date: write YYYY-MM-DD or now") from None
 
 
-def make_sandbox(kind: str, python: str, service_urls: Mapping[str, str] | None = None) -> Sandbox:
+def make_sandbox(kind: str, python: str, service_urls: Mapping[str, str] | None = None,
+                 log: Callable[[str], None] = progress) -> Sandbox:
     """The requested backend; `auto` is Docker when an engine answers and a base image can be had, else local.
 
     `service_urls` (from `--service-url`) serve the local backend; Docker starts fresh services itself.
@@ -101,7 +102,7 @@ def make_sandbox(kind: str, python: str, service_urls: Mapping[str, str] | None 
         from grader.sandbox.docker import DockerSandbox
 
         try:
-            docker_sandbox = DockerSandbox(python=python, log=progress)
+            docker_sandbox = DockerSandbox(python=python, log=log)
             docker_sandbox.base_image()  # built once here, so a missing image is one clear error up front
             if service_urls:
                 progress("--service-url is for the local backend: Docker starts fresh services of its own")

@@ -160,6 +160,38 @@ def progress(message: str) -> None:
         err.print(f"[dim]·[/] {escape(message)}", markup=True, soft_wrap=True)
 
 
+class SpinnerProgress:
+    """`grader check`'s progress: one spinner line showing the latest step, so image builds ("Step 3/14 ...")
+    never scroll past the candidate; with -v every line is printed as `progress` prints it, with -q none.
+
+    Use as a context manager and call it with each message (it is a `Log`). Not on a terminal (a pipe, a
+    file, a CI log), the spinner draws nothing.
+    """
+
+    def __init__(self, console: Console, first: str) -> None:
+        self.console = console
+        self.first = first
+        self._status: Any = None
+
+    def __enter__(self) -> SpinnerProgress:
+        if not settings.verbose and not settings.quiet:
+            self._status = self.console.status(escape(self.first), spinner="dots")
+            self._status.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def __call__(self, message: str) -> None:
+        if settings.verbose:
+            progress(message)
+        elif self._status is not None:
+            first_line = message.strip().splitlines()[0] if message.strip() else ""
+            self._status.update(escape(first_line[:100]))
+
+
 def print_summary(result: GradeResult, out_dir: Path, name: str | None = None) -> None:
     """One line per submission on stdout: what a script or a person needs first.
 

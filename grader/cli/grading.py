@@ -43,6 +43,7 @@ from grader.cli.console import (
     EXIT_CANNOT_RUN,
     EXIT_SOME_ERRORED,
     EXIT_USAGE,
+    SpinnerProgress,
     err,
     escape,
     fail,
@@ -57,6 +58,7 @@ from grader.models import Challenge, GradeResult
 from grader.outdir import as_output_error, check_output_dir
 from grader.pipeline import GradingOptions, challenge_services
 from grader.results import result_path
+from grader.reviews import Adjustment
 from grader.sandbox.base import Sandbox
 
 
@@ -130,6 +132,8 @@ def grade(
         fail(escape(str(batch.output_error)), EXIT_USAGE)
     finished = [item for item in batch.items if item.result is not None]
     results = [item.result for item in finished if item.result is not None]
+    if len(finished) > 1:
+        compare_cohort(out_dir, challenge)
     write_grade_reports([out_dir / item.name for item in finished], out_dir, formats, survey.skipped)
     record_cohort(out_dir, survey)
     append_step_summary(results, skipped=survey.skipped)
@@ -139,6 +143,20 @@ def grade(
     if errored:
         fail(f"{errored} of {len(sources)} submission(s) could not be graded (see above)", EXIT_SOME_ERRORED)
     enforce_fail_under(results, fail_under)
+
+
+def compare_cohort(out_dir: Path, challenge: Challenge) -> None:
+    """After grading more than one submission: compare them (OUT/similarity.json and the pair pages)."""
+    from grader.report.similarity_pages import write_similarity_pages
+    from grader.similarity.cohort import compare_out_dir, write_similarity
+
+    comparison, _left_out = compare_out_dir(out_dir, challenge, challenge.similarity)
+    write_similarity(out_dir, comparison, _left_out)
+    write_similarity_pages(out_dir, comparison)
+    flagged = comparison.flagged()
+    if flagged:
+        progress(f"similarity: {len(flagged)} pair(s) share at least {challenge.similarity.threshold:.0%} of one "
+                 f"submission's code, worth a look side by side (OUT/similarity.json, index.html)")
 
 
 def show_skipped(survey: Survey) -> None:
@@ -240,8 +258,11 @@ def write_grade_reports(
     if not set(formats) - {"json"} or not directories:
         return
     from grader.report import load_results, write_reports
+    from grader.reviews import load_reviews
 
-    written = write_reports(load_results(directories), out_dir, formats, "reviewer", skipped)
+    # a re-grading keeps the reviewers' adjustments: applied to unchanged content, flagged on changed content
+    written = write_reports(load_results(directories), out_dir, formats, "reviewer", skipped,
+                            adjustments=load_reviews(out_dir))
     cohort = out_dir / "index.html"
     where = f"; cohort report: {cohort}" if cohort in written else ""
     progress(f"wrote {len(written)} report file(s) under {out_dir}{where}")
@@ -260,13 +281,20 @@ def write_grade_reports(
 )
 @click.option(
     "--audience", type=click.Choice(["reviewer", "candidate"]), default="reviewer", show_default=True,
-    help="candidate: per-category totals only, no hidden-test names, messages, code or logs.",
+    help="candidate: hidden tests as per-category totals (no names, messages, code or logs); static "
+         "findings with file:line and what to do.",
 )
+@click.option("--compare", is_flag=True,
+              help="Compare the 2 or 3 given results side by side in OUT/compare.html (reviewer only).")
 @friendly_errors
-def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], audience: str) -> None:
-    """Render reports from RESULT_OR_DIR... (result.json files, or directories searched for them)."""
+def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], audience: str, compare: bool) -> None:
+    """Render reports from RESULT_OR_DIR... (result.json files, or directories searched for them).
+
+    With --compare: the 2 or 3 results side by side (categories, hidden tests, losses) in OUT/compare.html.
+    """
     from grader.cohort import skipped_in
     from grader.report import ReportError, load_results, write_reports
+    from grader.reviews import ReviewFileError
 
     check_output_dir(out_dir)
     problems: list[str] = []
@@ -277,11 +305,17 @@ def report(paths: tuple[Path, ...], out_dir: Path, formats: tuple[str, ...], aud
         err.print(f"[bold red]error:[/] {escape(problem)}", markup=True, soft_wrap=True)
     if not results:
         fail(f"none of the {len(problems)} path(s) held a readable result.json; nothing was rendered")
+    if compare:
+        write_compare(results, paths, out_dir, audience)
+        return
     skipped = skipped_in(path for path in paths if path.is_dir())  # from `grade`'s OUT/cohort.json
     try:
+        adjustments = reviews_beside(paths, out_dir)
+        if audience != "candidate":
+            carry_similarity(paths, out_dir)
         written = write_reports(results, out_dir, formats, "candidate" if audience == "candidate" else "reviewer",
-                                skipped)
-    except (ReportError, OSError) as exc:
+                                skipped, adjustments=adjustments)
+    except (ReportError, ReviewFileError, OSError) as exc:
         disk = as_output_error(exc, out_dir)
         fail(escape(str(disk) if disk else f"could not write the reports: {exc}"),
              EXIT_USAGE if disk else EXIT_CANNOT_RUN)
@@ -314,16 +348,52 @@ def check(path: Path, challenge_ref: str | None, sandbox_kind: str, out_dir: Pat
 
     Needs no hidden tests, so it works from an exported kit; the public part is scored as `grade` does.
     """
-    from grader.candidate_check import load_check_challenge, render_check, run_check
+    from grader.candidate_check import load_check_challenge, render_check, run_check, write_check_report
     from grader.intake import submission_name
     from grader.paths import cache_dir
 
     out_root = out_dir or cache_dir("check")
     check_output_dir(out_root)
     bundle = load_check_challenge(challenge_ref, path)
-    sandbox_backend = make_sandbox(sandbox_kind, bundle.python, service_urls)
-    result = run_check(path, bundle, sandbox_backend, out_root, progress)
+    # image builds and steps turn a spinner, not the candidate's scrollback (-v prints every line)
+    with SpinnerProgress(err, f"checking {path} against {bundle.id}") as log:
+        sandbox_backend = make_sandbox(sandbox_kind, bundle.python, service_urls, log=log)
+        result = run_check(path, bundle, sandbox_backend, out_root, log)
     name = result.submission.name if result.submission else submission_name(path)
-    render_check(result, result_path(out_root / name), out)
+    report = write_check_report(result, out_root / name)
+    render_check(result, result_path(out_root / name), out, report)
     if result.status != "graded":
         sys.exit(EXIT_SOME_ERRORED)
+
+
+def reviews_beside(paths: Sequence[Path], out_dir: Path) -> list[Adjustment]:
+    """The reviewers' adjustments in the reviews.toml of each given directory and of OUT, each file once."""
+    from grader.reviews import load_reviews
+
+    folders = dict.fromkeys(path.resolve() for path in [*paths, out_dir] if path.is_dir())
+    return [adjustment for folder in folders for adjustment in load_reviews(folder)]
+
+
+def carry_similarity(paths: Sequence[Path], out_dir: Path) -> None:
+    """Bring the comparison of the given output folder (similarity.json and its pair pages) into OUT, so the
+    re-rendered cohort page shows the same section and its links work; OUT's own comparison wins."""
+    from grader.similarity.cohort import copy_similarity
+
+    for folder in dict.fromkeys(path.resolve() for path in paths if path.is_dir()):
+        if copy_similarity(folder, out_dir):
+            return
+
+
+def write_compare(results: Sequence[GradeResult], paths: Sequence[Path], out_dir: Path, audience: str) -> None:
+    """`report --compare`: OUT/compare.html for 2 or 3 results, with the reviews beside them."""
+    from grader.outdir import write_atomically
+    from grader.report import ReportError, render_compare_html
+
+    if audience == "candidate":
+        fail("--compare shows several candidates at once: it has no candidate audience", EXIT_USAGE)
+    try:
+        html = render_compare_html(results, reviews_beside(paths, out_dir))
+    except ReportError as exc:
+        fail(escape(str(exc)), EXIT_USAGE)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out.print(escape(str(write_atomically(out_dir / "compare.html", html))), highlight=False, soft_wrap=True)

@@ -10,12 +10,13 @@ The `candidate` audience renders from a redacted copy of the result (`redact_for
 no hidden-test names, messages, evidence or logs, so no template can leak them by mistake.
 
 The rooms: `facts` (what a result says: band, name, redaction), `text` (formatting filters), `charts` (SVG
-geometry), `candidate_view` and `cohort_view` (the data each page shows), `render` (the templates) and
+geometry), `candidate_view`, `cohort_view` and `compare_view` (the data each page shows), `render` (the templates) and
 `files` (reading results, writing report files).
 """
 
 from grader.report.candidate_view import candidate_context, markdown_context
 from grader.report.cohort_view import cohort_context, cohort_rows
+from grader.report.compare_view import compare_context, render_compare_html
 from grader.report.facts import (
     AUDIENCES,
     DID_NOT_RUN,
@@ -52,6 +53,7 @@ __all__ = [
     "candidate_context",
     "cohort_context",
     "cohort_rows",
+    "compare_context",
     "display_name",
     "load_results",
     "location",
@@ -61,6 +63,7 @@ __all__ = [
     "render_candidate_html",
     "render_cohort_html",
     "render_cohort_markdown",
+    "render_compare_html",
     "render_junit",
     "render_markdown",
     "result_band",

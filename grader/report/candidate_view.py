@@ -4,12 +4,15 @@ findings worst first, the largest deductions, and the contexts of `candidate.htm
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.losses import TOP_LOSSES, Loss, overall_factors, plain_text, rank_losses
 from grader.models import (
     CATEGORY_IDS,
     HIDDEN_SUITE,
+    PUBLIC_SUITE,
     AppRun,
     CategoryScore,
     CheckResult,
@@ -30,11 +33,11 @@ from grader.report.facts import (
     result_bands,
 )
 from grader.report.text import fmt_seconds, log_excerpt
+from grader.reviews import Adjustment, reviewed
 
 CANDIDATE_TESTS_PREFIX = "candidate_tests"
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 MAX_FINDINGS_SHOWN = 25
-TOP_DEDUCTIONS = 5
 
 
 @dataclass
@@ -49,6 +52,11 @@ class CategoryView:
     passed_tests: list[TestCase] = field(default_factory=list)
     skipped_tests: list[TestCase] = field(default_factory=list)
     test_points: dict[str, float] = field(default_factory=dict)  # points a failed hidden test cost
+    factor: float = 0.0  # one of its check points in points of the overall score (0: not counted)
+
+    def overall(self, points: float) -> float:
+        """`points` of this category's checks in points of the overall score."""
+        return round(points * self.factor, 2)
 
     @property
     def lost_points(self) -> float:
@@ -60,7 +68,9 @@ def category_views(result: GradeResult) -> list[CategoryView]:
     """The six categories (in scorecard order) with their checks, deductions and hidden tests."""
     scores = {c.id: c for c in result.categories}
     order = [*CATEGORY_IDS, *(c for c in scores if c not in CATEGORY_IDS)]
-    views = {cid: CategoryView(score=scores.get(cid) or _unmeasured(cid), title=category_title(cid)) for cid in order}
+    factors = overall_factors(result.checks, result.categories)
+    views = {cid: CategoryView(score=scores.get(cid) or _unmeasured(cid), title=category_title(cid),
+                               factor=factors.get(cid, 0.0)) for cid in order}
     for check in result.checks:
         view = views.get(check.category)
         if view is not None:
@@ -103,6 +113,7 @@ class FindingGroup:
     check: CheckResult
     findings: list[Finding]
     hidden_count: int
+    advice: list[str] = field(default_factory=list)  # what to do about each finding, in order
 
 
 def finding_groups(result: GradeResult) -> list[FindingGroup]:
@@ -113,11 +124,29 @@ def finding_groups(result: GradeResult) -> list[FindingGroup]:
             continue
         ordered = sorted(check.findings, key=_finding_rank)
         shown = ordered[:MAX_FINDINGS_SHOWN]
-        groups.append(FindingGroup(check, shown, len(ordered) - len(shown)))
+        advice = [finding_advice(check, finding) for finding in shown]
+        groups.append(FindingGroup(check, shown, len(ordered) - len(shown), advice))
     return sorted(groups, key=lambda group: _hotspot_rank(group.check.id))
 
 
 HOTSPOT_ORDER = ("complexity", "typecheck", "lint", "practices")
+
+# What to do about a finding no deduction explains, by the check that reported it.
+CHECK_ADVICE = {
+    "typecheck": "fix the type error or add the missing annotation (`mypy --strict` shows it)",
+    "lint": "rewrite the line as the message says (the linter's rule is named)",
+    "complexity": "split the function into smaller ones with one job each",
+    "practices": "see the message",
+    "candidate_tests": "see the message",
+}
+
+
+def finding_advice(check: CheckResult, finding: Finding) -> str:
+    """What to do about a finding: the advice of the deduction it is evidence for, else its check's."""
+    for deduction in check.deductions:
+        if finding in deduction.evidence:
+            return plain_text(deduction)[1]
+    return CHECK_ADVICE.get(check.id.split("/", 1)[0], "see the message")
 
 
 def _hotspot_rank(check_id: str) -> tuple[int, str]:
@@ -135,12 +164,12 @@ def candidate_test_checks(result: GradeResult) -> list[CheckResult]:
     return [c for c in result.checks if c.id.startswith(CANDIDATE_TESTS_PREFIX)]
 
 
-def top_deductions(result: GradeResult, limit: int = TOP_DEDUCTIONS) -> list[Deduction]:
-    """The largest deductions across all checks; for an app that did not run, the static ones only (every
-    failed test has the one reason the report leads with)."""
-    every = [d for check in result.checks for d in check.deductions
-             if not (result.did_not_run and check.suite is not None)]
-    return sorted(every, key=lambda d: -d.points)[:limit]
+def result_losses(result: GradeResult) -> list[Loss]:
+    """Every cause of lost points of a graded result, largest first, in points of the overall score."""
+    if result.status != "graded":
+        return []
+    problem = ((result.app.problem if result.app else None) or "did not start") if result.did_not_run else None
+    return rank_losses(result.checks, result.categories, problem)
 
 
 def _weights_summary(result: GradeResult) -> tuple[list[str], list[str]]:
@@ -155,14 +184,17 @@ def zeroed_titles(result: GradeResult) -> list[str]:
     return [category_title(c.id) for c in result.categories if c.counts_as_zero]
 
 
-def candidate_context(result: GradeResult, audience: Audience) -> dict[str, Any]:
-    """Everything `candidate.html` needs."""
+def candidate_context(result: GradeResult, audience: Audience,
+                      adjustments: Sequence[Adjustment] = ()) -> dict[str, Any]:
+    """Everything `candidate.html` needs; `adjustments`: the reviewers' (shown to the reviewer audience only)."""
     shown = redact_for_candidate(result) if audience == "candidate" else result
     evaluated, missing = _weights_summary(shown)
     passed, run = shown.test_totals()
     app: AppRun | None = shown.app
     return {
         "audience": audience,
+        "reviewed": reviewed(result, adjustments) if audience == "reviewer" else None,
+        "suite_label": "Public tests" if any(c.suite == PUBLIC_SUITE for c in result.checks) else "Hidden tests",
         "result": shown,
         "name": display_name(result),
         "challenge_title": challenge_title(result),
@@ -190,16 +222,10 @@ def candidate_context(result: GradeResult, audience: Audience) -> dict[str, Any]
     }
 
 
-def lost_points(result: GradeResult, limit: int = TOP_DEDUCTIONS) -> dict[str, Any]:
-    """The largest deductions, or (when nothing was deducted) the failed hidden tests, for the summary."""
-    every = [d for check in result.checks for d in check.deductions]
-    failed = result.failed_tests()
-    listed = len(every) if every else len(failed)
-    return {
-        "top_deductions": top_deductions(result, limit),
-        "failed_tests": [] if every else failed[:limit],
-        "more_lost": max(0, listed - limit),
-    }
+def lost_points(result: GradeResult, limit: int = TOP_LOSSES) -> dict[str, Any]:
+    """The largest losses in points of the overall score, for "Where points were lost"."""
+    losses = result_losses(result)
+    return {"losses": losses[:limit], "more_lost": max(0, len(losses) - limit)}
 
 
 def timings_text(result: GradeResult) -> str:
@@ -216,8 +242,6 @@ def markdown_context(result: GradeResult, audience: Audience = "reviewer") -> di
     reviewer = audience == "reviewer"
     result = result if reviewer else redact_for_candidate(result)
     passed, run = result.test_totals()
-    started = result.app is None or result.app.started
-    failed = result.failed_tests() if started and reviewer else []
     return {
         "result": result,
         "reviewer": reviewer,
@@ -225,9 +249,7 @@ def markdown_context(result: GradeResult, audience: Audience = "reviewer") -> di
         "band": result_band(result),
         "hidden_passed": passed,
         "hidden_run": run,
-        "deductions": top_deductions(result),
-        "failed_tests": failed[:TOP_DEDUCTIONS],
-        "more_failed": max(0, len(failed) - TOP_DEDUCTIONS),
+        "losses": result_losses(result)[:TOP_LOSSES],
         "not_run_reason": not_run_reason(result),
         "zeroed_titles": zeroed_titles(result),
         "local_backend": result.sandbox is not None and not result.sandbox.isolated,

@@ -1,5 +1,9 @@
-"""The SVG charts' geometry: a bar per category (track as long as its weight, filled as far as its score)
-and the cohort's score histogram with the band thresholds.
+"""The SVG charts' geometry: a bar per category (every track the same 0-100 scale, filled as far as its
+score, the weight written beside it) and the cohort's score histogram, each bar stacked by the band each
+score falls in, with the band thresholds.
+
+Colour is never the only signal: every band also has a pattern (`BAND_PATTERNS`, defined once per page
+in `_patterns.html`) and a label in the legend, and every bar carries its number as text.
 """
 
 from __future__ import annotations
@@ -27,11 +31,12 @@ class ChartBar:
     fill: float
     color: str
     counts_as_zero: bool = False  # not measured because the app never ran, counted as 0
+    pattern: str = "band-none"  # id of the SVG pattern of its score's band
 
 
 @dataclass(frozen=True)
 class Chart:
-    """Geometry of the category chart: each track is as long as the weight, filled as far as the score."""
+    """Geometry of the category chart: every track is the 0-100 scale, filled as far as the score."""
 
     width: int
     height: int
@@ -46,23 +51,35 @@ CHART_ROW = 40
 
 
 def category_chart(categories: Sequence[CategoryScore]) -> Chart:
-    """A bar per category: track length proportional to its weight, fill to its score."""
-    heaviest = max((c.weight for c in categories), default=0) or 1
+    """A bar per category on one scale (score out of 100); the weight is written beside, not drawn, so a
+    light category's full marks never read as a low score."""
     bars = []
     for index, category in enumerate(categories):
-        track = CHART_TRACK * category.weight / heaviest
+        track = float(CHART_TRACK)
         fill = track * (category.score or 0) / 100 if category.evaluated else 0.0
         counted = category.evaluated or category.counts_as_zero
         bars.append(ChartBar(
             title=category_title(category.id), weight=category.weight, score=category.score if counted
             else None, y=12 + index * CHART_ROW, track=round(track, 1), fill=round(fill, 1),
             color=bar_color(category.score if counted else None), counts_as_zero=category.counts_as_zero,
+            pattern=BAND_PATTERNS[bar_band(category.score if counted else None)],
         ))
     return Chart(CHART_WIDTH, 24 + len(bars) * CHART_ROW, CHART_LABEL, bars)
 
 
 BAND_COLORS = {"strong-hire": "#1e8e5a", "hire": "#4caf7d", "lean-no": "#e0a030", "no": "#d0543c",
                "did-not-run": "#7a2219", "none": "#c5cbd3"}
+# The SVG pattern each band's bars are filled with (ids defined in `_patterns.html`): told apart in print
+# and without colour vision. Strong hire is solid; the others hatched, dotted or cross-hatched.
+BAND_PATTERNS = {key: f"band-{key}" for key in BAND_COLORS}
+BAND_ORDER = ("no", "lean-no", "hire", "strong-hire")  # bottom to top in a histogram bar
+
+
+def bar_band(score: float | None) -> str:
+    """The band key a category's score falls in, by the default thresholds (85, 70, 50); `none` unscored."""
+    if score is None:
+        return "none"
+    return band_for(score, Bands()).key
 
 
 def bar_color(score: float | None) -> str:
@@ -79,8 +96,21 @@ def bar_color(score: float | None) -> str:
 
 
 @dataclass(frozen=True)
+class HistogramSegment:
+    """The part of a histogram bar holding the scores of one band, in SVG user units."""
+
+    band: str  # band key
+    label: str
+    count: int
+    y: float
+    height: float
+    color: str
+    pattern: str  # id of the band's SVG pattern
+
+
+@dataclass(frozen=True)
 class HistogramBin:
-    """One bar of the score histogram, in SVG user units."""
+    """One bar of the score histogram, in SVG user units, stacked by band (`segments`, lowest band first)."""
 
     low: int
     high: int
@@ -88,7 +118,8 @@ class HistogramBin:
     x: float
     y: float
     height: float
-    color: str
+    color: str  # the colour of its highest band
+    segments: tuple[HistogramSegment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,20 +143,42 @@ HIST_TOP = 34  # room above the tallest bar for the threshold labels and the cou
 
 def score_histogram(scores: Sequence[float], bands: Bands) -> Histogram:
     """Counts of overall scores in 0-10, 10-20, ..., 90-100 (100 falls in the last bin)."""
-    counts = [0] * 10
+    per_bin: list[dict[str, int]] = [{} for _ in range(10)]
+    labels: dict[str, str] = {}
     for score in scores:
-        counts[min(9, int(score // 10))] += 1
+        band = band_for(score, bands)  # the score's own band: 84.9 is "hire" though its bin reaches 90
+        labels[band.key] = band.label
+        counts_by_band = per_bin[min(9, int(score // 10))]
+        counts_by_band[band.key] = counts_by_band.get(band.key, 0) + 1
+    counts = [sum(by_band.values()) for by_band in per_bin]
     top = max(counts, default=0) or 1
     step = HIST_PLOT / 10
     bins = []
-    for index, count in enumerate(counts):
-        height = HIST_HEIGHT * count / top
+    for index, by_band in enumerate(per_bin):
+        segments = _stack(by_band, labels, top)
+        height = HIST_HEIGHT * counts[index] / top
         bins.append(HistogramBin(
-            low=index * 10, high=index * 10 + 10, count=count, x=HIST_LEFT + index * step + 2,
+            low=index * 10, high=index * 10 + 10, count=counts[index], x=HIST_LEFT + index * step + 2,
             y=HIST_TOP + HIST_HEIGHT - height, height=height,
-            color=BAND_COLORS[band_for(index * 10 + 5, bands).key],
+            color=segments[-1].color if segments else BAND_COLORS["none"], segments=segments,
         ))
     markers = [(HIST_LEFT + HIST_PLOT * value / 100, label) for value, label in (
         (bands.lean_no, "lean no"), (bands.hire, "hire"), (bands.strong_hire, "strong hire"))]
     return Histogram(HIST_WIDTH, HIST_TOP + HIST_HEIGHT + 26, HIST_TOP + HIST_HEIGHT, bins, markers,
                      max(counts, default=0))
+
+
+def _stack(by_band: dict[str, int], labels: dict[str, str], top: int) -> tuple[HistogramSegment, ...]:
+    """A bar's band segments from the bottom (lowest band) up."""
+    segments: list[HistogramSegment] = []
+    base = float(HIST_TOP + HIST_HEIGHT)
+    for key in BAND_ORDER:
+        count = by_band.get(key, 0)
+        if not count:
+            continue
+        height = HIST_HEIGHT * count / top
+        base -= height
+        segments.append(HistogramSegment(band=key, label=labels.get(key, key), count=count, y=round(base, 2),
+                                         height=round(height, 2), color=BAND_COLORS[key],
+                                         pattern=BAND_PATTERNS[key]))
+    return tuple(segments)

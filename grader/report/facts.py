@@ -13,6 +13,8 @@ from typing import Any, Literal
 from grader.app_log import not_ready_sentence
 from grader.models import (
     Bands,
+    CheckResult,
+    Deduction,
     GradeResult,
     TestCase,
 )
@@ -105,22 +107,36 @@ def challenge_title(result: GradeResult) -> str:
 
 
 def redact_for_candidate(result: GradeResult) -> GradeResult:
-    """A copy fit to share with the candidate: scores and totals only.
+    """A copy fit to share with the candidate: everything about their own code, nothing about the hidden suite.
 
-    Removed: hidden-test names, ids and messages (each test keeps only its category and outcome, so
-    totals still add up), findings and deductions (code excerpts, test names as evidence), review notes
-    (interview questions), the app's log and the submission's source path.
+    Kept: the static checks' findings and deductions (the candidate's own code, with `file:line`, so the
+    copy can teach). Removed: hidden-test names, ids and messages (each test keeps only its category and
+    outcome, and each failed test's cost stays under its anonymous name, so totals still add up), review
+    notes (interview questions), the app's log and the submission's source path and intake notes.
     """
-    checks = [
-        check.model_copy(update={"findings": [], "deductions": [], "tests": _anonymous_tests(check.tests)})
-        for check in result.checks
-    ]
+    checks = [check if check.suite is None else _anonymous_suite_check(check) for check in result.checks]
     submission = result.submission
     if submission is not None:
         submission = submission.model_copy(update={"findings": [], "source": submission.name})
     app = result.app.model_copy(update={"log_tail": "", "log_truncated": False}) if result.app else None
     update: dict[str, Any] = {"checks": checks, "submission": submission, "app": app, "review": None}
     return result.model_copy(update=update)
+
+
+def _anonymous_suite_check(check: CheckResult) -> CheckResult:
+    """A suite check with anonymous tests; a failed test's deduction keeps only its cost."""
+    tests = _anonymous_tests(check.tests)
+    names = {test.name: anonymous.name for test, anonymous in zip(check.tests, tests, strict=True)}
+    deductions = [Deduction(rule=names.get(d.rule, "hidden test"), category=d.category, points=d.points,
+                            reason="a hidden test failed") for d in check.deductions]
+    return check.model_copy(update={"findings": [], "deductions": deductions, "tests": tests,
+                                    "summary": _count_only(check.summary)})
+
+
+def _count_only(summary: str) -> str:
+    """`7/10 hidden tests passed`, whatever else a suite check's summary said."""
+    match = re.match(r"\d+/\d+ \w+ tests passed", summary)
+    return match.group(0) if match else ""
 
 
 def _anonymous_tests(tests: Sequence[TestCase]) -> list[TestCase]:

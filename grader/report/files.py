@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from grader.cohort import SkippedEntry
 from grader.models import (
     GradeResult,
 )
 from grader.outdir import write_atomically
+from grader.report.cohort_view import cohort_rows
+from grader.report.compare_view import MAX_COMPARED, render_compare_html
 from grader.report.facts import AUDIENCES, Audience, ReportError, redact_for_candidate, unique_dir_names
 from grader.report.render import (
     render_candidate_html,
@@ -20,7 +23,10 @@ from grader.report.render import (
     render_junit,
     render_markdown,
 )
+from grader.report.similarity_pages import cohort_section, similar_to
 from grader.results import ResultFileError, find_result_files, load_result, result_json, write_result
+from grader.reviews import Adjustment
+from grader.similarity.cohort import read_similarity
 
 FORMATS: tuple[str, ...] = ("html", "json", "md", "junit")
 DEFAULT_FORMATS: tuple[str, ...] = ("json", "html")
@@ -78,32 +84,41 @@ def parse_formats(text: str) -> tuple[str, ...]:
 
 def write_reports(
     results: Sequence[GradeResult], out_dir: Path, formats: Iterable[str] = DEFAULT_FORMATS,
-    audience: Audience = "reviewer", skipped: Sequence[SkippedEntry] = (),
+    audience: Audience = "reviewer", skipped: Sequence[SkippedEntry] = (), adjustments: Sequence[Adjustment] = (),
 ) -> list[Path]:
     """Write each result's reports to `out_dir/<name>/` and, for more than one result or when a cohort
     folder had entries that were not graded (`skipped`), the cohort files, which list those entries.
 
     html -> report.html (+ index.html), md -> summary.md, junit -> junit.xml, json -> result.json as
     graded. The candidate audience gets a redacted `result.candidate.json` (never over the full result)
-    and no cohort files, which would show one candidate the others. Returns the paths written.
+    and no cohort files, which would show one candidate the others. `adjustments` (the reviewers', from
+    `reviews.toml`) appear in the reviewer copy's report.html; result.json stays as graded. Returns the paths
+    written.
     """
     chosen = parse_formats(",".join(formats))
     if audience not in AUDIENCES:
         raise ReportError(f"unknown audience {audience!r}; choose from {', '.join(AUDIENCES)}")
     names = unique_dir_names(results)
+    similarity = read_similarity(out_dir) if audience == "reviewer" else None  # names other candidates
     written: list[Path] = []
     for result, name in zip(results, names, strict=True):
-        written += _write_candidate(result, out_dir / name, chosen, audience)
+        similar = [{**link, "page": f"../{link['page']}" if link["page"] else None}
+                   for link in similar_to(similarity, name)]
+        written += _write_candidate(result, out_dir / name, chosen, audience, adjustments, similar)
     if (len(results) > 1 or skipped) and audience == "reviewer":  # would show a candidate the others
-        written += _write_cohort(results, names, out_dir, chosen, skipped)
+        section = cohort_section(similarity, set(names))
+        written += _write_cohort(results, names, out_dir, chosen, skipped, section)
+        if "html" in chosen:
+            written += _write_top_compare(results, out_dir, adjustments)
     return written
 
 
-def _write_candidate(result: GradeResult, directory: Path, formats: Sequence[str], audience: Audience) -> list[Path]:
+def _write_candidate(result: GradeResult, directory: Path, formats: Sequence[str], audience: Audience,
+                     adjustments: Sequence[Adjustment] = (), similar: Sequence[dict[str, Any]] = ()) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     shown = redact_for_candidate(result) if audience == "candidate" else result
     renderers: dict[str, Callable[[], str]] = {
-        "html": lambda: render_candidate_html(result, audience),
+        "html": lambda: render_candidate_html(result, audience, adjustments, similar),
         "md": lambda: render_markdown(result, audience),
         "junit": lambda: render_junit([shown]),
     }
@@ -124,15 +139,28 @@ def _write_json(result: GradeResult, shown: GradeResult, directory: Path, audien
 
 def _write_cohort(
     results: Sequence[GradeResult], names: Sequence[str], out_dir: Path, formats: Sequence[str],
-    skipped: Sequence[SkippedEntry] = (),
+    skipped: Sequence[SkippedEntry] = (), similarity: dict[str, Any] | None = None,
 ) -> list[Path]:
     links = [f"{name}/{REPORT_FILES['html']}" for name in names]
     renderers: dict[str, Callable[[], str]] = {
-        "html": lambda: render_cohort_html(results, links, skipped),
+        "html": lambda: render_cohort_html(results, links, skipped, similarity),
         "md": lambda: render_cohort_markdown(results, skipped),
         "junit": lambda: render_junit(results),
     }
     return [_write_text(out_dir / COHORT_FILES[fmt], renderers[fmt]()) for fmt in formats if fmt in renderers]
+
+
+TOP_COMPARE = "compare-top.html"  # linked from the leaderboard; `report --compare` writes compare.html
+
+
+def _write_top_compare(results: Sequence[GradeResult], out_dir: Path,
+                       adjustments: Sequence[Adjustment]) -> list[Path]:
+    """The leaderboard's compare view: its top 2 or 3 graded results side by side (none for fewer than 2)."""
+    graded = [row.result for row in cohort_rows(results, [])  # in the leaderboard's order
+              if row.result.status == "graded" and row.result.overall is not None][:MAX_COMPARED]
+    if len(graded) < 2:
+        return []
+    return [_write_text(out_dir / TOP_COMPARE, render_compare_html(graded, adjustments))]
 
 
 def _write_text(path: Path, text: str) -> Path:

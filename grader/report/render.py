@@ -12,6 +12,7 @@ from typing import Any, Literal
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from grader.cohort import SkippedEntry
+from grader.losses import plain_text
 from grader.models import (
     CheckResult,
     CheckStatus,
@@ -40,6 +41,7 @@ from grader.report.text import (
     one_line,
     xml_text,
 )
+from grader.reviews import Adjustment
 
 
 @functools.cache
@@ -61,26 +63,39 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "num": fmt_number, "seconds": fmt_seconds, "when": fmt_when, "category": category_title, "heat": heat_color,
     "heat_bar": bar_color, "clip": clip, "one_line": one_line, "xml_text": xml_text, "md": md_text,
     "md_code": md_code, "app_problem": app_problem, "where": location, "metric": metric_label, "href": href_path,
-    "not_run": not_run_reason,
+    "not_run": not_run_reason, "plain": lambda deduction: plain_text(deduction)[0],
+    "advice": lambda deduction: plain_text(deduction)[1],
 }
 
 
-def render_candidate_html(result: GradeResult, audience: Audience = "reviewer") -> str:
-    """The candidate report: one self-contained HTML page (inline CSS and SVG, no script, no fetches)."""
+def render_candidate_html(result: GradeResult, audience: Audience = "reviewer",
+                          adjustments: Sequence[Adjustment] = (), similar: Sequence[dict[str, Any]] = ()) -> str:
+    """The candidate report: one self-contained HTML page (inline CSS and SVG, no script, no fetches).
+
+    `adjustments`: the reviewers' (`OUT/reviews.toml`); the reviewer copy shows those naming this result.
+    `similar`: the flagged pairs it is in (`similar_to`), linked for the reviewer only: the candidate
+    audience never sees another candidate's name.
+    """
     if audience not in AUDIENCES:
         raise ReportError(f"unknown audience {audience!r}; choose from {', '.join(AUDIENCES)}")
-    return environment().get_template("candidate.html").render(candidate_context(result, audience))
+    context = candidate_context(result, audience, adjustments)
+    context["similar"] = list(similar) if audience == "reviewer" else []
+    return environment().get_template("candidate.html").render(context)
 
 
 def render_cohort_html(
-    results: Sequence[GradeResult], links: Sequence[str | None] = (), skipped: Sequence[SkippedEntry] = ()
+    results: Sequence[GradeResult], links: Sequence[str | None] = (), skipped: Sequence[SkippedEntry] = (),
+    similarity: dict[str, Any] | None = None,
 ) -> str:
     """The cohort page: leaderboard, score distribution, category heat map, errored submissions and the
     cohort folders' entries that were not graded (`skipped`).
 
-    `links[i]` is the relative address of `results[i]`'s own report (None for no link).
+    `links[i]` is the relative address of `results[i]`'s own report (None for no link); `similarity` is the
+    section made from OUT/similarity.json (`cohort_section`), or None.
     """
-    return environment().get_template("cohort.html").render(cohort_context(results, links, skipped))
+    context = cohort_context(results, links, skipped)
+    context["similarity"] = similarity
+    return environment().get_template("cohort.html").render(context)
 
 
 def render_markdown(results: GradeResult | Sequence[GradeResult], audience: Audience = "reviewer") -> str:

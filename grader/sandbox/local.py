@@ -159,7 +159,11 @@ class LocalSandbox(Sandbox):
                 env = app_environment(venv, data, free_port(), {**services.app_env, **job.app_env})
                 preexec = rlimit_setter(app_rlimits(job.limits))
             token = uuid.uuid4().hex
-            env.update(PYTHONPATH=str(checks_dir().parent), PYTHONDONTWRITEBYTECODE="1", **{RUN_TOKEN_VAR: token})
+            # TMPDIR in the work dir: what the check and the candidate's tests put in temporary folders (the
+            # candidate_tests check runs the suite in a copy of the submission there) goes when the work dir
+            # does, even when the run was killed before it could clean up.
+            env.update(PYTHONPATH=str(checks_dir().parent), PYTHONDONTWRITEBYTECODE="1", TMPDIR=str(work),
+                       **{RUN_TOKEN_VAR: token})
             runner = ProcessGroup.start(job.argv, cwd=work, env=env, preexec=preexec)
             stack.callback(kill_run_survivors, token)
             stack.callback(runner.stop, 0)

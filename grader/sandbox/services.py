@@ -4,7 +4,9 @@ A challenge declares what it needs (`[services.postgres] version = "15"` in chal
 never decides. Each kind is described once here: how to start it as an unprivileged process with no
 lasting state, when it is ready, and which variables the app (and, separately, the grader's runner) gets.
 
-Credentials are made per run. The app gets an ordinary role that owns an empty database; the runner gets
+Credentials are made per run. The app gets an ordinary role that owns an empty database and may create
+databases (CREATEDB: Django's `manage.py test` and pytest-django make a `test_<name>` database beside the
+app's; the server is fresh and thrown away after the grading, so the right reaches nothing else); the runner gets
 the superuser (`grader`) so hidden tests can read the catalog and `pg_stat_statements` from the grader's
 side. The app never sees the superuser's password: it is only in the service's and the runner's
 environment, and containers cannot read each other's environment.
@@ -70,7 +72,7 @@ export PGPASSWORD="$GRADER_SERVICE_ADMIN_PASSWORD"
 until "$bindir/pg_isready" -q -h /tmp -U grader; do sleep 0.1; done
 "$bindir/psql" -q -v ON_ERROR_STOP=1 -h /tmp -U grader -d postgres \
   -v app_password="$GRADER_SERVICE_PASSWORD" <<'SQL'
-CREATE ROLE app LOGIN PASSWORD :'app_password';
+CREATE ROLE app LOGIN CREATEDB PASSWORD :'app_password';
 CREATE DATABASE app OWNER app;
 \connect app
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;

@@ -7,9 +7,10 @@ import time
 from grader.cache import snapshots_dir, touch
 from grader.detect import detect_app
 from grader.environments import as_of_finding, read_declared
-from grader.intake import take_snapshot
+from grader.intake import Snapshot, take_snapshot
 from grader.models import Finding
 from grader.project import find_project_root
+from grader.similarity.store import SubmissionPrints, cached_fingerprints
 from grader.steps.records import GradingRequest, Intake, Taken
 
 
@@ -19,7 +20,18 @@ def take(request: GradingRequest) -> Taken:
     request.log(f"{request.source}: taking a snapshot")
     snapshot = take_snapshot(request.source, snapshots_dir())
     touch(snapshot.path)  # last use, for `grader cache prune`
-    return Taken(snapshot, started)
+    return Taken(snapshot, started, _fingerprints(request, snapshot))
+
+
+def _fingerprints(request: GradingRequest, snapshot: Snapshot) -> SubmissionPrints | None:
+    """The snapshot's fingerprints for comparing the cohort (docs/similarity.md); None when they cannot be made,
+    which leaves this submission out of the comparison and never fails its grading."""
+    settings = request.challenge.similarity
+    try:
+        return cached_fingerprints(snapshot.path, snapshot.content_hash, settings.k, settings.window)
+    except (OSError, ValueError, RecursionError) as exc:
+        request.log(f"{request.source}: fingerprints for the similarity comparison could not be made: {exc}")
+        return None
 
 
 def read_project(request: GradingRequest, taken: Taken) -> Intake:

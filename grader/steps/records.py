@@ -39,6 +39,7 @@ from grader.project import ProjectRoot
 from grader.results import result_dir
 from grader.sandbox.base import Environments, RunOutcome, Sandbox
 from grader.sandbox.services import ServiceRequest
+from grader.similarity.store import SubmissionPrints
 
 Log = Callable[[str], None]
 
@@ -125,6 +126,7 @@ class Taken:
 
     snapshot: Snapshot
     started: float  # when intake started (monotonic)
+    fingerprints: SubmissionPrints | None = None  # its Python code's, for the cohort's similarity (None: unreadable)
 
     def submission(self, request: GradingRequest) -> SubmissionInfo:
         """Its name, source and content only."""

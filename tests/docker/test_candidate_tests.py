@@ -70,3 +70,25 @@ def test_report_names_the_runner(graded: dict[str, Any], tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr[-2000:]
     html = next((tmp_path / "r").rglob("report.html")).read_text()
     assert "python manage.py test" in html
+
+
+SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "submissions"
+
+
+@pytest.mark.parametrize(("fixture", "runner"), [
+    ("tests-write-in-repo", "tests run with `pytest`"),  # its tests keep a SQLite file in the repository
+    ("unittest-nested-tests", "tests run with `python -m unittest discover; cd service && python -m unittest"),
+])
+def test_own_tests_that_the_read_only_mount_or_discovery_used_to_miss(
+    fixture: str, runner: str, tmp_path: Path, docker_client: Any,
+) -> None:
+    """In the sandbox the submission is mounted read-only: the suite runs in a writable copy on its /tmp, and
+    a test folder that is no package is discovered from its parent. (No app: the static checks still run.)"""
+    challenge = load_challenge("hello-api")
+    sandbox = DockerSandbox(python=challenge.python, client=docker_client)
+    result = grade_submission(SUBMISSIONS / fixture, challenge, sandbox, tmp_path, log=lambda _: None, force=True)
+    session = {"label": f"{SESSION_LABEL}={sandbox.session}"}
+    assert not docker_client.containers.list(all=True, filters=session)
+    own = next(check for check in result.checks if check.id == "candidate_tests/testing")
+    assert (own.metrics["tests_found"], own.metrics["pass_rate"], own.metrics["coverage_percent"]) == (2, 100, 100)
+    assert any(finding.message.startswith(runner) for finding in own.findings if finding.rule == "test-runner")

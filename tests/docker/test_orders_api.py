@@ -17,6 +17,7 @@ import pytest
 
 from grader.challenge import load_challenge
 from tests.unit.grader.test_authoring import verdict_lines
+from tests.unit.grader.test_losses import assert_no_rule_formula
 
 ORDERS = load_challenge("orders-api")
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
@@ -47,3 +48,6 @@ def test_orders_api_validates_in_docker(docker_client: Any, tmp_path: Path) -> N
         scores = {c["id"]: c["score"] for c in results[name]["categories"] if c["evaluated"]}
         assert min(scores, key=lambda cid: scores[cid]) == ORDERS.solutions[name].weakest_category or (
             scores[ORDERS.solutions[name].weakest_category or ""] == min(scores.values())), (name, scores)
+
+    # Plain language (issue 21): no rule formula in the review text of any solution of this challenge.
+    assert_no_rule_formula(results)

@@ -18,5 +18,11 @@ def test_check_runs_the_public_suite_in_docker(tmp_path: Path, docker_client: ob
                   "--out", str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "public tests 1/4 passed" in proc.stdout
+    # no engine build lines on the candidate's terminal; the last line is the HTML report it wrote
+    assert "Step " not in proc.stderr and "Step " not in proc.stdout
+    report = tmp_path / "starter" / "report.html"
+    assert proc.stdout.strip().splitlines()[-1] == f"Report: {report}"
+    page = report.read_text()
+    assert "Candidate feedback" in page and "Public tests" in page
     result = read_result(tmp_path / "starter" / "result.json")
     assert result.sandbox is not None and result.sandbox.backend == "docker" and result.sandbox.isolated

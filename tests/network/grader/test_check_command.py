@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from grader.challenge import load_challenge
+from grader.losses import rank_losses
 from grader.models import GradeResult
 from tests.conftest import REPO_ROOT
 from tests.unit.grader.test_check_command import HELLO_ROOT, grader, read_result
+from tests.unit.grader.test_losses import FLAWED_TOP
 
 
 def export_and_unpack(bundle: str, where: Path) -> tuple[Path, Path]:
@@ -46,7 +48,7 @@ def test_exported_orders_api_kit_checks_the_reference_and_the_starter(tmp_path: 
                      "--out", str(results), cwd=kit)
     assert starter.returncode == 0, starter.stderr[-3000:]
     assert "starter: public score" in starter.stdout and f"public tests 0/{public_count} passed" in starter.stdout
-    assert "Top fixes" in starter.stdout and "public test test_place_an_order_takes_stock_and_totals failed" in (
+    assert "Top fixes" in starter.stdout and "test_place_an_order_takes_stock_and_totals:" in (
         starter.stdout.replace("\n", " "))
     for title in ("Python fundamentals", "API design", "Databases", "Testing", "Infrastructure", "Observability"):
         assert title in starter.stdout
@@ -85,6 +87,11 @@ def test_check_scores_the_public_part_exactly_as_grade_does(tmp_path: Path) -> N
 
     assert static(by_check) == static(by_grade)
     assert static(by_check)
+    # the real grading leads with the same losses, in points of the overall 100, as the golden Docker result
+    ranked = rank_losses(by_grade.checks, by_grade.categories)
+    assert [(loss.category, loss.title[:18]) for loss in ranked[:6]] == [
+        (category, title[:18]) for category, title, _ in FLAWED_TOP]
+    assert "+15.0" in checked.stdout and "No tests of its own" in checked.stdout
     public = [t for c in by_check.checks if c.id.startswith("public-tests/") for t in c.tests]
     assert sorted(t.name for t in public) == ["test_create_note", "test_get_note", "test_health", "test_list_notes"]
     assert not any(c.id.startswith("hidden-tests/") for c in by_check.checks)

@@ -7,10 +7,15 @@ tests/network/checks/test_candidate_tests.py.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from checks import candidate_tests
 from checks.candidate_tests import INNER_TIMEOUT_S, read_junit
 from grader.checks.registry import CANDIDATE_TESTS
 from grader.checks.spec import CheckContext
@@ -25,8 +30,10 @@ from .test_common import (
     CheckRun,
     assert_crash,
     bare_python,
+    honouring_write_bits,
     readonly,
     run_check,
+    snapshot,
 )
 
 __all__ = ["readonly"]  # the fixture, imported for pytest
@@ -162,6 +169,69 @@ def test_coverage_from_a_conftest_without_tests_is_not_counted(
                            "candidate_tests.http_tests", "candidate_tests.mocks_used"}
     assert zeroed["candidate_tests.http_tests"].value == 1  # the conftest's test_client() is not a test
     assert [e.rule for e in zeroed["candidate_tests.coverage_percent"].evidence] == ["no-tests"]
+
+
+SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "submissions"
+
+
+def test_unittest_runs_a_nested_test_folder_that_is_no_package(
+    tmp_path: Path, readonly: Callable[[Path], Path],
+) -> None:
+    """`cd service && python -m unittest discover -s tests` runs 2 tests; discovery from the root, none."""
+    run = run_check("candidate_tests", readonly(SUBMISSIONS / "unittest-nested-tests"), tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["pass_rate"]) == (2, 2, 100), run.findings
+    assert "no-tests" not in run.rules()
+    assert runner_message(run).startswith(
+        "tests run with `python -m unittest discover; cd service && python -m unittest discover -s tests`")
+    assert measured_files(tmp_path / "out") == {"service/slug.py"}
+    assert metrics["line_coverage"] == 100
+
+
+def test_tests_that_write_into_the_repository_run_in_a_writable_copy(
+    tmp_path: Path, readonly: Callable[[Path], Path],
+) -> None:
+    """The submission is read-only in the sandbox; tests that keep a SQLite file in the repository must still
+    pass, and the submission must stay as it was. Write bits hold for the check (root would ignore them),
+    and it leaves nothing in its TMPDIR."""
+    submission = readonly(SUBMISSIONS / "tests-write-in-repo")
+    before = snapshot(submission)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    run = run_check("candidate_tests", submission, tmp_path / "out", env={"TMPDIR": str(scratch)},
+                    prefix=honouring_write_bits())
+    assert run.returncode == 0, run.stderr
+    metrics = run.metrics
+    assert (metrics["tests_found"], metrics["tests_passed"], metrics["pass_rate"]) == (2, 2, 100), run.findings
+    assert measured_files(tmp_path / "out") == {"visits.py"}  # relative to the submission, not to the copy
+    assert metrics["line_coverage"] == 100
+    assert snapshot(submission) == before
+    assert list(scratch.iterdir()) == []
+
+
+def test_the_writable_copy_copies_small_files_links_big_ones_and_keeps_links(
+    tmp_path: Path, readonly: Callable[[Path], Path], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = tmp_path / "source"
+    (source / "pkg").mkdir(parents=True)
+    (source / "pkg" / "small.py").write_text("X = 1\n")
+    (source / "pkg" / "big.sqlite3").write_bytes(b"x" * 64)
+    (source / "pkg" / "alias.py").symlink_to("small.py")
+    (source / "pkg_link").symlink_to("pkg")
+    submission = readonly(source)
+    monkeypatch.setattr(candidate_tests, "MAX_COPIED_FILE_BYTES", 32)
+    with candidate_tests.scratch_dir() as scratch:
+        copy = candidate_tests.writable_copy(submission, scratch / "copy")
+        small, big = copy / "pkg" / "small.py", copy / "pkg" / "big.sqlite3"
+        assert not small.is_symlink() and small.read_text() == "X = 1\n" and small.stat().st_mode & stat.S_IWUSR
+        assert big.is_symlink() and big.resolve() == submission / "pkg" / "big.sqlite3"  # over the size: linked
+        assert os.readlink(copy / "pkg" / "alias.py") == "small.py" and os.readlink(copy / "pkg_link") == "pkg"
+        (copy / "pkg" / "new.db").write_text("written")  # folders are the copy's own
+        (copy / "pkg").chmod(0o500)  # what a suite may leave behind
+    assert not scratch.exists()
+    assert sorted(path.name for path in submission.rglob("*")) == ["alias.py", "big.sqlite3", "pkg", "pkg_link",
+                                                                   "small.py"]
 
 
 def test_a_unittest_module_that_does_not_import_is_no_test_that_ran(tmp_path: Path) -> None:

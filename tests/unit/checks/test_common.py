@@ -7,6 +7,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -32,7 +33,7 @@ from checks._common import (
     tool_env,
     walk_files,
 )
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, skip_or_fail
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "static"
 GOOD = FIXTURES / "good"
@@ -76,13 +77,14 @@ class CheckRun:
 
 def run_check(
     check_id: str, submission: Path, out: Path, python: str = sys.executable, extra: tuple[str, ...] = (),
-    env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None, prefix: tuple[str, ...] = (),
 ) -> CheckRun:
-    """Run a check module as the sandbox does: PYTHONPATH at the checks package, cwd elsewhere."""
+    """Run a check module as the sandbox does: PYTHONPATH at the checks package, cwd elsewhere (`prefix`: a
+    command that runs it, e.g. `honouring_write_bits()`)."""
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     started = time.monotonic()
     proc = subprocess.run(
-        [python, "-m", f"checks.{check_id}", "--submission", str(submission), "--out", str(out), *extra],
+        [*prefix, python, "-m", f"checks.{check_id}", "--submission", str(submission), "--out", str(out), *extra],
         cwd=tempfile.gettempdir(), env=environment, capture_output=True, text=True, timeout=600, check=False,
     )
     seconds = time.monotonic() - started
@@ -91,10 +93,18 @@ def run_check(
     return CheckRun(proc.returncode, proc.stderr, json.loads(raw) if raw else None, raw, seconds)
 
 
+def honouring_write_bits() -> tuple[str, ...]:
+    """A command prefix under which write bits hold, as they do for the sandbox's unprivileged user: root
+    without the capabilities that override file permissions; nothing when not root."""
+    if os.geteuid() != 0:
+        return ()
+    if shutil.which("setpriv") is None:
+        skip_or_fail("running as root, and setpriv (util-linux) is missing to drop the file-permission overrides")
+    return ("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner")
+
+
 def readonly_copy(source: Path, target: Path) -> Path:
     """A copy of `source` with every write bit removed (as the sandbox mounts the submission)."""
-    import shutil
-
     shutil.copytree(source, target, symlinks=True)
     for path in [target, *target.rglob("*")]:
         mode = path.stat().st_mode

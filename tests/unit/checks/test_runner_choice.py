@@ -132,6 +132,36 @@ def test_unittest_only_project_runs_with_unittest(tmp_path: Path) -> None:
     assert (choice.runner, choice.command) == (UNITTEST, "python -m unittest discover")
 
 
+UNITTEST_CASES = "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\n"
+
+
+def test_unittest_also_discovers_test_folders_the_root_cannot_reach(tmp_path: Path) -> None:
+    """Discovery only enters packages: each test folder that is none is a start of its own, from its parent."""
+    choice = choice_for(tmp_path, {
+        "service/slug.py": "X = 1\n", "service/tests/test_slug.py": UNITTEST_CASES,  # no __init__.py anywhere
+        "tests/test_top.py": UNITTEST_CASES,  # a top-level tests/ folder that is no package
+        "pkg/__init__.py": "", "pkg/tests/__init__.py": "", "pkg/tests/test_in_package.py": UNITTEST_CASES,
+        "lib/__init__.py": "", "lib/tests/test_loose.py": UNITTEST_CASES,  # a package's test folder that is none
+        "api/tests/__init__.py": "", "api/tests/unit/__init__.py": "",
+        "api/tests/unit/test_deep.py": UNITTEST_CASES,
+        "scripts/test_connection.py": UNITTEST_CASES,  # not under a test folder: no start of its own
+        "tests/helpers.py": "X = 1\n",
+    })
+    assert choice.runner == UNITTEST
+    # api/ is the lowest folder that is no package above api/tests/unit/test_deep.py
+    assert choice.start_dirs == ("api", "lib/tests", "service/tests", "tests")
+    assert choice.command == ("python -m unittest discover; python -m unittest discover -s api; "
+                              "cd lib && python -m unittest discover -s tests; "
+                              "cd service && python -m unittest discover -s tests; "
+                              "python -m unittest discover -s tests")
+
+
+def test_unittest_from_the_root_alone_when_it_reaches_every_test(tmp_path: Path) -> None:
+    choice = choice_for(tmp_path, {"shop/__init__.py": "", "shop/tests/__init__.py": "",
+                                   "shop/tests/test_cart.py": UNITTEST_CASES, "test_root.py": UNITTEST_CASES})
+    assert (choice.runner, choice.start_dirs, choice.command) == (UNITTEST, (), "python -m unittest discover")
+
+
 def test_unittest_cases_with_pytest_declared_run_with_pytest(tmp_path: Path) -> None:
     cases = "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\n"
     choice = choice_for(tmp_path, {"tests/test_core.py": cases, "requirements-dev.txt": "pytest-cov==5.0\n"})

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,15 @@ def test_content_hash_changes_with_hidden_tests(tmp_path: Path) -> None:
     before = challenge_content_hash(load_challenge(str(bundle)))
     (bundle / "hidden" / "test_x.py").write_text("def test_x():\n    assert True\n")
     assert challenge_content_hash(load_challenge(str(bundle))) != before
+
+
+def test_shipped_shortener_api_points_its_app_at_the_port_its_suites_serve() -> None:
+    """The fake safety service runs where the manifest tells the app to look: the same port in both places."""
+    challenge = load_challenge("shortener-api")
+    assert set(challenge.services) == {"postgres", "redis"}
+    url = challenge.app.env["SAFETY_API_URL"]
+    root = Path(challenge.root)
+    for suite in (root / "hidden" / "_shortener.py", root / "public" / "test_public.py"):
+        port = re.search(r"^SAFETY_PORT = (\d+)", suite.read_text(), re.MULTILINE)
+        assert port is not None, suite
+        assert url == f"http://127.0.0.1:{port.group(1)}", suite

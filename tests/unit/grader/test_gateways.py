@@ -111,15 +111,22 @@ def test_a_gateway_imports_only_the_layer_below(gateway: str) -> None:
     assert above == [], f"{gateway} reaches above its layer"
 
 
+def is_above(name: str, *packages: str) -> bool:
+    """Whether `name` is one of `packages` or inside one."""
+    return any(name == package or name.startswith(package + ".") for package in packages)
+
+
 def test_nothing_below_the_cli_imports_it_and_no_gateway_or_backend_imports_the_pipeline() -> None:
+    """Imports flow one way: cli -> bulk -> pipeline -> steps -> environments, backends and gateways -> models."""
     offenders = {}
     for path, tree in modules():
         names = imported(tree)
         in_cli = path.startswith("grader/cli/") or path == "grader/__main__.py"  # the CLI package imports itself
         wrong = set() if in_cli else {n for n in names if n == "grader.cli" or n.startswith("grader.cli.")}
+        if path.startswith(("grader/sandbox/", "grader/steps/")) or path in GATEWAY_IMPORTS:
+            wrong |= {n for n in names if is_above(n, "grader.pipeline", "grader.bulk")}
         if path.startswith("grader/sandbox/") or path in GATEWAY_IMPORTS:
-            wrong |= {n for n in names if n in ("grader.pipeline", "grader.bulk") or n.startswith(("grader.pipeline.",
-                                                                                                 "grader.bulk."))}
+            wrong |= {n for n in names if is_above(n, "grader.steps")}
         if wrong:
             offenders[path] = sorted(wrong)
     assert offenders == {}

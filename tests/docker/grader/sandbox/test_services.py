@@ -114,3 +114,19 @@ def test_a_pod_whose_holder_stops_at_start_is_made_again(
     assert len(stopped) == 1
     failed = {name for name, test in hidden_tests(result).items() if test.outcome != "passed"}
     assert failed == {"test_fails_on_purpose"}
+
+
+def test_django_tests_get_a_test_database_on_the_gradings_postgres(docker_client: Any, tmp_path: Path) -> None:
+    """`manage.py test` creates `test_app` beside the app's database: the app's role needs CREATEDB (the
+    servers are fresh and throwaway, so the right costs nothing). Without it no test runs at all."""
+    before = grader_resources(docker_client)
+    submission = REPO_ROOT / "tests" / "fixtures" / "submissions" / "django-tests-postgres"
+    sandbox = DockerSandbox(python=CHALLENGE.python, client=docker_client)
+    result = grade_submission(submission, CHALLENGE, sandbox, tmp_path, log=lambda _: None, force=True)
+    assert result.status == "graded", result.error
+    own = next(check for check in result.checks if check.id.startswith("candidate_tests"))
+    crashed = [finding.message for finding in own.findings if finding.rule == "tests-crashed"]
+    assert not crashed, crashed
+    assert (own.metrics["tests_found"], own.metrics["pass_rate"]) == (2, 100.0), own.metrics
+    assert own.metrics["coverage_percent"] > 50
+    assert grader_resources(docker_client) - before == set(), "a service container, volume or network was left"
