@@ -16,6 +16,7 @@ import click
 from grader.bulk import (
     Batch,
     BatchItem,
+    Display,
     LiveDisplay,
     PlainDisplay,
     Runner,
@@ -51,6 +52,7 @@ from grader.cli.console import (
     print_summary,
     progress,
 )
+from grader.cli.distributed import MIB, broker_option, max_artifact_option, queue_option
 from grader.cohort import SkippedEntry
 from grader.models import Challenge, GradeResult
 from grader.outdir import as_output_error, check_output_dir
@@ -90,18 +92,23 @@ from grader.sandbox.base import Sandbox
 @resolve_as_of_option
 @click.option("--root", "root", default=None, metavar="DIR",
               help="The Python project's folder inside each submission (default: found; see README).")
+@broker_option(required=False)
+@queue_option
+@max_artifact_option
 @friendly_errors
 def grade(
     submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...],
     force: bool, fail_under: float | None, jobs: int | None, service_urls: dict[str, str],
-    resolve_as_of: datetime | Literal["now"] | None, root: str | None,
+    resolve_as_of: datetime | Literal["now"] | None, root: str | None, broker_url: str | None, queue: str,
+    max_artifact_mb: int,
 ) -> None:
     """Grade SUBMISSIONS (directories, zip or tar (gz, bz2, xz) archives or git repositories, or folders of them).
 
     A folder with no .py file, no project file (pyproject.toml, requirements.txt, ...) and no .git at its
     top level is a cohort folder: its subdirectories and archives are the submissions; its other entries
     are listed, with the reason, as not graded. A result already in OUT is reused when the submission, the
-    challenge and the grader are unchanged.
+    challenge and the grader are unchanged. With --broker (or GRADER_BROKER_URL) the workers on other hosts
+    grade them (`grader worker`; docs/distributed.md) and the results come back to OUT.
     """
     check_output_dir(out_dir)  # an unwritable or full --out is one sentence now, not after the grading
     challenge = load_challenge(challenge_ref)
@@ -111,9 +118,16 @@ def grade(
     if not sources:
         listed = "; every entry was skipped, for the reasons above" if survey.skipped else ""
         fail(f"no submission found in the given folder(s){listed}", 2)
-    sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
-    sandbox.describe_services(challenge_services(challenge))  # the images, or a missing URL, once up front
-    batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs, GradingOptions(resolve_as_of, root))
+    options = GradingOptions(resolve_as_of, root)
+    if broker_url:
+        if jobs or sandbox_kind != "auto" or service_urls:
+            err.print("[yellow]warning:[/] -j, --sandbox and --service-url are ignored with --broker: each worker's "
+                      "own `grader worker --concurrency N --sandbox KIND` decides", markup=True, soft_wrap=True)
+        batch = grade_remote(sources, challenge, out_dir, force, options, broker_url, queue, max_artifact_mb)
+    else:
+        sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
+        sandbox.describe_services(challenge_services(challenge))  # the images, or a missing URL, once up front
+        batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs, options)
     if batch.output_error is not None:
         fail(escape(str(batch.output_error)), EXIT_USAGE)
     finished = [item for item in batch.items if item.result is not None]
@@ -170,9 +184,7 @@ def grade_batch(
     if jobs and jobs > 1 and not sandbox.concurrent_runs:
         err.print("[yellow]warning:[/] the local backend grades one submission at a time", markup=True)
     batch = plan_batch(sources, jobs if jobs and sandbox.concurrent_runs else default_jobs(sandbox))
-    # -v and -q: plain lines (every one with -v, none with -q) instead of the live table
-    quiet_or_verbose = console.settings.verbose or console.settings.quiet
-    display = PlainDisplay(progress) if quiet_or_verbose else make_display(err, progress)
+    display = _display_for_batch()
     if isinstance(display, LiveDisplay):
         from grader.sandbox.docker import DockerSandbox
 
@@ -190,6 +202,39 @@ def grade_batch(
         if item.result is not None:
             print_summary(item.result, out_dir, item.name)
     return batch
+
+
+def grade_remote(
+    sources: list[Path], challenge: Challenge, out_dir: Path, force: bool, options: GradingOptions, broker_url: str,
+    queue: str, max_artifact_mb: int,
+) -> Batch:
+    """Send `sources` to the workers behind `broker_url` and collect their results, with the same display."""
+    from grader.distributed.coordinator import RemoteBatch, run_remote_batch
+    from grader.distributed.protocol import BrokerError
+
+    batch = plan_batch(sources, 1)
+    display = _display_for_batch()
+    remote = RemoteBatch(challenge, out_dir, broker_url, queue, force, display, options, max_artifact_mb * MIB)
+    live = isinstance(display, LiveDisplay)
+
+    def finished(item: BatchItem) -> None:
+        if item.result is not None and not live:
+            print_summary(item.result, out_dir, item.name)
+
+    try:
+        run_remote_batch(batch, remote, finished)
+    except BrokerError as exc:
+        fail(escape(str(exc)), EXIT_CANNOT_RUN)
+    for item in batch.items if live else []:
+        if item.result is not None:
+            print_summary(item.result, out_dir, item.name)
+    return batch
+
+
+def _display_for_batch() -> Display:
+    """Plain lines with -v and -q (every one with -v, none with -q), else the live table on a terminal."""
+    quiet_or_verbose = console.settings.verbose or console.settings.quiet
+    return PlainDisplay(progress) if quiet_or_verbose else make_display(err, progress)
 
 
 def enforce_fail_under(results: list[GradeResult], threshold: float | None) -> None:
