@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -212,7 +213,11 @@ def _download(url: str, sha256: str, target: Path) -> None:
     import httpx
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    # One partial file per download, not per process: the threads of one grading (and gradings at -j2)
+    # may fetch the same file at once, and must not write into, or rename away, each other's.
+    handle, partial_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    os.close(handle)
+    partial = Path(partial_name)
     digest = hashlib.sha256()
     size = 0
     try:
