@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from grader import cache
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import MAX_REPORT_BYTES, write_plan
-from grader.engine import ContainerSpec, Engine, EngineError, Mount, connect
+from grader.engine import Container, ContainerSpec, Engine, EngineError, Mount, connect
 from grader.models import Finding, Limits, Severity
 from grader.paths import checks_dir
 from grader.sandbox import images
@@ -60,10 +60,11 @@ from grader.sandbox.docker_pod import (
     SESSION_LABEL,
     Launcher,
     Pod,
+    StartedServices,
     app_environment_for,
     remove_labelled,
     start_app,
-    start_holder_and_services,
+    start_pod,
     start_runner,
     without_start_line,
 )
@@ -180,13 +181,17 @@ class DockerSandbox(Sandbox):
         with _engine_errors_as_sandbox_errors(), _writable_output(request.output_dir) as out_dir, \
                 self._pod(launcher) as pod:
             pod.volume = volume = launcher.data_volume(request.limits)
-            started = start_holder_and_services(launcher, runner, pod, volume.name, request.services, request.limits)
-            assert pod.holder is not None
-            pod.app = app = start_app(launcher, pod.holder.id, image, request, volume.name, started.app_env)
+
+            def join(holder_id: str, started: StartedServices) -> tuple[Container, Container]:
+                pod.app = start_app(launcher, holder_id, image, request, volume.name, started.app_env)
+                pod.runner = start_runner(launcher, runner, holder_id, request, out_dir, started.runner_env)
+                return pod.app, pod.runner
+
+            app, runner_container = start_pod(launcher, runner, pod, volume.name, request.services, request.limits,
+                                              join)
             control = ControlServer.create(out_dir / CONTROL_SUBDIR, restart=lambda: app.restart(RESTART_GRACE_S),
                                            read_log=lambda: without_start_line(app.logs()))
-            pod.runner = start_runner(launcher, runner, pod.holder.id, request, out_dir, started.runner_env)
-            return supervise(app, pod.runner, request, out_dir, control)
+            return supervise(app, runner_container, request, out_dir, control)
 
     def run_static(self, job: StaticJob) -> None:
         """Run the job's plan in one container with no network: the runner image for the grader's tools,
@@ -197,15 +202,19 @@ class DockerSandbox(Sandbox):
         with _engine_errors_as_sandbox_errors(), _writable_output(job.output_dir) as out_dir, \
                 self._pod(launcher) as pod:
             write_plan(job.plan, out_dir)
-            network, services_env = "none", {}
-            if job.services:  # the candidate's own tests get fresh services of their own, in a pod
-                services_env = start_holder_and_services(launcher, _image_of(runner), pod, None, job.services,
-                                                         job.limits).app_env
-                assert pod.holder is not None
-                network = f"container:{pod.holder.id}"
             seed = runner.mypy_seed if job.where == "tools" else None
-            pod.runner = launcher.start(f"static-{job.where}", _static_spec(image, job, out_dir, network,
-                                                                           services_env, seed))
+
+            def start_job(network: str, services_env: dict[str, str]) -> Container:
+                pod.runner = launcher.start(f"static-{job.where}", _static_spec(image, job, out_dir, network,
+                                                                               services_env, seed))
+                return pod.runner
+
+            if job.services:  # the candidate's own tests get fresh services of their own, in a pod
+                start_pod(launcher, _image_of(runner), pod, None, job.services, job.limits,
+                          lambda holder_id, started: start_job(f"container:{holder_id}", started.app_env))
+            else:
+                start_job("none", {})
+            assert pod.runner is not None
             pod.runner.wait(job.timeout_s)  # a timeout here means the plan overran: what finished is kept
             pod.runner.kill()
             _copy_own_reports(job, out_dir)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeVar
 
 from grader import __version__
 from grader.engine import Container, ContainerSpec, Engine, Mount, Volume
@@ -33,7 +34,9 @@ RUNNER_LIB = "/grader/lib"
 RUNNER_OUT = "/grader/out"
 READY_MARKER = "ready"
 CONTROL_SUBDIR = "control"
-POD_ATTEMPTS = 2
+POD_ATTEMPTS = 3
+HOLDER_MEMORY_MB = 64
+HOLDER_PIDS = 32
 NOT_READY_EXIT = 40
 POLL_S = 0.1
 MIN_LOG_KIB = 64
@@ -48,6 +51,7 @@ PRIVATE_TMPFS = "uid=10001,gid=10001,mode=0700"
 LOG_START = "grader: the app's output starts here"
 
 Log = Callable[[str], None]
+Joined = TypeVar("Joined")
 
 
 @dataclass(frozen=True)
@@ -120,32 +124,51 @@ class StartedServices:
 # --- the holder and the services ----------------------------------------------------------------------------
 
 
-def start_holder_and_services(launcher: Launcher, runner_image: str, pod: Pod, volume: str | None,
-                              requests: tuple[ServiceRequest, ...], limits: Limits) -> StartedServices:
-    """The pod's holder, then its services; the pod is made again (up to POD_ATTEMPTS in all) when the
-    holder is found stopped meanwhile: under load the engine was seen to stop a fresh holder at once,
-    and nothing can join the namespace of a stopped container."""
+def start_pod(launcher: Launcher, runner_image: str, pod: Pod, volume: str | None,
+              requests: tuple[ServiceRequest, ...], limits: Limits,
+              join: Callable[[str, StartedServices], Joined]) -> Joined:
+    """The pod's holder, its services, then `join(holder_id, started)` starting what joins its namespace.
+
+    The whole pod is made again (up to POD_ATTEMPTS in all) when the holder is found stopped meanwhile:
+    under load the engine was seen to stop a fresh holder at once, and nothing can join the namespace of a
+    stopped container ("cannot join network of a non running container").
+    """
     for attempt in range(1, POD_ATTEMPTS + 1):
         pod.holder = _start_holder(launcher, runner_image, volume)
         try:
-            return _start_services(launcher, pod.holder, pod, requests, limits)
+            return join(pod.holder.id, _start_services(launcher, pod.holder, pod, requests, limits))
         except SandboxError as exc:  # EngineError included
-            if attempt == POD_ATTEMPTS or pod.holder.state()["Status"] == "running":
+            holder = pod.holder.state()
+            if holder["Status"] == "running":
                 raise
-            launcher.log(f"the pod of run {launcher.run_id} stopped while its services started ({exc}); "
-                         "starting it again")
+            stopped = f"its holder stopped ({describe_stop(holder)})"
+            if attempt == POD_ATTEMPTS:
+                raise SandboxError(f"{exc}; {stopped}") from exc
+            launcher.log(f"the pod of run {launcher.run_id} could not be started: {stopped}; starting it again")
             # Every container of the run so far, half-made ones included (their names must be free again).
             for container in launcher.engine.containers(f"{RUN_LABEL}={launcher.run_id}"):
                 container.discard()
             pod.services.clear()
+            pod.app = pod.runner = None
     raise AssertionError("unreachable")
+
+
+def describe_stop(state: Mapping[str, object]) -> str:
+    """`exit code 137, killed for memory`: what the engine says about a stopped container."""
+    parts = [f"status {state.get('Status')}", f"exit code {state.get('ExitCode')}"]
+    if state.get("OOMKilled"):
+        parts.append("killed for memory")
+    if state.get("Error"):
+        parts.append(f"engine error: {state.get('Error')}")
+    return ", ".join(parts)
 
 
 def _start_holder(launcher: Launcher, runner_image: str, volume: str | None) -> Container:
     # The runner image, not the candidate's: a candidate wheel could shadow `sleep` on PATH.
     mounts = (Mount(volume, APP_DATA_DIR),) if volume else ()
-    return launcher.start("pod", ContainerSpec(runner_image, ["/bin/sleep", "infinity"], memory_mb=32, pids=4,
-                                               cpus=0.1, mounts=mounts))
+    # Room to spare: until it execs `sleep`, the runtime's own init (Go threads) counts against these limits.
+    return launcher.start("pod", ContainerSpec(runner_image, ["/bin/sleep", "infinity"], memory_mb=HOLDER_MEMORY_MB,
+                                               pids=HOLDER_PIDS, cpus=0.1, mounts=mounts))
 
 
 def _start_services(launcher: Launcher, holder: Container, pod: Pod, requests: tuple[ServiceRequest, ...],

@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 
 from grader.challenge import load_challenge
+from grader.engine import Container
 from grader.models import GradeResult
 from grader.pipeline import grade_submission
+from grader.sandbox import docker_pod
 from grader.sandbox.docker import DockerSandbox
 from grader.sandbox.docker_pod import MANAGED_LABEL
 from grader.sandbox.owner import OWNER_PID_LABEL
@@ -47,6 +49,35 @@ def test_sandbox_boundary_holds(docker_client: Any, tmp_path: Path) -> None:
     assert failed == [], [f.message for c in result.checks for f in c.findings]
     [hidden] = [c for c in result.checks if c.id.startswith("hidden-tests/")]
     assert hidden.score == hidden.max_score > 0
+
+
+def test_a_pod_without_services_whose_holder_stops_at_start_is_made_again(
+    docker_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI saw "cannot join network of a non running container" when the app joined a holder the engine had
+    stopped at once (a challenge with no services, so nothing noticed before the app). The first holder is
+    stopped here on purpose: the engine refuses the app for real, and the pod must be made again."""
+    start_holder = docker_pod._start_holder
+    stopped: list[str] = []
+
+    def holder_that_stops_once(launcher: docker_pod.Launcher, runner_image: str, volume: str | None) -> Container:
+        holder = start_holder(launcher, runner_image, volume)
+        if not stopped:
+            stopped.append(holder.name)
+            holder.kill()
+        return holder
+
+    monkeypatch.setattr(docker_pod, "_start_holder", holder_that_stops_once)
+    bundle = load_challenge(str(FIXTURES / "probe-challenge"))
+    lines: list[str] = []
+    sandbox = DockerSandbox(python=bundle.python, client=docker_client, log=lines.append)
+    before = _managed(docker_client)
+    result = grade_submission(FIXTURES / "submissions" / "probe-app", bundle, sandbox, tmp_path, log=lines.append)
+    assert len(stopped) == 1
+    assert result.status == "graded", result.error
+    assert result.app is not None and result.app.started
+    assert any("its holder stopped (status exited" in line and "starting it again" in line for line in lines), lines
+    assert _managed(docker_client) - before == set()
 
 
 def test_app_that_dies_at_start_fails_every_hidden_test(docker_client: Any, tmp_path: Path) -> None:
