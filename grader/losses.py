@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from grader.app_log import not_ready_sentence
 from grader.models import CategoryScore, CheckResult, CheckStatus, Deduction, TestCase, category_title
 from grader.rules import DEFAULT_RULES
+from grader.scoring import UNPARSED_RULE
 
 # rule id -> the metric whose zero takes the rule's points away (coverage when no test ran)
 ZERO_UNLESS = {rule.id: rule.zero_unless for rule in DEFAULT_RULES if rule.zero_unless}
@@ -93,6 +94,9 @@ PLAIN: dict[str, tuple[str, str]] = {
     "practices.logging_configured": ("No structured logging: requests leave no trace in the logs",
                                      "configure logging at startup (logging.basicConfig or dictConfig)"),
 }
+UNPARSED_ONLY = ("Some Python files do not parse, so {check} counts only the code that does",
+                 "fix the syntax errors (`python -m py_compile FILE` shows each one); the rest of the code "
+                 "already meets this rule")
 NO_TESTS = ("No tests of its own", "write tests for the main behaviours with the framework's test client")
 SUITE_ADVICE = "make these behaviours work as the assignment describes (the public tests show how they are checked)"
 
@@ -202,12 +206,26 @@ def plain_text(deduction: Deduction) -> tuple[str, str]:
     """(what is wrong, what to do) for a rule's deduction, from its template."""
     if deduction.rule == "candidate_tests.tests_found" and deduction.value == 0:
         return NO_TESTS
+    if _lost_only_to_unparsed_code(deduction):  # "finds 0 type errors" would read as praise
+        title, advice = UNPARSED_ONLY
+        return title.format(check=deduction.rule.split(".", 1)[0]), advice
     template = PLAIN.get(deduction.rule)
     if template is None or (deduction.value is None and "{value}" in template[0]):  # no number to say
         explain = RULE_EXPLAIN.get(deduction.rule, deduction.rule).replace(" (1 = yes)", "")
         return explain[:1].upper() + explain[1:], template[1] if template else "see the evidence listed"
     title, advice = template
     return title.format(value=people_number(deduction.value)), advice
+
+
+def _lost_only_to_unparsed_code(deduction: Deduction) -> bool:
+    """Whether the measured value alone earns full points, and the points went because code does not parse."""
+    if deduction.value is None or deduction.good is None or deduction.bad is None:
+        return False
+    if not any(finding.rule == UNPARSED_RULE for finding in deduction.evidence):
+        return False
+    if deduction.good < deduction.bad:  # lower is better (errors per 100 lines)
+        return deduction.value <= deduction.good
+    return deduction.value >= deduction.good
 
 
 def rule_label(loss: Loss) -> str:

@@ -17,9 +17,10 @@ from rich.console import Console
 from grader import report
 from grader.candidate_check import render_check, top_fixes
 from grader.losses import behaviour_words, plain_text, rank_losses
-from grader.models import Deduction, GradeResult
+from grader.models import CheckRun, Deduction, Finding, GradeResult
 from grader.review import build_review
 from grader.rules import DEFAULT_RULES, Rule
+from grader.scoring import UNPARSED_RULE, score_check_runs
 from tests.conftest import REPO_ROOT
 
 GOLDEN = REPO_ROOT / "tests" / "golden" / "hello-api"
@@ -158,3 +159,23 @@ def test_every_rule_is_said_without_its_formula(rule: Rule) -> None:
                           metric=rule.metric, value=rule.bad, good=rule.good, bad=rule.bad)
     for text in plain_text(deduction):
         assert not any(formula in text for formula in FORMULA), (rule.id, text)
+
+
+def test_a_rule_lost_only_to_code_that_does_not_parse_says_so_not_its_clean_metric() -> None:
+    """mypy finds 0 errors in the half that parses: the points went to the syntax errors, and the title must
+    not read "mypy --strict finds 0 type errors" as if that were the fault."""
+    syntax_error = Finding(message="invalid syntax", file="app/broken.py", line=3, rule=UNPARSED_RULE,
+                           category="python_fundamentals")
+    run = CheckRun(id="typecheck", status="ok", findings=[syntax_error],
+                   metrics={"errors_per_100_lines": 0, "annotation_share": 100, "parsed_share": 50})
+    [result] = score_check_runs([run], DEFAULT_RULES)
+    deduction = next(d for d in result.deductions if d.rule == "typecheck.errors_per_100_lines")
+    title, advice = plain_text(deduction)
+    assert "finds 0" not in title
+    assert title == "Some Python files do not parse, so typecheck counts only the code that does"
+    assert "py_compile" in advice
+    # A metric that is itself at fault keeps its own words, with its number.
+    run_with_errors = run.model_copy(update={"metrics": {**run.metrics, "errors_per_100_lines": 3}})
+    [result] = score_check_runs([run_with_errors], DEFAULT_RULES)
+    deduction = next(d for d in result.deductions if d.rule == "typecheck.errors_per_100_lines")
+    assert plain_text(deduction)[0] == "mypy --strict finds 3 type errors per 100 lines"
