@@ -123,8 +123,10 @@ HTTP_NAMES = frozenset({"TestClient", "test_client", "APIClient", "AsyncClient",
 HTTP_METHODS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request"})
 MOCK_MODULES = ("unittest.mock", "mock", "pytest_mock", "respx", "responses", "freezegun", "pytest_httpx",
                 "requests_mock", "aioresponses")
+# MockTransport: httpx's own stand-in server; dependency_overrides: FastAPI's way to swap a collaborator.
 MOCK_NAMES = frozenset({"monkeypatch", "mocker", "MagicMock", "Mock", "AsyncMock", "patch", "httpx_mock",
-                        "requests_mock", "respx_mock"})
+                        "requests_mock", "respx_mock", "MockTransport", "dependency_overrides", "create_autospec",
+                        "mock_open"})
 
 
 # --- what the test code shows (AST only) ----------------------------------------------------------------

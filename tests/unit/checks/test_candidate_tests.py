@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from checks import candidate_tests
+from checks import candidate_tests as in_sandbox
 from checks.candidate_tests import INNER_TIMEOUT_S, read_junit
 from grader.checks.registry import CANDIDATE_TESTS
 from grader.checks.spec import CheckContext
@@ -256,3 +257,21 @@ def test_a_unittest_module_that_does_not_import_is_no_test_that_ran(tmp_path: Pa
 
 DJANGO_TEST = ("from django.test import SimpleTestCase\n\n\nclass T(SimpleTestCase):\n    def test_a(self):\n"
                "        pass\n")
+
+
+@pytest.mark.parametrize("code", [
+    "import httpx\n\ndef test_upstream_down():\n    transport = httpx.MockTransport(lambda r: httpx.Response(503))\n",
+    "from app.main import app, get_db\n\ndef test_db():\n    app.dependency_overrides[get_db] = lambda: None\n",
+])
+def test_stand_ins_without_a_mock_library_count_as_mocks(code: str) -> None:
+    """httpx's MockTransport and FastAPI's dependency_overrides isolate a collaborator as much as
+    unittest.mock does; a test file using only them was reported as 'does not isolate collaborators'."""
+    import ast
+
+    from checks._common import ParsedFile, SourceFile
+
+    parsed = [ParsedFile(SourceFile(Path("tests/test_api.py"), "tests/test_api.py"), ast.parse(code), code, 4)]
+    assert in_sandbox.test_code_facts(parsed)[1] is True
+    plain = "def test_add():\n    assert 1 + 1 == 2\n"
+    parsed = [ParsedFile(SourceFile(Path("tests/test_sum.py"), "tests/test_sum.py"), ast.parse(plain), plain, 2)]
+    assert in_sandbox.test_code_facts(parsed)[1] is False
