@@ -76,20 +76,24 @@ def bootstrap_base_image(
     log: Log,
     mirror: str | None = None,
     suite: str | None = None,
+    tag: str | None = None,
+    rootfs_tag: str | None = None,
 ) -> str:
     """Build `grader-base:pyX.Y` without any registry (the offline path); return its tag.
 
     debootstrap makes a minimal Debian root filesystem whose own python3 is the requested version, the
     grader imports it into the engine as `grader-rootfs:<suite>` and builds the same base Dockerfile on
     top of it. Needs root and debootstrap on this host; the Debian mirror is debootstrap's default unless
-    `mirror` or `$GRADER_DEBIAN_MIRROR` names another.
+    `mirror` or `$GRADER_DEBIAN_MIRROR` names another. `tag` and `rootfs_tag` name other images instead
+    (a test proving the path without replacing the images other gradings on the engine use).
     """
-    tag = base_image_tag(python)
+    tag = tag or base_image_tag(python)
     suite = suite or suite_for(python)
-    rootfs_tag = f"{ROOTFS_REPOSITORY}:{suite}"
+    rootfs_tag = rootfs_tag or f"{ROOTFS_REPOSITORY}:{suite}"
     replaced = image_ids(engine, (tag, rootfs_tag))
     debootstrap_image(engine, suite, DEBOOTSTRAP_PACKAGES, rootfs_tag, mirror, log)
-    build_logged(tag, rootfs_tag, lambda: _build_base(engine, python, base=rootfs_tag, pull=False, log=log), log)
+    build_logged(tag, rootfs_tag,
+                 lambda: _build_base(engine, python, base=rootfs_tag, pull=False, log=log, tag=tag), log)
     drop_replaced(engine, replaced, log)
     return tag
 
