@@ -7,8 +7,8 @@ see, never the app) and waits for the grader's answer file next to it. The grade
 suite runs (`grader.sandbox.control`). Requests are files, not sockets: the runner has no network but the
 app's loopback, and a file protocol works the same for the Docker and the local backend.
 
-Request:  `<seq>-<action>.req` (empty; written atomically)    actions: `restart`, `log`
-Answer:   `<seq>-<action>.json`  {"ok": bool, "error": str | null, "log": str (for `log`)}
+Request:  `<seq>-<action>.req` (empty; written atomically)    actions: `restart`, `log`, `worker_log`
+Answer:   `<seq>-<action>.json`  {"ok": bool, "error": str | null, "log": str (for `log`, `worker_log`)}
 (names and shapes in `checks.formats`)
 """
 
@@ -66,5 +66,7 @@ def ask(directory: Path, action: str, timeout_s: float) -> ControlAnswer:
         time.sleep(0.05)
     answer: ControlAnswer = json.loads(answer_path.read_text())
     if not answer.get("ok"):
-        raise ControlError(f"the grader could not {action} the app: {answer.get('error') or 'no reason given'}")
+        what = {"restart": "restart the app", "log": "read the app's log", "worker_log": "read the worker's log"}
+        reason = answer.get("error") or "no reason given"
+        raise ControlError(f"the grader could not {what.get(action, action)}: {reason}")
     return answer

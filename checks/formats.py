@@ -121,7 +121,7 @@ APP_URL_ENV = "GRADER_APP_URL"  # the app under test (the plugin's default `--ap
 CONTROL_ENV = "GRADER_CONTROL_DIR"  # the control directory, seen only by the runner and the host
 HEALTH_PATH_ENV = "GRADER_HEALTH_PATH"
 STARTUP_TIMEOUT_ENV = "GRADER_STARTUP_TIMEOUT_S"
-CONTROL_ACTIONS = ("restart", "log")
+CONTROL_ACTIONS = ("restart", "log", "worker_log")
 REQUEST_SUFFIX = ".req"  # `<seq>-<action>.req`, empty, written atomically by the runner
 ANSWER_SUFFIX = ".json"  # `<seq>-<action>.json`, a ControlAnswer written atomically by the host
 
@@ -131,4 +131,4 @@ class ControlAnswer(TypedDict, total=False):
 
     ok: bool
     error: str | None
-    log: str  # the app's output, for `log`
+    log: str  # the app's output, for `log`; the worker's, for `worker_log`

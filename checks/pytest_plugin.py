@@ -1,12 +1,12 @@
 """Pytest plugin loaded by the grader's runner for challenge test suites (public and hidden).
 
-It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `restart_app`, `fake_upstream`, and
-`database` / `grader_redis_url` for the services a challenge declares), the `category`
+It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `worker_log`, `restart_app`,
+`fake_upstream`, and `database` / `grader_redis_url` for the services a challenge declares), the `category`
 marker that states which scorecard category a test speaks to and its weight
 (`@pytest.mark.category("databases", weight=3)`, default 1), and writes a JSON report of every verdict to
 `--grader-report`. The app under test is reached only over HTTP at `GRADER_APP_URL`; suites never import
-candidate code. Restarting the app and reading its output go through the grader (`checks.app_control`);
-outside the grader those two fixtures skip.
+candidate code. Restarting the app (and its worker) and reading their output go through the grader
+(`checks.app_control`); outside the grader those fixtures skip.
 """
 
 from __future__ import annotations
@@ -213,15 +213,17 @@ def _control_or_skip(what: str) -> Path:
 
 
 class AppLog:
-    """What the app wrote to stdout and stderr since it first started (restarts included), read on demand."""
+    """What the app (or, with action `worker_log`, its worker) wrote to stdout and stderr since it first started
+    (restarts included), read on demand."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, action: str = "log") -> None:
         self.directory = directory
+        self.action = action
 
     def text(self) -> str:
-        """The app's whole output so far (capped by the challenge's log limit)."""
+        """The whole output so far (capped by the challenge's log limit)."""
         try:
-            return str(ask(self.directory, "log", LOG_REQUEST_TIMEOUT_S).get("log", ""))
+            return str(ask(self.directory, self.action, LOG_REQUEST_TIMEOUT_S).get("log", ""))
         except ControlError as exc:
             pytest.fail(str(exc), pytrace=False)
 
@@ -247,6 +249,13 @@ def app_log() -> AppLog:
     return AppLog(_control_or_skip("reading the app's log"))
 
 
+@pytest.fixture
+def worker_log() -> AppLog:
+    """The captured output of the submission's worker process (a Procfile `worker:` line or `[tool.grader]
+    worker`); a test using it fails when the submission declares no worker, and skips outside the grader."""
+    return AppLog(_control_or_skip("reading the worker's log"), action="worker_log")
+
+
 class AppRestarter:
     """Restarts the app through the grader and waits until its health path answers again."""
 
@@ -268,7 +277,7 @@ class AppRestarter:
 
 @pytest.fixture
 def restart_app(base_url: str) -> AppRestarter:
-    """Call it to stop and start the app (its data directory is kept); skips outside the grader."""
+    """Call it to stop and start the app and its worker (the data directory is kept); skips outside the grader."""
     directory = _control_or_skip("restarting the app")
     return AppRestarter(directory, base_url + health_path(), startup_timeout_s())
 

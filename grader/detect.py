@@ -57,6 +57,9 @@ class AppSpec:
     source: Literal["pyproject", "procfile", "auto"] | None
     findings: tuple[Finding, ...]
     problem: str | None = None
+    # A background process run beside the app (`[tool.grader] worker`, or a Procfile `worker:` line).
+    worker_command: str | None = None
+    worker_source: Literal["pyproject", "procfile"] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,22 +74,27 @@ class _Candidate:
 
 
 def detect_app(project_dir: Path, requirements: Sequence[str]) -> AppSpec:
-    """Find the start command: `[tool.grader] start`, then a Procfile `web:` line, then auto-detection."""
+    """Find the start command: `[tool.grader] start`, then a Procfile `web:` line, then auto-detection; and
+    the worker command, if one is declared (`[tool.grader] worker`, then a Procfile `worker:` line)."""
     findings: list[Finding] = []
     installed = _requirement_names(requirements)
-    explicit = _explicit_command(project_dir, findings)
+    declared = _Declarations(project_dir, findings)
+    explicit = declared.command("start", "web")
+    worker = declared.command("worker", "worker")
+    worker_command, worker_source = worker if worker is not None else (None, None)
     detected, unparsable = _auto_detect(project_dir, installed)
     if explicit is not None:
         framework = detected[0] if detected else _framework_from_requirements(installed)
         command, source = explicit
-        return AppSpec(framework, command, source, tuple(findings))
+        return AppSpec(framework, command, source, tuple(findings), None, worker_command, worker_source)
     if detected is None:
         problem = unparsable_problem(unparsable) if unparsable else NO_START_PROBLEM
         findings.append(_no_app_finding(unparsable))
-        return AppSpec(_framework_from_requirements(installed), None, None, tuple(findings), problem)
+        return AppSpec(_framework_from_requirements(installed), None, None, tuple(findings), problem,
+                       worker_command, worker_source)
     framework, command = detected
     findings.extend(_missing_packages(framework, installed))
-    return AppSpec(framework, command, "auto", tuple(findings))
+    return AppSpec(framework, command, "auto", tuple(findings), None, worker_command, worker_source)
 
 
 @dataclass(frozen=True)
@@ -131,35 +139,61 @@ def _read_text(project_dir: Path, name: str, findings: list[Finding]) -> str | N
     return None if data is None else data.decode("utf-8-sig", "replace")
 
 
-def _checked_command(command: object, file: str, findings: list[Finding]) -> str | None:
-    """The command if it is a usable one-line string, else None with a finding."""
+def _checked_command(command: object, file: str, what: str, findings: list[Finding]) -> str | None:
+    """The command if it is a usable one-line string, else None with a finding (`what`: start or worker)."""
     if not isinstance(command, str) or not command.strip():
-        message = f"The start command in {file} is not a non-empty string, so it was ignored; fix it."
+        message = f"The {what} command in {file} is not a non-empty string, so it was ignored; fix it."
     elif _CONTROL_CHARS.search(command.strip()):
-        message = f"The start command in {file} contains a line break or control character; put it on one line."
+        message = f"The {what} command in {file} contains a line break or control character; put it on one line."
     elif len(command) > _MAX_COMMAND_CHARS:
-        message = f"The start command in {file} is longer than {_MAX_COMMAND_CHARS} characters; shorten it."
+        message = f"The {what} command in {file} is longer than {_MAX_COMMAND_CHARS} characters; shorten it."
     else:
         return command.strip()
     findings.append(Finding(message=message, file=file, severity=Severity.WARNING, rule="detect.bad-command"))
     return None
 
 
-def _explicit_command(
-    project_dir: Path, findings: list[Finding]
-) -> tuple[str, Literal["pyproject", "procfile"]] | None:
-    """The command the candidate wrote down, and where: pyproject.toml wins over the Procfile."""
-    command = _pyproject_command(project_dir, findings)
-    if command is not None:
-        return command, "pyproject"
-    command = _procfile_command(project_dir, findings)
-    return (command, "procfile") if command is not None else None
+class _Declarations:
+    """The commands the candidate wrote down: `[tool.grader]` in pyproject.toml, then the Procfile. Each file
+    is read (as text, never run) at most once, and only when a command is looked up in it."""
+
+    def __init__(self, project_dir: Path, findings: list[Finding]) -> None:
+        self.project_dir = project_dir
+        self.findings = findings
+        self._table: dict[str, object] | None = None
+        self._procfile: dict[str, str] | None = None
+
+    def command(self, key: str, process: str) -> tuple[str, Literal["pyproject", "procfile"]] | None:
+        """`[tool.grader] <key>`, else the Procfile's `<process>:` line, and where it came from; pyproject.toml
+        wins over the Procfile."""
+        what = "start" if key == "start" else key
+        table = self._grader_table()
+        if key in table:
+            command = _checked_command(table[key], "pyproject.toml", what, self.findings)
+            if command is not None:
+                return command, "pyproject"
+        procfile = self._procfile_lines()
+        if process not in procfile:
+            return None
+        command = _checked_command(procfile[process], "Procfile", what, self.findings)
+        return (command, "procfile") if command is not None else None
+
+    def _grader_table(self) -> dict[str, object]:
+        if self._table is None:
+            self._table = _pyproject_grader_table(self.project_dir, self.findings)
+        return self._table
+
+    def _procfile_lines(self) -> dict[str, str]:
+        if self._procfile is None:
+            self._procfile = _procfile_processes(self.project_dir, self.findings)
+        return self._procfile
 
 
-def _pyproject_command(project_dir: Path, findings: list[Finding]) -> str | None:
+def _pyproject_grader_table(project_dir: Path, findings: list[Finding]) -> dict[str, object]:
+    """pyproject.toml's `[tool.grader]` table (empty when there is none or the file does not parse)."""
     text = _read_text(project_dir, "pyproject.toml", findings)
     if text is None:
-        return None
+        return {}
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -171,22 +205,20 @@ def _pyproject_command(project_dir: Path, findings: list[Finding]) -> str | None
                 rule="detect.invalid-toml",
             )
         )
-        return None
+        return {}
     grader = data.get("tool", {}).get("grader") if isinstance(data.get("tool"), dict) else None
-    if not isinstance(grader, dict) or "start" not in grader:
-        return None
-    return _checked_command(grader["start"], "pyproject.toml", findings)
+    return dict(grader) if isinstance(grader, dict) else {}
 
 
-def _procfile_command(project_dir: Path, findings: list[Finding]) -> str | None:
+def _procfile_processes(project_dir: Path, findings: list[Finding]) -> dict[str, str]:
+    """Each process type of the Procfile (`web`, `worker`, ...) and its command; the first line of a type wins."""
     text = _read_text(project_dir, "Procfile", findings)
-    if text is None:
-        return None
-    for line in text.splitlines():
-        match = re.match(r"^\s*web\s*:(.*)$", line)
+    processes: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        match = re.match(r"^\s*([A-Za-z0-9_-]+)\s*:(.*)$", line)
         if match is not None:
-            return _checked_command(match.group(1), "Procfile", findings)
-    return None
+            processes.setdefault(match.group(1), match.group(2))
+    return processes
 
 
 # --- requirements -----------------------------------------------------------------------------------

@@ -409,6 +409,10 @@ class SubmissionInfo(BaseModel):
     framework: str | None
     start_command: str | None
     start_command_source: str | None
+    worker_command: str | None = Field(
+        default=None, description="The background worker run beside the app, as the submission declares it."
+    )
+    worker_command_source: str | None = Field(default=None, description="Where it was declared: pyproject or procfile.")
     requirements: list[str] = Field(default_factory=list)
     project_root: str = Field(default=".", description="The Python project's folder in the submission.")
     dependencies: DependencyRecord | None = None
@@ -430,6 +434,18 @@ class SandboxInfo(BaseModel):
     warnings: list[str] = Field(default_factory=list)
 
 
+class WorkerRun(BaseModel):
+    """What happened to the submission's worker process, run beside the app and stopped with it."""
+
+    command: str
+    exit_code: int | None = Field(
+        default=None, description="Set when the worker ended by itself while the app ran; null when it was stopped."
+    )
+    oom_killed: bool = False
+    log_tail: str = ""
+    problem: str | None = Field(default=None, description="Why the worker ended early, when it did.")
+
+
 class AppRun(BaseModel):
     """What happened to the candidate's app process."""
 
@@ -446,6 +462,7 @@ class AppRun(BaseModel):
         default_factory=list, description="Limits the app ran into, as the sandbox observed them."
     )
     problem: str | None = None
+    worker: WorkerRun | None = Field(default=None, description="The declared worker process, when there is one.")
 
 
 class CategoryScore(BaseModel):

@@ -112,13 +112,17 @@ def redact_for_candidate(result: GradeResult) -> GradeResult:
     Kept: the static checks' findings and deductions (the candidate's own code, with `file:line`, so the
     copy can teach). Removed: hidden-test names, ids and messages (each test keeps only its category and
     outcome, and each failed test's cost stays under its anonymous name, so totals still add up), review
-    notes (interview questions), the app's log and the submission's source path and intake notes.
+    notes (interview questions), the app's and the worker's logs and the submission's source path and intake
+    notes.
     """
     checks = [check if check.suite is None else _anonymous_suite_check(check) for check in result.checks]
     submission = result.submission
     if submission is not None:
         submission = submission.model_copy(update={"findings": [], "source": submission.name})
-    app = result.app.model_copy(update={"log_tail": "", "log_truncated": False}) if result.app else None
+    app = None
+    if result.app is not None:
+        worker = result.app.worker.model_copy(update={"log_tail": ""}) if result.app.worker else None
+        app = result.app.model_copy(update={"log_tail": "", "log_truncated": False, "worker": worker})
     update: dict[str, Any] = {"checks": checks, "submission": submission, "app": app, "review": None}
     return result.model_copy(update=update)
 

@@ -99,6 +99,9 @@ class AppRunRequest:
     tests_dir: Path  # the challenge suite (hidden tests): only the runner sees it
     output_dir: Path  # host dir where the suite's report lands
     services: tuple[ServiceRequest, ...] = ()  # started beside the app; their variables join app_env
+    # The submission's background worker: started with the app (same environment, data dir and limits),
+    # restarted and stopped with it. None: the submission declares none.
+    worker_command: str | None = None
 
     @property
     def app_url(self) -> str:

@@ -1,5 +1,5 @@
-"""The grader's side of the control channel (the runner's is `checks.app_control`): restart the app, hand out
-its log. File names and shapes are `checks.formats`'.
+"""The grader's side of the control channel (the runner's is `checks.app_control`): restart the app (and its
+worker), hand out its log or its worker's. File names and shapes are `checks.formats`'.
 
 A backend creates the control directory, gives its path to the runner, and calls `ControlServer.serve()`
 from the loop that watches the run. The app never sees this directory, so only the grader's suite can ask.
@@ -21,23 +21,28 @@ from checks.formats import (
 )
 
 MAX_RESTARTS = 10  # a suite that restarts the app in a loop is a broken challenge, not a reason to hang
+NO_WORKER = ("the submission declares no worker process (a Procfile `worker:` line or `[tool.grader] worker` "
+             "in pyproject.toml), so there is no worker log")
 
 
 class ControlServer:
     """Answers the suite's requests for one run with the backend's own restart and log readers."""
 
-    def __init__(self, directory: Path, restart: Callable[[], None], read_log: Callable[[], str]) -> None:
+    def __init__(self, directory: Path, restart: Callable[[], None], read_log: Callable[[], str],
+                 read_worker_log: Callable[[], str] | None = None) -> None:
         self.directory = directory
-        self.restart = restart
+        self.restart = restart  # restarts the worker too, when there is one
         self.read_log = read_log
+        self.read_worker_log = read_worker_log  # None: no worker was declared
         self.restarts = 0
 
     @classmethod
-    def create(cls, directory: Path, restart: Callable[[], None], read_log: Callable[[], str]) -> ControlServer:
+    def create(cls, directory: Path, restart: Callable[[], None], read_log: Callable[[], str],
+               read_worker_log: Callable[[], str] | None = None) -> ControlServer:
         """Make the directory (writable by the runner's user) and a server for it."""
         directory.mkdir(parents=True, exist_ok=True)
         directory.chmod(0o777)
-        return cls(directory, restart, read_log)
+        return cls(directory, restart, read_log, read_worker_log)
 
     def serve(self) -> None:
         """Answer every request waiting now, oldest first."""
@@ -50,6 +55,10 @@ class ControlServer:
                 return self._restart()
             if action == "log":
                 return {"ok": True, "error": None, "log": self.read_log()}
+            if action == "worker_log":
+                if self.read_worker_log is None:
+                    return {"ok": False, "error": NO_WORKER}
+                return {"ok": True, "error": None, "log": self.read_worker_log()}
         except Exception as exc:  # the answer carries the reason to the test that asked
             return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         return {"ok": False, "error": f"unknown action {action!r}"}

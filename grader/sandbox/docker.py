@@ -1,10 +1,13 @@
 """The Docker backend: the isolation boundary between candidate code and the grader.
 
-One grading is a three-container pod with no network at all:
+One grading is a three-container pod (four with a worker) with no network at all:
 - `pod`: a tiny holder of a `--network none` network namespace (loopback only, no route anywhere);
 - `app`: the candidate's app, joined to the pod's namespace, read-only root, non-root, no capabilities,
   limits on memory, CPUs and processes, a size-capped tmpfs volume at /data as its only lasting writable
   place (the holder mounts it too, so it stays mounted, with its content, when the app is restarted);
+- `worker`: the submission's background worker, when it declares one (a Procfile `worker:` line or
+  `[tool.grader] worker`): the app's image, command line aside, hardening, limits, environment and data volume,
+  in the same namespace; restarted and removed with the app;
 - `runner`: the grader's image running the hidden suite, joined to the same namespace, so it reaches the
   app on 127.0.0.1 and nothing else. Hidden tests are mounted into the runner only. The suite asks the
   grader to restart the app or hand out its log through a control directory (`checks.app_control`).
@@ -66,6 +69,7 @@ from grader.sandbox.docker_pod import (
     start_app,
     start_pod,
     start_runner,
+    start_worker,
     without_start_line,
 )
 from grader.sandbox.docker_watch import supervise
@@ -182,16 +186,24 @@ class DockerSandbox(Sandbox):
                 self._pod(launcher) as pod:
             pod.volume = volume = launcher.data_volume(request.limits)
 
-            def join(holder_id: str, started: StartedServices) -> tuple[Container, Container]:
+            def join(holder_id: str, started: StartedServices) -> tuple[Container, Container | None, Container]:
                 pod.app = start_app(launcher, holder_id, image, request, volume.name, started.app_env)
+                pod.worker = start_worker(launcher, holder_id, image, request, volume.name, started.app_env)
                 pod.runner = start_runner(launcher, runner, holder_id, request, out_dir, started.runner_env)
-                return pod.app, pod.runner
+                return pod.app, pod.worker, pod.runner
 
-            app, runner_container = start_pod(launcher, runner, pod, volume.name, request.services, request.limits,
-                                              join)
-            control = ControlServer.create(out_dir / CONTROL_SUBDIR, restart=lambda: app.restart(RESTART_GRACE_S),
-                                           read_log=lambda: without_start_line(app.logs()))
-            return supervise(app, runner_container, request, out_dir, control)
+            app, worker, runner_container = start_pod(launcher, runner, pod, volume.name, request.services,
+                                                      request.limits, join)
+
+            def restart() -> None:  # the worker goes down and comes back with the app
+                app.restart(RESTART_GRACE_S)
+                if worker is not None:
+                    worker.restart(RESTART_GRACE_S)
+
+            control = ControlServer.create(
+                out_dir / CONTROL_SUBDIR, restart=restart, read_log=lambda: without_start_line(app.logs()),
+                read_worker_log=(lambda: without_start_line(worker.logs())) if worker is not None else None)
+            return supervise(app, runner_container, request, out_dir, control, worker)
 
     def run_static(self, job: StaticJob) -> None:
         """Run the job's plan in one container with no network: the runner image for the grader's tools,

@@ -104,13 +104,14 @@ class Pod:
 
     holder: Container | None = None
     app: Container | None = None
+    worker: Container | None = None
     runner: Container | None = None
     volume: Volume | None = None
     services: list[Container] = field(default_factory=list)
 
     def containers(self) -> list[Container]:
         """Every container of the pod, the runner first and the holder last."""
-        return [c for c in (self.runner, self.app, *self.services, self.holder) if c is not None]
+        return [c for c in (self.runner, self.app, self.worker, *self.services, self.holder) if c is not None]
 
 
 @dataclass
@@ -149,7 +150,7 @@ def start_pod(launcher: Launcher, runner_image: str, pod: Pod, volume: str | Non
             for container in launcher.engine.containers(f"{RUN_LABEL}={launcher.run_id}"):
                 container.discard()
             pod.services.clear()
-            pod.app = pod.runner = None
+            pod.app = pod.worker = pod.runner = None
     raise AssertionError("unreachable")
 
 
@@ -227,10 +228,26 @@ def _wait_for_service(request: ServiceRequest, container: Container, deadline: f
 def start_app(launcher: Launcher, holder_id: str, image: str, request: AppRunRequest, volume: str,
               services_env: dict[str, str]) -> Container:
     """The candidate's app, in the pod's namespace, its snapshot read-only and its data on the pod's volume."""
+    return launcher.start("app", _candidate_spec(image, request.start_command, holder_id, request, volume,
+                                                 services_env))
+
+
+def start_worker(launcher: Launcher, holder_id: str, image: str, request: AppRunRequest, volume: str,
+                 services_env: dict[str, str]) -> Container | None:
+    """The submission's worker, when it declares one: a container like the app's (same image, environment,
+    mounts, hardening and limits) in the same namespace, so it shares the app's loopback and data dir."""
+    if not request.worker_command:
+        return None
+    return launcher.start("worker", _candidate_spec(image, request.worker_command, holder_id, request, volume,
+                                                    services_env))
+
+
+def _candidate_spec(image: str, command: str, holder_id: str, request: AppRunRequest, volume: str,
+                    services_env: dict[str, str]) -> ContainerSpec:
     limits = request.limits
-    return launcher.start("app", ContainerSpec(
+    return ContainerSpec(
         image,
-        ["/bin/sh", "-c", f"echo {shlex.quote(LOG_START)}; {request.start_command}"],
+        ["/bin/sh", "-c", f"echo {shlex.quote(LOG_START)}; {command}"],
         network=f"container:{holder_id}",
         environment=app_environment_for(request.app_env, request.port, services_env),
         working_dir=APP_CODE_DIR,
@@ -242,7 +259,7 @@ def start_app(launcher: Launcher, holder_id: str, image: str, request: AppRunReq
         cpus=limits.cpus,
         pids=limits.pids,
         log_max=f"{log_cap_bytes(limits) // 1024}k",
-    ))
+    )
 
 
 def start_runner(launcher: Launcher, runner_image: str, holder_id: str, request: AppRunRequest, out_dir: Path,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine import Container
-from grader.models import AppRun, Limits
+from grader.models import AppRun, Limits, WorkerRun
 from grader.sandbox.base import AppRunRequest, RunOutcome
 from grader.sandbox.control import ControlServer
 from grader.sandbox.docker_pod import (
@@ -26,7 +26,7 @@ from grader.sandbox.docker_pod import (
     log_cap_bytes,
     without_start_line,
 )
-from grader.sandbox.evidence import Limit, describe, limits_from_log, ordered
+from grader.sandbox.evidence import Limit, describe, limits_from_log, ordered, worker_problem
 
 LOG_TAIL_CHARS = 4000
 DEADLINE_SLACK_S = 10  # beyond the startup and test timeouts, before a run counts as overdue
@@ -49,15 +49,17 @@ class _Watched:
     timed_out: bool = False
 
 
-def supervise(app: Container, runner: Container, request: AppRunRequest, out_dir: Path, control: ControlServer
-              ) -> RunOutcome:
+def supervise(app: Container, runner: Container, request: AppRunRequest, out_dir: Path, control: ControlServer,
+              worker: Container | None = None) -> RunOutcome:
     """Watch runner and app until the runner ends, the app dies before health, or time runs out."""
     peak_pids = PeakPids(app).start()
     watched = _watch(app, runner, request, out_dir, control)
     peak_pids.stop()
     app_state = app.state()  # before anything is stopped: did the app die on its own?
-    for container in (runner, app):
-        container.kill()  # nothing graceful is needed: logs and results survive a kill
+    worker_state = worker.state() if worker is not None else {}  # and the worker?
+    for container in (runner, app, worker):
+        if container is not None:
+            container.kill()  # nothing graceful is needed: logs and results survive a kill
     runner_exit = runner.state().get("ExitCode")
     seen: set[Limit] = set()
     if peak_pids.peak >= request.limits.pids:
@@ -65,6 +67,8 @@ def supervise(app: Container, runner: Container, request: AppRunRequest, out_dir
     if watched.timed_out and watched.ready_at is not None:
         seen.add("test_timeout")
     app_run = _app_run(app, app_state, request.limits, watched, runner_exit, seen)
+    if worker is not None and request.worker_command:
+        app_run = app_run.model_copy(update={"worker": _worker_run(worker, worker_state, request)})
     report = out_dir / "hidden.json"
     return RunOutcome(
         app=app_run,
@@ -138,6 +142,16 @@ def _app_run(app: Container, state: dict[str, Any], limits: Limits, watched: _Wa
         limits_hit=ordered(limits_hit),
         problem=problem,
     )
+
+
+def _worker_run(worker: Container, state: dict[str, Any], request: AppRunRequest) -> WorkerRun:
+    """What became of the worker: its exit code when it ended by itself before teardown, and its output."""
+    assert request.worker_command is not None
+    exit_code = state.get("ExitCode") if state.get("Status") == "exited" else None
+    oom = bool(state.get("OOMKilled"))
+    return WorkerRun(command=request.worker_command, exit_code=exit_code, oom_killed=oom,
+                     log_tail=without_start_line(worker.logs())[-LOG_TAIL_CHARS:],
+                     problem=worker_problem(exit_code, oom, request.limits.memory_mb))
 
 
 def _start_problem(

@@ -50,3 +50,14 @@ def describe(limits: Iterable[Limit]) -> str:
     """`the app ran out of memory; hit its process limit`, or an empty string."""
     words = [LIMIT_WORDS[limit] for limit in ordered(limits)]
     return "; ".join(words)
+
+
+def worker_problem(exit_code: int | None, oom_killed: bool, memory_mb: int) -> str | None:
+    """Why the worker ended while the app ran (None when it was still running at teardown)."""
+    if oom_killed:
+        return f"the worker was killed for exceeding the {memory_mb} MB memory limit while the app ran"
+    if exit_code is None:
+        return None
+    if exit_code < 0:
+        return f"the worker was killed by signal {-exit_code} while the app ran"
+    return f"the worker exited with code {exit_code} while the app ran"

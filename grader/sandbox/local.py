@@ -25,7 +25,7 @@ from pathlib import Path
 
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import write_plan
-from grader.models import AppRun, Finding, Severity
+from grader.models import AppRun, Finding, Severity, WorkerRun
 from grader.paths import checks_dir
 from grader.processes import ProcessGroup, kill_tagged, posix_groups
 from grader.sandbox.base import (
@@ -40,7 +40,7 @@ from grader.sandbox.base import (
     StaticJob,
 )
 from grader.sandbox.control import ControlServer
-from grader.sandbox.evidence import Limit, limits_from_log, ordered
+from grader.sandbox.evidence import Limit, limits_from_log, ordered, worker_problem
 from grader.sandbox.health import wait_for_health
 from grader.sandbox.local_env import app_environment, essential_env, free_port, temp_dir
 from grader.sandbox.local_limits import app_rlimits, log_file_cap, rlimit_setter
@@ -119,18 +119,21 @@ class LocalSandbox(Sandbox):
                    RUN_TOKEN_VAR: token}
             log_path = work / "app.log"
             started_at = time.monotonic()
-            app = _LocalApp(request, env, log_path)
-            stack.callback(lambda: app.process.stop())
+            app = _LocalApp(request, env, log_path, work / "worker.log")
+            stack.callback(app.stop)
             stack.callback(kill_run_survivors, token)
             ready, detail = wait_until_ready(app.process, request.health_url, request.limits.startup_timeout_s)
             start_seconds = round(time.monotonic() - started_at, 3)
             control = ControlServer.create(work / "control", restart=app.restart,
-                                           read_log=lambda: read_log_tail(log_path, request.limits.log_bytes)[0])
+                                           read_log=lambda: read_log_tail(log_path, request.limits.log_bytes)[0],
+                                           read_worker_log=app.read_worker_log if app.worker else None)
             suite = run_suite(request, work, control, services.runner_env) if ready else None
             died_code = app.process.poll()  # set only if the app exited by itself before teardown
-            app.process.stop()
+            worker_code = app.worker.poll() if app.worker else None  # likewise for the worker
+            app.stop()
             survivors = kill_run_survivors(token)
             tail, truncated = read_log_tail(log_path, request.limits.log_bytes)
+            worker = app.worker_run(worker_code)
         app_run = AppRun(
             started=ready,
             start_seconds=start_seconds if ready else None,
@@ -140,6 +143,7 @@ class LocalSandbox(Sandbox):
             log_cap_bytes=log_file_cap(request.limits),
             limits_hit=_limits_hit(tail, truncated, ready, died_code, suite),
             problem=None if ready else _not_started_problem(died_code, request, detail),
+            worker=worker,
         )
         return _outcome(app_run, suite, survivors)
 
@@ -184,27 +188,58 @@ def kill_run_survivors(token: str) -> list[int]:
 
 
 class _LocalApp:
-    """The app's process, which the suite may ask to restart (same command, environment and data dir)."""
+    """The app's process and its worker's (when the submission declares one), which the suite may ask to
+    restart (same commands, environment and data dir); the worker is stopped with the app."""
 
-    def __init__(self, request: AppRunRequest, env: Mapping[str, str], log_path: Path) -> None:
-        self.request, self.env, self.log_path = request, env, log_path
+    def __init__(self, request: AppRunRequest, env: Mapping[str, str], log_path: Path, worker_log: Path) -> None:
+        self.request, self.env, self.log_path, self.worker_log = request, env, log_path, worker_log
         self.process = _start_app(request, env, log_path)
+        self.worker: ProcessGroup | None = None
+        if request.worker_command:
+            self.worker = _start_command(request.worker_command, "worker", request, env, worker_log)
 
     def restart(self) -> None:
-        """Stop the app's process group (SIGTERM, then SIGKILL) and start it again, appending to its log."""
-        self.process.stop()
+        """Stop both process groups (SIGTERM, then SIGKILL) and start them again, appending to their logs."""
+        self.stop()
         self.process = _start_app(self.request, self.env, self.log_path, append=True)
+        if self.request.worker_command:
+            self.worker = _start_command(self.request.worker_command, "worker", self.request, self.env,
+                                         self.worker_log, append=True)
+
+    def stop(self) -> None:
+        """Stop the app and its worker."""
+        self.process.stop()
+        if self.worker is not None:
+            self.worker.stop()
+
+    def read_worker_log(self) -> str:
+        """The worker's output so far (capped like the app's)."""
+        return read_log_tail(self.worker_log, self.request.limits.log_bytes)[0]
+
+    def worker_run(self, exit_code: int | None) -> WorkerRun | None:
+        """What became of the worker: `exit_code` is set when it ended by itself before teardown."""
+        if not self.request.worker_command:
+            return None
+        return WorkerRun(command=self.request.worker_command, exit_code=exit_code, log_tail=self.read_worker_log(),
+                         problem=worker_problem(exit_code, False, self.request.limits.memory_mb))
 
 
 def _start_app(request: AppRunRequest, env: Mapping[str, str], log_path: Path, append: bool = False
                ) -> ProcessGroup:
     """Start the app in its own session and process group, its output going to `log_path`."""
+    return _start_command(request.start_command, "app", request, env, log_path, append)
+
+
+def _start_command(command: str, what: str, request: AppRunRequest, env: Mapping[str, str], log_path: Path,
+                   append: bool = False) -> ProcessGroup:
+    """Start `command` (the app's or the worker's) in its own session and process group, with the app's
+    limits, its output going to `log_path`."""
     with log_path.open("ab" if append else "wb") as log:
         try:
-            return ProcessGroup.start(["/bin/sh", "-c", request.start_command], cwd=request.snapshot, env=env,
+            return ProcessGroup.start(["/bin/sh", "-c", command], cwd=request.snapshot, env=env,
                                       stdout=log, stderr="stdout", preexec=rlimit_setter(app_rlimits(request.limits)))
         except OSError as exc:
-            raise SandboxError(f"could not start the app's command: {exc}") from exc
+            raise SandboxError(f"could not start the {what}'s command: {exc}") from exc
 
 
 def wait_until_ready(process: ProcessGroup, url: str, timeout_s: float) -> tuple[bool, str]:

@@ -172,6 +172,7 @@ class Intake:
         spec = self.app_spec
         return self.taken.submission(request).model_copy(update={
             "framework": spec.framework, "start_command": spec.start_command, "start_command_source": spec.source,
+            "worker_command": spec.worker_command, "worker_command_source": spec.worker_source,
             "requirements": list(self.declared.main.requirements), "project_root": self.project.rel,
             "findings": list(self.findings),
         })

@@ -106,6 +106,8 @@ def run_app(request: GradingRequest, prepared: Prepared) -> RunOutcome | None:
         return None
     app_request = app_run_request(request, prepared, start_command)
     request.log(f"{request.name}: starting the app: {start_command}")
+    if app_request.worker_command:
+        request.log(f"{request.name}: starting its worker: {app_request.worker_command}")
     return request.sandbox.run(app_request)
 
 
@@ -131,6 +133,7 @@ def app_run_request(request: GradingRequest, prepared: Prepared, start_command: 
         tests_dir=request.suite.directory,
         output_dir=output_dir,
         services=request.services,
+        worker_command=prepared.intake.app_spec.worker_command,
     )
 
 

@@ -15,9 +15,10 @@ from grader.sandbox.control import ControlServer, runner_environment
 class Host:
     """A ControlServer answering in a thread until stopped, with a restart counter and a fixed log."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, worker_log: str | None = None) -> None:
         self.restarted = 0
-        self.server = ControlServer.create(directory, restart=self._restart, read_log=lambda: "app says hello\n")
+        self.server = ControlServer.create(directory, restart=self._restart, read_log=lambda: "app says hello\n",
+                                           read_worker_log=(lambda: worker_log) if worker_log is not None else None)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
@@ -50,6 +51,19 @@ def test_a_refused_request_is_a_control_error_with_the_hosts_reason(tmp_path: Pa
         host.server.restarts = 10  # the limit: an eleventh restart is refused
         with pytest.raises(app_control.ControlError, match="already restarted 10 times"):
             app_control.ask(tmp_path / "control", "restart", timeout_s=60)
+
+
+def test_the_runner_reads_the_workers_log_through_the_host(tmp_path: Path) -> None:
+    with Host(tmp_path / "control", worker_log="worker says hello\n"):
+        answer = app_control.ask(tmp_path / "control", "worker_log", timeout_s=60)
+    assert answer["log"] == "worker says hello\n"
+
+
+def test_asking_for_the_worker_log_without_a_worker_says_how_to_declare_one(tmp_path: Path) -> None:
+    with Host(tmp_path / "control"), pytest.raises(app_control.ControlError) as refused:
+        app_control.ask(tmp_path / "control", "worker_log", timeout_s=60)
+    assert str(refused.value).startswith("the grader could not read the worker's log: the submission declares no "
+                                         "worker process (a Procfile `worker:` line")
 
 
 def test_the_runner_reads_what_the_host_put_in_its_environment(monkeypatch: pytest.MonkeyPatch,

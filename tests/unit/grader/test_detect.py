@@ -84,6 +84,36 @@ def test_invalid_pyproject_is_reported_and_skipped(tmp_path: Path) -> None:
     assert [f.rule for f in spec.findings] == ["detect.invalid-toml"]
 
 
+def test_procfile_worker_line_is_the_worker(tmp_path: Path) -> None:
+    write(tmp_path, {"Procfile": "web: python app.py\nworker:  python -m jobs.worker \n"})
+    spec = detect_app(tmp_path, [])
+    assert (spec.start_command, spec.source) == ("python app.py", "procfile")
+    assert (spec.worker_command, spec.worker_source) == ("python -m jobs.worker", "procfile")
+
+
+def test_pyproject_worker_wins_over_the_procfiles_and_goes_with_any_start_command(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": '[tool.grader]\nworker = "celery -A tasks worker"\n',
+                     "Procfile": "worker: python worker.py\n", "main.py": FASTAPI_APP})
+    spec = detect_app(tmp_path, ["fastapi", "uvicorn"])
+    assert spec.source == "auto"  # the app's command is found as ever
+    assert (spec.worker_command, spec.worker_source) == ("celery -A tasks worker", "pyproject")
+
+
+def test_no_worker_unless_declared(tmp_path: Path) -> None:
+    write(tmp_path, {"Procfile": "web: python app.py\nrelease: python migrate.py\n"})
+    spec = detect_app(tmp_path, [])
+    assert (spec.worker_command, spec.worker_source) == (None, None)
+
+
+def test_unusable_worker_command_is_reported_and_skipped(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": '[tool.grader]\nstart = "python app.py"\nworker = 7\n'})
+    spec = detect_app(tmp_path, [])
+    assert spec.start_command == "python app.py" and spec.worker_command is None
+    assert [(f.rule, f.message) for f in spec.findings] == [(
+        "detect.bad-command", "The worker command in pyproject.toml is not a non-empty string, so it was ignored; "
+        "fix it.")]
+
+
 def test_pyproject_without_tool_grader_is_ignored(tmp_path: Path) -> None:
     write(
         tmp_path, {"pyproject.toml": '[project]\nname = "x"\n[tool.ruff]\nline-length = 100\n', "main.py": FASTAPI_APP}

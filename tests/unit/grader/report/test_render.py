@@ -12,7 +12,7 @@ import pytest
 
 from grader import report
 from grader.cohort import SkippedEntry
-from grader.models import Bands, Finding, GradeResult
+from grader.models import Bands, Finding, GradeResult, WorkerRun
 from tests.factories import HIDDEN_NAMES, HOSTILE, error_result, graded_result
 
 # --- helpers ---------------------------------------------------------------------------------------------
@@ -79,6 +79,32 @@ def test_app_that_did_not_start_shows_the_problem_and_log_tail() -> None:
     assert "The app did not start" in html
     assert "exited with code 3 before answering /health" in html
     assert "Traceback (most recent call last):" in html
+
+
+def with_crashed_worker(result: GradeResult) -> GradeResult:
+    assert result.app is not None
+    worker = WorkerRun(command="python worker.py", exit_code=3, log_tail="worker: cannot reach the job queue\n",
+                       problem="the worker exited with code 3 while the app ran")
+    return result.model_copy(update={"app": result.app.model_copy(update={"worker": worker})})
+
+
+def test_a_worker_that_ended_shows_its_exit_and_log_to_the_reviewer_only() -> None:
+    result = with_crashed_worker(graded_result())
+    html = report.render_candidate_html(result, "reviewer")
+    assert "Worker · the worker exited with code 3 while the app ran" in html
+    assert "python worker.py" in html and "worker: cannot reach the job queue" in html
+    candidate = report.render_candidate_html(result, "candidate")
+    assert "Worker · the worker exited with code 3 while the app ran" in candidate
+    assert "cannot reach the job queue" not in candidate
+
+
+def test_a_worker_that_ran_until_the_end_shows_no_banner() -> None:
+    result = with_crashed_worker(graded_result())
+    assert result.app is not None and result.app.worker is not None
+    calm = result.app.worker.model_copy(update={"exit_code": None, "problem": None})
+    app = result.app.model_copy(update={"worker": calm})
+    html = report.render_candidate_html(result.model_copy(update={"app": app}))
+    assert 'id="worker-ended"' not in html
 
 
 def did_not_run_result(name: str = "carol") -> GradeResult:
