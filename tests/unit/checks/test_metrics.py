@@ -15,7 +15,7 @@ from tests.unit.checks.tiny_apps import run_suite, tiny_app
 
 @pytest.fixture(scope="module")
 def app_url() -> Iterator[str]:
-    with tiny_app("metrics_app.py") as url:
+    with tiny_app("observability/metrics_app.py") as url:
         yield url
 
 

@@ -16,6 +16,7 @@ from checks.otlp import OtlpReceiver, ReceivedSpan
 from tests.conftest import free_port
 from tests.unit.checks.tiny_apps import run_suite, tiny_app
 
+TRACED_APP = "observability-challenge/submission/traced_app.py"
 WAIT_S = 60.0  # a deadline for a hang only: waits return as soon as the spans arrive
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
@@ -36,7 +37,7 @@ def both_spans(spans: list[ReceivedSpan]) -> bool:
 def test_spans_exported_by_the_sdk_arrive_with_ids_parents_kinds_attributes_and_status(
     receiver: OtlpReceiver,
 ) -> None:
-    with tiny_app("traced_app.py", otlp_app_environment(receiver.port)) as url:
+    with tiny_app(TRACED_APP, otlp_app_environment(receiver.port)) as url:
         response = httpx.get(url + "/work", headers={"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01"})
         assert response.status_code == 200
         spans = receiver.wait_for(both_spans, WAIT_S)
@@ -138,7 +139,7 @@ def test_the_plugin_serves_the_receiver_for_the_suite_and_the_fixture_reads_it(t
     port = free_port()
     suite = tmp_path / "test_suite.py"
     suite.write_text(SUITE)
-    with tiny_app("traced_app.py", otlp_app_environment(port)) as url:
+    with tiny_app(TRACED_APP, otlp_app_environment(port)) as url:
         result, tests = run_suite(suite, {"GRADER_APP_URL": url, "GRADER_OTLP_PORT": str(port)})
     assert "1 failed, 2 passed" in result.stdout, result.stdout + result.stderr
     assert tests["test_a_span_that_never_comes_fails_the_test_naming_what_arrived"]["message"].startswith(

@@ -13,7 +13,7 @@ from typing import Any
 
 from tests.conftest import REPO_ROOT, free_port, wait_for_port
 
-APPS = REPO_ROOT / "tests" / "fixtures" / "observability"
+APPS = REPO_ROOT / "tests" / "fixtures"
 STOP_TIMEOUT_S = 30
 
 

@@ -391,7 +391,7 @@ def test_a_static_run_killed_before_its_clean_up_leaves_no_temporary_files(
 
 # --- observability: the runner's OTLP receiver and the app's metrics ----------------------------------------
 
-OBSERVABILITY = REPO_ROOT / "tests" / "fixtures" / "observability"
+OBSERVABILITY = REPO_ROOT / "tests" / "fixtures" / "observability-challenge"
 
 
 def observed_plan(environment: Environment, where: Path) -> AppRunRequest:
@@ -400,7 +400,7 @@ def observed_plan(environment: Environment, where: Path) -> AppRunRequest:
     snapshot, suite = where / "snapshot", where / "suite"
     snapshot.mkdir(parents=True)
     shutil.copytree(OBSERVABILITY / "hidden", suite)
-    shutil.copy(OBSERVABILITY / "traced_app.py", snapshot / "traced_app.py")
+    shutil.copy(OBSERVABILITY / "submission" / "traced_app.py", snapshot / "traced_app.py")
     return make_plan(environment, where, snapshot, suite, f"{sys.executable} traced_app.py", test_timeout_s=120)
 
 
