@@ -121,6 +121,8 @@ APP_URL_ENV = "GRADER_APP_URL"  # the app under test (the plugin's default `--ap
 CONTROL_ENV = "GRADER_CONTROL_DIR"  # the control directory, seen only by the runner and the host
 HEALTH_PATH_ENV = "GRADER_HEALTH_PATH"
 STARTUP_TIMEOUT_ENV = "GRADER_STARTUP_TIMEOUT_S"
+OTLP_PORT_ENV = "GRADER_OTLP_PORT"  # where the runner serves its OTLP/HTTP receiver (checks.otlp) for the app
+POD_OTLP_PORT = 4318  # the OTLP/HTTP port in a Docker pod (the pod's own loopback); the local backend picks a free one
 CONTROL_ACTIONS = ("restart", "log", "worker_log")
 REQUEST_SUFFIX = ".req"  # `<seq>-<action>.req`, empty, written atomically by the runner
 ANSWER_SUFFIX = ".json"  # `<seq>-<action>.json`, a ControlAnswer written atomically by the host
@@ -132,3 +134,15 @@ class ControlAnswer(TypedDict, total=False):
     ok: bool
     error: str | None
     log: str  # the app's output, for `log`; the worker's, for `worker_log`
+
+
+def otlp_app_environment(port: int) -> dict[str, str]:
+    """The OpenTelemetry variables the grader gives the app: its OTLP/HTTP exporter sends to the runner's
+    receiver on `port`, and batches are flushed every half second so a suite waits little for them."""
+    base = f"http://127.0.0.1:{port}"
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": base,
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{base}/v1/traces",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_BSP_SCHEDULE_DELAY": "500",
+    }

@@ -1,7 +1,8 @@
 """Pytest plugin loaded by the grader's runner for challenge test suites (public and hidden).
 
 It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `worker_log`, `restart_app`,
-`fake_upstream`, and `database` / `grader_redis_url` for the services a challenge declares), the `category`
+`fake_upstream`, `metrics` and `traces` for the app's Prometheus metrics and OpenTelemetry spans, and
+`database` / `grader_redis_url` for the services a challenge declares), the `category`
 marker that states which scorecard category a test speaks to and its weight
 (`@pytest.mark.category("databases", weight=3)`, default 1), and writes a JSON report of every verdict to
 `--grader-report`. The app under test is reached only over HTTP at `GRADER_APP_URL`; suites never import
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -22,7 +24,9 @@ import httpx
 import pytest
 
 from checks.app_control import ControlError, ask, control_dir, health_path, startup_timeout_s
-from checks.formats import APP_URL_ENV, CATEGORY_IDS, UNCATEGORIZED, SuiteReport, SuiteTestRecord
+from checks.formats import APP_URL_ENV, CATEGORY_IDS, OTLP_PORT_ENV, UNCATEGORIZED, SuiteReport, SuiteTestRecord
+from checks.metrics import MetricsError, MetricsSnapshot, scrape
+from checks.otlp import OtlpReceiver, ReceivedSpan, SpanPredicate
 from checks.services_access import GraderDatabase, connect_database, database_url, redis_url
 from checks.upstream import FakeUpstream
 from checks.wait_for_app import wait_for_health
@@ -30,6 +34,7 @@ from checks.wait_for_app import wait_for_health
 MESSAGE_LIMIT = 2000
 UNFINISHED = "did not finish: the hidden suite was stopped at its time limit (the app did not answer in time)"
 REPORT_KEY = pytest.StashKey["GraderReport"]()
+RECEIVER_KEY = pytest.StashKey["OtlpReceiver | str | None"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -322,3 +327,125 @@ def fake_upstream() -> Iterator[Callable[[int], FakeUpstream]]:
     yield serve
     for upstream in started:
         upstream.stop()
+
+
+# --- the app's metrics (see checks.metrics) --------------------------------------------------------------
+
+
+class MetricsScraper:
+    """Call it (or `scrape`) for a fresh `MetricsSnapshot` of the app's Prometheus metrics."""
+
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def scrape(self, path: str = "/metrics") -> MetricsSnapshot:
+        """GET `path` and parse it; the test fails with the reason when the app serves no valid metrics."""
+        try:
+            return scrape(self.client, path)
+        except MetricsError as exc:
+            pytest.fail(f"could not read the app's metrics: {exc}", pytrace=False)
+
+    def __call__(self, path: str = "/metrics") -> MetricsSnapshot:
+        return self.scrape(path)
+
+
+@pytest.fixture
+def metrics(client: httpx.Client) -> MetricsScraper:
+    """Scrapes the app's `/metrics` on each call: `metrics().value("http_requests_total", {"route": "/x"})`."""
+    return MetricsScraper(client)
+
+
+# --- the app's traces (see checks.otlp) --------------------------------------------------------------------
+
+TRACE_WAIT_S = 15.0  # batch exporters send every few hundred ms; a loaded machine may take seconds
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Serve the OTLP receiver for the whole suite when the grader named its port: the app exports from the
+    moment it starts, not only while a test that reads traces runs."""
+    port = os.environ.get(OTLP_PORT_ENV)
+    if not port:
+        session.config.stash[RECEIVER_KEY] = None
+        return
+    try:
+        session.config.stash[RECEIVER_KEY] = OtlpReceiver(int(port)).start()
+    except (OSError, ValueError) as exc:
+        session.config.stash[RECEIVER_KEY] = f"could not serve the OTLP receiver on port {port}: {exc}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    receiver = config.stash.get(RECEIVER_KEY, None)
+    if isinstance(receiver, OtlpReceiver):
+        receiver.stop()
+
+
+class Traces:
+    """The spans the app exported since the test began, read from the runner's OTLP receiver."""
+
+    def __init__(self, receiver: OtlpReceiver) -> None:
+        self.receiver = receiver
+        self.since = receiver.count()
+
+    def spans(self) -> list[ReceivedSpan]:
+        """The spans received so far during this test (none waited for)."""
+        return self.receiver.spans(self.since)
+
+    def wait_for(self, predicate: SpanPredicate, what: str = "the expected spans",
+                 timeout_s: float = TRACE_WAIT_S) -> list[ReceivedSpan]:
+        """This test's spans once `predicate` holds for them; the test fails, listing what arrived, when it
+        does not within `timeout_s`."""
+        spans = self.receiver.wait_for(predicate, timeout_s, self.since)
+        if spans is None:
+            pytest.fail(f"the app did not export {what} within {timeout_s:g} s; received: {self.describe()}",
+                        pytrace=False)
+        return spans
+
+    def wait_for_span(self, name: str | None = None, kind: str | None = None, trace_id: str | None = None,
+                      timeout_s: float = TRACE_WAIT_S) -> ReceivedSpan:
+        """The first span of this test matching every criterion given (name, kind such as SERVER, trace id)."""
+        def matches(span: ReceivedSpan) -> bool:
+            return ((name is None or span.name == name) and (kind is None or span.kind == kind)
+                    and (trace_id is None or span.trace_id == trace_id))
+
+        wanted = ", ".join(f"{key} {value!r}" for key, value in
+                           (("name", name), ("kind", kind), ("trace id", trace_id)) if value is not None)
+        spans = self.wait_for(lambda spans: any(matches(span) for span in spans),
+                              f"a span with {wanted or 'any name'}", timeout_s)
+        return next(span for span in spans if matches(span))
+
+    def trace(self, trace_id: str) -> list[ReceivedSpan]:
+        """This test's spans of one trace, in arrival order."""
+        return [span for span in self.spans() if span.trace_id == trace_id]
+
+    def children(self, parent: ReceivedSpan) -> list[ReceivedSpan]:
+        """The spans received so far whose parent is `parent`."""
+        return [span for span in self.spans()
+                if span.trace_id == parent.trace_id and span.parent_span_id == parent.span_id]
+
+    @staticmethod
+    def new_traceparent() -> tuple[str, str, str]:
+        """A fresh W3C `traceparent` header for a request, with its trace id and parent span id (hex)."""
+        trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
+        return f"00-{trace_id}-{span_id}-01", trace_id, span_id
+
+    def describe(self) -> str:
+        """A short account of the spans received during this test, for failure messages."""
+        spans = self.spans()
+        listed = "; ".join(f"{span.name} ({span.kind}, trace {span.trace_id[:8]}, service {span.service_name})"
+                           for span in spans[:10])
+        more = f" and {len(spans) - 10} more" if len(spans) > 10 else ""
+        errors = self.receiver.errors()
+        refused = f"; {len(errors)} export(s) refused, first: {errors[0]}" if errors else ""
+        return (f"{len(spans)} span(s): {listed}{more}" if spans else "no span") + refused
+
+
+@pytest.fixture
+def traces(pytestconfig: pytest.Config) -> Traces:
+    """The app's exported spans (OTLP/HTTP to the runner's receiver); skips outside the grader."""
+    receiver = pytestconfig.stash.get(RECEIVER_KEY, None)
+    if receiver is None:
+        pytest.skip(f"traces need the grader's OTLP receiver (${OTLP_PORT_ENV} is not set)")
+    if isinstance(receiver, str):
+        pytest.fail(receiver, pytrace=False)
+    return Traces(receiver)

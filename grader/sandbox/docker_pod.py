@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
+from checks.formats import OTLP_PORT_ENV, POD_OTLP_PORT, otlp_app_environment
 from grader import __version__
 from grader.engine import Container, ContainerSpec, Engine, Mount, Volume
 from grader.models import Limits
@@ -249,7 +250,9 @@ def _candidate_spec(image: str, command: str, holder_id: str, request: AppRunReq
         image,
         ["/bin/sh", "-c", f"echo {shlex.quote(LOG_START)}; {command}"],
         network=f"container:{holder_id}",
-        environment=app_environment_for(request.app_env, request.port, services_env),
+        # the runner's OTLP receiver on the pod's loopback (the challenge's own `[app] env` may override)
+        environment={**otlp_app_environment(POD_OTLP_PORT),
+                     **app_environment_for(request.app_env, request.port, services_env)},
         working_dir=APP_CODE_DIR,
         mounts=(Mount(str(request.snapshot), APP_CODE_DIR), Mount(volume, APP_DATA_DIR, writable=True)),
         tmpfs={"/tmp": f"size=32m,{SANDBOX_TMPFS}"},
@@ -277,7 +280,7 @@ def start_runner(launcher: Launcher, runner_image: str, holder_id: str, request:
         environment={"PYTHONPATH": RUNNER_LIB, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
                      **runner_environment(f"{RUNNER_OUT}/{CONTROL_SUBDIR}", request.health_path,
                                           request.limits.startup_timeout_s),
-                     **services_env},
+                     OTLP_PORT_ENV: str(POD_OTLP_PORT), **services_env},
         working_dir="/tmp",
         mounts=(Mount(str(request.tests_dir), RUNNER_TESTS), Mount(str(checks_dir()), f"{RUNNER_LIB}/checks"),
                 Mount(str(out_dir), RUNNER_OUT, writable=True)),

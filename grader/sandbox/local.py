@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from checks.formats import OTLP_PORT_ENV, otlp_app_environment
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import write_plan
 from grader.models import AppRun, Finding, Severity, WorkerRun
@@ -115,8 +116,9 @@ class LocalSandbox(Sandbox):
             data = stack.enter_context(temp_dir("grader-data-"))
             token = uuid.uuid4().hex
             services = stack.enter_context(self.services.provision(request.services))
-            env = {**app_environment(venv, data, request.port, {**services.app_env, **request.app_env}),
-                   RUN_TOKEN_VAR: token}
+            otlp_port = free_port()  # the runner's OTLP receiver: a port of this machine, free of other gradings
+            app_env = {**otlp_app_environment(otlp_port), **services.app_env, **request.app_env}
+            env = {**app_environment(venv, data, request.port, app_env), RUN_TOKEN_VAR: token}
             log_path = work / "app.log"
             started_at = time.monotonic()
             app = _LocalApp(request, env, log_path, work / "worker.log")
@@ -127,7 +129,8 @@ class LocalSandbox(Sandbox):
             control = ControlServer.create(work / "control", restart=app.restart,
                                            read_log=lambda: read_log_tail(log_path, request.limits.log_bytes)[0],
                                            read_worker_log=app.read_worker_log if app.worker else None)
-            suite = run_suite(request, work, control, services.runner_env) if ready else None
+            runner_env = {**services.runner_env, OTLP_PORT_ENV: str(otlp_port)}
+            suite = run_suite(request, work, control, runner_env) if ready else None
             died_code = app.process.poll()  # set only if the app exited by itself before teardown
             worker_code = app.worker.poll() if app.worker else None  # likewise for the worker
             app.stop()

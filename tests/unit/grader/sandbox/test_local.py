@@ -5,6 +5,7 @@ Installing from a wheels directory the index filled: tests/network/grader/sandbo
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import shutil
@@ -386,3 +387,41 @@ def test_a_static_run_killed_before_its_clean_up_leaves_no_temporary_files(
     LocalSandbox().run_static(job)
     left = Path((out / "left.txt").read_text())
     assert left.name.startswith("grader-tests-") and not left.exists()
+
+
+# --- observability: the runner's OTLP receiver and the app's metrics ----------------------------------------
+
+OBSERVABILITY = REPO_ROOT / "tests" / "fixtures" / "observability-challenge"
+
+
+def observed_plan(environment: Environment, where: Path) -> AppRunRequest:
+    """A tiny challenge whose app exports spans and serves metrics (run by this interpreter, which has the
+    OpenTelemetry SDK and prometheus_client) and whose hidden suite reads them with `traces` and `metrics`."""
+    snapshot, suite = where / "snapshot", where / "suite"
+    snapshot.mkdir(parents=True)
+    shutil.copytree(OBSERVABILITY / "hidden", suite)
+    shutil.copy(OBSERVABILITY / "submission" / "traced_app.py", snapshot / "traced_app.py")
+    return make_plan(environment, where, snapshot, suite, f"{sys.executable} traced_app.py", test_timeout_s=120)
+
+
+def test_run_gives_the_app_an_otlp_endpoint_the_hidden_suite_reads_spans_from(
+    environment: Environment, tmp_path: Path
+) -> None:
+    outcome = LocalSandbox().run(observed_plan(environment, tmp_path))
+
+    assert outcome.runner_problem is None, outcome.runner_log
+    assert verdicts(outcome) == {
+        "test_work_is_traced_from_the_callers_context_and_counted": ("passed", "observability"),
+        "test_a_span_the_app_never_exports_fails": ("failed", "observability"),
+    }, outcome.runner_log
+
+
+def test_concurrent_runs_each_receive_their_own_apps_spans(environment: Environment, tmp_path: Path) -> None:
+    """Each run's receiver listens on its own free port: two gradings on one machine do not collide."""
+    plans = [observed_plan(environment, tmp_path / name) for name in ("first", "second")]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(LocalSandbox().run, plans))
+
+    for outcome in outcomes:
+        passed = verdicts(outcome)["test_work_is_traced_from_the_callers_context_and_counted"]
+        assert passed == ("passed", "observability"), outcome.runner_log
