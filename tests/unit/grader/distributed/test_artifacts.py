@@ -33,6 +33,9 @@ class DictRedis:
     def get(self, name: str) -> bytes | None:
         return self.data.get(name)
 
+    def exists(self, name: str) -> int:
+        return int(name in self.data)
+
 
 def test_an_artifact_comes_back_only_when_its_bytes_match_its_hash() -> None:
     redis = DictRedis()
@@ -45,6 +48,8 @@ def test_an_artifact_comes_back_only_when_its_bytes_match_its_hash() -> None:
         store.get(digest, "submission")
     assert store.put(b"submission bytes", "submission") == digest  # sending it again repairs the copy
     assert store.get(digest, "submission") == b"submission bytes"
+    assert store.contains(digest) and not store.contains(sha256_of(b"never sent"))
+    assert store.location() is None  # the workers use the broker they take tasks from: no location travels
 
 
 def test_a_missing_or_malformed_address_is_refused() -> None:
