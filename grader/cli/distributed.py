@@ -14,8 +14,7 @@ import click
 from grader.cli.base import main
 from grader.cli.console import err, escape, fail, friendly_errors, out
 from grader.distributed.protocol import BROKER_ENV, DEFAULT_QUEUE
-
-ARTIFACTS_ENV = "GRADER_ARTIFACTS_URL"  # grader.distributed.stores.STORE_ENV (not imported: it is not needed to start)
+from grader.distributed.stores import STORE_ENV
 
 MIB = 1024 * 1024
 
@@ -35,7 +34,7 @@ max_artifact_option = click.option(
     help="Refuse a submission, bundle or result archive larger than this.",
 )
 artifacts_option = click.option(
-    "--artifacts", "artifacts_url", envvar=ARTIFACTS_ENV, default=None, metavar="URL",
+    "--artifacts", "artifacts_url", envvar=STORE_ENV, default=None, metavar="URL",
     help="Keep the archives in an S3-compatible bucket, s3://BUCKET/PREFIX, instead of the broker's Redis "
          "(credentials: the AWS environment variables or config); default: $GRADER_ARTIFACTS_URL.",
 )
