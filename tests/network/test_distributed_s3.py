@@ -5,6 +5,8 @@ processes (local backend, a cache each) and `grader grade --broker ... --artifac
 - a cohort graded through the bucket equals the same cohort graded again (`--force`) through the broker's
   Redis; every archive (challenge, submissions, results) is in the bucket and none under Redis' artifact keys;
   the workers read the submissions from the bucket and wrote the results there (the server's request log);
+  a run without `--artifacts` in between finds the gradings finished but their results not in Redis, and
+  sends them again instead of failing;
 - an object changed in the bucket after it was sent is refused by the worker, nothing graded;
 - a missing bucket is one sentence and exit 3 before anything is sent; `--artifacts` without `--broker` is a
   usage error.
@@ -15,6 +17,7 @@ path in full: tests/network/test_distributed.py, whose helpers this module share
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -27,7 +30,7 @@ from typing import Any
 import pytest
 
 from grader.challenge import load_challenge
-from grader.distributed.artifacts import KEY_PREFIX, pack_directory
+from grader.distributed.artifacts import KEY_PREFIX, pack_directory, sha256_of
 from grader.distributed.protocol import DONE_PREFIX, TASK_NAME, GradingTask
 from grader.distributed.stores import open_store
 from grader.distributed.worker import make_app
@@ -124,32 +127,34 @@ def test_a_cohort_through_the_bucket_equals_one_through_redis(
 
     redis = redis_client(broker)
     assert redis.keys(KEY_PREFIX + "*") == []  # not one archive went through the broker's Redis
-    results = {str(__import__("json").loads(redis.get(key))["result"]) for key in redis.keys(DONE_PREFIX + "*")}
+    results = {str(json.loads(redis.get(key))["result"]) for key in redis.keys(DONE_PREFIX + "*")}
     assert len(results) == len(COHORT)
     challenge = load_challenge("hello-api")
-    submissions = {sha(pack_directory(cohort / name)) for name in COHORT}
+    submissions = {sha256_of(pack_directory(cohort / name)) for name in COHORT}
     in_bucket = set(server.keys(BUCKET))
-    expected = {PREFIX + digest for digest in {sha(pack_directory(Path(challenge.root))), *submissions, *results}}
+    expected = {PREFIX + digest for digest in {sha256_of(pack_directory(Path(challenge.root))), *submissions, *results}}
     assert expected <= in_bucket, sorted(expected - in_bucket)
     # The coordinator only writes submissions and reads results: the workers read these and wrote those.
     assert {PREFIX + digest for digest in submissions} <= requests.requests("GET")
     assert {PREFIX + digest for digest in results} <= requests.requests("PUT")
 
+    # Without --artifacts, into a new --out: the broker remembers these gradings as finished, but their results
+    # are in the bucket, not in Redis, so they are sent again (not refused as missing) and come back through Redis.
+    received = sum(worker.text().count("received") for worker in s3_workers)
+    resumed = grade_remote([str(cohort)], tmp_path / "resumed-out", broker)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert sum(worker.text().count("received") for worker in s3_workers) == received + len(COHORT)
+    from_s3, from_resumed = (read_results(tmp_path / out, list(COHORT)) for out in ("s3-out", "resumed-out"))
+    assert all(verdicts(from_resumed[name]) == verdicts(from_s3[name]) for name in COHORT)
+
     through_redis = grade_remote([str(cohort), "--force"], tmp_path / "redis-out", broker)  # graded again
     assert through_redis.returncode == 0, through_redis.stderr[-3000:]
     assert redis.keys(KEY_PREFIX + "*"), "the Redis run keeps its archives in Redis, as before"
-    from_s3, from_redis = read_results(tmp_path / "s3-out", list(COHORT)), read_results(tmp_path / "redis-out",
-                                                                                       list(COHORT))
+    from_redis = read_results(tmp_path / "redis-out", list(COHORT))
     for name in COHORT:
         assert verdicts(from_s3[name]) == verdicts(from_redis[name]), name
         assert from_s3[name]["submission"]["source"] == str(cohort / name)
     assert {from_s3[name]["status"] for name in COHORT} == {"graded"}
-
-
-def sha(data: bytes) -> str:
-    from grader.distributed.artifacts import sha256_of
-
-    return sha256_of(data)
 
 
 def test_an_object_changed_in_the_bucket_is_refused_by_the_worker(
