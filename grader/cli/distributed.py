@@ -14,6 +14,7 @@ import click
 from grader.cli.base import main
 from grader.cli.console import err, escape, fail, friendly_errors, out
 from grader.distributed.protocol import BROKER_ENV, DEFAULT_QUEUE
+from grader.distributed.stores import STORE_ENV
 
 MIB = 1024 * 1024
 
@@ -32,6 +33,15 @@ max_artifact_option = click.option(
     "--max-artifact-mb", type=click.IntRange(min=1), default=200, show_default=True,
     help="Refuse a submission, bundle or result archive larger than this.",
 )
+artifacts_option = click.option(
+    "--artifacts", "artifacts_url", envvar=STORE_ENV, default=None, metavar="URL",
+    help="Keep the archives in an S3-compatible bucket, s3://BUCKET/PREFIX, instead of the broker's Redis "
+         "(credentials: the AWS environment variables or config); default: $GRADER_ARTIFACTS_URL.",
+)
+artifacts_endpoint_option = click.option(
+    "--artifacts-endpoint", default=None, metavar="URL",
+    help="The S3-compatible server, e.g. http://minio.internal:9000 (default: $AWS_ENDPOINT_URL, else AWS).",
+)
 
 
 @main.command()
@@ -48,9 +58,11 @@ max_artifact_option = click.option(
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="Retries of a grading that failed on the engine, before it is recorded as an error.")
 @max_artifact_option
+@artifacts_endpoint_option
 @friendly_errors
 def worker(broker_url: str, concurrency: int, queue: str, sandbox_kind: str, name: str | None,
-           visibility_timeout: float | None, retries: int, max_artifact_mb: int) -> None:
+           visibility_timeout: float | None, retries: int, max_artifact_mb: int,
+           artifacts_endpoint: str | None) -> None:
     """Grade tasks from the broker on this host, with its Docker engine and caches (Ctrl-C stops it)."""
     from grader.distributed.protocol import shipped_limits
     from grader.distributed.protocol import visibility_timeout as timeout_for
@@ -59,7 +71,8 @@ def worker(broker_url: str, concurrency: int, queue: str, sandbox_kind: str, nam
     if sandbox_kind == "local":
         err.print("[yellow]warning:[/] the local backend runs the candidate's code as a plain process on this "
                   "machine: it is not an isolation boundary", markup=True, soft_wrap=True)
-    settings = WorkerSettings(sandbox_kind=sandbox_kind, max_bytes=max_artifact_mb * MIB, retries=retries)
+    settings = WorkerSettings(sandbox_kind=sandbox_kind, max_bytes=max_artifact_mb * MIB, retries=retries,
+                              artifacts_endpoint=artifacts_endpoint)
     timeout = visibility_timeout or timeout_for(shipped_limits())
     app = make_app(broker_url, queue, timeout, settings)
     logging.getLogger("grader").setLevel(logging.INFO)

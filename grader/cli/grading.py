@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -52,7 +53,14 @@ from grader.cli.console import (
     print_summary,
     progress,
 )
-from grader.cli.distributed import MIB, broker_option, max_artifact_option, queue_option
+from grader.cli.distributed import (
+    MIB,
+    artifacts_endpoint_option,
+    artifacts_option,
+    broker_option,
+    max_artifact_option,
+    queue_option,
+)
 from grader.cohort import SkippedEntry
 from grader.models import Challenge, GradeResult
 from grader.outdir import as_output_error, check_output_dir
@@ -95,12 +103,14 @@ from grader.sandbox.base import Sandbox
 @broker_option(required=False)
 @queue_option
 @max_artifact_option
+@artifacts_option
+@artifacts_endpoint_option
 @friendly_errors
 def grade(
     submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...],
     force: bool, fail_under: float | None, jobs: int | None, service_urls: dict[str, str],
     resolve_as_of: datetime | Literal["now"] | None, root: str | None, broker_url: str | None, queue: str,
-    max_artifact_mb: int,
+    max_artifact_mb: int, artifacts_url: str | None, artifacts_endpoint: str | None,
 ) -> None:
     """Grade SUBMISSIONS (directories, zip or tar (gz, bz2, xz) archives or git repositories, or folders of them).
 
@@ -108,7 +118,8 @@ def grade(
     top level is a cohort folder: its subdirectories and archives are the submissions; its other entries
     are listed, with the reason, as not graded. A result already in OUT is reused when the submission, the
     challenge and the grader are unchanged. With --broker (or GRADER_BROKER_URL) the workers on other hosts
-    grade them (`grader worker`; docs/distributed.md) and the results come back to OUT.
+    grade them (`grader worker`; docs/distributed.md) and the results come back to OUT; --artifacts
+    s3://BUCKET/PREFIX carries the archives through a bucket instead of the broker's Redis.
     """
     check_output_dir(out_dir)  # an unwritable or full --out is one sentence now, not after the grading
     challenge = load_challenge(challenge_ref)
@@ -119,11 +130,14 @@ def grade(
         listed = "; every entry was skipped, for the reasons above" if survey.skipped else ""
         fail(f"no submission found in the given folder(s){listed}", 2)
     options = GradingOptions(resolve_as_of, root)
+    if artifacts_given_alone(broker_url, artifacts_endpoint):  # $GRADER_ARTIFACTS_URL alone is no error
+        fail("--artifacts and --artifacts-endpoint are for grading on workers: give --broker URL too", EXIT_USAGE)
     if broker_url:
         if jobs or sandbox_kind != "auto" or service_urls:
             err.print("[yellow]warning:[/] -j, --sandbox and --service-url are ignored with --broker: each worker's "
                       "own `grader worker --concurrency N --sandbox KIND` decides", markup=True, soft_wrap=True)
-        batch = grade_remote(sources, challenge, out_dir, force, options, broker_url, queue, max_artifact_mb)
+        store = ArtifactsChoice(artifacts_url, artifacts_endpoint, max_artifact_mb)
+        batch = grade_remote(sources, challenge, out_dir, force, options, broker_url, queue, store)
     else:
         sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
         sandbox.describe_services(challenge_services(challenge))  # the images, or a missing URL, once up front
@@ -204,17 +218,36 @@ def grade_batch(
     return batch
 
 
+def artifacts_given_alone(broker_url: str | None, artifacts_endpoint: str | None) -> bool:
+    """Whether --artifacts (on the command line) or --artifacts-endpoint came without a broker."""
+    if broker_url:
+        return False
+    source = click.get_current_context().get_parameter_source("artifacts_url")
+    return artifacts_endpoint is not None or source == click.core.ParameterSource.COMMANDLINE
+
+
+@dataclass(frozen=True)
+class ArtifactsChoice:
+    """Where the archives of a grading on workers go: the broker's Redis (no URL) or `--artifacts URL`."""
+
+    url: str | None
+    endpoint: str | None
+    max_mb: int
+
+
 def grade_remote(
     sources: list[Path], challenge: Challenge, out_dir: Path, force: bool, options: GradingOptions, broker_url: str,
-    queue: str, max_artifact_mb: int,
+    queue: str, store: ArtifactsChoice,
 ) -> Batch:
     """Send `sources` to the workers behind `broker_url` and collect their results, with the same display."""
+    from grader.distributed.artifacts import ArtifactError
     from grader.distributed.coordinator import RemoteBatch, run_remote_batch
     from grader.distributed.protocol import BrokerError
 
     batch = plan_batch(sources, 1)
     display = _display_for_batch()
-    remote = RemoteBatch(challenge, out_dir, broker_url, queue, force, display, options, max_artifact_mb * MIB)
+    remote = RemoteBatch(challenge, out_dir, broker_url, queue, force, display, options, store.max_mb * MIB,
+                         store.url, store.endpoint)
     live = isinstance(display, LiveDisplay)
 
     def finished(item: BatchItem) -> None:
@@ -223,7 +256,7 @@ def grade_remote(
 
     try:
         run_remote_batch(batch, remote, finished)
-    except BrokerError as exc:
+    except (BrokerError, ArtifactError) as exc:  # the broker or the artifact store, before anything was sent
         fail(escape(str(exc)), EXIT_CANNOT_RUN)
     for item in batch.items if live else []:
         if item.result is not None:

@@ -26,7 +26,13 @@ from typing import Any, cast
 from grader import __version__
 from grader.bulk.runner import Batch, BatchItem, Display, State
 from grader.challenge import challenge_content_hash
-from grader.distributed.artifacts import ArtifactError, ArtifactStore, pack_directory, unpack_directory
+from grader.distributed.artifacts import (
+    ArtifactError,
+    ArtifactStore,
+    RedisArtifactStore,
+    pack_directory,
+    unpack_directory,
+)
 from grader.distributed.protocol import (
     BROKER_ENV,
     CANCEL_PREFIX,
@@ -62,14 +68,18 @@ class RemoteBatch:
     display: Display
     options: GradingOptions = field(default_factory=GradingOptions)
     max_bytes: int = 200 * 1024 * 1024
+    artifacts_url: str | None = None  # --artifacts: None keeps the artifacts in the broker's Redis
+    artifacts_endpoint: str | None = None  # --artifacts-endpoint (else AWS_ENDPOINT_URL, else AWS)
     app: Any = None
+    redis: Any = None
     store: ArtifactStore | None = None
     keys: dict[int, str] = field(default_factory=dict)  # item index -> grading key (GradingTask.key)
     task_ids: dict[int, str] = field(default_factory=dict)  # item index -> Celery task id, for the items sent
     seen: dict[int, str] = field(default_factory=dict)  # item index -> the last progress shown
 
     def connect(self) -> None:
-        """The Celery app and the artifact store on the broker's Redis."""
+        """The Celery app, the broker's Redis and the artifact store (that Redis, or `--artifacts`'s, checked
+        to be usable now: a missing bucket or denied access is one sentence before anything is sent)."""
         import redis
 
         from grader.distributed.worker import make_app
@@ -82,7 +92,13 @@ class RemoteBatch:
             raise BrokerError(f"cannot use the broker {redacted(self.broker_url)}: {reason}; check --broker (or "
                               f"{BROKER_ENV}), its password and that Redis is reachable") from None
         self.app = make_app(self.broker_url, self.queue, visibility_timeout([self.challenge.limits]))
-        self.store = ArtifactStore(client, self.max_bytes)
+        self.redis = client
+        if self.artifacts_url is None:
+            self.store = RedisArtifactStore(client, self.max_bytes)
+            return
+        from grader.distributed.stores import open_store
+
+        self.store = open_store(self.artifacts_url, self.artifacts_endpoint, self.max_bytes)
 
 
 def run_remote_batch(batch: Batch, remote: RemoteBatch, on_finished: Callable[[BatchItem], None]) -> Batch:
@@ -123,10 +139,12 @@ def _send(batch: Batch, remote: RemoteBatch, item: BatchItem, challenge_hash: st
         on_finished(item)
         return
     as_of = remote.options.resolve_as_of
+    location = _store(remote).location()
     task = GradingTask(
         name=item.name, filename=item.source.name, source_kind=kind, submission=digest,
         challenge=challenge_hash, challenge_id=remote.challenge.id, force=remote.force,
         resolve_as_of=as_of.isoformat() if isinstance(as_of, datetime) else as_of, root=remote.options.root,
+        artifacts=location.to_json() if location is not None else None,
     )
     key = task.key()
     remote.keys[item.index] = key
@@ -136,14 +154,25 @@ def _send(batch: Batch, remote: RemoteBatch, item: BatchItem, challenge_hash: st
             _finish(batch, remote, item, previous, "reused")
             on_finished(item)
             return
-    done = None if remote.force else _store(remote).redis.get(DONE_PREFIX + key)
-    if done is not None:  # finished before this coordinator (re)started: collected, not regraded
+    done = None if remote.force else remote.redis.get(DONE_PREFIX + key)
+    if done is not None and _result_stored(remote, done):  # finished before this coordinator (re)started:
+        # collected, not regraded (a result left in another store is sent again: the worker reuses it)
         _collect(batch, remote, item, _json(done))
         on_finished(item)
         return
     task_id = f"{key}-{uuid.uuid4().hex[:12]}"
     remote.task_ids[item.index] = task_id
     remote.app.send_task(TASK_NAME, args=[task.to_json()], task_id=task_id, queue=remote.queue)
+
+
+def _result_stored(remote: RemoteBatch, done: bytes) -> bool:
+    """Whether a finished task's result folder is in this run's store."""
+    reply = _json(done)
+    result = reply.get("result") if isinstance(reply, dict) else None
+    try:
+        return isinstance(result, str) and _store(remote).contains(result)
+    except ArtifactError:
+        return False
 
 
 def _json(data: bytes) -> object:
@@ -275,7 +304,7 @@ def _cancel(batch: Batch, remote: RemoteBatch) -> None:
     """Ctrl-C: revoke every unfinished task and ask the running ones to stop and remove their sandboxes."""
     batch.interrupted = True
     remote.display.log(None, "interrupted: cancelling the queued tasks and stopping the running ones")
-    redis = _store(remote).redis
+    redis = remote.redis
     unfinished = [item for item in batch.items if item.finished is None and item.index in remote.task_ids]
     for item in unfinished:
         task_id = remote.task_ids[item.index]

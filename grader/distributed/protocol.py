@@ -2,7 +2,8 @@
 result a worker sends back, and the broker settings of both sides.
 
 Messages are JSON only (Celery's pickle is never accepted: a message is data, never code). A message names
-its submission and challenge by hash; the worker fetches them and checks the hash (`artifacts`).
+its submission and challenge by hash, and with `--artifacts` the store's location (`stores`); the worker
+fetches them and checks the hash (`artifacts`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ class GradingTask:
     force: bool = False
     resolve_as_of: str | None = None  # an ISO date, "now" or None, as `--resolve-as-of` takes it
     root: str | None = None
+    # Where the artifacts live when not in the broker's Redis (`StoreLocation.to_json`: no credentials); not
+    # part of the key: the same grading from another store is the same result.
+    artifacts: dict[str, Any] | None = None
     grader_version: str = __version__
     version: int = MESSAGE_VERSION
 
@@ -69,12 +73,16 @@ class GradingTask:
         the next one."""
         fields = asdict(self)
         fields.pop("force")
+        fields.pop("artifacts")
         digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         return f"grade-{digest[:40]}"
 
     def to_json(self) -> dict[str, Any]:
-        """The message body."""
-        return asdict(self)
+        """The message body (with the broker's Redis as the store, exactly the message of before)."""
+        body = asdict(self)
+        if body["artifacts"] is None:
+            del body["artifacts"]
+        return body
 
     @classmethod
     def from_json(cls, data: object) -> GradingTask:
@@ -88,6 +96,8 @@ class GradingTask:
         texts = (task.name, task.filename, task.submission, task.challenge, task.challenge_id)
         if not all(isinstance(text, str) and text for text in texts) or task.source_kind not in ("directory", "file"):
             raise ProtocolError("the grading task has a missing or malformed field; it is refused")
+        if task.artifacts is not None and not isinstance(task.artifacts, dict):
+            raise ProtocolError("the grading task's artifact store is malformed; it is refused")
         if "/" in task.filename or "/" in task.name or task.filename in (".", ".."):
             raise ProtocolError("the grading task names a path, not a file name; it is refused")
         return task

@@ -26,7 +26,7 @@ from typing import Any
 
 from grader import __version__
 from grader.challenge import challenge_content_hash, load_challenge
-from grader.distributed.artifacts import ArtifactStore, pack_directory, unpack_directory
+from grader.distributed.artifacts import ArtifactStore, RedisArtifactStore, pack_directory, unpack_directory
 from grader.distributed.protocol import (
     CANCEL_PREFIX,
     DONE_PREFIX,
@@ -51,12 +51,15 @@ CANCEL_POLL_S = 1.0
 
 @dataclass
 class WorkerSettings:
-    """How this worker grades: its backend, the artifact cap and how often an engine failure is retried."""
+    """How this worker grades: its backend, the artifact cap, how often an engine failure is retried, and the
+    S3 endpoint it may reach when a task's artifacts are in a bucket."""
 
     sandbox_kind: str = "auto"
     max_bytes: int = 200 * 1024 * 1024
     retries: int = 2
+    artifacts_endpoint: str | None = None  # --artifacts-endpoint; else AWS_ENDPOINT_URL, else AWS
     sandboxes: dict[str, Sandbox] = field(default_factory=dict)  # per Python version, made on first use
+    stores: dict[str, ArtifactStore] = field(default_factory=dict)  # per location named by tasks, made once
 
 
 def make_app(broker_url: str, queue: str, visibility_timeout_s: float,
@@ -113,7 +116,7 @@ def run_task(task: Any, message: dict[str, Any], settings: WorkerSettings, broke
 
     grading = GradingTask.from_json(message)  # ProtocolError: the task fails, nothing is graded
     redis = _redis(broker_url)
-    store = ArtifactStore(redis, settings.max_bytes)
+    store = task_store(grading, redis, settings)
     challenge = fetch_challenge(store, grading)
     hostname = str(task.request.hostname or "worker")
     key = grading.key()
@@ -151,6 +154,20 @@ def _grade_or_retry(task: Any, grading: GradingTask, challenge: Challenge, sourc
             raise task.retry(exc=exc, countdown=RETRY_DELAY_S) from exc
         message = f"worker {hostname} could not grade it after {settings.retries + 1} attempts: {exc}"
         return engine_error_result(challenge, grading.name, out_root, message)
+
+
+def task_store(grading: GradingTask, redis: Any, settings: WorkerSettings) -> ArtifactStore:
+    """Where this task's artifacts are: the broker's Redis, or the store its message names, reached at this
+    worker's own endpoint with its own credentials (`grader.distributed.stores.store_for_task`)."""
+    if grading.artifacts is None:
+        return RedisArtifactStore(redis, settings.max_bytes)
+    from grader.distributed.stores import store_for_task
+
+    cache_key = json.dumps(grading.artifacts, sort_keys=True)
+    if cache_key not in settings.stores:
+        settings.stores[cache_key] = store_for_task(grading.artifacts, settings.artifacts_endpoint,
+                                                    settings.max_bytes)
+    return settings.stores[cache_key]
 
 
 def engine_error_result(challenge: Challenge, name: str, out_root: Path, message: str) -> GradeResult:

@@ -31,7 +31,7 @@ import psutil
 import pytest
 
 from grader.challenge import load_challenge
-from grader.distributed.artifacts import KEY_PREFIX, ArtifactStore, pack_directory
+from grader.distributed.artifacts import KEY_PREFIX, RedisArtifactStore, pack_directory
 from grader.distributed.protocol import TASK_NAME, GradingTask
 from grader.distributed.worker import make_app
 from tests.conftest import free_port, skip_or_fail, wait_for_port
@@ -238,7 +238,7 @@ def test_a_tampered_artifact_is_refused(broker: str, workers: list[Worker], tmp_
     import redis
 
     client = redis.Redis.from_url(broker)
-    store = ArtifactStore(client)
+    store = RedisArtifactStore(client)
     submission = SOLUTIONS / "fastapi-ref"
     challenge_hash = store.put(pack_directory(Path(CHALLENGE.root)), "challenge")
     digest = store.put(pack_directory(submission), "submission")

@@ -13,7 +13,7 @@ import pytest
 from grader.distributed.artifacts import (
     KEY_PREFIX,
     ArtifactError,
-    ArtifactStore,
+    RedisArtifactStore,
     pack_directory,
     sha256_of,
     unpack_directory,
@@ -33,10 +33,13 @@ class DictRedis:
     def get(self, name: str) -> bytes | None:
         return self.data.get(name)
 
+    def exists(self, name: str) -> int:
+        return int(name in self.data)
+
 
 def test_an_artifact_comes_back_only_when_its_bytes_match_its_hash() -> None:
     redis = DictRedis()
-    store = ArtifactStore(redis)
+    store = RedisArtifactStore(redis)
     digest = store.put(b"submission bytes", "submission")
     assert digest == sha256_of(b"submission bytes")
     assert store.get(digest, "submission") == b"submission bytes"
@@ -45,10 +48,12 @@ def test_an_artifact_comes_back_only_when_its_bytes_match_its_hash() -> None:
         store.get(digest, "submission")
     assert store.put(b"submission bytes", "submission") == digest  # sending it again repairs the copy
     assert store.get(digest, "submission") == b"submission bytes"
+    assert store.contains(digest) and not store.contains(sha256_of(b"never sent"))
+    assert store.location() is None  # the workers use the broker they take tasks from: no location travels
 
 
 def test_a_missing_or_malformed_address_is_refused() -> None:
-    store = ArtifactStore(DictRedis())
+    store = RedisArtifactStore(DictRedis())
     with pytest.raises(ArtifactError, match="not in the store"):
         store.get(sha256_of(b"never sent"), "submission")
     with pytest.raises(ArtifactError, match="not a sha256 address"):
@@ -56,7 +61,7 @@ def test_a_missing_or_malformed_address_is_refused() -> None:
 
 
 def test_an_artifact_over_the_cap_is_one_clear_error() -> None:
-    store = ArtifactStore(DictRedis(), max_bytes=1024)
+    store = RedisArtifactStore(DictRedis(), max_bytes=1024)
     with pytest.raises(ArtifactError, match=r"over the 0 MiB cap.*--max-artifact-mb"):
         store.put(b"x" * 2048, "submission alice")
 
