@@ -123,6 +123,9 @@ HEALTH_PATH_ENV = "GRADER_HEALTH_PATH"
 STARTUP_TIMEOUT_ENV = "GRADER_STARTUP_TIMEOUT_S"
 OTLP_PORT_ENV = "GRADER_OTLP_PORT"  # where the runner serves its OTLP/HTTP receiver (checks.otlp) for the app
 POD_OTLP_PORT = 4318  # the OTLP/HTTP port in a Docker pod (the pod's own loopback); the local backend picks a free one
+UPSTREAM_PORT_ENV = "GRADER_UPSTREAM_PORT"  # where `fake_upstream()` serves, for the runner
+UPSTREAM_PORT_PLACEHOLDER = "{upstream_port}"  # in a challenge's `[app] env` values: that port, per grading
+POD_UPSTREAM_PORT = 18080  # the fake upstream's port in a Docker pod (the pod's own loopback)
 CONTROL_ACTIONS = ("restart", "log", "worker_log")
 REQUEST_SUFFIX = ".req"  # `<seq>-<action>.req`, empty, written atomically by the runner
 ANSWER_SUFFIX = ".json"  # `<seq>-<action>.json`, a ControlAnswer written atomically by the host
@@ -146,3 +149,9 @@ def otlp_app_environment(port: int) -> dict[str, str]:
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_BSP_SCHEDULE_DELAY": "500",
     }
+
+
+def with_upstream_port(app_env: dict[str, str], port: int) -> dict[str, str]:
+    """The challenge's `[app] env` with `{upstream_port}` filled in: the port the suite's `fake_upstream()`
+    serves in this grading (one of its own with the local backend, so concurrent gradings never collide)."""
+    return {name: value.replace(UPSTREAM_PORT_PLACEHOLDER, str(port)) for name, value in app_env.items()}

@@ -24,7 +24,16 @@ import httpx
 import pytest
 
 from checks.app_control import ControlError, ask, control_dir, health_path, startup_timeout_s
-from checks.formats import APP_URL_ENV, CATEGORY_IDS, OTLP_PORT_ENV, UNCATEGORIZED, SuiteReport, SuiteTestRecord
+from checks.formats import (
+    APP_URL_ENV,
+    CATEGORY_IDS,
+    OTLP_PORT_ENV,
+    POD_UPSTREAM_PORT,
+    UNCATEGORIZED,
+    UPSTREAM_PORT_ENV,
+    SuiteReport,
+    SuiteTestRecord,
+)
 from checks.metrics import MetricsError, MetricsSnapshot, scrape
 from checks.otlp import OtlpReceiver, ReceivedSpan, SpanPredicate
 from checks.services_access import GraderDatabase, connect_database, database_url, redis_url
@@ -314,19 +323,26 @@ def grader_redis_url() -> str:
 
 
 @pytest.fixture
-def fake_upstream() -> Iterator[Callable[[int], FakeUpstream]]:
-    """A factory: `fake_upstream(port)` serves a `FakeUpstream` on 127.0.0.1:port for this test, where the
-    app reaches it through the URL the challenge's `[app] env` names; every server stops at teardown."""
+def fake_upstream() -> Iterator[Callable[..., FakeUpstream]]:
+    """A factory: `fake_upstream()` serves a `FakeUpstream` for this test on the grading's upstream port, the
+    one `{upstream_port}` in the challenge's `[app] env` names to the app (`fake_upstream(port)`: a fixed
+    port instead); every server stops at teardown."""
     started: list[FakeUpstream] = []
 
-    def serve(port: int) -> FakeUpstream:
-        upstream = FakeUpstream(port).start()
+    def serve(port: int | None = None) -> FakeUpstream:
+        upstream = FakeUpstream(port if port is not None else upstream_port()).start()
         started.append(upstream)
         return upstream
 
     yield serve
     for upstream in started:
         upstream.stop()
+
+
+def upstream_port() -> int:
+    """The port `{upstream_port}` stands for in this grading (the Docker pod's fixed one when the grader
+    does not say: a suite run by hand)."""
+    return int(os.environ.get(UPSTREAM_PORT_ENV) or POD_UPSTREAM_PORT)
 
 
 # --- the app's metrics (see checks.metrics) --------------------------------------------------------------

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from checks.formats import POD_UPSTREAM_PORT, with_upstream_port
 from grader import cache
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import MAX_REPORT_BYTES, write_plan
@@ -266,7 +267,9 @@ def _static_spec(image: str, job: StaticJob, out_dir: Path, network: str, servic
     return ContainerSpec(
         image, list(job.argv),
         network=network,
-        environment={**app_environment_for(job.app_env, 0, services_env), "PYTHONPATH": RUNNER_LIB,
+        # `{upstream_port}`: nothing serves it here, so the candidate's own tests meet an unreachable upstream
+        environment={**app_environment_for(with_upstream_port(dict(job.app_env), POD_UPSTREAM_PORT), 0, services_env),
+                     "PYTHONPATH": RUNNER_LIB,
                      **({"GRADER_MYPY_SEED": SEED_MOUNT} if seed is not None else {})},
         working_dir="/tmp",  # not the submission: a candidate package named `checks` must not shadow ours
         mounts=tuple(mounts),

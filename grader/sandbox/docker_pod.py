@@ -15,7 +15,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
-from checks.formats import OTLP_PORT_ENV, POD_OTLP_PORT, otlp_app_environment
+from checks.formats import (
+    OTLP_PORT_ENV,
+    POD_OTLP_PORT,
+    POD_UPSTREAM_PORT,
+    UPSTREAM_PORT_ENV,
+    otlp_app_environment,
+    with_upstream_port,
+)
 from grader import __version__
 from grader.engine import Container, ContainerSpec, Engine, Mount, Volume
 from grader.models import Limits
@@ -252,7 +259,8 @@ def _candidate_spec(image: str, command: str, holder_id: str, request: AppRunReq
         network=f"container:{holder_id}",
         # the runner's OTLP receiver on the pod's loopback (the challenge's own `[app] env` may override)
         environment={**otlp_app_environment(POD_OTLP_PORT),
-                     **app_environment_for(request.app_env, request.port, services_env)},
+                     **app_environment_for(with_upstream_port(dict(request.app_env), POD_UPSTREAM_PORT), request.port,
+                                          services_env)},
         working_dir=APP_CODE_DIR,
         mounts=(Mount(str(request.snapshot), APP_CODE_DIR), Mount(volume, APP_DATA_DIR, writable=True)),
         tmpfs={"/tmp": f"size=32m,{SANDBOX_TMPFS}"},
@@ -280,7 +288,7 @@ def start_runner(launcher: Launcher, runner_image: str, holder_id: str, request:
         environment={"PYTHONPATH": RUNNER_LIB, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
                      **runner_environment(f"{RUNNER_OUT}/{CONTROL_SUBDIR}", request.health_path,
                                           request.limits.startup_timeout_s),
-                     OTLP_PORT_ENV: str(POD_OTLP_PORT), **services_env},
+                     OTLP_PORT_ENV: str(POD_OTLP_PORT), UPSTREAM_PORT_ENV: str(POD_UPSTREAM_PORT), **services_env},
         working_dir="/tmp",
         mounts=(Mount(str(request.tests_dir), RUNNER_TESTS), Mount(str(checks_dir()), f"{RUNNER_LIB}/checks"),
                 Mount(str(out_dir), RUNNER_OUT, writable=True)),

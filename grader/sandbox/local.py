@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from checks.formats import OTLP_PORT_ENV, otlp_app_environment
+from checks.formats import OTLP_PORT_ENV, UPSTREAM_PORT_ENV, otlp_app_environment, with_upstream_port
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import write_plan
 from grader.models import AppRun, Finding, Severity, WorkerRun
@@ -117,7 +117,9 @@ class LocalSandbox(Sandbox):
             token = uuid.uuid4().hex
             services = stack.enter_context(self.services.provision(request.services))
             otlp_port = free_port()  # the runner's OTLP receiver: a port of this machine, free of other gradings
-            app_env = {**otlp_app_environment(otlp_port), **services.app_env, **request.app_env}
+            upstream_port = free_port()  # where the suite's fake_upstream() serves, likewise
+            app_env = {**otlp_app_environment(otlp_port), **services.app_env,
+                       **with_upstream_port(dict(request.app_env), upstream_port)}
             env = {**app_environment(venv, data, request.port, app_env), RUN_TOKEN_VAR: token}
             log_path = work / "app.log"
             started_at = time.monotonic()
@@ -129,7 +131,7 @@ class LocalSandbox(Sandbox):
             control = ControlServer.create(work / "control", restart=app.restart,
                                            read_log=lambda: read_log_tail(log_path, request.limits.log_bytes)[0],
                                            read_worker_log=app.read_worker_log if app.worker else None)
-            runner_env = {**services.runner_env, OTLP_PORT_ENV: str(otlp_port)}
+            runner_env = {**services.runner_env, OTLP_PORT_ENV: str(otlp_port), UPSTREAM_PORT_ENV: str(upstream_port)}
             suite = run_suite(request, work, control, runner_env) if ready else None
             died_code = app.process.poll()  # set only if the app exited by itself before teardown
             worker_code = app.worker.poll() if app.worker else None  # likewise for the worker
@@ -163,7 +165,9 @@ class LocalSandbox(Sandbox):
             else:
                 venv = venv_of(job.environments.candidate)
                 services = stack.enter_context(self.services.provision(job.services))
-                env = app_environment(venv, data, free_port(), {**services.app_env, **job.app_env})
+                # `{upstream_port}`: a free port nothing serves, so its own tests meet an unreachable upstream
+                own_env = with_upstream_port(dict(job.app_env), free_port())
+                env = app_environment(venv, data, free_port(), {**services.app_env, **own_env})
                 preexec = rlimit_setter(app_rlimits(job.limits))
             token = uuid.uuid4().hex
             # TMPDIR in the work dir: what the check and the candidate's tests put in temporary folders (the

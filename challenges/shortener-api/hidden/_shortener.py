@@ -1,7 +1,7 @@
 """What the hidden suite shares: the fake safety service, unique test data and polling for the stats.
 
-The app reaches the safety service at SAFETY_API_URL, which challenge.toml points at 127.0.0.1:18080 in the
-pod; the `safety` fixture (conftest.py) serves that port for one test with the grader's `FakeUpstream`
+The app reaches the safety service at SAFETY_API_URL, which challenge.toml points at the grading's upstream
+port (`{upstream_port}`); the `safety` fixture (conftest.py) serves that port for one test with the grader's `FakeUpstream`
 (checks.upstream), answering "safe" unless the test says otherwise, and records every call the app made.
 """
 
@@ -15,7 +15,6 @@ import httpx
 
 from checks.upstream import FakeUpstream, UpstreamCall, UpstreamReply
 
-SAFETY_PORT = 18080  # challenge.toml: SAFETY_API_URL = "http://127.0.0.1:18080"
 CHECK_PATH = "/v1/check"
 RATE_LIMIT = 10  # challenge.toml: RATE_LIMIT_PER_MINUTE = "10"
 STATS_DEADLINE_S = 20.0  # "correct within a few seconds", with room for a loaded machine

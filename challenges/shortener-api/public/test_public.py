@@ -13,12 +13,10 @@ import pytest
 
 from checks.upstream import FakeUpstream, UpstreamCall, UpstreamReply
 
-SAFETY_PORT = 18080
-
 
 @pytest.fixture
-def safety(fake_upstream: Callable[[int], FakeUpstream]) -> Iterator[FakeUpstream]:
-    upstream = fake_upstream(SAFETY_PORT)
+def safety(fake_upstream: Callable[..., FakeUpstream]) -> Iterator[FakeUpstream]:
+    upstream = fake_upstream()
     upstream.responder = lambda call: UpstreamReply(200, {"safe": True})
     yield upstream
 

@@ -69,12 +69,12 @@ def test_content_hash_changes_with_hidden_tests(tmp_path: Path) -> None:
 
 
 def test_shipped_shortener_api_points_its_app_at_the_port_its_suites_serve() -> None:
-    """The fake safety service runs where the manifest tells the app to look: the same port in both places."""
+    """The fake safety service runs where the manifest tells the app to look: the grading's own upstream
+    port (`{upstream_port}`) in the manifest, `fake_upstream()` with no fixed port in the suites."""
     challenge = load_challenge("shortener-api")
     assert set(challenge.services) == {"postgres", "redis"}
-    url = challenge.app.env["SAFETY_API_URL"]
+    assert challenge.app.env["SAFETY_API_URL"] == "http://127.0.0.1:{upstream_port}"
     root = Path(challenge.root)
-    for suite in (root / "hidden" / "_shortener.py", root / "public" / "test_public.py"):
-        port = re.search(r"^SAFETY_PORT = (\d+)", suite.read_text(), re.MULTILINE)
-        assert port is not None, suite
-        assert url == f"http://127.0.0.1:{port.group(1)}", suite
+    for suite in (root / "hidden" / "conftest.py", root / "public" / "test_public.py"):
+        text = suite.read_text()
+        assert "fake_upstream()" in text and not re.search(r"fake_upstream\(\w", text), suite

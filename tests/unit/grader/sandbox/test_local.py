@@ -6,10 +6,12 @@ Installing from a wheels directory the index filled: tests/network/grader/sandbo
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -425,3 +427,30 @@ def test_concurrent_runs_each_receive_their_own_apps_spans(environment: Environm
     for outcome in outcomes:
         passed = verdicts(outcome)["test_work_is_traced_from_the_callers_context_and_counted"]
         assert passed == ("passed", "observability"), outcome.runner_log
+
+
+# --- the fake upstream: a port of each grading's own ---------------------------------------------------------
+
+RELAY = REPO_ROOT / "tests" / "fixtures" / "upstream-relay"
+
+
+def test_the_fake_upstream_serves_at_the_port_upstream_port_names_not_a_fixed_one(
+    environment: Environment, tmp_path: Path
+) -> None:
+    """Port 18080 (the pod's fixed one) is taken here, as by another grading on this machine: the app's
+    `{upstream_port}` and the suite's `fake_upstream()` must agree on a port of this grading's own."""
+    snapshot, suite = tmp_path / "snapshot", tmp_path / "suite"
+    shutil.copytree(RELAY / "submission", snapshot)
+    shutil.copytree(RELAY / "hidden", suite)
+    plan = make_plan(environment, tmp_path, snapshot, suite, f"{sys.executable} relay_app.py",
+                     app_env={"UPSTREAM_URL": "http://127.0.0.1:{upstream_port}"})
+    with contextlib.ExitStack() as stack:
+        holder = stack.enter_context(socket.socket())
+        with contextlib.suppress(OSError):  # already taken by something else: taken all the same
+            holder.bind(("127.0.0.1", 18080))
+            holder.listen()
+        outcome = LocalSandbox().run(plan)
+
+    assert outcome.runner_problem is None, outcome.runner_log
+    assert verdicts(outcome) == {"test_the_app_relays_this_gradings_upstream": ("passed", "infrastructure")}, \
+        outcome.runner_log
