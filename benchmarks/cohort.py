@@ -111,9 +111,12 @@ class Member:
         return tuple(sorted((*self.main, *self.dev)))
 
 
-def fastapi_sets() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+PinSet = tuple[tuple[str, ...], tuple[str, ...]]  # (main, dev)
+
+
+def fastapi_sets() -> list[PinSet]:
     """Every (main, dev) pin combination of the FastAPI families, in a fixed order."""
-    sets = []
+    sets: list[PinSet] = []
     for family in FASTAPI_FAMILIES:
         for pydantic, uvicorn, httpx, pytest in itertools.product(family.pydantic, UVICORN, family.httpx, PYTEST):
             main = (f"fastapi=={family.fastapi}", f"pydantic=={pydantic}", f"uvicorn=={uvicorn}")
@@ -121,9 +124,9 @@ def fastapi_sets() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
     return sets
 
 
-def flask_sets() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+def flask_sets() -> list[PinSet]:
     """Every (main, dev) pin combination of the Flask families (main is the full closure), in a fixed order."""
-    sets = []
+    sets: list[PinSet] = []
     for f in FLASK_FAMILIES:
         for combo in itertools.product(f.flask, f.werkzeug, f.blinker, f.itsdangerous, f.click, f.jinja2,
                                        f.markupsafe, PYTEST):
@@ -153,8 +156,10 @@ def plan(n: int, seed: int) -> list[Member]:
     chosen += [("flask-ref", pins) for pins in rng.sample(flask_pool, n - n_fastapi)]
     rng.shuffle(chosen)
     install_fails, start_fails = failing_counts(n)
-    expectations: list[Expect] = ["install-fails"] * install_fails + ["start-fails"] * start_fails
-    expectations += ["graded"] * (n - len(expectations))
+    failing: list[Expect] = ["install-fails"] * install_fails
+    failing += ["start-fails"] * start_fails
+    graded: list[Expect] = ["graded"] * (n - len(failing))
+    expectations = failing + graded
     rng.shuffle(expectations)
     members = []
     for number, ((base, (main, dev)), expect) in enumerate(zip(chosen, expectations, strict=True), start=1):
@@ -277,17 +282,20 @@ def _write_dependencies(member: Member, target: Path) -> None:
     if member.packaging == "pyproject":
         (target / "pyproject.toml").write_text(_pyproject(project, member.main, member.dev))
     elif member.packaging == "uv-lock":
-        top = tuple(pin for pin in member.main if pin.split("==")[0] in ("Flask", "Werkzeug"))
-        (target / "pyproject.toml").write_text(_pyproject(project, top, member.dev))
+        (target / "pyproject.toml").write_text(_pyproject(project, _top_level(member.main), member.dev))
         (target / "uv.lock").write_text(_uv_lock(project, member.main, member.dev))
     elif member.packaging == "requirements" and member.base == "flask-ref":
-        top = [pin for pin in member.main if pin.split("==")[0] in ("Flask", "Werkzeug")]
-        _write_requirements(target, top, member.dev)
+        _write_requirements(target, _top_level(member.main), member.dev)
     else:  # "requirements" for FastAPI (its top-level pins) and "pinned-closure"
-        _write_requirements(target, list(member.main), member.dev)
+        _write_requirements(target, member.main, member.dev)
 
 
-def _write_requirements(target: Path, main: list[str], dev: tuple[str, ...]) -> None:
+def _top_level(main: tuple[str, ...]) -> tuple[str, ...]:
+    """What a Flask candidate names themselves when they leave the rest to the resolver."""
+    return tuple(pin for pin in main if pin.split("==")[0] in ("Flask", "Werkzeug"))
+
+
+def _write_requirements(target: Path, main: tuple[str, ...], dev: tuple[str, ...]) -> None:
     (target / "requirements.txt").write_text("\n".join(main) + "\n")
     (target / "requirements-dev.txt").write_text("-r requirements.txt\n" + "\n".join(dev) + "\n")
 
