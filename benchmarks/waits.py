@@ -22,7 +22,7 @@ CATEGORIES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("environment: other", ("prepare_environment",)),
     ("the app's process-count sampler (a thread of its own)", ("PeakPids",)),
     ("static checks (tool and candidate-test containers)", ("run_static_job", "run_static (grader/sandbox")),
-    ("waiting for its own static checks to finish", ("join (grader/steps/runs.py",)),
+    ("waiting for its static checks and app (threads beside it)", ("join (grader/steps/runs.py",)),
     ("app start and hidden suite (runner, app containers)", ("run_app (grader/steps/runs", "supervise")),
     ("intake", ("read_project", "take (grader/steps/intake")),
     ("scoring and result", ("score (grader/steps/scoring", "graded_result", "write_result")),
@@ -37,13 +37,22 @@ def categorize(stack: str) -> str:
     return "other"
 
 
-def read_profile(path: Path) -> Counter[str]:
-    """Samples per category over the grading threads of one raw (collapsed) py-spy profile."""
+WORKER_MARKER = "_work (grader/bulk/runner.py"  # the thread of one grading, from its start to its result
+
+
+def read_profile(path: Path, workers_only: bool = False) -> Counter[str]:
+    """Samples per category over the grading threads of one raw (collapsed) py-spy profile.
+
+    `workers_only`: only the thread each grading runs in (its wall time), not the threads it starts for its
+    static checks and its app's sampler (which run beside it, so all threads together exceed the wall time).
+    """
     counts: Counter[str] = Counter()
     for line in path.read_text(errors="replace").splitlines():
         stack, _, number = line.rpartition(" ")
         if not number.isdigit() or "(grader/" not in stack or "grader/cli/grading.py" in stack:
             continue  # not the grader's code, or the main thread waiting for the gradings
+        if workers_only and WORKER_MARKER not in stack:
+            continue
         counts[categorize(stack)] += int(number)
     return counts
 
@@ -54,11 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("profiles", type=Path, nargs="+")
     args = parser.parse_args(argv)
     for path in args.profiles:
-        counts = read_profile(path)
-        total = sum(counts.values()) or 1
-        print(f"{path} ({total} samples of grading threads)")
-        for name, count in counts.most_common():
-            print(f"  {count / total:6.1%}  {name}")
+        for workers_only, what in ((True, "the gradings' own threads (their wall time)"),
+                                   (False, "all the grader's threads")):
+            counts = read_profile(path, workers_only)
+            total = sum(counts.values()) or 1
+            print(f"{path}: {what}, {total} samples")
+            for name, count in counts.most_common():
+                print(f"  {count / total:6.1%}  {name}")
     return 0
 
 

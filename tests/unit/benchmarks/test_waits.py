@@ -24,3 +24,11 @@ def test_the_main_thread_and_foreign_stacks_are_not_counted(tmp_path: Path) -> N
     counts = read_profile(profile)
     assert sum(counts.values()) == 40
     assert counts["building the environment image (docker build)"] == 30
+
+
+def test_workers_only_leaves_out_the_threads_a_grading_starts(tmp_path: Path) -> None:
+    static = "Thread.run (threading.py:982);_run (grader/steps/runs.py:180);run_static_job (grader/steps/runs.py:70)"
+    profile = tmp_path / "raw.txt"
+    profile.write_text(f"{BUILD} 30\n{static} 20\n")
+    assert sum(read_profile(profile).values()) == 50
+    assert sum(read_profile(profile, workers_only=True).values()) == 30
