@@ -35,6 +35,7 @@ from benchmarks.cohort import SOLUTIONS, Member, write_cohort
 from benchmarks.memory import MemorySampler
 
 TEST_RUN_LABEL = "grader.test-run"
+BASE_IMAGE = "grader-base:py3.11"  # hello-api's Python
 # The parts of one grading, from result.json: timings fields, then check durations (seconds).
 STEPS = ("resolve_s", "download_s", "build_s", "environment_s", "app_start_s", "tests_s", "static_tools_s",
          "candidate_tests_s", "static_s", "total_s")
@@ -73,6 +74,7 @@ class Run:
     peak_grader_processes_mib: float = 0.0
     cpu_busy: float = 0.0
     leaks: dict[str, list[str]] = field(default_factory=dict)
+    base_changed: bool = False  # the base image was replaced during the run (another session): keys changed
 
     def counts(self) -> dict[str, int]:
         """graded (ran / did not run) and errored."""
@@ -148,7 +150,7 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
     run_id = f"bench-cold-{uuid.uuid4().hex[:10]}"
     argv = cli("grade", str(cohort), "--challenge", "hello-api", "--sandbox", "docker", "--force", "-j", str(jobs),
                "--format", "json", "--out", str(out))
-    load_before = os.getloadavg()
+    load_before, base_before = os.getloadavg(), base_image_id(client)
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**env, "GRADER_TEST_RUN": run_id})
@@ -158,7 +160,10 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
     peaks = sampler.stop()
     run = Run(label, jobs, wall, proc.returncode, load_before, os.getloadavg(),
               peak_grader_side_mib=peaks.grader_side / 2**20, peak_grader_processes_mib=peaks.processes / 2**20,
-              cpu_busy=peaks.cpu_busy, leaks=leaks(client, run_id))
+              cpu_busy=peaks.cpu_busy, leaks=leaks(client, run_id), base_changed=base_image_id(client) != base_before)
+    if run.base_changed:
+        say(f"  warning: {BASE_IMAGE} was replaced during the {label} -j{jobs} run (by other work on the engine): "
+            "every environment key changed, so this run built its images and runner again")
     if proc.returncode not in (0, 4):
         say(f"  the {label} -j{jobs} run exited with {proc.returncode}: {stderr[-1500:]}")
     run.members = [read_member(out, member) for member in members]
@@ -220,6 +225,14 @@ def processes_with(variable: str) -> list[str]:
     return found
 
 
+def base_image_id(client: Any) -> str | None:
+    """The id of the base image every environment key includes (None: missing)."""
+    try:
+        return str(client.images.get(BASE_IMAGE).id)
+    except Exception:  # missing, or the engine did not answer: compared as "changed"
+        return None
+
+
 def env_images(client: Any) -> set[str]:
     """The grader-env image tags the engine holds now."""
     return {tag for image in client.images.list(name="grader-env") for tag in image.tags}
@@ -257,13 +270,15 @@ def summary_line(run: Run) -> str:
 def render(figures: CohortFigures) -> str:
     """The figures as Markdown (for benchmarks/notes.md; measured under whatever load the machine had)."""
     lines = [f"Cold cohort: {figures.n} generated hello-api submissions (seed {figures.seed}), {figures.cpus} CPUs.",
-             "", "| run | wall (s) | per submission (s) | graded / errored | load 1-min before -> after | "
-             "peak grader side | CPUs busy | leaked |", "|---|---|---|---|---|---|---|---|"]
+             "", "| run | wall (s) | per submission (s) | graded / errored | environments reused | "
+             "load 1-min before -> after | peak grader side | CPUs busy | leaked |", "|---" * 9 + "|"]
     for run in figures.runs:
         n = len(run.members)
         leaked = sum(map(len, run.leaks.values()))
-        lines.append(f"| {run.label} -j{run.jobs} | {run.wall_s:.1f} | {run.wall_s / n:.1f} | "
-                     f"{_counts(run)} | {run.load_before[0]:.1f} -> {run.load_after[0]:.1f} | "
+        label = f"{run.label} -j{run.jobs}" + (" (base image replaced during the run)" if run.base_changed else "")
+        lines.append(f"| {label} | {run.wall_s:.1f} | {run.wall_s / n:.1f} | "
+                     f"{_counts(run)} | {sum(m.reused_environment is True for m in run.members)} | "
+                     f"{run.load_before[0]:.1f} -> {run.load_after[0]:.1f} | "
                      f"{run.peak_grader_side_mib:.0f} MiB | {run.cpu_busy:.0%} | {leaked} |")
     lines += ["", "Mean seconds per graded submission, from result.json (`timings`, and the checks' `duration_s`; "
               "static tools and the candidate's tests overlap the app's start and the hidden suite):", "",
