@@ -112,6 +112,7 @@ def measure_cohort(n: int, seed: int, jobs_list: list[int], client: Any) -> Coho
         built: set[str] = set()
         for jobs in jobs_list:
             removed = remove_images(client, built - images_before)
+            built.clear()  # removed, or kept because someone uses them: not this benchmark's to remove again
             if removed:
                 say(f"  removed {removed} grader-env image(s) this benchmark built, so the run is cold again")
             cache = scratch / f"cache-j{jobs}"
@@ -249,12 +250,16 @@ def _images_of(out: Path) -> list[str]:
 
 def remove_images(client: Any, tags: set[str]) -> int:
     """Remove the given grader-env images (only ones this benchmark built); in use or gone: left alone."""
+    import docker.errors
+
     removed = 0
     for tag in sorted(tags):
         try:
             client.images.remove(tag)
             removed += 1
-        except Exception as exc:  # (in use by someone, or already gone: not ours to force)
+        except docker.errors.ImageNotFound:
+            continue  # gone already (the grader's own cache pruning, or another session)
+        except docker.errors.APIError as exc:  # in use by a container: not ours to force
             say(f"  kept {tag}: {exc}")
     return removed
 
