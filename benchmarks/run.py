@@ -5,6 +5,9 @@ same code; (c) a naive baseline (fresh container, dependencies from the wheel ca
 series); (d) bulk: 20 varied copies at -j1 and -j2, the naive cost of the same 20, a re-run, and peak memory.
 Needs a Docker engine and the base image; uses the grader's normal cache (`$GRADER_CACHE_DIR` or
 ~/.cache/grader), which it warms first. Takes about 10 minutes on 2 cores. Not part of the test suite.
+
+`--cohort N [--seed S] [--jobs 1,2] [--write PATH]` runs the cold-cohort benchmark instead (benchmarks/cold.py):
+N generated submissions with distinct dependency sets, graded cold in a fresh cache, then warm, at each -j.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 import docker
 
 from benchmarks.bare import bare_tools
+from benchmarks.cold import run_cohort
 from benchmarks.machine import describe, engine_costs
 from benchmarks.memory import MemorySampler, Peaks
 from benchmarks.naive import naive_run
@@ -137,12 +141,28 @@ def bulk_run(client: Any, cohort: Path, out: Path, jobs: int, overlap: bool) -> 
     return wall, peaks
 
 
+def _jobs(text: str) -> list[int]:
+    """`1,2` -> [1, 2]."""
+    values = [int(part) for part in text.split(",") if part.strip()]
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("--jobs takes positive numbers separated by commas, e.g. 1,2")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run everything, print the figures and the targets, write docs/performance.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--repeats", type=int, default=3, help="timed gradings per solution (median)")
     parser.add_argument("--doc", type=Path, default=DOC, help="where to write the Markdown report")
+    parser.add_argument("--cohort", type=int, metavar="N",
+                        help="instead: grade N generated submissions with distinct dependency sets, cold then warm "
+                             "(benchmarks/cold.py); docs/performance.md is not written")
+    parser.add_argument("--seed", type=int, default=1, help="--cohort: the generator's seed")
+    parser.add_argument("--jobs", type=_jobs, default=[1, 2], help="--cohort: the -j values to run, e.g. 1,2")
+    parser.add_argument("--write", type=Path, help="--cohort: also write the figures to PATH (Markdown) and PATH.json")
     args = parser.parse_args(argv)
+    if args.cohort is not None:
+        return run_cohort(args.cohort, args.seed, args.jobs, args.write)
     started = time.perf_counter()
     connect().close()  # a clear sentence when no engine answers
     client = docker.from_env(timeout=60)  # the benchmark's own measurements read the engine directly

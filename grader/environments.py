@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Literal
 
 from grader import cache
@@ -79,6 +80,8 @@ class WheelSet:
     directory: Path
     installable: tuple[str, ...]
     resolution: Resolution
+    resolve_s: float = 0.0  # what this call spent resolving (0.0: the set was made before and reused)
+    download_s: float = 0.0  # what it spent fetching wheels into the store and linking them (0.0: reused)
 
 
 def read_declared(project_dir: Path, dated: datetime | None, dated_by: str,
@@ -130,14 +133,18 @@ def prepare_wheels(request: ResolveRequest, builder: Builder | None, log: Log) -
         found = _read_wheelset(directory)
         if found is not None:
             return found
+        started = monotonic()
         try:
             resolution = resolve(request, builder, log)
+            resolved_at = monotonic()
             paths = fetch_all([(p.url, p.sha256, p.filename) for p in resolution.packages])
         except (ResolverUnavailable, IndexUnavailable) as exc:
             raise DependencyError(str(exc)) from exc
         cache.link_files(paths, directory)
         _write_wheelset(directory, resolution)
-    return WheelSet(directory, _installable(resolution), resolution)
+        fetched_at = monotonic()
+    return WheelSet(directory, _installable(resolution), resolution, round(resolved_at - started, 3),
+                    round(fetched_at - resolved_at, 3))
 
 
 def _installable(resolution: Resolution) -> tuple[str, ...]:

@@ -482,8 +482,15 @@ class CategoryScore(BaseModel):
 
 
 class Timings(BaseModel):
+    """Seconds per step. `environment_s` is the whole environment step; `resolve_s`, `download_s` and `build_s`
+    are its parts (0.0 when a wheel set or environment was reused; waiting for another grading's lock on the
+    same set counts in `environment_s` only)."""
+
     intake_s: float = 0.0
     environment_s: float = 0.0
+    resolve_s: float = Field(default=0.0, description="Resolving the dependencies' exact versions (0: reused).")
+    download_s: float = Field(default=0.0, description="Fetching and linking their wheels (0: reused).")
+    build_s: float = Field(default=0.0, description="Building or finding the runner and candidate environments.")
     static_s: float = 0.0
     app_start_s: float = 0.0
     tests_s: float = 0.0

@@ -208,8 +208,10 @@ class Resolved:
         return None
 
     def timings(self) -> Timings:
-        """The intake's and the resolution's."""
-        return self.intake.timings().model_copy(update={"environment_s": self.seconds})
+        """The intake's and the resolution's (resolving and downloading apart)."""
+        return self.intake.timings().model_copy(update={
+            "environment_s": self.seconds, "resolve_s": self.wheels.resolve_s, "download_s": self.wheels.download_s,
+        })
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,8 @@ class Prepared:
     def timings(self) -> Timings:
         """With the environment's time: resolution and building (or finding) the environments."""
         resolved = self.resolved.timings()
-        return resolved.model_copy(update={"environment_s": round(resolved.environment_s + self.seconds, 3)})
+        return resolved.model_copy(update={"environment_s": round(resolved.environment_s + self.seconds, 3),
+                                           "build_s": round(self.seconds, 3)})
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,7 @@ def test_without_a_builder_a_source_only_package_is_reported_not_built() -> None
 def test_a_wheel_set_is_resolved_once(monkeypatch: pytest.MonkeyPatch) -> None:
     first = prepare_wheels(request(("six==1.16.0",)), None, quiet)
     assert first.installable == ("six==1.16.0",) and (first.directory / "six-1.16.0-py2.py3-none-any.whl").is_file()
+    assert first.resolve_s > 0  # this call resolved (its time is recorded apart from the download's)
 
     def no_resolver(*_args: object, **_kwargs: object) -> Resolution:
         raise AssertionError("the recorded resolution should have been reused")
@@ -123,6 +124,7 @@ def test_a_wheel_set_is_resolved_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("grader.environments.resolve", no_resolver)
     again = prepare_wheels(request(("six==1.16.0",)), None, quiet)
     assert again.installable == first.installable and again.resolution == first.resolution
+    assert (again.resolve_s, again.download_s) == (0.0, 0.0)  # reused: nothing resolved or fetched
 
 
 def test_an_unreachable_index_is_the_graders_problem(monkeypatch: pytest.MonkeyPatch) -> None:

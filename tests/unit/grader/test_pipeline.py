@@ -217,6 +217,17 @@ class StandIn(Sandbox):
         return None
 
 
+def test_the_timings_split_the_environment_step_into_resolve_download_and_build(tmp_path: Path) -> None:
+    image = Environment(backend="docker", key="e", python="3.11", reused=False, image="grader-env:e")
+    _, prepared = prepared_for(DockerSandbox(client=object()), Environments(image, None), tmp_path)
+    wheels = dataclasses.replace(prepared.resolved.wheels, resolve_s=1.25, download_s=2.5)
+    resolved = dataclasses.replace(prepared.resolved, wheels=wheels, seconds=4.0)
+    timings = dataclasses.replace(prepared, resolved=resolved, seconds=7.5).timings()
+
+    assert (timings.resolve_s, timings.download_s, timings.build_s) == (1.25, 2.5, 7.5)
+    assert timings.environment_s == 11.5  # the whole step: resolution (with downloads) and the build
+
+
 @pytest.fixture
 def no_downloads(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     empty = WheelSet(tmp_path, (), Resolution((), (), None, "none"))
