@@ -7,6 +7,11 @@ and reuses it), sends the result folder back as an artifact and returns its hash
 exception out of the pipeline) are retried up to `retries` times, then recorded as an error result. The
 coordinator's Ctrl-C sets a cancel key the running task watches: it stops its grading and removes its
 sandbox, leaving no result.
+
+A worker killed on a Docker host (SIGKILL, OOM killer) leaves its gradings' containers and volumes
+behind, labelled with its dead pool process. Every worker on that host removes such orphans when it starts
+and before each grading (`sweep_orphans`), so the host heals itself once any worker there runs again; the
+redelivered task itself never collides with them (each grading's containers are named by a new run id).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader import __version__
 from grader.challenge import challenge_content_hash, load_challenge
@@ -43,6 +48,9 @@ from grader.paths import cache_dir
 from grader.pipeline import GradingOptions, grade_submission
 from grader.results import result_dir, write_result
 from grader.sandbox.base import Sandbox, SandboxError
+
+if TYPE_CHECKING:
+    from grader.engine import Engine
 
 log = logging.getLogger("grader.worker")
 RETRY_DELAY_S = 10  # an engine that restarts, or a broker that blips, is back within seconds
@@ -139,6 +147,7 @@ def _grade_or_retry(task: Any, grading: GradingTask, challenge: Challenge, sourc
     it is the submission's error result."""
     try:
         sandbox = _sandbox(settings, challenge.python)
+        _sweep_before_grading(sandbox)
         with cancel_watch(redis, str(task.request.id), sandbox) as cancel:
             hooks = GradingHooks(name=grading.name, cancel=cancel, on_stage=_progress(task, hostname))
             return grade_submission(source, challenge, sandbox, out_root, log=log.info, force=grading.force,
@@ -241,6 +250,45 @@ def _progress(task: Any, hostname: str) -> Any:
             log.debug("progress not published: %s", exc)
 
     return listener
+
+
+def sweep_orphans(engine: Engine) -> int:
+    """Remove what graders that are gone left in this host's engine; returns how many resources went.
+
+    A failure is logged, never raised: tidying up must not cost a grading."""
+    from grader.sandbox.cleanup import count_by_kind, remove_orphans
+
+    try:
+        removed = remove_orphans(engine)
+    except Exception as exc:  # an engine error or a dropped connection: the next sweep tries again
+        log.warning("could not remove what killed graders left behind: %s", exc)
+        return 0
+    if removed:
+        log.info("removed %s left behind by graders that are gone", count_by_kind(removed))
+    return len(removed)
+
+
+def sweep_orphans_at_start(kind: str) -> None:
+    """At a worker's start: remove what killed graders left on this host's engine (Docker backends only)."""
+    if kind not in ("auto", "docker"):
+        return
+    from grader.engine import connect
+
+    try:
+        engine = connect(timeout=10)
+    except SandboxError:  # no engine: the first task says so, with its retries
+        return
+    try:
+        sweep_orphans(engine)
+    finally:
+        engine.close()
+
+
+def _sweep_before_grading(sandbox: Sandbox) -> None:
+    from grader.sandbox.docker import DockerSandbox
+
+    if isinstance(sandbox, DockerSandbox):
+        sweep_orphans(sandbox.engine)
 
 
 def _sandbox(settings: WorkerSettings, python: str) -> Sandbox:
