@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import __version__
+from grader.cache import entry_lock, touch, worker_challenge_dir, worker_result_dir
 from grader.challenge import challenge_content_hash, load_challenge
 from grader.distributed.artifacts import ArtifactStore, pack_directory, unpack_directory
 from grader.distributed.protocol import (
@@ -41,7 +42,6 @@ from grader.distributed.protocol import (
     TaskReply,
     celery_settings,
 )
-from grader.filelocks import file_lock
 from grader.hooks import GradingCancelled, GradingHooks, Stage
 from grader.models import Challenge, GradeResult
 from grader.paths import cache_dir
@@ -125,11 +125,14 @@ def run_task(task: Any, message: dict[str, Any], settings: WorkerSettings, broke
     challenge = fetch_challenge(store, grading)
     hostname = str(task.request.hostname or "worker")
     key = grading.key()
-    out_root = cache_dir("worker-results") / key  # a second delivery reuses the finished result here
+    out_root = worker_result_dir(key)  # a second delivery reuses the finished result here
     try:
         # One grading of a key at a time on this host: a second delivery waits, then reuses the result.
-        with file_lock(f"worker-{key}", lambda: log.info("%s: already being graded here; waiting", grading.name)), \
+        with entry_lock("worker-results", key,
+                        lambda: log.info("%s: already being graded here; waiting", grading.name)), \
                 fetched_submission(store, grading) as source:
+            out_root.mkdir(parents=True, exist_ok=True)
+            touch(out_root)  # last use, for `grader cache prune`
             result = _grade_or_retry(task, grading, challenge, source, out_root, settings, redis, hostname)
     except GradingCancelled:
         log.info("%s: cancelled by the coordinator; no result", grading.name)
@@ -176,8 +179,9 @@ def engine_error_result(challenge: Challenge, name: str, out_root: Path, message
 
 def fetch_challenge(store: ArtifactStore, grading: GradingTask) -> Challenge:
     """The challenge bundle the message names, fetched and verified once per worker host, then loaded."""
-    folder = cache_dir("worker-challenges") / grading.challenge.removeprefix("sha256:")
+    folder = worker_challenge_dir(grading.challenge.removeprefix("sha256:"))
     bundle = folder / "bundle"
+    touch(folder)  # last use, for `grader cache prune` (which keeps it while a grading may be reading it)
     if not bundle.is_dir():
         data = store.get(grading.challenge, f"challenge {grading.challenge_id}")
         staging = Path(tempfile.mkdtemp(dir=cache_dir("worker-challenges"), prefix=".incoming-"))
