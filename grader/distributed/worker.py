@@ -153,8 +153,12 @@ def _grade_or_retry(task: Any, grading: GradingTask, challenge: Challenge, sourc
         _sweep_before_grading(sandbox)
         with cancel_watch(redis, str(task.request.id), sandbox) as cancel:
             hooks = GradingHooks(name=grading.name, cancel=cancel, on_stage=_progress(task, hostname))
-            return grade_submission(source, challenge, sandbox, out_root, log=log.info, force=grading.force,
-                                    hooks=hooks, options=GradingOptions(grading.as_of(), grading.root))
+            try:
+                return grade_submission(source, challenge, sandbox, out_root, log=log.info, force=grading.force,
+                                        hooks=hooks, options=GradingOptions(grading.as_of(), grading.root))
+            finally:
+                if cancel.is_set():  # an aborted sandbox refuses every later run: the next task makes a new one
+                    settings.sandboxes.pop(challenge.python, None)
     except GradingCancelled:
         raise
     except Exception as exc:  # no engine, or a failure out of the pipeline: maybe this host's, maybe passing

@@ -2,7 +2,8 @@
 `grader worker --sandbox docker` processes (a cache each) on this one engine, `grader grade --broker`.
 
 - a cohort of 6: every result equals a local Docker grading of the same submission, both workers took work;
-- Ctrl-C on the coordinator while both workers grade leaves no container of either behind;
+- Ctrl-C on the coordinator while both workers grade leaves no container of either behind, and the workers
+  grade the next cohort normally;
 - SIGKILL of a worker while its containers run: its task is graded by the other, every result arrives once,
   and what the killed worker left in the engine is removed by the surviving worker (no `grader sandbox
   cleanup` by hand), so nothing of this test run remains.
@@ -125,6 +126,10 @@ def test_ctrl_c_on_the_coordinator_leaves_no_container_on_either_worker(
         wait_for(lambda w=worker: "cancelled by the coordinator" in w.text(), f"worker {worker.name} to stop")
     wait_for(lambda: not leftovers(docker_client), "no container or volume of this run left")
     assert not list((tmp_path / "out").glob("*/result.json"))
+    # The workers grade again afterwards (their aborted sandboxes are not reused: they would refuse every run).
+    after = grade([str(new_copies(tmp_path / "after", "flask-ref", ["lu", "max"]))], tmp_path / "after-out", broker)
+    assert after.returncode == 0, after.stderr[-3000:]
+    assert all(r["status"] == "graded" for r in read_results(tmp_path / "after-out", ["lu", "max"]).values())
 
 
 def test_a_killed_docker_worker_s_task_is_graded_once_and_its_containers_are_removed(
