@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from grader.engine import Engine
+from grader.sandbox.cleanup import remove_orphans
 from grader.sandbox.owner import OWNER_PID_LABEL
 from tests.conftest import of_this_run
 from tests.distributed import (
@@ -65,19 +67,27 @@ def docker_workers(broker: str, docker_client: Any, tmp_path_factory: pytest.Tem
     finally:
         for worker in started:
             stop_worker(worker)
+        remove_orphans(Engine(docker_client))  # what a failed test's gradings left, killed with their workers
 
 
-def containers_of(docker_client: Any, worker: Worker) -> list[Any]:
-    """This run's containers that a process of `worker` made."""
+def run_containers(docker_client: Any) -> list[dict[str, Any]]:
+    """This run's containers as the engine lists them (one call: no inspection of each, which fails for a
+    container removed meanwhile)."""
+    return list(docker_client.api.containers(all=True, filters=of_this_run()))
+
+
+def containers_of(docker_client: Any, worker: Worker) -> list[str]:
+    """The names of this run's containers that a process of `worker` made."""
     pids = {str(pid) for pid in worker.pids()}
-    return [c for c in docker_client.containers.list(all=True, filters=of_this_run())
-            if c.labels.get(OWNER_PID_LABEL) in pids]
+    return [c["Names"][0].lstrip("/") for c in run_containers(docker_client)
+            if (c.get("Labels") or {}).get(OWNER_PID_LABEL) in pids]
 
 
 def leftovers(docker_client: Any) -> list[str]:
     """This run's containers and volumes still in the engine."""
-    return ([f"container {c.name}" for c in docker_client.containers.list(all=True, filters=of_this_run())]
-            + [f"volume {v.name}" for v in docker_client.volumes.list(filters=of_this_run())])
+    volumes = docker_client.api.volumes(filters=of_this_run()).get("Volumes") or []
+    return ([f"container {c['Names'][0].lstrip('/')}" for c in run_containers(docker_client)]
+            + [f"volume {v['Name']}" for v in volumes])
 
 
 def slow_starting_copies(folder: Path, names: list[str]) -> Path:
@@ -146,7 +156,7 @@ def test_a_killed_docker_worker_s_task_is_graded_once_and_its_containers_are_rem
         wait_for(lambda: grading() is not None, "a worker's grading to have containers")
         victim = grading()
         assert victim is not None
-        orphans = [c.name for c in containers_of(docker_client, victim)]
+        orphans = containers_of(docker_client, victim)
         kill_tree(victim.process.pid)  # SIGKILL: the host's worker died, nothing acknowledged or removed
         victim.process.wait()
         _, stderr = coordinator.communicate(timeout=GRADE_DEADLINE_S + VISIBILITY_TIMEOUT_S)
