@@ -18,6 +18,9 @@ guards writing the entry (`entry_lock`, one implementation: `grader.filelocks`).
 - `mypy/<key>/`: a warm mypy cache of the standard library's stubs, one per runner image
   (see `grader.sandbox.mypy_seed`).
 - `runs/`, `locks/`: scratch of running gradings and lock files.
+- `worker-results/<key>/`, `worker-challenges/<sha256>/`, `worker-submissions/`: a `grader worker`'s
+  finished gradings (reused when a task is delivered again), the challenge bundles it was sent and the
+  submissions of the tasks it is running (see `grader.distributed.worker`).
 
 In the Docker engine: `grader-env:<key>` (one per dependency set) and `grader-runner:<key>` images, which
 the sandbox lists and removes for this module (`ImageCache`: the store never talks to the engine itself).
@@ -46,16 +49,20 @@ from grader.paths import cache_dir, cache_root
 WHEELSET_MARKER = ".grader-wheelset.json"  # written by grader.environments
 DISK_GROUPS = (
     "wheelsets", "files", "built", "uv", "venvs", "snapshots", "fingerprints", "mypy", "runs", "locks", "usage",
+    "worker-results", "worker-challenges", "worker-submissions",
 )
 IMAGE_ROLES = ("env", "runner")
 DAY_S = 86_400.0
 RUNS_MIN_AGE_S = 3_600.0  # a younger scratch dir may belong to a grading running right now
+# Used by running gradings without a lock of their own: kept while younger than RUNS_MIN_AGE_S, even with --all.
+IN_USE_WHILE_YOUNG = frozenset({"runs", "worker-challenges", "worker-submissions"})
 DEFAULT_PRUNE_DAYS = 30.0
 
 # The entries written under a lock, and the prefix of that lock's name (a lock file is `<prefix>-<name>`).
-LockedGroup = Literal["wheelsets", "venvs", "mypy", "built", "images"]
+LockedGroup = Literal["wheelsets", "venvs", "mypy", "built", "images", "worker-results"]
 LOCK_PREFIXES: dict[LockedGroup, str] = {
     "wheelsets": "wheels", "venvs": "venv", "mypy": "mypy", "built": "build", "images": "image",
+    "worker-results": "worker",
 }
 
 
@@ -113,6 +120,16 @@ def snapshots_dir() -> Path:
 def scratch_dir() -> Path:
     """Where running gradings keep their scratch directories (pruned only when an hour old)."""
     return cache_dir("runs")
+
+
+def worker_result_dir(key: str) -> Path:
+    """Where a worker grades the task of this key (a second delivery reuses the result there)."""
+    return cache_dir("worker-results") / key
+
+
+def worker_challenge_dir(digest: str) -> Path:
+    """Where a worker keeps the challenge bundle of this sha256."""
+    return cache_dir("worker-challenges") / digest
 
 
 def entry_lock(group: LockedGroup, name: str, on_wait: Callable[[], None] | None = None
@@ -286,12 +303,14 @@ class PruneReport:
         return sum(entry.size for entry in self.removed)
 
 
-def prune(older_than_days: float | None, everything: bool, images: ImageCache | None, now: float | None = None
-          ) -> PruneReport:
-    """Remove cache entries not used for `older_than_days` days (default 30), or all of them.
+def prune(older_than_days: float | None, everything: bool, images: ImageCache | None, now: float | None = None,
+          max_bytes: int | None = None) -> PruneReport:
+    """Remove cache entries not used for `older_than_days` days (default 30), or all of them; then, with
+    `max_bytes`, the least recently used of the rest until the disk caches fit in that many bytes.
 
     The base image, entries locked by a running grading and images a container uses are kept. Scratch
-    dirs of running gradings (`runs/`) younger than an hour are kept even with `everything`.
+    dirs of running gradings (`runs/`) and a worker's bundles and incoming submissions younger than an hour
+    are kept even with `everything`.
     """
     now = time.time() if now is None else now
     cutoff = now if everything else now - (older_than_days if older_than_days is not None
@@ -300,25 +319,43 @@ def prune(older_than_days: float | None, everything: bool, images: ImageCache | 
     for group in disk_groups():
         for entry in group.entries:
             _prune_disk_entry(entry, cutoff, now, report)
+    if max_bytes is not None:
+        _prune_to_size(max_bytes, now, report)
     if images is not None:
         _prune_images(images, cutoff, report)
     return report
 
 
-def _prune_disk_entry(entry: CacheEntry, cutoff: float, now: float, report: PruneReport) -> None:
-    limit = min(cutoff, now - RUNS_MIN_AGE_S) if entry.group == "runs" else cutoff
+def _prune_to_size(max_bytes: int, now: float, report: PruneReport) -> None:
+    """Remove disk entries, least recently used first, until what is left fits in `max_bytes`."""
+    entries = [entry for group in disk_groups() for entry in group.entries]
+    total = sum(entry.size for entry in entries)
+    skipped = {(entry.group, entry.name) for entry in report.skipped}
+    for entry in sorted(entries, key=lambda e: e.last_used):
+        if total <= max_bytes:
+            return
+        if (entry.group, entry.name) in skipped:
+            continue
+        if _prune_disk_entry(entry, now, now, report):
+            total -= entry.size
+
+
+def _prune_disk_entry(entry: CacheEntry, cutoff: float, now: float, report: PruneReport) -> bool:
+    """Remove one disk entry when it was last used before `cutoff` and nothing uses it; True if removed."""
+    limit = min(cutoff, now - RUNS_MIN_AGE_S) if entry.group in IN_USE_WHILE_YOUNG else cutoff
     if entry.last_used > limit or entry.group == "locks":  # a lock file removed while held stops excluding
-        return
+        return False
     if not lock_is_free(_lock_name(entry)):
         report.skipped.append(entry)
-        return
+        return False
     path = cache_root() / entry.group / entry.name
     try:
         remove_tree(path)
     except OSError:
         report.skipped.append(entry)
-        return
+        return False
     report.removed.append(entry)
+    return True
 
 
 def _lock_name(entry: CacheEntry) -> str:
@@ -347,6 +384,23 @@ def remove_tree(path: Path) -> None:
     for directory, _dirs, _names in os.walk(path):
         os.chmod(directory, 0o700)  # top-down: each directory is writable before its entries go
     shutil.rmtree(path)
+
+
+SIZE_UNITS = {"": 1, "B": 1, "K": 1024, "KB": 1000, "KIB": 1024, "M": 1024**2, "MB": 1000**2, "MIB": 1024**2,
+              "G": 1024**3, "GB": 1000**3, "GIB": 1024**3, "T": 1024**4, "TB": 1000**4, "TIB": 1024**4}
+
+
+def parse_size(text: str) -> int:
+    """'500M', '2GiB', '1.5 GB', '4096' -> bytes; ValueError for anything else."""
+    stripped = text.strip().upper()
+    number = stripped.rstrip("BKMGTI ")
+    unit = stripped[len(number):].strip()
+    if unit not in SIZE_UNITS:
+        raise ValueError(f"unknown size unit in {text!r}")
+    value = float(number)
+    if value < 0:
+        raise ValueError(f"negative size {text!r}")
+    return int(value * SIZE_UNITS[unit])
 
 
 def human_size(size: int) -> str:

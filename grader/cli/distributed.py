@@ -66,7 +66,7 @@ def worker(broker_url: str, concurrency: int, queue: str, sandbox_kind: str, nam
     """Grade tasks from the broker on this host, with its Docker engine and caches (Ctrl-C stops it)."""
     from grader.distributed.protocol import shipped_limits
     from grader.distributed.protocol import visibility_timeout as timeout_for
-    from grader.distributed.worker import WorkerSettings, make_app
+    from grader.distributed.worker import WorkerSettings, make_app, sweep_orphans_at_start
 
     if sandbox_kind == "local":
         err.print("[yellow]warning:[/] the local backend runs the candidate's code as a plain process on this "
@@ -76,6 +76,7 @@ def worker(broker_url: str, concurrency: int, queue: str, sandbox_kind: str, nam
     timeout = visibility_timeout or timeout_for(shipped_limits())
     app = make_app(broker_url, queue, timeout, settings)
     logging.getLogger("grader").setLevel(logging.INFO)
+    sweep_orphans_at_start(sandbox_kind)
     app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", "-Q", queue,
                      "-n", name or f"grader-{os.getpid()}@%h", "--without-gossip", "--without-mingle"])
 

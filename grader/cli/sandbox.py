@@ -190,14 +190,21 @@ def cache_info() -> None:
 @click.option("--older-than", "days", type=click.FloatRange(min=0), default=None, metavar="DAYS",
               help="Remove what was not used for DAYS days (default 30).")
 @click.option("--all", "everything", is_flag=True, help="Remove every cache entry (not the base image).")
+@click.option("--max-size", "max_size", default=None, metavar="SIZE",
+              help="Then remove the least recently used entries until the disk caches fit in SIZE (e.g. 20GiB).")
 @friendly_errors
-def cache_prune(days: float | None, everything: bool) -> None:
-    """Remove unused cache entries; entries and images in use by a running grading are kept."""
-    from grader.cache import human_size, prune
+def cache_prune(days: float | None, everything: bool, max_size: str | None) -> None:
+    """Remove unused cache entries (a worker's results and bundles included); entries and images in use by
+    a running grading are kept."""
+    from grader.cache import human_size, parse_size, prune
 
     if everything and days is not None:
         fail("use either --older-than or --all", 2)
-    report = prune(days, everything, _images_or_none())
+    try:
+        max_bytes = parse_size(max_size) if max_size is not None else None
+    except ValueError:
+        fail(f"--max-size {max_size!r} is not a size: give a number with a unit, e.g. 500MiB or 20GiB", 2)
+    report = prune(days, everything, _images_or_none(), max_bytes=max_bytes)
     for entry in report.removed:
         out.print(escape(f"removed {entry.group}/{entry.name} ({human_size(entry.size)})"), soft_wrap=True)
     for entry in report.skipped:

@@ -7,6 +7,11 @@ and reuses it), sends the result folder back as an artifact and returns its hash
 exception out of the pipeline) are retried up to `retries` times, then recorded as an error result. The
 coordinator's Ctrl-C sets a cancel key the running task watches: it stops its grading and removes its
 sandbox, leaving no result.
+
+A worker killed on a Docker host (SIGKILL, OOM killer) leaves its gradings' containers and volumes
+behind, labelled with its dead pool process. Every worker on that host removes such orphans when it starts
+and before each grading (`sweep_orphans`), so the host heals itself once any worker there runs again; the
+redelivered task itself never collides with them (each grading's containers are named by a new run id).
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader import __version__
+from grader.cache import entry_lock, touch, worker_challenge_dir, worker_result_dir
 from grader.challenge import challenge_content_hash, load_challenge
 from grader.distributed.artifacts import ArtifactStore, RedisArtifactStore, pack_directory, unpack_directory
 from grader.distributed.protocol import (
@@ -36,13 +42,15 @@ from grader.distributed.protocol import (
     TaskReply,
     celery_settings,
 )
-from grader.filelocks import file_lock
 from grader.hooks import GradingCancelled, GradingHooks, Stage
 from grader.models import Challenge, GradeResult
 from grader.paths import cache_dir
 from grader.pipeline import GradingOptions, grade_submission
 from grader.results import result_dir, write_result
 from grader.sandbox.base import Sandbox, SandboxError
+
+if TYPE_CHECKING:
+    from grader.engine import Engine
 
 log = logging.getLogger("grader.worker")
 RETRY_DELAY_S = 10  # an engine that restarts, or a broker that blips, is back within seconds
@@ -120,11 +128,14 @@ def run_task(task: Any, message: dict[str, Any], settings: WorkerSettings, broke
     challenge = fetch_challenge(store, grading)
     hostname = str(task.request.hostname or "worker")
     key = grading.key()
-    out_root = cache_dir("worker-results") / key  # a second delivery reuses the finished result here
+    out_root = worker_result_dir(key)  # a second delivery reuses the finished result here
     try:
         # One grading of a key at a time on this host: a second delivery waits, then reuses the result.
-        with file_lock(f"worker-{key}", lambda: log.info("%s: already being graded here; waiting", grading.name)), \
+        with entry_lock("worker-results", key,
+                        lambda: log.info("%s: already being graded here; waiting", grading.name)), \
                 fetched_submission(store, grading) as source:
+            out_root.mkdir(parents=True, exist_ok=True)
+            touch(out_root)  # last use, for `grader cache prune`
             result = _grade_or_retry(task, grading, challenge, source, out_root, settings, redis, hostname)
     except GradingCancelled:
         log.info("%s: cancelled by the coordinator; no result", grading.name)
@@ -142,10 +153,15 @@ def _grade_or_retry(task: Any, grading: GradingTask, challenge: Challenge, sourc
     it is the submission's error result."""
     try:
         sandbox = _sandbox(settings, challenge.python)
+        _sweep_before_grading(sandbox)
         with cancel_watch(redis, str(task.request.id), sandbox) as cancel:
             hooks = GradingHooks(name=grading.name, cancel=cancel, on_stage=_progress(task, hostname))
-            return grade_submission(source, challenge, sandbox, out_root, log=log.info, force=grading.force,
-                                    hooks=hooks, options=GradingOptions(grading.as_of(), grading.root))
+            try:
+                return grade_submission(source, challenge, sandbox, out_root, log=log.info, force=grading.force,
+                                        hooks=hooks, options=GradingOptions(grading.as_of(), grading.root))
+            finally:
+                if cancel.is_set():  # an aborted sandbox refuses every later run: the next task makes a new one
+                    settings.sandboxes.pop(challenge.python, None)
     except GradingCancelled:
         raise
     except Exception as exc:  # no engine, or a failure out of the pipeline: maybe this host's, maybe passing
@@ -184,8 +200,9 @@ def engine_error_result(challenge: Challenge, name: str, out_root: Path, message
 
 def fetch_challenge(store: ArtifactStore, grading: GradingTask) -> Challenge:
     """The challenge bundle the message names, fetched and verified once per worker host, then loaded."""
-    folder = cache_dir("worker-challenges") / grading.challenge.removeprefix("sha256:")
+    folder = worker_challenge_dir(grading.challenge.removeprefix("sha256:"))
     bundle = folder / "bundle"
+    touch(folder)  # last use, for `grader cache prune` (which keeps it while a grading may be reading it)
     if not bundle.is_dir():
         data = store.get(grading.challenge, f"challenge {grading.challenge_id}")
         staging = Path(tempfile.mkdtemp(dir=cache_dir("worker-challenges"), prefix=".incoming-"))
@@ -258,6 +275,45 @@ def _progress(task: Any, hostname: str) -> Any:
             log.debug("progress not published: %s", exc)
 
     return listener
+
+
+def sweep_orphans(engine: Engine) -> int:
+    """Remove what graders that are gone left in this host's engine; returns how many resources went.
+
+    A failure is logged, never raised: tidying up must not cost a grading."""
+    from grader.sandbox.cleanup import count_by_kind, remove_orphans
+
+    try:
+        removed = remove_orphans(engine)
+    except Exception as exc:  # an engine error or a dropped connection: the next sweep tries again
+        log.warning("could not remove what killed graders left behind: %s", exc)
+        return 0
+    if removed:
+        log.info("removed %s left behind by graders that are gone", count_by_kind(removed))
+    return len(removed)
+
+
+def sweep_orphans_at_start(kind: str) -> None:
+    """At a worker's start: remove what killed graders left on this host's engine (Docker backends only)."""
+    if kind not in ("auto", "docker"):
+        return
+    from grader.engine import connect
+
+    try:
+        engine = connect(timeout=10)
+    except SandboxError:  # no engine: the first task says so, with its retries
+        return
+    try:
+        sweep_orphans(engine)
+    finally:
+        engine.close()
+
+
+def _sweep_before_grading(sandbox: Sandbox) -> None:
+    from grader.sandbox.docker import DockerSandbox
+
+    if isinstance(sandbox, DockerSandbox):
+        sweep_orphans(sandbox.engine)
 
 
 def _sandbox(settings: WorkerSettings, python: str) -> Sandbox:

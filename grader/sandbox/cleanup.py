@@ -14,7 +14,7 @@ from typing import Literal
 
 from grader.engine import Container, Engine, EngineError, Network, Volume
 from grader.sandbox.docker_pod import MANAGED_LABEL, RUN_LABEL
-from grader.sandbox.owner import OwnerState, describe_owner, owner_state
+from grader.sandbox.owner import TEST_RUN_LABEL, OwnerState, describe_owner, labels_of_test_run, owner_state
 
 Kind = Literal["container", "volume", "network"]
 REMOVAL_ORDER: tuple[Kind, ...] = ("container", "volume", "network")  # a volume in use cannot be removed
@@ -81,6 +81,20 @@ def remove(resources: list[Resource]) -> list[tuple[Resource, str]]:
                 if not exc.missing:
                     refused.append((resource, exc.explanation))
     return refused
+
+
+def remove_orphans(engine: Engine) -> list[Resource]:
+    """Remove the orphans on this host (what graders that are gone left behind) and return those removed.
+
+    What a worker runs at start and before each grading, so that a worker killed on this host leaves nothing
+    for long. Under a test run (`$GRADER_TEST_RUN`) only that run's orphans are touched: other sessions on
+    the same engine may be looking at theirs on purpose.
+    """
+    run = labels_of_test_run().get(TEST_RUN_LABEL)
+    orphans = [r for r in select(grader_resources(engine), everything=False)
+               if run is None or r.labels.get(TEST_RUN_LABEL) == run]
+    refused = {id(resource) for resource, _reason in remove(orphans)}
+    return [r for r in orphans if id(r) not in refused]
 
 
 def count_by_kind(resources: list[Resource]) -> str:

@@ -14,110 +14,42 @@ Docker backend (results equal a local Docker grading; Ctrl-C leaves no container
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
-from grader.challenge import load_challenge
 from grader.distributed.artifacts import KEY_PREFIX, RedisArtifactStore, pack_directory
 from grader.distributed.protocol import TASK_NAME, GradingTask
 from grader.distributed.worker import make_app
-from tests.conftest import free_port, skip_or_fail, wait_for_port
+from tests.distributed import (
+    CHALLENGE,
+    COHORT,
+    EVENT_DEADLINE_S,
+    GRADE_DEADLINE_S,
+    SOLUTIONS,
+    VISIBILITY_TIMEOUT_S,
+    Worker,
+    broker,
+    grade,
+    kill_tree,
+    make_cohort,
+    read_results,
+    start_worker,
+    stop_worker,
+    verdicts,
+    wait_for,
+)
 
 pytestmark = pytest.mark.slow
-CHALLENGE = load_challenge("hello-api")
-SOLUTIONS = Path(CHALLENGE.root) / "solutions"
-# cohort name -> the bundled solution it is a copy of
-COHORT = {"ada": "fastapi-ref", "bob": "fastapi-flawed", "cy": "flask-ref", "dee": "django-ref",
-          "eve": "fastapi-ref", "fay": "flask-ref"}
-PASSWORD = "broker-test-password"
-VISIBILITY_TIMEOUT_S = 45  # short, so a dead worker's task comes back within the test
-# Deadlines only turn a hang into a failure: a grading takes well under a minute on an idle machine.
-GRADE_DEADLINE_S = 1800
-EVENT_DEADLINE_S = 600
-
-
-@dataclass
-class Worker:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private redis-server on a free loopback port, with a password; yields the broker URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        skip_or_fail("needs Debian's redis-server package (scripts/test.sh installs it)")
-    assert binary is not None
-    port = free_port()
-    directory = tmp_path_factory.mktemp("broker")
-    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", PASSWORD,
-                               "--save", "", "--dir", str(directory)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, server, "redis-server")
-        yield f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
-    finally:
-        server.kill()
-        server.wait()
-
-
-def start_worker(broker: str, name: str, home: Path, sandbox: str = "local", extra: tuple[str, ...] = (),
-                 env: dict[str, str] | None = None) -> Worker:
-    """`grader worker` in its own session with its own cache, logging to a file."""
-    home.mkdir(parents=True, exist_ok=True)
-    log = home / "worker.log"
-    env = {**os.environ, "GRADER_CACHE_DIR": str(home / "cache"), **(env or {})}
-    argv = [sys.executable, "-m", "grader", "worker", "--broker", broker, "--sandbox", sandbox,
-            "--name", f"{name}@test", "--visibility-timeout", str(VISIBILITY_TIMEOUT_S), *extra]
-    with log.open("wb") as handle:
-        process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    worker = Worker(name, process, log)
-    wait_for(lambda: "ready." in worker.text() or process.poll() is not None, "the worker to start")
-    assert process.poll() is None, worker.text()[-3000:]
-    return worker
-
-
-def stop_worker(worker: Worker) -> None:
-    """Kill the worker and everything it started (its pool and any app the local backend ran)."""
-    kill_tree(worker.process.pid)
-    worker.process.wait()
-
-
-def kill_tree(pid: int) -> None:
-    try:
-        parent = psutil.Process(pid)
-        processes = [parent, *parent.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return
-    for process in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-
-
-def wait_for(condition: Any, what: str, deadline_s: float = EVENT_DEADLINE_S) -> None:
-    deadline = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
+__all__ = ["broker"]  # the module-scoped fixture, shared with the Docker half
 
 
 @pytest.fixture(scope="module")
@@ -133,38 +65,7 @@ def workers(broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[l
 
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("cohort")
-    for name, solution in COHORT.items():
-        shutil.copytree(SOLUTIONS / solution, folder / name, copy_function=shutil.copy2)
-    return folder
-
-
-def grade(arguments: list[str], out: Path, broker: str | None = None,
-          sandbox: str = "local") -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "grader", "-v", "grade", *arguments, "--challenge", "hello-api",
-            "--out", str(out), "--format", "json"]
-    # Locally one at a time: the reference the workers' results are compared with, nothing more.
-    argv += ["--broker", broker] if broker else ["--sandbox", sandbox, "-j", "1"]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=GRADE_DEADLINE_S, check=False)
-
-
-def verdicts(result: dict[str, Any]) -> dict[str, Any]:
-    """What a grading concluded, without its timings, paths or dates."""
-    return {
-        "status": result["status"],
-        "overall": result["overall"],
-        "content_hash": result["submission"]["content_hash"],
-        "framework": result["submission"]["framework"],
-        "categories": [(c["id"], c["score"], c["evaluated"]) for c in result["categories"]],
-        "checks": sorted((c["id"], c["status"], c.get("points"), c.get("max_points")) for c in result["checks"]),
-        "tests": sorted((c["id"], t["name"], t["outcome"]) for c in result["checks"] for t in c.get("tests", [])),
-        "challenge": result["challenge"]["content_hash"],
-        "backend": result["sandbox"]["backend"],
-    }
-
-
-def read_results(out: Path, names: list[str]) -> dict[str, dict[str, Any]]:
-    return {name: json.loads((out / name / "result.json").read_text()) for name in names}
+    return make_cohort(tmp_path_factory.mktemp("cohort"))
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from grader.distributed.artifacts import KEY_PREFIX, pack_directory, sha256_of
 from grader.distributed.protocol import DONE_PREFIX, TASK_NAME, GradingTask
 from grader.distributed.stores import open_store
 from grader.distributed.worker import make_app
-from tests.network.test_distributed import (
+from tests.distributed import (
     GRADE_DEADLINE_S,
     SOLUTIONS,
     VISIBILITY_TIMEOUT_S,

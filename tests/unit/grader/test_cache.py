@@ -153,6 +153,11 @@ def test_cache_commands(own_cache: Path) -> None:
     pruned = grader_cli("prune", "--older-than", "7")
     assert pruned.returncode == 0 and "removed venvs/old" in pruned.stdout
     assert grader_cli("prune", "--all", "--older-than", "1").returncode == 2
+    (own_cache / "worker-results" / "k").mkdir(parents=True)
+    (own_cache / "worker-results" / "k" / "result.json").write_bytes(b"x" * 4096)
+    sized = grader_cli("prune", "--max-size", "1KiB")
+    assert sized.returncode == 0 and "removed worker-results/k" in sized.stdout, sized.stdout + sized.stderr
+    assert grader_cli("prune", "--max-size", "lots").returncode == 2
 
 
 # --- the store's layout, keys and locks ----------------------------------------------------------------------
@@ -219,3 +224,42 @@ def test_images_are_pruned_by_last_use_and_the_base_never(own_cache: Path) -> No
     report = prune(None, False, images, now=now)
     assert images.removed == [("env", {"old"})]
     assert [e.name for e in report.removed if e.image_key] == ["grader-env:old"]
+
+
+# --- a worker's folders ------------------------------------------------------------------------------------
+
+
+def worker_entry(root: Path, group: str, name: str, size: int, days_old: float) -> Path:
+    """A folder of a worker's cache holding `size` bytes, last used `days_old` days ago."""
+    entry = root / group / name
+    entry.mkdir(parents=True)
+    (entry / "result.json").write_bytes(b"x" * size)
+    age(entry, days_old)
+    return entry
+
+
+def test_prune_removes_old_worker_folders_and_keeps_those_in_use(own_cache: Path) -> None:
+    old_result = worker_entry(own_cache, "worker-results", "k-old", 100, 40)
+    busy_result = worker_entry(own_cache, "worker-results", "k-busy", 100, 40)
+    old_bundle = worker_entry(own_cache, "worker-challenges", "c-old", 100, 40)
+    incoming = worker_entry(own_cache, "worker-submissions", "tmp-running", 100, 0.001)
+    with cache.entry_lock("worker-results", "k-busy"):  # a worker grading that key right now
+        report = prune(None, True, None)
+    assert {f"{e.group}/{e.name}" for e in report.removed} == {"worker-results/k-old", "worker-challenges/c-old"}
+    assert [f"{e.group}/{e.name}" for e in report.skipped] == ["worker-results/k-busy"]
+    assert not old_result.exists() and not old_bundle.exists()
+    assert busy_result.exists(), "a result a worker is writing under its key's lock is kept"
+    assert incoming.exists(), "a running task's submission (younger than an hour) is kept even with --all"
+    assert cache.worker_result_dir("k-old") == old_result  # where the worker grades (under that lock)
+
+
+def test_prune_to_a_size_removes_the_least_recently_used_first(own_cache: Path) -> None:
+    oldest = worker_entry(own_cache, "worker-results", "k-oldest", 1000, 9)
+    older = worker_entry(own_cache, "worker-results", "k-older", 1000, 5)
+    newer = worker_entry(own_cache, "worker-challenges", "c-newer", 1000, 3)
+    newest = worker_entry(own_cache, "worker-results", "k-newest", 1000, 1)
+    report = prune(30, False, None, max_bytes=2500)  # nothing is 30 days old: only the size budget removes
+    assert [e.name for e in report.removed] == ["k-oldest", "k-older"]
+    assert not oldest.exists() and not older.exists() and newer.exists() and newest.exists()
+    assert sum(group.size for group in cache_info(None)) <= 2500
+

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 
 from grader.cli import main
 from grader.engine import Engine
-from grader.sandbox.cleanup import grader_resources, select
+from grader.sandbox.cleanup import grader_resources, remove_orphans, select
 from grader.sandbox.docker_pod import MANAGED_LABEL
 from grader.sandbox.owner import OWNER_PID_LABEL, TEST_RUN_LABEL, labels_of_test_run, owner_labels
 from tests.conftest import REPO_ROOT, this_test_run
@@ -88,6 +88,27 @@ def test_only_resources_of_a_gone_grader_are_orphans(docker_client: Any, planted
     assert sorted(r.name for r in select(found, everything=False)) == sorted(
         name for name, state in planted.items() if state == "gone")
     assert sorted(r.name for r in select(found, everything=True)) == sorted(planted)
+
+
+@pytest.mark.docker
+def test_a_worker_s_sweep_removes_the_orphans_of_its_own_test_run_only(
+    docker_client: Any, planted: dict[str, str], base_image: str,
+) -> None:
+    """What `grader worker` runs at start and before each grading: under a test run, another session's
+    orphans (which its own cleanup test may be looking at) are left alone."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    elsewhere = f"grader-test-{uuid.uuid4().hex[:10]}-other-run"
+    docker_client.containers.create(base_image, ["true"], name=elsewhere, labels={
+        MANAGED_LABEL: "1", **labels_for(dead.pid, time.time() - 60), TEST_RUN_LABEL: f"{this_test_run()}-other"})
+    try:
+        removed = {r.name for r in remove_orphans(Engine(docker_client))}
+        assert removed & set(planted) == {name for name, state in planted.items() if state == "gone"}
+        assert elsewhere not in removed
+        assert ours(docker_client, planted) == {n: s for n, s in planted.items() if s != "gone"}
+        assert docker_client.containers.get(elsewhere).name == elsewhere
+    finally:
+        docker_client.containers.get(elsewhere).remove(force=True)
 
 
 @pytest.mark.docker
