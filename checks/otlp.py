@@ -20,12 +20,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from checks.loopback import LoopbackServer
 
 MAX_BODY_BYTES = 16_000_000
 MAX_SPANS = 100_000  # bounded memory against an app that exports in a loop
-STOP_TIMEOUT_S = 5.0
 TRACES_PATH = "/v1/traces"
 DROPPED_PATHS = ("/v1/metrics", "/v1/logs")
 
@@ -148,8 +149,7 @@ class OtlpReceiver:
         self._spans: list[ReceivedSpan] = []
         self._errors: list[str] = []
         self._changed = threading.Condition()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = LoopbackServer(port, _handler_for(self), "otlp-receiver")
 
     @property
     def endpoint(self) -> str:
@@ -158,22 +158,12 @@ class OtlpReceiver:
 
     def start(self) -> OtlpReceiver:
         """Listen on the port and serve in a daemon thread."""
-        server = _Server(("127.0.0.1", self.port), _handler_for(self))
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"otlp-receiver-{self.port}", daemon=True)
-        self._thread.start()
+        self._serving.start()
         return self
 
     def stop(self) -> None:
         """Stop listening."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT_S)
-        self._server = None
+        self._serving.stop()
 
     def spans(self, since: int = 0) -> list[ReceivedSpan]:
         """The spans received so far, in arrival order, from the `since`-th on."""
@@ -212,12 +202,6 @@ class OtlpReceiver:
     def _refused(self, reason: str) -> None:
         with self._changed:
             self._errors.append(reason)
-
-
-class _Server(ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    block_on_close = False
 
 
 def _handler_for(receiver: OtlpReceiver) -> type[BaseHTTPRequestHandler]:

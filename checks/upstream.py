@@ -19,12 +19,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from checks.loopback import LoopbackServer
 
 MAX_BODY_BYTES = 1_000_000
 MAX_HOLD_S = 120.0
-STOP_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,7 @@ class FakeUpstream:
         self._queued: list[UpstreamReply] = []
         self._calls: list[UpstreamCall] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = LoopbackServer(port, _handler_for(self), "fake-upstream")
 
     @property
     def url(self) -> str:
@@ -108,22 +108,12 @@ class FakeUpstream:
 
     def start(self) -> FakeUpstream:
         """Listen on the port (reusing it at once after a previous server) and serve in a daemon thread."""
-        server = _Server(("127.0.0.1", self.port), _handler_for(self))
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-upstream-{self.port}", daemon=True)
-        self._thread.start()
+        self._serving.start()
         return self
 
     def stop(self) -> None:
         """Stop listening; replies still being delayed are abandoned (their threads are daemons)."""
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT_S)
-        self._server = None
+        self._serving.stop()
 
     def __enter__(self) -> FakeUpstream:
         return self.start()
@@ -136,12 +126,6 @@ class FakeUpstream:
             self._calls.append(call)
             queued = self._queued.pop(0) if self._queued else None
         return queued if queued is not None else self.responder(call)
-
-
-class _Server(ThreadingHTTPServer):
-    allow_reuse_address = True
-    daemon_threads = True
-    block_on_close = False
 
 
 def _handler_for(upstream: FakeUpstream) -> type[BaseHTTPRequestHandler]:
