@@ -262,6 +262,14 @@ class ProcessGroup:
         _signal_group(self.pid, signal.SIGKILL)
         self._gone_within(KILL_WAIT_S)
 
+    def send(self, signum: int) -> None:
+        """Send `signum` to the group and session (no-op once they are gone)."""
+        if posix_groups():
+            _signal_group(self.pid, signum)
+        else:
+            with contextlib.suppress(OSError):
+                self.popen.send_signal(signum)
+
     def _gone_within(self, timeout_s: float) -> bool:
         deadline = time.monotonic() + timeout_s
         while True:
