@@ -245,14 +245,12 @@ class _LocalApp:
 
 
 def _ended(group: ProcessGroup, deadline: float, log: Path, offset: int) -> StopOutcome:
-    """Wait for the group's leader until `deadline`, SIGKILL the group if it is still there, and say how it
-    ended; whatever of the group outlived its leader is killed too (it would hold the app's port)."""
-    code = group.wait(max(0.0, deadline - time.monotonic()))
-    exited = code is not None
+    """Wait until `deadline` for the whole group to be gone (the signal reached every process of it, so a
+    server under a shell that did not `exec` it drains too), SIGKILL what is left, and say how it ended; the
+    exit code is the leader's."""
+    exited = group.gone_within(max(0.0, deadline - time.monotonic()))
     group.stop(grace_s=0)
-    if code is None:
-        code = group.poll()
-    return {"exited": exited, "exit_code": exit_code_of(code), "log": _read_from(log, offset)}
+    return {"exited": exited, "exit_code": exit_code_of(group.poll()), "log": _read_from(log, offset)}
 
 
 def _size(path: Path) -> int:
