@@ -7,8 +7,10 @@ see, never the app) and waits for the grader's answer file next to it. The grade
 suite runs (`grader.sandbox.control`). Requests are files, not sockets: the runner has no network but the
 app's loopback, and a file protocol works the same for the Docker and the local backend.
 
-Request:  `<seq>-<action>.req` (empty; written atomically)    actions: `restart`, `log`, `worker_log`
-Answer:   `<seq>-<action>.json`  {"ok": bool, "error": str | null, "log": str (for `log`, `worker_log`)}
+Request:  `<seq>-<action>.req` (written atomically)    actions: `restart`, `log`, `worker_log`, `stop`
+          empty, or for `stop` a JSON StopRequest {"signal": "SIGTERM", "grace_s": 5}
+Answer:   `<seq>-<action>.json`  {"ok": bool, "error": str | null, "log": str (for `log`, `worker_log`),
+          "app"/"worker": StopOutcome (for `stop`)}
 (names and shapes in `checks.formats`)
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from checks.formats import (
@@ -50,13 +53,14 @@ def control_dir() -> Path | None:
     return Path(value) if value else None
 
 
-def ask(directory: Path, action: str, timeout_s: float) -> ControlAnswer:
-    """Send one request and wait for its answer; raise ControlError on failure or timeout."""
+def ask(directory: Path, action: str, timeout_s: float, body: Mapping[str, object] | None = None) -> ControlAnswer:
+    """Send one request (with a JSON `body` for `stop`) and wait for its answer; raise ControlError on failure
+    or timeout."""
     if action not in CONTROL_ACTIONS:
         raise ValueError(f"unknown control action {action!r}; use one of {CONTROL_ACTIONS}")
     stem = f"{time.time_ns():020d}-{os.getpid()}-{action}"
     pending = directory / f".{stem}.tmp"
-    pending.write_bytes(b"")
+    pending.write_bytes(json.dumps(dict(body)).encode() if body is not None else b"")
     pending.replace(directory / f"{stem}{REQUEST_SUFFIX}")
     answer_path = directory / f"{stem}{ANSWER_SUFFIX}"
     deadline = time.monotonic() + timeout_s
@@ -66,7 +70,8 @@ def ask(directory: Path, action: str, timeout_s: float) -> ControlAnswer:
         time.sleep(0.05)
     answer: ControlAnswer = json.loads(answer_path.read_text())
     if not answer.get("ok"):
-        what = {"restart": "restart the app", "log": "read the app's log", "worker_log": "read the worker's log"}
+        what = {"restart": "restart the app", "log": "read the app's log", "worker_log": "read the worker's log",
+                "stop": "stop the app"}
         reason = answer.get("error") or "no reason given"
         raise ControlError(f"the grader could not {what.get(action, action)}: {reason}")
     return answer

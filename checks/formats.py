@@ -126,8 +126,8 @@ POD_OTLP_PORT = 4318  # the OTLP/HTTP port in a Docker pod (the pod's own loopba
 UPSTREAM_PORT_ENV = "GRADER_UPSTREAM_PORT"  # where `fake_upstream()` serves, for the runner
 UPSTREAM_PORT_PLACEHOLDER = "{upstream_port}"  # in a challenge's `[app] env` values: that port, per grading
 POD_UPSTREAM_PORT = 18080  # the fake upstream's port in a Docker pod (the pod's own loopback)
-CONTROL_ACTIONS = ("restart", "log", "worker_log")
-REQUEST_SUFFIX = ".req"  # `<seq>-<action>.req`, empty, written atomically by the runner
+CONTROL_ACTIONS = ("restart", "log", "worker_log", "stop")
+REQUEST_SUFFIX = ".req"  # `<seq>-<action>.req`, written atomically by the runner: empty, or a StopRequest for `stop`
 ANSWER_SUFFIX = ".json"  # `<seq>-<action>.json`, a ControlAnswer written atomically by the host
 
 
@@ -137,6 +137,27 @@ class ControlAnswer(TypedDict, total=False):
     ok: bool
     error: str | None
     log: str  # the app's output, for `log`; the worker's, for `worker_log`
+    app: StopOutcome  # for `stop`: how the app ended
+    worker: StopOutcome | None  # for `stop`: how the worker ended (None: the submission declares none)
+
+
+STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT")  # what a suite may send with `stop`
+MAX_STOP_GRACE_S = 30.0  # the longest a suite may let the app take to exit before SIGKILL
+
+
+class StopRequest(TypedDict):
+    """The body of a `stop` request: signal the app (and its worker), SIGKILL after `grace_s`, start it again."""
+
+    signal: str  # one of STOP_SIGNALS
+    grace_s: float  # 0 < grace_s <= MAX_STOP_GRACE_S
+
+
+class StopOutcome(TypedDict):
+    """How one process (the app or its worker) ended after a `stop` signal."""
+
+    exited: bool  # it exited by itself within the grace (False: SIGKILLed when the grace ran out)
+    exit_code: int | None  # 128+N when a signal N ended it (the shell's convention, on both backends)
+    log: str  # what it printed from the signal on (capped)
 
 
 def otlp_app_environment(port: int) -> dict[str, str]:

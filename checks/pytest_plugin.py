@@ -1,6 +1,6 @@
 """Pytest plugin loaded by the grader's runner for challenge test suites (public and hidden).
 
-It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `worker_log`, `restart_app`,
+It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `worker_log`, `restart_app`, `stop_app`,
 `fake_upstream`, `metrics` and `traces` for the app's Prometheus metrics and OpenTelemetry spans, and
 `database` / `grader_redis_url` for the services a challenge declares), the `category`
 marker that states which scorecard category a test speaks to and its weight
@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +29,13 @@ from checks.app_control import ControlError, ask, control_dir, health_path, star
 from checks.formats import (
     APP_URL_ENV,
     CATEGORY_IDS,
+    MAX_STOP_GRACE_S,
     OTLP_PORT_ENV,
     POD_UPSTREAM_PORT,
+    STOP_SIGNALS,
     UNCATEGORIZED,
     UPSTREAM_PORT_ENV,
+    StopOutcome,
     SuiteReport,
     SuiteTestRecord,
 )
@@ -217,6 +222,7 @@ def client(base_url: str) -> Iterator[httpx.Client]:
 
 LOG_REQUEST_TIMEOUT_S = 30.0
 RESTART_REQUEST_TIMEOUT_S = 60.0
+STOP_SLACK_S = 60.0  # beyond a stop's grace: the SIGKILL, the start again, a loaded machine
 
 
 def _control_or_skip(what: str) -> Path:
@@ -294,6 +300,83 @@ def restart_app(base_url: str) -> AppRestarter:
     """Call it to stop and start the app and its worker (the data directory is kept); skips outside the grader."""
     directory = _control_or_skip("restarting the app")
     return AppRestarter(directory, base_url + health_path(), startup_timeout_s())
+
+
+@dataclass(frozen=True)
+class StopRecord:
+    """What happened when the app was sent a signal (see `AppStopper`)."""
+
+    signal: str
+    grace_s: float
+    requests: list[str]  # how each request sent with `during` ended: "200", or a transport error ("ReadError")
+    exited: bool  # the app exited by itself within the grace (False: the grader SIGKILLed it)
+    exit_code: int | None  # 128+N when signal N ended it (143 for SIGTERM, 137 for the grace's SIGKILL)
+    log: str  # what the app printed from the signal on
+    worker: StopOutcome | None  # the same for the worker ({"exited", "exit_code", "log"}); None: none declared
+
+
+class AppStopper:
+    """Sends a signal to the app (and its worker) through the grader, SIGKILLs it when it has not exited after
+    `grace_s`, starts it again and waits for its health path: `stop_app()` with nothing in flight, or
+    `stop_app.during(send, n=3, received=...)` with `n` requests in flight (each `send(client)` in a thread
+    of its own, signalled once `received()` is true)."""
+
+    def __init__(self, directory: Path, base_url: str, timeout_s: float) -> None:
+        self.directory, self.base_url, self.timeout_s = directory, base_url, timeout_s
+
+    def __call__(self, signal: str = "SIGTERM", grace_s: float = 5.0) -> StopRecord:
+        """Signal the app with nothing in flight; how it ended."""
+        return self._stop(signal, grace_s, [])
+
+    def during(self, send: Callable[[httpx.Client], httpx.Response], *, n: int = 1, received: Callable[[], bool],
+               signal: str = "SIGTERM", grace_s: float = 5.0, wait_s: float = 30.0) -> StopRecord:
+        """Start `n` threads each calling `send(client)`, wait until `received()` says the app holds them all
+        (it is polled, for up to `wait_s`: count them in the app's log or the fake upstream's calls), signal the
+        app, and report how each request ended."""
+        outcomes: list[str] = []
+        threads = [threading.Thread(target=self._send, args=(send, grace_s, outcomes), daemon=True)
+                   for _ in range(n)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + wait_s
+        while not received():
+            if time.monotonic() > deadline:
+                pytest.fail(f"the app did not receive the {n} request(s) within {wait_s:g} s, so no signal was "
+                            f"sent (requests ended as {outcomes or 'nothing yet'})", pytrace=False)
+            time.sleep(0.02)
+        return self._stop(signal, grace_s, threads, outcomes)
+
+    def _send(self, send: Callable[[httpx.Client], httpx.Response], grace_s: float, outcomes: list[str]) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=grace_s + STOP_SLACK_S) as http:
+            try:
+                outcomes.append(str(send(http).status_code))
+            except httpx.TransportError as exc:
+                outcomes.append(type(exc).__name__)
+
+    def _stop(self, signal: str, grace_s: float, threads: list[threading.Thread],
+              outcomes: list[str] | None = None) -> StopRecord:
+        if signal not in STOP_SIGNALS or not 0 < grace_s <= MAX_STOP_GRACE_S:
+            raise ValueError(f"stop_app takes a signal of {STOP_SIGNALS} and 0 < grace_s <= {MAX_STOP_GRACE_S:g}")
+        try:
+            answer = ask(self.directory, "stop", grace_s + STOP_SLACK_S, {"signal": signal, "grace_s": grace_s})
+        except ControlError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        for thread in threads:  # the process that held them is gone: each has ended or ends now
+            thread.join(grace_s + STOP_SLACK_S)
+        ready, detail = wait_for_health(self.base_url + health_path(), self.timeout_s)
+        if not ready:
+            pytest.fail(f"the app did not answer its health path within {self.timeout_s:g} s of being started "
+                        f"again after {signal} (last: {detail})", pytrace=False)
+        app = answer["app"]
+        return StopRecord(signal=signal, grace_s=grace_s, requests=list(outcomes or []), exited=app["exited"],
+                          exit_code=app["exit_code"], log=app["log"], worker=answer.get("worker"))
+
+
+@pytest.fixture
+def stop_app(base_url: str) -> AppStopper:
+    """Send the app (and its worker) a signal, with requests in flight or not, and see how it ended; the app is
+    started again afterwards. Skips outside the grader."""
+    return AppStopper(_control_or_skip("stopping the app"), base_url, startup_timeout_s())
 
 
 # --- the grading's services, from the grader's side (see checks.services_access) -----------------------

@@ -227,6 +227,16 @@ class Container:
         with _translated():
             self._handle.restart(timeout=grace_s)
 
+    def send(self, signal_name: str) -> None:
+        """Send `signal_name` (e.g. "SIGTERM") to its main process; already stopped or gone is fine."""
+        with contextlib.suppress(Exception):
+            self._handle.kill(signal=signal_name)
+
+    def start(self) -> None:
+        """Start it again after it stopped, its volumes kept; EngineError when the engine refuses."""
+        with _translated():
+            self._handle.start()
+
     def kill(self) -> None:
         """SIGKILL it; already stopped or gone is fine."""
         with contextlib.suppress(Exception):

@@ -257,12 +257,21 @@ class ProcessGroup:
             return
         if grace_s > 0:
             _signal_group(self.pid, signal.SIGTERM)
-            if self._gone_within(grace_s):
+            if self.gone_within(grace_s):
                 return
         _signal_group(self.pid, signal.SIGKILL)
-        self._gone_within(KILL_WAIT_S)
+        self.gone_within(KILL_WAIT_S)
 
-    def _gone_within(self, timeout_s: float) -> bool:
+    def send(self, signum: int) -> None:
+        """Send `signum` to the group and session (no-op once they are gone)."""
+        if posix_groups():
+            _signal_group(self.pid, signum)
+        else:
+            with contextlib.suppress(OSError):
+                self.popen.send_signal(signum)
+
+    def gone_within(self, timeout_s: float) -> bool:
+        """Wait up to `timeout_s` until no process of the group is left (the leader reaped); whether it came to that."""
         deadline = time.monotonic() + timeout_s
         while True:
             self.popen.poll()  # reap the leader, or it lingers as a zombie

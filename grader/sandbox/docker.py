@@ -24,15 +24,17 @@ and started through the engine gateway (`grader.engine`), which adds the hardeni
 
 from __future__ import annotations
 
+import signal
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from checks.formats import POD_UPSTREAM_PORT, with_upstream_port
+from checks.formats import POD_UPSTREAM_PORT, StopOutcome, with_upstream_port
 from grader import cache
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import MAX_REPORT_BYTES, write_plan
@@ -51,7 +53,7 @@ from grader.sandbox.base import (
     SandboxError,
     StaticJob,
 )
-from grader.sandbox.control import ControlServer
+from grader.sandbox.control import STOP_LOG_CHARS, ControlServer
 from grader.sandbox.docker_pod import (
     APP_DATA_DIR,
     CONTROL_SUBDIR,
@@ -81,6 +83,7 @@ if TYPE_CHECKING:
     from grader.sandbox.builder import ContainerBuilder
 
 STATIC_SUBMISSION = "/submission"
+KILL_WAIT_S = 10  # how long a SIGKILLed container may take to be reported as exited
 RESTART_GRACE_S = 5  # SIGTERM, then SIGKILL after this long, when the suite restarts the app
 TOOLS_MEMORY_MB = 1536  # the grader's own tools: mypy needs room on a large submission
 
@@ -201,9 +204,13 @@ class DockerSandbox(Sandbox):
                 if worker is not None:
                     worker.restart(RESTART_GRACE_S)
 
+            def stop(signum: signal.Signals, grace_s: float) -> tuple[StopOutcome, StopOutcome | None]:
+                return stop_and_start(app, worker, signum, grace_s)
+
             control = ControlServer.create(
                 out_dir / CONTROL_SUBDIR, restart=restart, read_log=lambda: without_start_line(app.logs()),
-                read_worker_log=(lambda: without_start_line(worker.logs())) if worker is not None else None)
+                read_worker_log=(lambda: without_start_line(worker.logs())) if worker is not None else None,
+                stop=stop)
             return supervise(app, runner_container, request, out_dir, control, worker)
 
     def run_static(self, job: StaticJob) -> None:
@@ -254,6 +261,32 @@ class DockerSandbox(Sandbox):
 
 
 # --- helpers ------------------------------------------------------------------------------------------
+
+
+def stop_and_start(app: Container, worker: Container | None, signum: signal.Signals, grace_s: float
+                   ) -> tuple[StopOutcome, StopOutcome | None]:
+    """Send `signum` to the app's container (and the worker's), SIGKILL what still runs after `grace_s`, say
+    how each ended, and start both again. The engine delivers the signal to the container's init (tini),
+    which passes it to the start command's shell: only a command that `exec`s the server lets it through."""
+    containers = [app] + ([worker] if worker is not None else [])
+    offsets = [len(container.logs()) for container in containers]
+    for container in containers:
+        container.send(signum.name)
+    deadline = time.monotonic() + grace_s
+    outcomes = [_ended(container, deadline, offset) for container, offset in zip(containers, offsets, strict=True)]
+    for container in containers:
+        container.start()
+    return outcomes[0], outcomes[1] if len(outcomes) > 1 else None
+
+
+def _ended(container: Container, deadline: float, log_offset: int) -> StopOutcome:
+    code = container.wait(max(0.1, deadline - time.monotonic()))  # an exited container answers at once
+    exited = code is not None
+    if not exited:
+        container.kill()
+        code = container.wait(KILL_WAIT_S)
+    log = without_start_line(container.logs()[log_offset:])[-STOP_LOG_CHARS:]
+    return {"exited": exited, "exit_code": code, "log": log}
 
 
 def _static_spec(image: str, job: StaticJob, out_dir: Path, network: str, services_env: dict[str, str],

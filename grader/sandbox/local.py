@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from checks.formats import OTLP_PORT_ENV, UPSTREAM_PORT_ENV, otlp_app_environment, with_upstream_port
+from checks.formats import OTLP_PORT_ENV, UPSTREAM_PORT_ENV, StopOutcome, otlp_app_environment, with_upstream_port
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import write_plan
 from grader.models import AppRun, Finding, Severity, WorkerRun
@@ -40,7 +40,7 @@ from grader.sandbox.base import (
     SandboxError,
     StaticJob,
 )
-from grader.sandbox.control import ControlServer
+from grader.sandbox.control import STOP_LOG_CHARS, ControlServer, exit_code_of
 from grader.sandbox.evidence import Limit, limits_from_log, ordered, worker_problem
 from grader.sandbox.health import wait_for_health
 from grader.sandbox.local_env import app_environment, essential_env, free_port, temp_dir
@@ -130,7 +130,8 @@ class LocalSandbox(Sandbox):
             start_seconds = round(time.monotonic() - started_at, 3)
             control = ControlServer.create(work / "control", restart=app.restart,
                                            read_log=lambda: read_log_tail(log_path, request.limits.log_bytes)[0],
-                                           read_worker_log=app.read_worker_log if app.worker else None)
+                                           read_worker_log=app.read_worker_log if app.worker else None,
+                                           stop=app.stop_with)
             runner_env = {**services.runner_env, OTLP_PORT_ENV: str(otlp_port), UPSTREAM_PORT_ENV: str(upstream_port)}
             suite = run_suite(request, work, control, runner_env) if ready else None
             died_code = app.process.poll()  # set only if the app exited by itself before teardown
@@ -213,6 +214,18 @@ class _LocalApp:
             self.worker = _start_command(self.request.worker_command, "worker", self.request, self.env,
                                          self.worker_log, append=True)
 
+    def stop_with(self, signum: signal.Signals, grace_s: float) -> tuple[StopOutcome, StopOutcome | None]:
+        """Send `signum` to both process groups, SIGKILL what is left after `grace_s`, report how each ended,
+        and start both again (appending to their logs)."""
+        groups = [(self.process, self.log_path)] + ([(self.worker, self.worker_log)] if self.worker else [])
+        offsets = [_size(log) for _, log in groups]
+        for group, _ in groups:
+            group.send(signum)
+        deadline = time.monotonic() + grace_s
+        outcomes = [_ended(group, deadline, log, offset) for (group, log), offset in zip(groups, offsets, strict=True)]
+        self.restart()
+        return outcomes[0], outcomes[1] if len(outcomes) > 1 else None
+
     def stop(self) -> None:
         """Stop the app and its worker."""
         self.process.stop()
@@ -229,6 +242,33 @@ class _LocalApp:
             return None
         return WorkerRun(command=self.request.worker_command, exit_code=exit_code, log_tail=self.read_worker_log(),
                          problem=worker_problem(exit_code, False, self.request.limits.memory_mb))
+
+
+def _ended(group: ProcessGroup, deadline: float, log: Path, offset: int) -> StopOutcome:
+    """Wait until `deadline` for the whole group to be gone (the signal reached every process of it, so a
+    server under a shell that did not `exec` it drains too), SIGKILL what is left, and say how it ended; the
+    exit code is the leader's."""
+    exited = group.gone_within(max(0.0, deadline - time.monotonic()))
+    group.stop(grace_s=0)
+    return {"exited": exited, "exit_code": exit_code_of(group.poll()), "log": _read_from(log, offset)}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _read_from(path: Path, offset: int) -> str:
+    """What `path` holds from byte `offset` on (its last STOP_LOG_CHARS characters)."""
+    try:
+        with path.open("rb") as file:
+            file.seek(offset)
+            data = file.read()
+    except OSError:
+        return ""
+    return data.decode("utf-8", errors="replace")[-STOP_LOG_CHARS:]
 
 
 def _start_app(request: AppRunRequest, env: Mapping[str, str], log_path: Path, append: bool = False

@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 
 import pytest
 
 from checks import app_control
-from grader.sandbox.control import ControlServer, runner_environment
+from checks.formats import StopOutcome
+from grader.sandbox.control import ControlServer, exit_code_of, runner_environment
 
 
 class Host:
@@ -17,13 +19,19 @@ class Host:
 
     def __init__(self, directory: Path, worker_log: str | None = None) -> None:
         self.restarted = 0
+        self.stops: list[tuple[str, float]] = []
         self.server = ControlServer.create(directory, restart=self._restart, read_log=lambda: "app says hello\n",
-                                           read_worker_log=(lambda: worker_log) if worker_log is not None else None)
+                                           read_worker_log=(lambda: worker_log) if worker_log is not None else None,
+                                           stop=self._stop)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
     def _restart(self) -> None:
         self.restarted += 1
+
+    def _stop(self, signum: signal.Signals, grace_s: float) -> tuple[StopOutcome, StopOutcome | None]:
+        self.stops.append((signum.name, grace_s))
+        return {"exited": False, "exit_code": 137, "log": "app: ignoring it\n"}, None
 
     def _serve(self) -> None:
         while not self.stop.wait(0.02):
@@ -72,3 +80,30 @@ def test_the_runner_reads_what_the_host_put_in_its_environment(monkeypatch: pyte
         monkeypatch.setenv(name, value)
     assert (app_control.control_dir(), app_control.health_path(), app_control.startup_timeout_s()) == (
         tmp_path, "/healthz", 12.5)
+
+
+def test_a_stop_request_carries_its_signal_and_grace_to_the_host(tmp_path: Path) -> None:
+    with Host(tmp_path / "control") as host:
+        answer = app_control.ask(tmp_path / "control", "stop", 60, {"signal": "SIGQUIT", "grace_s": 2.5})
+    assert host.stops == [("SIGQUIT", 2.5)]
+    assert answer["app"] == {"exited": False, "exit_code": 137, "log": "app: ignoring it\n"}
+    assert answer["worker"] is None
+    assert host.server.restarts == 1  # the app is started again: it counts against the restart limit
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ({"signal": "SIGKILL", "grace_s": 1}, "not one a suite may send"),
+    ({"signal": "SIGTERM", "grace_s": 0}, "must be a number above 0"),
+    ({"signal": "SIGTERM", "grace_s": 31}, "at most 30"),
+    ({"signal": "SIGTERM"}, "must be a number"),
+])
+def test_the_host_refuses_a_signal_or_grace_a_suite_may_not_ask_for(tmp_path: Path, body: dict[str, object],
+                                                                     reason: str) -> None:
+    with Host(tmp_path / "control") as host, pytest.raises(app_control.ControlError, match=reason):
+        app_control.ask(tmp_path / "control", "stop", 60, body)
+    assert host.stops == [] and host.server.restarts == 0
+
+
+def test_a_signal_death_reads_as_the_shells_exit_code() -> None:
+    assert exit_code_of(-15) == 143 and exit_code_of(-9) == 137
+    assert exit_code_of(0) == 0 and exit_code_of(3) == 3 and exit_code_of(None) is None

@@ -61,7 +61,7 @@ def test_light_fails(client):
 def test_bad_weight_counts_once(client):
     assert client.get("/health").status_code == 200
 
-def test_outside_the_grader_the_hooks_skip(app_log, restart_app):
+def test_outside_the_grader_the_hooks_skip(app_log, restart_app, stop_app):
     pass
 '''
 
