@@ -79,7 +79,7 @@ def _owner_only_wheel(source: Path, package: str, directory: Path) -> Path:
         for path in sorted((source / package).rglob("*")) if path.is_file() and "__pycache__" not in path.parts
     }
     entries[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n".encode()
-    entries[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: grader-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    entries[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     record = "".join(f"{name},sha256={_digest(data)},{len(data)}\n" for name, data in entries.items())
     entries[f"{info}/RECORD"] = f"{record}{info}/RECORD,,\n".encode()
     wheel = directory / f"{package}-1.0-py3-none-any.whl"
