@@ -141,9 +141,16 @@ def entry_lock(group: LockedGroup, name: str, on_wait: Callable[[], None] | None
 # --- keys -------------------------------------------------------------------------------------------------
 
 
+# Bumped when `grader/sandbox/env.Dockerfile` builds images differently, so images built the old way (reused
+# by key, and a checkout's version string may not change) are built again (2: no `chmod -R` over the venv;
+# a pin of pip or setuptools replaces the base venv's copy instead of mixing with it).
+IMAGE_LAYOUT = 2
+
+
 def image_key(base_image_id: str, python: str, requirements: Iterable[str]) -> str:
-    """The key of an environment or runner image: its base image, Python, requirements and the grader version."""
-    payload = json.dumps([base_image_id, python, sorted(requirements), __version__])
+    """The key of an environment or runner image: its base image, Python, requirements, the grader version and
+    the layout of its build (`IMAGE_LAYOUT`)."""
+    payload = json.dumps([base_image_id, python, sorted(requirements), __version__, IMAGE_LAYOUT])
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -239,7 +239,8 @@ def build_environment(sandbox: Sandbox, foundation: Foundation, role: Role, pyth
 
 def environment_key(foundation: Foundation, role: Role, python: str, requirements: tuple[str, ...]) -> str:
     """What makes two environments the same: an image's base image, Python, requirements and role; a venv's
-    interpreter version and requirements; always the grader's version (`grader.cache` hashes them)."""
+    interpreter version and requirements; always the grader's version, and for an image the layout of its build
+    (`grader.cache` hashes them)."""
     if foundation.kind == "interpreter":
         return cache.venv_key(foundation.identity, requirements)
     return cache.image_key(foundation.identity, python, requirements if role == "env" else ("runner", *requirements))

@@ -28,6 +28,12 @@ from grader.sandbox.images.building import (
 )
 
 ENV_DOCKERFILE = "env.Dockerfile"
+# What `python3 -m venv` seeds the base venv with (base.Dockerfile). A pin of one of these makes pip replace
+# the base's copy, and stage 1's COPY only adds files: the final stage then starts from an empty /opt/venv.
+BASE_VENV_PACKAGES = frozenset({"pip", "setuptools", "wheel", "distribute"})
+_FINAL_COPY = b"\nCOPY --from=0 /opt/venv /opt/venv\n"
+_FRESH_VENV_COPY = b"\nRUN rm -rf /opt/venv\nCOPY --from=0 /opt/venv /opt/venv\n"
+_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 # Image keys become tags and label values: keep them to what a Docker tag accepts.
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -120,7 +126,7 @@ def _build_python_image(
             if wheel.is_file():
                 files[f"wheels/{wheel.name}"] = wheel
     try:
-        with build_context(dockerfile(ENV_DOCKERFILE), files, dirs=("wheels",)) as context:
+        with build_context(env_dockerfile(requirements), files, dirs=("wheels",)) as context:
             return run_build(
                 engine,
                 context,
@@ -141,6 +147,26 @@ def _build_python_image(
         ) from None
     finally:
         _remove_install_stage(engine, key)
+
+
+def env_dockerfile(requirements: Sequence[str]) -> bytes:
+    """env.Dockerfile, its final stage emptying /opt/venv first when `requirements` replace a base venv package
+    (rare: the extra step costs a container run and a layer)."""
+    text = dockerfile(ENV_DOCKERFILE)
+    if not replaces_base_packages(requirements):
+        return text
+    if _FINAL_COPY not in text:
+        raise SandboxError(f"{ENV_DOCKERFILE} lacks its final COPY of /opt/venv")
+    return text.replace(_FINAL_COPY, _FRESH_VENV_COPY)
+
+
+def replaces_base_packages(requirements: Sequence[str]) -> bool:
+    """Whether any requirement names a package the base venv was seeded with (pip, setuptools)."""
+    for requirement in requirements:
+        match = _NAME.match(requirement)
+        if match and re.sub(r"[-_.]+", "-", match.group(1)).lower() in BASE_VENV_PACKAGES:
+            return True
+    return False
 
 
 def _remove_install_stage(engine: Engine, key: str) -> None:

@@ -184,11 +184,19 @@ def test_store_paths_are_where_the_layout_says(own_cache: Path) -> None:
     assert cache.snapshots_dir() == own_cache / "snapshots" and cache.scratch_dir() == own_cache / "runs"
 
 
+def test_a_new_image_layout_changes_every_image_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Images built by an older env.Dockerfile are not reused: the layout is part of the key."""
+    monkeypatch.setattr(cache, "__version__", "1.2.3")
+    current = cache.image_key("sha256:abc", "3.11", ("a==2",))
+    monkeypatch.setattr(cache, "IMAGE_LAYOUT", cache.IMAGE_LAYOUT - 1)
+    assert cache.image_key("sha256:abc", "3.11", ("a==2",)) != current
+
+
 def test_keys_stay_what_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
     """Images and venvs built by an earlier grader of the same version are found again: same payload, same hash."""
     monkeypatch.setattr(cache, "__version__", "1.2.3")
     assert cache.image_key("sha256:abc", "3.11", ("b==1", "a==2")) == (
-        "80083ed692ac81448444419a6347b6b3c348657397d0b6bc53a4614f911d7844")
+        "593e7f11f2eb63b9c92680f231efb27bdc0f0e9e14c2295822a6c7e8087b99b7")
     assert cache.venv_key("3.11", ["b==1", "a==2"]) == (
         "3ba868fdbcbf7a1256d6fd5bd1b81fa37391dd56817cfa63e78bb30a9f775fee")
 

@@ -8,7 +8,9 @@ bootstraps into images named for itself, so gradings beside it on the engine kee
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -16,6 +18,7 @@ import sys
 import tempfile
 import threading
 import uuid
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,13 +28,15 @@ import pytest
 from grader.engine import Engine, connect
 from grader.sandbox import images
 from grader.sandbox.base import SandboxError
-from tests.conftest import IN_CI, skip_or_fail
+from tests.conftest import IN_CI, REPO_ROOT, skip_or_fail
 
 pytestmark = pytest.mark.docker
 
 PYTHON = "3.11"
 BASE_TAG = "grader-base:py3.11"
 SIX = "six==1.16.0"
+OLDER_SETUPTOOLS = "setuptools==65.6.0"  # older than the base venv's (66.1.1 from Debian 12, later ones elsewhere)
+MODES_PROBE = REPO_ROOT / "tests" / "fixtures" / "wheels" / "modes_probe"
 
 
 def _quiet(_: str) -> None:
@@ -53,6 +58,46 @@ def _run(client: Any, image: str, code: str, **options: Any) -> str:
         **options,
     )
     return bytes(output).decode().strip()
+
+
+def _download(requirement: str, directory: Path) -> None:
+    """Download one wheel on the host as the grader's own downloader would (skip without an index)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(directory),
+         requirement], capture_output=True, text=True, check=False,
+    )
+    if result.returncode != 0:
+        skip_or_fail(f"could not download {requirement}: {result.stderr[-500:]}")
+
+
+def _owner_only_wheel(source: Path, package: str, directory: Path) -> Path:
+    """Pack `source/package` as a 1.0 wheel whose entries carry owner-only modes (files 0600, directories 0700)."""
+    dist = package.replace("_", "-")
+    info = f"{package}-1.0.dist-info"
+    entries: dict[str, bytes] = {
+        path.relative_to(source).as_posix(): path.read_bytes()
+        for path in sorted((source / package).rglob("*")) if path.is_file() and "__pycache__" not in path.parts
+    }
+    entries[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n".encode()
+    entries[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = "".join(f"{name},sha256={_digest(data)},{len(data)}\n" for name, data in entries.items())
+    entries[f"{info}/RECORD"] = f"{record}{info}/RECORD,,\n".encode()
+    wheel = directory / f"{package}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for folder in sorted({name.rsplit("/", 1)[0] + "/" for name in entries if "/" in name}):
+            entry = zipfile.ZipInfo(folder)
+            entry.external_attr = (0o040700 << 16) | 0x10
+            archive.writestr(entry, b"")
+        for name, data in entries.items():
+            entry = zipfile.ZipInfo(name)
+            entry.external_attr = 0o100600 << 16
+            archive.writestr(entry, data)
+    return wheel
+
+
+def _digest(data: bytes) -> str:
+    """A RECORD line's hash: urlsafe base64 of the sha256, unpadded."""
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 # --- fixtures ----------------------------------------------------------------------------------------
@@ -250,6 +295,28 @@ def test_env_image_installs_wheels_offline_and_is_reused(
 
     assert again.reused
     assert again.id == built.id
+
+
+def test_env_image_layout_serves_the_sandbox_user_and_the_candidates_pins_win(
+    docker_client: Any, base_image: str, tmp_path: Path, new_key: Callable[[], str]
+) -> None:
+    """Without a `chmod -R` over the venv, files a wheel packs owner-only are still readable by the sandbox user;
+    a candidate's pin of a package the base venv has (setuptools) replaces it, and pip still works."""
+    wheels = tmp_path / "wheels"
+    _download(OLDER_SETUPTOOLS, wheels)
+    _owner_only_wheel(MODES_PROBE, "grader_modes_probe", wheels)
+    ref = images.ensure_python_image(
+        Engine(docker_client), base=base_image, role="env", key=new_key(), wheels_dir=wheels,
+        requirements=["grader-modes-probe==1.0", OLDER_SETUPTOOLS], log=_quiet,
+    )
+    output = _run(docker_client, ref.tag, "import glob, importlib.metadata as m, grader_modes_probe, setuptools; "
+                                          "print(grader_modes_probe.VALUE); print(setuptools.__version__, "
+                                          "m.version('setuptools'), len(glob.glob('/opt/venv/lib/python3.11/"
+                                          "site-packages/setuptools-*.dist-info')))")
+    assert output.splitlines() == ["readable by the sandbox user", "65.6.0 65.6.0 1"]
+    pip = docker_client.containers.run(ref.tag, ["python", "-m", "pip", "--version"], user="10001:10001",
+                                       network_disabled=True, remove=True)
+    assert bytes(pip).decode().startswith("pip ")
 
 
 def test_missing_wheel_fails_with_pips_error(

@@ -1,0 +1,90 @@
+"""Time the steps of one environment image build (issue 20): `python -m benchmarks.envbuild WHEELSET [--repeat N]`.
+
+Builds `grader-env` images for the wheel set's pins under throwaway keys (so every build is cold), stamps each
+line of the engine's build stream with the time it arrived, prints the seconds each Dockerfile step took (the
+first "step" is the context upload: from the call to the first line), and removes the images it built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from grader.engine import connect
+from grader.sandbox.images import environment
+
+
+def _pins(wheels_dir: Path) -> list[str]:
+    pins = []
+    for wheel in sorted(wheels_dir.glob("*.whl")):
+        name, version = wheel.name.split("-")[:2]
+        pins.append(f"{name}=={version}")
+    return pins
+
+
+def one_build(wheels_dir: Path, base: str) -> dict[str, float]:
+    """One cold build: seconds per step (upload, each Dockerfile step, install-stage removal, total)."""
+    engine = connect()
+    key = f"bench{uuid.uuid4().hex}"
+    marks: list[tuple[float, str]] = []
+    started = time.monotonic()
+
+    def log(line: str) -> None:
+        marks.append((time.monotonic(), line))
+
+    class _Stamps(logging.Handler):  # "T <what>" lines the variant's RUN prints split a step
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.getMessage().startswith("T "):
+                log(record.getMessage())
+
+    handler = _Stamps()
+    building = logging.getLogger("grader.sandbox.images.building")
+    building.addHandler(handler)
+    building.setLevel(logging.DEBUG)
+    ref = environment.ensure_python_image(engine, base=base, role="env", key=key, wheels_dir=wheels_dir,
+                                          requirements=_pins(wheels_dir), log=log)
+    ended = time.monotonic()
+    building.removeHandler(handler)
+    steps: dict[str, float] = {}
+    previous, label = started, "upload"
+    for stamp, line in marks:
+        if line.startswith(("Step ", "building ", "built ", "T ")):
+            steps[label] = steps.get(label, 0.0) + stamp - previous
+            previous, label = stamp, (line[:7] if line.startswith("T ") else line[:60])
+    steps[label] = steps.get(label, 0.0) + ended - previous
+    steps["total"] = ended - started
+    engine.remove_image(ref.tag)
+    return steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("wheelset", type=Path)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--base", default="grader-base:py3.11")
+    parser.add_argument("--dockerfile", type=Path, help="a variant of env.Dockerfile to time instead")
+    args = parser.parse_args()
+    if args.dockerfile is not None:
+        text = args.dockerfile.read_bytes()
+        environment.dockerfile = lambda name: text  # type: ignore[assignment]
+    runs = []
+    for _ in range(args.repeat):
+        load = os.getloadavg()[0]
+        steps = one_build(args.wheelset, args.base)
+        runs.append(steps)
+        print(f"load {load:.1f}: " + ", ".join(f"{k.split(' : ')[-1][:40]!r}={v:.2f}" for k, v in steps.items()),
+              file=sys.stderr)
+    print("median per step:")
+    for label in runs[0]:
+        values = [run.get(label, 0.0) for run in runs]
+        print(f"  {statistics.median(values):6.2f}  {label}")
+
+
+if __name__ == "__main__":
+    main()
