@@ -102,6 +102,9 @@ class AppRunRequest:
     # The submission's background worker: started with the app (same environment, data dir and limits),
     # restarted and stopped with it. None: the submission declares none.
     worker_command: str | None = None
+    # `[app] replicas`: with more than one, `port` is the runner's round-robin proxy and each replica listens on
+    # a port of its own (`Sandbox`-specific), every one on the same data dir and services.
+    replicas: int = 1
 
     @property
     def app_url(self) -> str:

@@ -23,7 +23,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from checks.formats import OTLP_PORT_ENV, UPSTREAM_PORT_ENV, otlp_app_environment, with_upstream_port
+from checks.formats import (
+    OTLP_PORT_ENV,
+    REPLICA_URLS_ENV,
+    UPSTREAM_PORT_ENV,
+    otlp_app_environment,
+    with_upstream_port,
+)
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import write_plan
 from grader.models import AppRun, Finding, Severity, WorkerRun
@@ -39,6 +45,7 @@ from grader.sandbox.base import (
     Sandbox,
     SandboxError,
     StaticJob,
+    loopback_url,
 )
 from grader.sandbox.control import ControlServer
 from grader.sandbox.evidence import Limit, limits_from_log, ordered, worker_problem
@@ -121,19 +128,21 @@ class LocalSandbox(Sandbox):
             app_env = {**otlp_app_environment(otlp_port), **services.app_env,
                        **with_upstream_port(dict(request.app_env), upstream_port)}
             env = {**app_environment(venv, data, request.port, app_env), RUN_TOKEN_VAR: token}
+            replica_ports = _replica_ports(request)
             log_path = work / "app.log"
             started_at = time.monotonic()
-            app = _LocalApp(request, env, log_path, work / "worker.log")
+            app = _LocalApp(request, env, replica_ports, log_path, work / "worker.log")
             stack.callback(app.stop)
             stack.callback(kill_run_survivors, token)
-            ready, detail = wait_until_ready(app.process, request.health_url, request.limits.startup_timeout_s)
+            ready, detail = app.wait_until_ready()
             start_seconds = round(time.monotonic() - started_at, 3)
             control = ControlServer.create(work / "control", restart=app.restart,
                                            read_log=lambda: read_log_tail(log_path, request.limits.log_bytes)[0],
                                            read_worker_log=app.read_worker_log if app.worker else None)
-            runner_env = {**services.runner_env, OTLP_PORT_ENV: str(otlp_port), UPSTREAM_PORT_ENV: str(upstream_port)}
+            runner_env = {**services.runner_env, OTLP_PORT_ENV: str(otlp_port), UPSTREAM_PORT_ENV: str(upstream_port),
+                          **replica_runner_env(replica_ports)}
             suite = run_suite(request, work, control, runner_env) if ready else None
-            died_code = app.process.poll()  # set only if the app exited by itself before teardown
+            died_code = app.exit_code()  # set only if an app process exited by itself before teardown
             worker_code = app.worker.poll() if app.worker else None  # likewise for the worker
             app.stop()
             survivors = kill_run_survivors(token)
@@ -149,6 +158,7 @@ class LocalSandbox(Sandbox):
             limits_hit=_limits_hit(tail, truncated, ready, died_code, suite),
             problem=None if ready else _not_started_problem(died_code, request, detail),
             worker=worker,
+            replicas=request.replicas if request.replicas > 1 else None,
         )
         return _outcome(app_run, suite, survivors)
 
@@ -195,27 +205,58 @@ def kill_run_survivors(token: str) -> list[int]:
 
 
 class _LocalApp:
-    """The app's process and its worker's (when the submission declares one), which the suite may ask to
-    restart (same commands, environment and data dir); the worker is stopped with the app."""
+    """The app's processes (one per replica, each its own process group on its own port) and its worker's (when
+    the submission declares one), which the suite may ask to restart (same commands, environment and data dir);
+    the worker is stopped with the app."""
 
-    def __init__(self, request: AppRunRequest, env: Mapping[str, str], log_path: Path, worker_log: Path) -> None:
+    def __init__(self, request: AppRunRequest, env: Mapping[str, str], replica_ports: Sequence[int], log_path: Path,
+                 worker_log: Path) -> None:
         self.request, self.env, self.log_path, self.worker_log = request, env, log_path, worker_log
-        self.process = _start_app(request, env, log_path)
+        # One replica: the app on the request's port, exactly as before. Several: every replica writes to the
+        # same log (appending), on its own port, the runner's proxy on the request's port.
+        self.envs = [{**env, "PORT": str(port)} for port in replica_ports] or [dict(env)]
+        self.processes = self._start_replicas(append=False)
         self.worker: ProcessGroup | None = None
         if request.worker_command:
             self.worker = _start_command(request.worker_command, "worker", request, env, worker_log)
 
+    def _start_replicas(self, append: bool) -> list[ProcessGroup]:
+        if len(self.envs) > 1 and not append:
+            # Emptied once, then every replica appends (O_APPEND): none writes over another's output.
+            self.log_path.write_bytes(b"")
+            append = True
+        return [_start_app(self.request, env, self.log_path, append=append) for env in self.envs]
+
+    def health_urls(self) -> list[str]:
+        """Each replica's health URL (the app's own with one replica)."""
+        return [loopback_url(int(env["PORT"])) + self.request.health_path for env in self.envs]
+
+    def wait_until_ready(self) -> tuple[bool, str]:
+        """Wait until every replica answers its health path, within the one startup timeout."""
+        deadline = time.monotonic() + self.request.limits.startup_timeout_s
+        detail = "no answer yet"
+        for process, url in zip(self.processes, self.health_urls(), strict=True):
+            ready, detail = wait_until_ready(process, url, max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return False, detail
+        return True, detail
+
+    def exit_code(self) -> int | None:
+        """The exit code of the first app process that has ended by itself (any replica's), else None."""
+        return next((code for code in (process.poll() for process in self.processes) if code is not None), None)
+
     def restart(self) -> None:
-        """Stop both process groups (SIGTERM, then SIGKILL) and start them again, appending to their logs."""
+        """Stop every process group (SIGTERM, then SIGKILL) and start them again, appending to their logs."""
         self.stop()
-        self.process = _start_app(self.request, self.env, self.log_path, append=True)
+        self.processes = self._start_replicas(append=True)
         if self.request.worker_command:
             self.worker = _start_command(self.request.worker_command, "worker", self.request, self.env,
                                          self.worker_log, append=True)
 
     def stop(self) -> None:
-        """Stop the app and its worker."""
-        self.process.stop()
+        """Stop the app's replicas and its worker."""
+        for process in self.processes:
+            process.stop()
         if self.worker is not None:
             self.worker.stop()
 
@@ -229,6 +270,19 @@ class _LocalApp:
             return None
         return WorkerRun(command=self.request.worker_command, exit_code=exit_code, log_tail=self.read_worker_log(),
                          problem=worker_problem(exit_code, False, self.request.limits.memory_mb))
+
+
+def _replica_ports(request: AppRunRequest) -> list[int]:
+    """A free port per replica when the challenge asks for several (the request's port is then the proxy's);
+    none with one replica, which listens on the request's port."""
+    return [free_port() for _ in range(request.replicas)] if request.replicas > 1 else []
+
+
+def replica_runner_env(replica_ports: Sequence[int]) -> dict[str, str]:
+    """The runner's variable naming the replicas it proxies to; nothing with one replica."""
+    if not replica_ports:
+        return {}
+    return {REPLICA_URLS_ENV: ",".join(loopback_url(port) for port in replica_ports)}
 
 
 def _start_app(request: AppRunRequest, env: Mapping[str, str], log_path: Path, append: bool = False

@@ -134,6 +134,7 @@ def app_run_request(request: GradingRequest, prepared: Prepared, start_command: 
         output_dir=output_dir,
         services=request.services,
         worker_command=prepared.intake.app_spec.worker_command,
+        replicas=challenge.app.replicas,
     )
 
 
