@@ -187,24 +187,27 @@ class DockerSandbox(Sandbox):
                 self._pod(launcher) as pod:
             pod.volume = volume = launcher.data_volume(request.limits)
 
-            def join(holder_id: str, started: StartedServices) -> tuple[Container, Container | None, Container]:
-                pod.app = start_app(launcher, holder_id, image, request, volume.name, started.app_env)
+            def join(holder_id: str, started: StartedServices
+                     ) -> tuple[list[Container], Container | None, Container]:
+                pod.app, *pod.more_replicas = apps = start_app(launcher, holder_id, image, request, volume.name,
+                                                               started.app_env)
                 pod.worker = start_worker(launcher, holder_id, image, request, volume.name, started.app_env)
                 pod.runner = start_runner(launcher, runner, holder_id, request, out_dir, started.runner_env)
-                return pod.app, pod.worker, pod.runner
+                return apps, pod.worker, pod.runner
 
-            app, worker, runner_container = start_pod(launcher, runner, pod, volume.name, request.services,
-                                                      request.limits, join)
+            apps, worker, runner_container = start_pod(launcher, runner, pod, volume.name, request.services,
+                                                       request.limits, join)
 
-            def restart() -> None:  # the worker goes down and comes back with the app
-                app.restart(RESTART_GRACE_S)
+            def restart() -> None:  # every replica, and the worker, go down and come back
+                for app in apps:
+                    app.restart(RESTART_GRACE_S)
                 if worker is not None:
                     worker.restart(RESTART_GRACE_S)
 
             control = ControlServer.create(
-                out_dir / CONTROL_SUBDIR, restart=restart, read_log=lambda: without_start_line(app.logs()),
+                out_dir / CONTROL_SUBDIR, restart=restart, read_log=lambda: apps_log(apps),
                 read_worker_log=(lambda: without_start_line(worker.logs())) if worker is not None else None)
-            return supervise(app, runner_container, request, out_dir, control, worker)
+            return supervise(apps, runner_container, request, out_dir, control, worker)
 
     def run_static(self, job: StaticJob) -> None:
         """Run the job's plan in one container with no network: the runner image for the grader's tools,
@@ -254,6 +257,11 @@ class DockerSandbox(Sandbox):
 
 
 # --- helpers ------------------------------------------------------------------------------------------
+
+
+def apps_log(apps: list[Container]) -> str:
+    """The app's own output: its one container's, or every replica's one after the other."""
+    return "".join(without_start_line(app.logs()) for app in apps)
 
 
 def _static_spec(image: str, job: StaticJob, out_dir: Path, network: str, services_env: dict[str, str],

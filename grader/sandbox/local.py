@@ -23,13 +23,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from checks.formats import (
-    OTLP_PORT_ENV,
-    REPLICA_URLS_ENV,
-    UPSTREAM_PORT_ENV,
-    otlp_app_environment,
-    with_upstream_port,
-)
+from checks.formats import OTLP_PORT_ENV, UPSTREAM_PORT_ENV, otlp_app_environment, with_upstream_port
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import write_plan
 from grader.models import AppRun, Finding, Severity, WorkerRun
@@ -46,6 +40,7 @@ from grader.sandbox.base import (
     SandboxError,
     StaticJob,
     loopback_url,
+    replica_runner_env,
 )
 from grader.sandbox.control import ControlServer
 from grader.sandbox.evidence import Limit, limits_from_log, ordered, worker_problem
@@ -107,6 +102,10 @@ class LocalSandbox(Sandbox):
         """A free port of this machine: the app shares the host's network with everything else."""
         return free_port()
 
+    def replica_ports(self, port: int, count: int) -> tuple[int, ...]:
+        """A free port of this machine per replica when there are several (`port` is then the proxy's)."""
+        return tuple(free_port() for _ in range(count)) if count > 1 else ()
+
     def interpreter_version(self) -> str:
         """The venv interpreter's `major.minor`, asked once."""
         if self._version is None:
@@ -128,10 +127,9 @@ class LocalSandbox(Sandbox):
             app_env = {**otlp_app_environment(otlp_port), **services.app_env,
                        **with_upstream_port(dict(request.app_env), upstream_port)}
             env = {**app_environment(venv, data, request.port, app_env), RUN_TOKEN_VAR: token}
-            replica_ports = _replica_ports(request)
             log_path = work / "app.log"
             started_at = time.monotonic()
-            app = _LocalApp(request, env, replica_ports, log_path, work / "worker.log")
+            app = _LocalApp(request, env, request.replica_ports, log_path, work / "worker.log")
             stack.callback(app.stop)
             stack.callback(kill_run_survivors, token)
             ready, detail = app.wait_until_ready()
@@ -140,7 +138,7 @@ class LocalSandbox(Sandbox):
                                            read_log=lambda: read_log_tail(log_path, request.limits.log_bytes)[0],
                                            read_worker_log=app.read_worker_log if app.worker else None)
             runner_env = {**services.runner_env, OTLP_PORT_ENV: str(otlp_port), UPSTREAM_PORT_ENV: str(upstream_port),
-                          **replica_runner_env(replica_ports)}
+                          **replica_runner_env(request)}
             suite = run_suite(request, work, control, runner_env) if ready else None
             died_code = app.exit_code()  # set only if an app process exited by itself before teardown
             worker_code = app.worker.poll() if app.worker else None  # likewise for the worker
@@ -270,19 +268,6 @@ class _LocalApp:
             return None
         return WorkerRun(command=self.request.worker_command, exit_code=exit_code, log_tail=self.read_worker_log(),
                          problem=worker_problem(exit_code, False, self.request.limits.memory_mb))
-
-
-def _replica_ports(request: AppRunRequest) -> list[int]:
-    """A free port per replica when the challenge asks for several (the request's port is then the proxy's);
-    none with one replica, which listens on the request's port."""
-    return [free_port() for _ in range(request.replicas)] if request.replicas > 1 else []
-
-
-def replica_runner_env(replica_ports: Sequence[int]) -> dict[str, str]:
-    """The runner's variable naming the replicas it proxies to; nothing with one replica."""
-    if not replica_ports:
-        return {}
-    return {REPLICA_URLS_ENV: ",".join(loopback_url(port) for port in replica_ports)}
 
 
 def _start_app(request: AppRunRequest, env: Mapping[str, str], log_path: Path, append: bool = False

@@ -19,7 +19,9 @@ from grader.sandbox.local import LocalSandbox
 from tests.conftest import REPO_ROOT
 
 CHALLENGE = load_challenge(str(REPO_ROOT / "tests" / "fixtures" / "replicas-challenge"))
-COUNTER = REPO_ROOT / "tests" / "fixtures" / "submissions" / "replica-counter"
+SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "submissions"
+COUNTER = SUBMISSIONS / "replica-counter"
+SINGLETON = SUBMISSIONS / "replica-singleton"  # the second replica on its data dir exits at start
 pytestmark = pytest.mark.slow
 
 
@@ -46,3 +48,15 @@ def assert_replicas_ran(result: GradeResult) -> None:
 
 def test_local_runs_two_replicas_behind_the_proxy(tmp_path: Path) -> None:
     assert_replicas_ran(grade(COUNTER, LocalSandbox(), tmp_path))
+
+
+def assert_dead_replica_is_evidence(result: GradeResult) -> None:
+    """A replica that exits at start: the app did not start, and the result says how that replica ended."""
+    assert result.app is not None and not result.app.started
+    assert result.app.exit_code == 5, result.app
+    assert result.app.problem is not None and "exited with code 5" in result.app.problem, result.app.problem
+    assert "another instance owns the data dir" in result.app.log_tail
+
+
+def test_local_reports_a_replica_that_dies(tmp_path: Path) -> None:
+    assert_dead_replica_is_evidence(grade(SINGLETON, LocalSandbox(), tmp_path))
