@@ -8,6 +8,8 @@ One grading is a three-container pod (four with a worker) with no network at all
 - `worker`: the submission's background worker, when it declares one (a Procfile `worker:` line or
   `[tool.grader] worker`): the app's image, command line aside, hardening, limits, environment and data volume,
   in the same namespace; restarted and removed with the app;
+- `app-2`, ...: with `[app] replicas` > 1, one more app container per replica, like the first (its own PORT,
+  the same volume); the runner then serves a round-robin proxy at the app's URL (`checks.replicas`);
 - `runner`: the grader's image running the hidden suite, joined to the same namespace, so it reaches the
   app on 127.0.0.1 and nothing else. Hidden tests are mounted into the runner only. The suite asks the
   grader to restart the app or hand out its log through a control directory (`checks.app_control`).
