@@ -129,7 +129,10 @@ class LocalSandbox(Sandbox):
             env = {**app_environment(venv, data, request.port, app_env), RUN_TOKEN_VAR: token}
             log_path = work / "app.log"
             started_at = time.monotonic()
-            app = _LocalApp(request, env, request.replica_ports, log_path, work / "worker.log")
+            # each replica's own: PORT, and `{port}` in the challenge's env, are its port
+            replica_envs = [{**app_environment(venv, data, port, app_env), RUN_TOKEN_VAR: token}
+                            for port in request.replica_ports]
+            app = _LocalApp(request, env, replica_envs, log_path, work / "worker.log")
             stack.callback(app.stop)
             stack.callback(kill_run_survivors, token)
             ready, detail = app.wait_until_ready()
@@ -207,12 +210,12 @@ class _LocalApp:
     the submission declares one), which the suite may ask to restart (same commands, environment and data dir);
     the worker is stopped with the app."""
 
-    def __init__(self, request: AppRunRequest, env: Mapping[str, str], replica_ports: Sequence[int], log_path: Path,
-                 worker_log: Path) -> None:
+    def __init__(self, request: AppRunRequest, env: Mapping[str, str], replica_envs: Sequence[Mapping[str, str]],
+                 log_path: Path, worker_log: Path) -> None:
         self.request, self.env, self.log_path, self.worker_log = request, env, log_path, worker_log
         # One replica: the app on the request's port, exactly as before. Several: every replica writes to the
         # same log (appending), on its own port, the runner's proxy on the request's port.
-        self.envs = [{**env, "PORT": str(port)} for port in replica_ports] or [dict(env)]
+        self.envs = [dict(replica_env) for replica_env in replica_envs] or [dict(env)]
         self.processes = self._start_replicas(append=False)
         self.worker: ProcessGroup | None = None
         if request.worker_command:
