@@ -15,6 +15,7 @@ import threading
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 
 FORWARD_TIMEOUT_S = 60.0  # a slow replica is the suite's to judge (its own client timeout), not the proxy's
 # Headers that describe one connection, not the message: never forwarded (RFC 9110, 7.6.1).
@@ -69,6 +70,19 @@ class _RoundRobin:
             return next(self._cycle)
 
 
+def _read_chunked(stream: BufferedIOBase) -> bytes:
+    """A chunked request body (RFC 9112, 7.1), trailers skipped."""
+    body = bytearray()
+    while True:
+        size = int(stream.readline().split(b";", 1)[0].strip() or b"0", 16)
+        if size == 0:
+            while stream.readline().strip():  # trailers, up to the blank line
+                pass
+            return bytes(body)
+        body += stream.read(size)
+        stream.readline()  # the CRLF after each chunk
+
+
 def _handler_for(next_replica: _RoundRobin) -> type[BaseHTTPRequestHandler]:
     class ProxyHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -99,6 +113,9 @@ def _handler_for(next_replica: _RoundRobin) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(payload)
 
         def _read_body(self) -> bytes | None:
+            """The request's body, whole: by its Content-Length, or de-chunked (forwarded with a length)."""
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+                return _read_chunked(self.rfile)
             length = int(self.headers.get("Content-Length") or 0)
             return self.rfile.read(length) if length > 0 else None
 

@@ -74,6 +74,18 @@ def test_the_proxy_alternates_and_forwards_the_whole_request(two_instances: list
                              "body": '{"url":"u"}'}
 
 
+def test_a_chunked_request_body_is_forwarded_whole(two_instances: list[str]) -> None:
+    proxy = RoundRobinProxy(0, two_instances).start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{proxy.port}", timeout=10.0) as client:
+            answer = client.post("/upload", content=iter([b"abc", b"", b"defgh"]))  # an iterator: sent chunked
+            after = client.get("/next")  # the same connection still reads requests where they begin
+    finally:
+        proxy.stop()
+    assert answer.json()["body"] == "abcdefgh"
+    assert after.status_code == 200 and after.json()["path"] == "/next"
+
+
 def test_a_replica_that_is_down_answers_502_not_another_replica(two_instances: list[str]) -> None:
     proxy = RoundRobinProxy(0, [two_instances[0], f"http://127.0.0.1:{_closed_port()}"]).start()
     try:
