@@ -126,6 +126,9 @@ POD_OTLP_PORT = 4318  # the OTLP/HTTP port in a Docker pod (the pod's own loopba
 UPSTREAM_PORT_ENV = "GRADER_UPSTREAM_PORT"  # where `fake_upstream()` serves, for the runner
 UPSTREAM_PORT_PLACEHOLDER = "{upstream_port}"  # in a challenge's `[app] env` values: that port, per grading
 POD_UPSTREAM_PORT = 18080  # the fake upstream's port in a Docker pod (the pod's own loopback)
+# With `[app] replicas` > 1: the replicas' base URLs, comma-separated; the runner serves a round-robin proxy over
+# them (checks.replicas) at the app's URL. Unset with one replica: the suite talks to the app directly.
+REPLICA_URLS_ENV = "GRADER_REPLICA_URLS"
 CONTROL_ACTIONS = ("restart", "log", "worker_log", "stop")
 REQUEST_SUFFIX = ".req"  # `<seq>-<action>.req`, written atomically by the runner: empty, or a StopRequest for `stop`
 ANSWER_SUFFIX = ".json"  # `<seq>-<action>.json`, a ControlAnswer written atomically by the host

@@ -1,7 +1,8 @@
 """Pytest plugin loaded by the grader's runner for challenge test suites (public and hidden).
 
 It gives suites the fixtures they use (`base_url`, `client`, `app_log`, `worker_log`, `restart_app`, `stop_app`,
-`fake_upstream`, `metrics` and `traces` for the app's Prometheus metrics and OpenTelemetry spans, and
+`fake_upstream`, `replicas` (each app instance's URL when the challenge runs several behind the runner's
+round-robin proxy), `metrics` and `traces` for the app's Prometheus metrics and OpenTelemetry spans, and
 `database` / `grader_redis_url` for the services a challenge declares), the `category`
 marker that states which scorecard category a test speaks to and its weight
 (`@pytest.mark.category("databases", weight=3)`, default 1), and writes a JSON report of every verdict to
@@ -32,6 +33,7 @@ from checks.formats import (
     MAX_STOP_GRACE_S,
     OTLP_PORT_ENV,
     POD_UPSTREAM_PORT,
+    REPLICA_URLS_ENV,
     STOP_SIGNALS,
     UNCATEGORIZED,
     UPSTREAM_PORT_ENV,
@@ -41,6 +43,7 @@ from checks.formats import (
 )
 from checks.metrics import MetricsError, MetricsSnapshot, scrape
 from checks.otlp import OtlpReceiver, ReceivedSpan, SpanPredicate
+from checks.replicas import RoundRobinProxy, parse_replica_urls
 from checks.services_access import GraderDatabase, connect_database, database_url, redis_url
 from checks.upstream import FakeUpstream
 from checks.wait_for_app import wait_for_health
@@ -49,6 +52,7 @@ MESSAGE_LIMIT = 2000
 UNFINISHED = "did not finish: the hidden suite was stopped at its time limit (the app did not answer in time)"
 REPORT_KEY = pytest.StashKey["GraderReport"]()
 RECEIVER_KEY = pytest.StashKey["OtlpReceiver | str | None"]()
+PROXY_KEY = pytest.StashKey["RoundRobinProxy | None"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -279,9 +283,9 @@ def worker_log() -> AppLog:
 class AppRestarter:
     """Restarts the app through the grader and waits until its health path answers again."""
 
-    def __init__(self, directory: Path, health_url: str, timeout_s: float) -> None:
+    def __init__(self, directory: Path, health_urls: list[str], timeout_s: float) -> None:
         self.directory = directory
-        self.health_url = health_url
+        self.health_urls = health_urls  # one per replica: every instance must be back, not just one
         self.timeout_s = timeout_s
 
     def __call__(self) -> None:
@@ -289,17 +293,43 @@ class AppRestarter:
             ask(self.directory, "restart", RESTART_REQUEST_TIMEOUT_S)
         except ControlError as exc:
             pytest.fail(str(exc), pytrace=False)
-        ready, detail = wait_for_health(self.health_url, self.timeout_s)
-        if not ready:
-            pytest.fail(f"the app did not answer its health path within {self.timeout_s:g} s of a restart "
-                        f"(last: {detail})", pytrace=False)
+        for url in self.health_urls:
+            ready, detail = wait_for_health(url, self.timeout_s)
+            if not ready:
+                pytest.fail(f"the app did not answer its health path within {self.timeout_s:g} s of a restart "
+                            f"(last: {detail})", pytrace=False)
 
 
 @pytest.fixture
-def restart_app(base_url: str) -> AppRestarter:
-    """Call it to stop and start the app and its worker (the data directory is kept); skips outside the grader."""
+def restart_app(replicas: list[str]) -> AppRestarter:
+    """Call it to stop and start the app (every replica) and its worker (the data directory is kept); skips
+    outside the grader."""
     directory = _control_or_skip("restarting the app")
-    return AppRestarter(directory, base_url + health_path(), startup_timeout_s())
+    return AppRestarter(directory, [url + health_path() for url in replicas], startup_timeout_s())
+
+
+# --- replicas (see checks.replicas) ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def replicas(base_url: str) -> list[str]:
+    """Each app instance's base URL, in order: with `[app] replicas = N` the N processes the grader started
+    (reached directly, not through the round-robin proxy `base_url` and `client` use); `[base_url]` with one."""
+    urls = parse_replica_urls(os.environ.get(REPLICA_URLS_ENV, ""))
+    return urls or [base_url]
+
+
+def _start_replica_proxy(config: pytest.Config) -> None:
+    """With several replicas, serve the round-robin proxy at the app's URL for the whole suite."""
+    config.stash[PROXY_KEY] = None
+    urls = parse_replica_urls(os.environ.get(REPLICA_URLS_ENV, ""))
+    if not urls:
+        return
+    port = httpx.URL(str(config.getoption("--app-url"))).port or 80
+    try:
+        config.stash[PROXY_KEY] = RoundRobinProxy(port, urls).start()
+    except OSError as exc:  # the suite's requests then fail, each saying the app's URL refused them
+        print(f"grader: could not serve the replicas' proxy on port {port}: {exc}", flush=True)
 
 
 @dataclass(frozen=True)
@@ -461,7 +491,8 @@ TRACE_WAIT_S = 15.0  # batch exporters send every few hundred ms; a loaded machi
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Serve the OTLP receiver for the whole suite when the grader named its port: the app exports from the
-    moment it starts, not only while a test that reads traces runs."""
+    moment it starts, not only while a test that reads traces runs. Also serve the replicas' proxy."""
+    _start_replica_proxy(session.config)
     port = os.environ.get(OTLP_PORT_ENV)
     if not port:
         session.config.stash[RECEIVER_KEY] = None
@@ -477,6 +508,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     receiver = config.stash.get(RECEIVER_KEY, None)
     if isinstance(receiver, OtlpReceiver):
         receiver.stop()
+    proxy = config.stash.get(PROXY_KEY, None)
+    if proxy is not None:
+        proxy.stop()
 
 
 class Traces:

@@ -1,4 +1,6 @@
-"""Wait until the app answers its health path: `python -m checks.wait_for_app URL TIMEOUT_S`.
+"""Wait until the app answers its health path: `python -m checks.wait_for_app URL [URL ...] TIMEOUT_S`.
+
+With several URLs (one per replica, `[app] replicas`), each must answer, all within the one TIMEOUT_S.
 
 Exit 0 when a 2xx arrives, 3 when the deadline passes. Runs in the runner container, which shares only
 the app's loopback, so this is how the grader learns the app is up (the pytest plugin uses it too, after a
@@ -47,8 +49,14 @@ def _get_same_origin(url: str, max_redirects: int = 5) -> httpx.Response:
 
 
 def main(argv: list[str]) -> int:
-    url, timeout = argv[0], float(argv[1])
-    ready, detail = wait_for_health(url, timeout)
+    urls, timeout = argv[:-1], float(argv[-1])
+    deadline = time.monotonic() + timeout
+    ready, detail = False, "no URL given"
+    for url in urls:
+        ready, detail = wait_for_health(url, max(0.0, deadline - time.monotonic()))
+        if not ready:
+            detail = f"{url}: {detail}" if len(urls) > 1 else detail
+            break
     print(f"{'ready' if ready else 'not ready'}: {detail}", flush=True)
     return 0 if ready else 3
 

@@ -69,12 +69,25 @@ class Strict(BaseModel):
 # --- challenge bundle (challenge.toml) -------------------------------------------------------------
 
 
+MAX_REPLICAS = 4  # each replica is a whole app process with the challenge's limits, on a 2-core machine
+
+
 class AppContract(Strict):
     """How the candidate's app must behave to be graded: where it listens and what it is given."""
 
     port: int = Field(8000, ge=1024, le=65535, description="Port the app listens on inside the sandbox.")
     health_path: str = Field("/health", description="Path that answers 200 once the app is ready.")
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables for the app.")
+    replicas: int = Field(1, description="App processes started on the same databases and services, behind the "
+                          f"runner's round-robin proxy (1 to {MAX_REPLICAS}).")
+
+    @field_validator("replicas")
+    @classmethod
+    def _replicas_in_range(cls, value: int) -> int:
+        if not 1 <= value <= MAX_REPLICAS:
+            raise ValueError(f"must be between 1 and {MAX_REPLICAS} (each replica is a whole app process with the "
+                             "challenge's limits); set `replicas` in [app] to a number in that range")
+        return value
 
     @field_validator("health_path")
     @classmethod
@@ -463,6 +476,10 @@ class AppRun(BaseModel):
     )
     problem: str | None = None
     worker: WorkerRun | None = Field(default=None, description="The declared worker process, when there is one.")
+    replicas: int | None = Field(
+        default=None, exclude_if=lambda value: value is None,
+        description="How many app processes ran behind the runner's proxy; absent with one (`[app] replicas`).",
+    )
 
 
 class CategoryScore(BaseModel):

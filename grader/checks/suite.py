@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,9 +96,10 @@ class SuiteCheckSpec:
         )
 
 
-def wait_for_app_command(python: str, health_url: str, timeout_s: float) -> list[str]:
-    """argv that waits in the runner until `health_url` answers 2xx (exit 0), for at most `timeout_s`."""
-    return [python, "-m", WAIT_MODULE, health_url, str(timeout_s)]
+def wait_for_app_command(python: str, health_urls: Sequence[str], timeout_s: float) -> list[str]:
+    """argv that waits in the runner until every one of `health_urls` (one per replica) answers 2xx (exit 0),
+    for at most `timeout_s` in all."""
+    return [python, "-m", WAIT_MODULE, *health_urls, str(timeout_s)]
 
 
 def results_from_report(report: dict[str, Any], check_id: str = HIDDEN_SUITE) -> list[CheckResult]:

@@ -10,26 +10,31 @@ it is given, cleans up everything it started and says what happened (`RunOutcome
 from __future__ import annotations
 
 import abc
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from checks.formats import POD_OTLP_PORT, POD_UPSTREAM_PORT, REPLICA_URLS_ENV
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import PlannedCheck, Where
 from grader.errors import SandboxError
 from grader.models import AppRun, Finding, Limits
-from grader.sandbox.services import ServiceRequest
+from grader.sandbox.services import KINDS, ServiceRequest
 
 if TYPE_CHECKING:
     from grader.resolve import Builder
 
 __all__ = [  # SandboxError is defined in grader.errors (the gateways raise it too) and re-exported here
     "APP_CODE_DIR", "AppRunRequest", "Environment", "EnvironmentRequest", "Environments", "Foundation", "Role",
-    "RunOutcome", "Sandbox", "SandboxError", "StaticJob", "loopback_url",
+    "RunOutcome", "Sandbox", "SandboxError", "StaticJob", "loopback_url", "replica_runner_env",
 ]
 
 Role = Literal["env", "runner"]  # the candidate's requirements, or the grader's own tools
+POD_REPLICA_FIRST_PORT = 18001  # replicas listen from here in a pod (`Sandbox.replica_ports`)
+# What else listens in a pod: the runner's OTLP receiver and fake upstream, the services.
+POD_PORTS = frozenset({POD_OTLP_PORT, POD_UPSTREAM_PORT, *(kind.port for kind in KINDS.values())})
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,13 @@ def loopback_url(port: int) -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def replica_runner_env(request: AppRunRequest) -> dict[str, str]:
+    """The runner's variable naming the replicas its round-robin proxy serves; nothing with one replica."""
+    if not request.replica_ports:
+        return {}
+    return {REPLICA_URLS_ENV: ",".join(request.replica_urls)}
+
+
 @dataclass(frozen=True)
 class AppRunRequest:
     """One run of the app with the challenge suite beside it, every command ready."""
@@ -102,6 +114,19 @@ class AppRunRequest:
     # The submission's background worker: started with the app (same environment, data dir and limits),
     # restarted and stopped with it. None: the submission declares none.
     worker_command: str | None = None
+    # `[app] replicas` > 1: each replica's port (`Sandbox.replica_ports`), every one on the same data dir and
+    # services; `port` is then the runner's round-robin proxy. Empty with one replica: the app is on `port`.
+    replica_ports: tuple[int, ...] = ()
+
+    @property
+    def replicas(self) -> int:
+        """How many app processes run (1 without `replica_ports`)."""
+        return max(1, len(self.replica_ports))
+
+    @property
+    def replica_urls(self) -> list[str]:
+        """Each replica's base URL on the loopback (empty with one replica)."""
+        return [loopback_url(port) for port in self.replica_ports]
 
     @property
     def app_url(self) -> str:
@@ -187,6 +212,14 @@ class Sandbox(abc.ABC):
     def app_port(self, port: int) -> int:
         """The port the app is given: the challenge's own where the app has a network namespace to itself."""
         return port
+
+    def replica_ports(self, port: int, count: int) -> tuple[int, ...]:
+        """Each replica's port when the challenge asks for `count` > 1 (none with one: the app is on `port`);
+        in a namespace of the run's own, fixed ports from POD_REPLICA_FIRST_PORT that no pod server uses."""
+        if count <= 1:
+            return ()
+        taken = {port, *POD_PORTS}
+        return tuple(itertools.islice((p for p in itertools.count(POD_REPLICA_FIRST_PORT) if p not in taken), count))
 
     def describe_services(self, services: tuple[ServiceRequest, ...]) -> dict[str, str]:
         """Where each service of a grading comes from (image or URL), for the result; checks it can be had.

@@ -8,6 +8,8 @@ One grading is a three-container pod (four with a worker) with no network at all
 - `worker`: the submission's background worker, when it declares one (a Procfile `worker:` line or
   `[tool.grader] worker`): the app's image, command line aside, hardening, limits, environment and data volume,
   in the same namespace; restarted and removed with the app;
+- `app-2`, ...: with `[app] replicas` > 1, one more app container per replica, like the first (its own PORT,
+  the same volume); the runner then serves a round-robin proxy at the app's URL (`checks.replicas`);
 - `runner`: the grader's image running the hidden suite, joined to the same namespace, so it reaches the
   app on 127.0.0.1 and nothing else. Hidden tests are mounted into the runner only. The suite asks the
   grader to restart the app or hand out its log through a control directory (`checks.app_control`).
@@ -190,28 +192,31 @@ class DockerSandbox(Sandbox):
                 self._pod(launcher) as pod:
             pod.volume = volume = launcher.data_volume(request.limits)
 
-            def join(holder_id: str, started: StartedServices) -> tuple[Container, Container | None, Container]:
-                pod.app = start_app(launcher, holder_id, image, request, volume.name, started.app_env)
+            def join(holder_id: str, started: StartedServices
+                     ) -> tuple[list[Container], Container | None, Container]:
+                pod.app, *pod.more_replicas = apps = start_app(launcher, holder_id, image, request, volume.name,
+                                                               started.app_env)
                 pod.worker = start_worker(launcher, holder_id, image, request, volume.name, started.app_env)
                 pod.runner = start_runner(launcher, runner, holder_id, request, out_dir, started.runner_env)
-                return pod.app, pod.worker, pod.runner
+                return apps, pod.worker, pod.runner
 
-            app, worker, runner_container = start_pod(launcher, runner, pod, volume.name, request.services,
-                                                      request.limits, join)
+            apps, worker, runner_container = start_pod(launcher, runner, pod, volume.name, request.services,
+                                                       request.limits, join)
 
-            def restart() -> None:  # the worker goes down and comes back with the app
-                app.restart(RESTART_GRACE_S)
+            def restart() -> None:  # every replica, and the worker, go down and come back
+                for app in apps:
+                    app.restart(RESTART_GRACE_S)
                 if worker is not None:
                     worker.restart(RESTART_GRACE_S)
 
             def stop(signum: signal.Signals, grace_s: float) -> tuple[StopOutcome, StopOutcome | None]:
-                return stop_and_start(app, worker, signum, grace_s)
+                return stop_and_start(apps, worker, signum, grace_s)
 
             control = ControlServer.create(
-                out_dir / CONTROL_SUBDIR, restart=restart, read_log=lambda: without_start_line(app.logs()),
+                out_dir / CONTROL_SUBDIR, restart=restart, read_log=lambda: apps_log(apps),
                 read_worker_log=(lambda: without_start_line(worker.logs())) if worker is not None else None,
                 stop=stop)
-            return supervise(app, runner_container, request, out_dir, control, worker)
+            return supervise(apps, runner_container, request, out_dir, control, worker)
 
     def run_static(self, job: StaticJob) -> None:
         """Run the job's plan in one container with no network: the runner image for the grader's tools,
@@ -263,12 +268,13 @@ class DockerSandbox(Sandbox):
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-def stop_and_start(app: Container, worker: Container | None, signum: signal.Signals, grace_s: float
+def stop_and_start(apps: list[Container], worker: Container | None, signum: signal.Signals, grace_s: float
                    ) -> tuple[StopOutcome, StopOutcome | None]:
-    """Send `signum` to the app's container (and the worker's), SIGKILL what still runs after `grace_s`, say
-    how each ended, and start both again. The engine delivers the signal to the container's init (tini),
-    which passes it to the start command's shell: only a command that `exec`s the server lets it through."""
-    containers = [app] + ([worker] if worker is not None else [])
+    """Send `signum` to the app's containers (every replica, and the worker's), SIGKILL what still runs after
+    `grace_s`, say how the app (its first replica) and the worker ended, and start them all again. The engine
+    delivers the signal to the container's init (tini), which passes it to the start command's shell: only a
+    command that `exec`s the server lets it through."""
+    containers = [*apps, *([worker] if worker is not None else [])]
     offsets = [len(container.logs()) for container in containers]
     for container in containers:
         container.send(signum.name)
@@ -276,7 +282,7 @@ def stop_and_start(app: Container, worker: Container | None, signum: signal.Sign
     outcomes = [_ended(container, deadline, offset) for container, offset in zip(containers, offsets, strict=True)]
     for container in containers:
         container.start()
-    return outcomes[0], outcomes[1] if len(outcomes) > 1 else None
+    return outcomes[0], outcomes[-1] if worker is not None else None
 
 
 def _ended(container: Container, deadline: float, log_offset: int) -> StopOutcome:
@@ -287,6 +293,11 @@ def _ended(container: Container, deadline: float, log_offset: int) -> StopOutcom
         code = container.wait(KILL_WAIT_S)
     log = without_start_line(container.logs()[log_offset:])[-STOP_LOG_CHARS:]
     return {"exited": exited, "exit_code": code, "log": log}
+
+
+def apps_log(apps: list[Container]) -> str:
+    """The app's own output: its one container's, or every replica's one after the other."""
+    return "".join(without_start_line(app.logs()) for app in apps)
 
 
 def _static_spec(image: str, job: StaticJob, out_dir: Path, network: str, services_env: dict[str, str],

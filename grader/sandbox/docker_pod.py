@@ -28,7 +28,7 @@ from grader.engine import Container, ContainerSpec, Engine, Mount, Volume
 from grader.models import Limits
 from grader.paths import checks_dir
 from grader.sandbox import services
-from grader.sandbox.base import APP_CODE_DIR, AppRunRequest, SandboxError
+from grader.sandbox.base import APP_CODE_DIR, AppRunRequest, SandboxError, replica_runner_env
 from grader.sandbox.control import runner_environment
 from grader.sandbox.owner import owner_labels
 from grader.sandbox.services import ServiceRequest
@@ -112,6 +112,7 @@ class Pod:
 
     holder: Container | None = None
     app: Container | None = None
+    more_replicas: list[Container] = field(default_factory=list)  # `[app] replicas` > 1: the second on
     worker: Container | None = None
     runner: Container | None = None
     volume: Volume | None = None
@@ -119,7 +120,8 @@ class Pod:
 
     def containers(self) -> list[Container]:
         """Every container of the pod, the runner first and the holder last."""
-        return [c for c in (self.runner, self.app, self.worker, *self.services, self.holder) if c is not None]
+        return [c for c in (self.runner, self.app, *self.more_replicas, self.worker, *self.services, self.holder)
+                if c is not None]
 
 
 @dataclass
@@ -158,6 +160,7 @@ def start_pod(launcher: Launcher, runner_image: str, pod: Pod, volume: str | Non
             for container in launcher.engine.containers(f"{RUN_LABEL}={launcher.run_id}"):
                 container.discard()
             pod.services.clear()
+            pod.more_replicas.clear()
             pod.app = pod.worker = pod.runner = None
     raise AssertionError("unreachable")
 
@@ -234,10 +237,15 @@ def _wait_for_service(request: ServiceRequest, container: Container, deadline: f
 
 
 def start_app(launcher: Launcher, holder_id: str, image: str, request: AppRunRequest, volume: str,
-              services_env: dict[str, str]) -> Container:
-    """The candidate's app, in the pod's namespace, its snapshot read-only and its data on the pod's volume."""
-    return launcher.start("app", _candidate_spec(image, request.start_command, holder_id, request, volume,
-                                                 services_env))
+              services_env: dict[str, str]) -> list[Container]:
+    """The candidate's app, in the pod's namespace, its snapshot read-only and its data on the pod's volume:
+    one container per replica (`app`, then `app-2`, ...), each with PORT set to its own port, sharing the
+    volume and services; one container on the request's port without replicas."""
+    ports = request.replica_ports or (request.port,)
+    return [launcher.start("app" if index == 0 else f"app-{index + 1}",
+                           _candidate_spec(image, request.start_command, holder_id, request, volume, services_env,
+                                           port))
+            for index, port in enumerate(ports)]
 
 
 def start_worker(launcher: Launcher, holder_id: str, image: str, request: AppRunRequest, volume: str,
@@ -247,11 +255,11 @@ def start_worker(launcher: Launcher, holder_id: str, image: str, request: AppRun
     if not request.worker_command:
         return None
     return launcher.start("worker", _candidate_spec(image, request.worker_command, holder_id, request, volume,
-                                                    services_env))
+                                                    services_env, request.port))
 
 
 def _candidate_spec(image: str, command: str, holder_id: str, request: AppRunRequest, volume: str,
-                    services_env: dict[str, str]) -> ContainerSpec:
+                    services_env: dict[str, str], port: int) -> ContainerSpec:
     limits = request.limits
     return ContainerSpec(
         image,
@@ -259,7 +267,7 @@ def _candidate_spec(image: str, command: str, holder_id: str, request: AppRunReq
         network=f"container:{holder_id}",
         # the runner's OTLP receiver on the pod's loopback (the challenge's own `[app] env` may override)
         environment={**otlp_app_environment(POD_OTLP_PORT),
-                     **app_environment_for(with_upstream_port(dict(request.app_env), POD_UPSTREAM_PORT), request.port,
+                     **app_environment_for(with_upstream_port(dict(request.app_env), POD_UPSTREAM_PORT), port,
                                           services_env)},
         working_dir=APP_CODE_DIR,
         mounts=(Mount(str(request.snapshot), APP_CODE_DIR), Mount(volume, APP_DATA_DIR, writable=True)),
@@ -288,7 +296,8 @@ def start_runner(launcher: Launcher, runner_image: str, holder_id: str, request:
         environment={"PYTHONPATH": RUNNER_LIB, "HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1",
                      **runner_environment(f"{RUNNER_OUT}/{CONTROL_SUBDIR}", request.health_path,
                                           request.limits.startup_timeout_s),
-                     OTLP_PORT_ENV: str(POD_OTLP_PORT), UPSTREAM_PORT_ENV: str(POD_UPSTREAM_PORT), **services_env},
+                     OTLP_PORT_ENV: str(POD_OTLP_PORT), UPSTREAM_PORT_ENV: str(POD_UPSTREAM_PORT), **services_env,
+                     **replica_runner_env(request)},
         working_dir="/tmp",
         mounts=(Mount(str(request.tests_dir), RUNNER_TESTS), Mount(str(checks_dir()), f"{RUNNER_LIB}/checks"),
                 Mount(str(out_dir), RUNNER_OUT, writable=True)),

@@ -49,15 +49,17 @@ class _Watched:
     timed_out: bool = False
 
 
-def supervise(app: Container, runner: Container, request: AppRunRequest, out_dir: Path, control: ControlServer,
-              worker: Container | None = None) -> RunOutcome:
-    """Watch runner and app until the runner ends, the app dies before health, or time runs out."""
-    peak_pids = PeakPids(app).start()
-    watched = _watch(app, runner, request, out_dir, control)
+def supervise(apps: list[Container], runner: Container, request: AppRunRequest, out_dir: Path,
+              control: ControlServer, worker: Container | None = None) -> RunOutcome:
+    """Watch runner and app (every replica's container) until the runner ends, an app container dies before
+    health, or time runs out."""
+    app = apps[0]
+    peak_pids = PeakPids(app).start()  # the first replica's: they all run the same code
+    watched = _watch(apps, runner, request, out_dir, control)
     peak_pids.stop()
-    app_state = app.state()  # before anything is stopped: did the app die on its own?
+    app_state = _first_exited_state(apps)  # before anything is stopped: did a replica die on its own?
     worker_state = worker.state() if worker is not None else {}  # and the worker?
-    for container in (runner, app, worker):
+    for container in (runner, *apps, worker):
         if container is not None:
             container.kill()  # nothing graceful is needed: logs and results survive a kill
     runner_exit = runner.state().get("ExitCode")
@@ -66,9 +68,11 @@ def supervise(app: Container, runner: Container, request: AppRunRequest, out_dir
         seen.add("processes")
     if watched.timed_out and watched.ready_at is not None:
         seen.add("test_timeout")
-    app_run = _app_run(app, app_state, request.limits, watched, runner_exit, seen)
+    app_run = _app_run(apps, app_state, request.limits, watched, runner_exit, seen)
     if worker is not None and request.worker_command:
         app_run = app_run.model_copy(update={"worker": _worker_run(worker, worker_state, request)})
+    if request.replicas > 1:
+        app_run = app_run.model_copy(update={"replicas": request.replicas})
     report = out_dir / "hidden.json"
     return RunOutcome(
         app=app_run,
@@ -79,8 +83,15 @@ def supervise(app: Container, runner: Container, request: AppRunRequest, out_dir
     )
 
 
-def _watch(app: Container, runner: Container, request: AppRunRequest, out_dir: Path, control: ControlServer
-           ) -> _Watched:
+def _first_exited_state(apps: list[Container]) -> dict[str, Any]:
+    """The state of the first app container (replica) that has exited, else the first one's: a replica that
+    died is evidence like the app dying."""
+    states = [app.state() for app in apps]
+    return next((state for state in states if state.get("Status") == "exited"), states[0])
+
+
+def _watch(apps: list[Container], runner: Container, request: AppRunRequest, out_dir: Path,
+           control: ControlServer) -> _Watched:
     watched = _Watched(started=time.monotonic())
     deadline = watched.started + request.limits.startup_timeout_s + request.limits.test_timeout_s + DEADLINE_SLACK_S
     ready = out_dir / READY_MARKER
@@ -90,7 +101,7 @@ def _watch(app: Container, runner: Container, request: AppRunRequest, out_dir: P
             watched.ready_at = time.monotonic()
         if runner_state["Status"] == "exited":
             break
-        if watched.ready_at is None and app.state()["Status"] == "exited":
+        if watched.ready_at is None and any(app.state()["Status"] == "exited" for app in apps):
             watched.died_early = True
             break
         if time.monotonic() > deadline:
@@ -112,11 +123,11 @@ def _runner_problem(request: AppRunRequest, watched: _Watched, app: AppRun, repo
     return None
 
 
-def _app_run(app: Container, state: dict[str, Any], limits: Limits, watched: _Watched, runner_exit: int | None,
-             seen: set[Limit]) -> AppRun:
-    raw_log = app.logs()
-    truncated = bool(raw_log) and LOG_START not in raw_log[: len(LOG_START) + 200]
-    log = without_start_line(raw_log)
+def _app_run(apps: list[Container], state: dict[str, Any], limits: Limits, watched: _Watched,
+             runner_exit: int | None, seen: set[Limit]) -> AppRun:
+    raw_logs = [app.logs() for app in apps]  # one per replica, one after the other
+    truncated = any(bool(raw) and LOG_START not in raw[: len(LOG_START) + 200] for raw in raw_logs)
+    log = "".join(without_start_line(raw) for raw in raw_logs)
     exit_code = state.get("ExitCode") if state.get("Status") == "exited" else None
     oom = bool(state.get("OOMKilled"))
     ready_at, exited = watched.ready_at, watched.died_early or exit_code is not None

@@ -39,6 +39,8 @@ from grader.sandbox.base import (
     Sandbox,
     SandboxError,
     StaticJob,
+    loopback_url,
+    replica_runner_env,
 )
 from grader.sandbox.control import STOP_LOG_CHARS, ControlServer, exit_code_of
 from grader.sandbox.evidence import Limit, limits_from_log, ordered, worker_problem
@@ -100,6 +102,10 @@ class LocalSandbox(Sandbox):
         """A free port of this machine: the app shares the host's network with everything else."""
         return free_port()
 
+    def replica_ports(self, port: int, count: int) -> tuple[int, ...]:
+        """A free port of this machine per replica when there are several (`port` is then the proxy's)."""
+        return tuple(free_port() for _ in range(count)) if count > 1 else ()
+
     def interpreter_version(self) -> str:
         """The venv interpreter's `major.minor`, asked once."""
         if self._version is None:
@@ -123,18 +129,22 @@ class LocalSandbox(Sandbox):
             env = {**app_environment(venv, data, request.port, app_env), RUN_TOKEN_VAR: token}
             log_path = work / "app.log"
             started_at = time.monotonic()
-            app = _LocalApp(request, env, log_path, work / "worker.log")
+            # each replica's own: PORT, and `{port}` in the challenge's env, are its port
+            replica_envs = [{**app_environment(venv, data, port, app_env), RUN_TOKEN_VAR: token}
+                            for port in request.replica_ports]
+            app = _LocalApp(request, env, replica_envs, log_path, work / "worker.log")
             stack.callback(app.stop)
             stack.callback(kill_run_survivors, token)
-            ready, detail = wait_until_ready(app.process, request.health_url, request.limits.startup_timeout_s)
+            ready, detail = app.wait_until_ready()
             start_seconds = round(time.monotonic() - started_at, 3)
             control = ControlServer.create(work / "control", restart=app.restart,
                                            read_log=lambda: read_log_tail(log_path, request.limits.log_bytes)[0],
                                            read_worker_log=app.read_worker_log if app.worker else None,
                                            stop=app.stop_with)
-            runner_env = {**services.runner_env, OTLP_PORT_ENV: str(otlp_port), UPSTREAM_PORT_ENV: str(upstream_port)}
+            runner_env = {**services.runner_env, OTLP_PORT_ENV: str(otlp_port), UPSTREAM_PORT_ENV: str(upstream_port),
+                          **replica_runner_env(request)}
             suite = run_suite(request, work, control, runner_env) if ready else None
-            died_code = app.process.poll()  # set only if the app exited by itself before teardown
+            died_code = app.exit_code()  # set only if an app process exited by itself before teardown
             worker_code = app.worker.poll() if app.worker else None  # likewise for the worker
             app.stop()
             survivors = kill_run_survivors(token)
@@ -150,6 +160,7 @@ class LocalSandbox(Sandbox):
             limits_hit=_limits_hit(tail, truncated, ready, died_code, suite),
             problem=None if ready else _not_started_problem(died_code, request, detail),
             worker=worker,
+            replicas=request.replicas if request.replicas > 1 else None,
         )
         return _outcome(app_run, suite, survivors)
 
@@ -196,39 +207,73 @@ def kill_run_survivors(token: str) -> list[int]:
 
 
 class _LocalApp:
-    """The app's process and its worker's (when the submission declares one), which the suite may ask to
-    restart (same commands, environment and data dir); the worker is stopped with the app."""
+    """The app's processes (one per replica, each its own process group on its own port) and its worker's (when
+    the submission declares one), which the suite may ask to restart (same commands, environment and data dir);
+    the worker is stopped with the app."""
 
-    def __init__(self, request: AppRunRequest, env: Mapping[str, str], log_path: Path, worker_log: Path) -> None:
+    def __init__(self, request: AppRunRequest, env: Mapping[str, str], replica_envs: Sequence[Mapping[str, str]],
+                 log_path: Path, worker_log: Path) -> None:
         self.request, self.env, self.log_path, self.worker_log = request, env, log_path, worker_log
-        self.process = _start_app(request, env, log_path)
+        # One replica: the app on the request's port, exactly as before. Several: every replica writes to the
+        # same log (appending), on its own port, the runner's proxy on the request's port.
+        self.envs = [dict(replica_env) for replica_env in replica_envs] or [dict(env)]
+        self.processes = self._start_replicas(append=False)
         self.worker: ProcessGroup | None = None
         if request.worker_command:
             self.worker = _start_command(request.worker_command, "worker", request, env, worker_log)
 
+    def _start_replicas(self, append: bool) -> list[ProcessGroup]:
+        if len(self.envs) > 1 and not append:
+            # Emptied once, then every replica appends (O_APPEND): none writes over another's output.
+            self.log_path.write_bytes(b"")
+            append = True
+        return [_start_app(self.request, env, self.log_path, append=append) for env in self.envs]
+
+    def health_urls(self) -> list[str]:
+        """Each replica's health URL (the app's own with one replica)."""
+        return [loopback_url(int(env["PORT"])) + self.request.health_path for env in self.envs]
+
+    def wait_until_ready(self) -> tuple[bool, str]:
+        """Wait until every replica answers its health path, within the one startup timeout."""
+        deadline = time.monotonic() + self.request.limits.startup_timeout_s
+        detail = "no answer yet"
+        for process, url in zip(self.processes, self.health_urls(), strict=True):
+            ready, detail = wait_until_ready(process, url, max(0.0, deadline - time.monotonic()))
+            if not ready:
+                return False, detail
+        return True, detail
+
+    def exit_code(self) -> int | None:
+        """The exit code of the first app process that has ended by itself (any replica's), else None."""
+        return next((code for code in (process.poll() for process in self.processes) if code is not None), None)
+
     def restart(self) -> None:
-        """Stop both process groups (SIGTERM, then SIGKILL) and start them again, appending to their logs."""
+        """Stop every process group (SIGTERM, then SIGKILL) and start them again, appending to their logs."""
         self.stop()
-        self.process = _start_app(self.request, self.env, self.log_path, append=True)
+        self.processes = self._start_replicas(append=True)
         if self.request.worker_command:
             self.worker = _start_command(self.request.worker_command, "worker", self.request, self.env,
                                          self.worker_log, append=True)
 
     def stop_with(self, signum: signal.Signals, grace_s: float) -> tuple[StopOutcome, StopOutcome | None]:
-        """Send `signum` to both process groups, SIGKILL what is left after `grace_s`, report how each ended,
-        and start both again (appending to their logs)."""
-        groups = [(self.process, self.log_path)] + ([(self.worker, self.worker_log)] if self.worker else [])
+        """Send `signum` to every process group (each replica's and the worker's), SIGKILL what is left after
+        `grace_s`, report how the app (its first replica) and the worker ended, and start them all again
+        (appending to their logs)."""
+        groups = [(process, self.log_path) for process in self.processes]
+        if self.worker is not None:
+            groups.append((self.worker, self.worker_log))
         offsets = [_size(log) for _, log in groups]
         for group, _ in groups:
             group.send(signum)
         deadline = time.monotonic() + grace_s
         outcomes = [_ended(group, deadline, log, offset) for (group, log), offset in zip(groups, offsets, strict=True)]
         self.restart()
-        return outcomes[0], outcomes[1] if len(outcomes) > 1 else None
+        return outcomes[0], outcomes[-1] if self.worker is not None else None
 
     def stop(self) -> None:
-        """Stop the app and its worker."""
-        self.process.stop()
+        """Stop the app's replicas and its worker."""
+        for process in self.processes:
+            process.stop()
         if self.worker is not None:
             self.worker.stop()
 

@@ -119,7 +119,9 @@ def app_run_request(request: GradingRequest, prepared: Prepared, start_command: 
     output_dir = request.output_dir()
     context = sandbox.check_context("suite-runner", prepared.environments, request.suite.directory, output_dir,
                                     app_url=loopback_url(port))
-    health_url = loopback_url(port) + challenge.app.health_path
+    replica_ports = sandbox.replica_ports(port, challenge.app.replicas)
+    # The runner waits for every replica's health path (the app's own with one replica).
+    health_urls = [loopback_url(p) + challenge.app.health_path for p in replica_ports or (port,)]
     return AppRunRequest(
         environments=prepared.environments,
         snapshot=prepared.intake.project_dir,
@@ -127,13 +129,14 @@ def app_run_request(request: GradingRequest, prepared: Prepared, start_command: 
         app_env=dict(challenge.app.env),
         port=port,
         health_path=challenge.app.health_path,
-        wait_argv=tuple(wait_for_app_command(context.python, health_url, challenge.limits.startup_timeout_s)),
+        wait_argv=tuple(wait_for_app_command(context.python, health_urls, challenge.limits.startup_timeout_s)),
         suite_argv=tuple(suite_check(request.suite).command(context)),
         limits=challenge.limits,
         tests_dir=request.suite.directory,
         output_dir=output_dir,
         services=request.services,
         worker_command=prepared.intake.app_spec.worker_command,
+        replica_ports=replica_ports,
     )
 
 

@@ -78,3 +78,21 @@ def test_shipped_shortener_api_points_its_app_at_the_port_its_suites_serve() -> 
     for suite in (root / "hidden" / "conftest.py", root / "public" / "test_public.py"):
         text = suite.read_text()
         assert "fake_upstream()" in text and not re.search(r"fake_upstream\(\w", text), suite
+
+
+def test_app_replicas_defaults_to_one_and_reads_the_manifest(tmp_path: Path) -> None:
+    plain = make_bundle(tmp_path / "a", 'id = "a"\ntitle = "A"\n')
+    two = make_bundle(tmp_path / "b", 'id = "b"\ntitle = "B"\n[app]\nreplicas = 2\n')
+    assert load_challenge(str(plain)).app.replicas == 1
+    assert load_challenge(str(two)).app.replicas == 2
+
+
+@pytest.mark.parametrize("value", ["0", "5", "-1", '"two"'])
+def test_app_replicas_out_of_range_is_a_clear_error(tmp_path: Path, value: str) -> None:
+    bundle = make_bundle(tmp_path / "b", f'id = "b"\ntitle = "B"\n[app]\nreplicas = {value}\n')
+    with pytest.raises(ChallengeError) as info:
+        load_challenge(str(bundle))
+    message = str(info.value)
+    assert "field 'app.replicas'" in message
+    if value != '"two"':
+        assert "must be between 1 and 4" in message, message

@@ -89,7 +89,7 @@ def make_plan(
         app_env={"PROBE_FILE": str(tmp_path / "probe.json"), **(app_env or {})},
         port=port,
         health_path="/health",
-        wait_argv=tuple(wait_for_app_command(context.python, loopback_url(port) + "/health",
+        wait_argv=tuple(wait_for_app_command(context.python, [loopback_url(port) + "/health"],
                                              run_limits.startup_timeout_s)),
         suite_argv=tuple(HIDDEN_TESTS.command(context)),
         limits=run_limits,
