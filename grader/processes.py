@@ -303,12 +303,28 @@ class ProcessGroup:
 
 
 def _signal_group(pgid: int, signum: int) -> None:
-    """Signal the group, and members of the same session that moved to another group."""
+    """Signal the group, and members of the same session that moved to another group. Each process gets the
+    signal once: a second SIGTERM reaching a process that handled the first and is already shutting down
+    (Python restores the default action then) would kill it with 143 instead of its own exit code."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
-    for pid in group_members(pgid):
+    for pid in _left_the_group(pgid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signum)
+
+
+def _left_the_group(pgid: int) -> set[int]:
+    """Live processes of session `pgid` in another process group (which `killpg` does not reach)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return set()
+    moved = set()
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(entry / "stat")
+            if len(fields) >= 4 and fields[0] not in ("Z", "X") and int(fields[3]) == pgid != int(fields[2]):
+                moved.add(int(entry.name))
+    return moved
 
 
 def group_members(pgid: int) -> set[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -128,3 +129,30 @@ def test_kill_tagged_finds_what_left_the_group(tmp_path: Path) -> None:
     finally:
         if alive(escaped):
             os.kill(escaped, 9)
+
+
+COUNT_SIGTERMS = """
+import signal, sys, time
+from pathlib import Path
+received = []
+signal.signal(signal.SIGTERM, lambda *_: received.append(1))
+Path(sys.argv[1]).touch()
+while not received:
+    signal.pause()
+time.sleep(1)  # a second SIGTERM sent after the first would have arrived by now
+sys.exit(len(received))
+"""
+
+
+def test_sending_a_signal_to_a_group_delivers_it_once_to_each_process(tmp_path: Path) -> None:
+    """killpg reaches the group; signalling its members one by one as well gave each a second SIGTERM, which
+    killed a process that had handled the first and was exiting (143 instead of its own code)."""
+    ready = tmp_path / "ready"
+    group = ProcessGroup.start([sys.executable, "-c", COUNT_SIGTERMS, str(ready)])
+    for _ in range(600):  # wait for the handler, however slow the machine is
+        if ready.exists() or group.poll() is not None:
+            break
+        group.wait(0.1)
+    assert ready.exists()
+    group.send(signal.SIGTERM)
+    assert group.wait(GENEROUS_S) == 1  # the exit code is the number of SIGTERMs received
