@@ -9,6 +9,7 @@ import secrets
 import string
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
@@ -164,7 +165,7 @@ def _add_request_context(app: Flask) -> None:
         g.request_id = sent if sent and REQUEST_ID_PATTERN.fullmatch(sent) else uuid.uuid4().hex
         g.started = time.perf_counter()
         span = tracer.start_span(request.method, kind=SpanKind.SERVER,
-                                 context=propagate.extract(dict(request.headers)))
+                                 context=propagate.extract(_lower_case(request.headers)))
         g.span, g.span_token = span, context.attach(trace.set_span_in_context(span))
 
     @app.after_request
@@ -186,6 +187,11 @@ def _add_request_context(app: Flask) -> None:
         if span is not None:
             span.end()
             context.detach(g.pop("span_token"))
+
+
+def _lower_case(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names in lower case, as the W3C propagator looks them up (`traceparent`)."""
+    return {name.lower(): value for name, value in headers}
 
 
 def _describe(span: trace.Span, route: str, status: int) -> None:
