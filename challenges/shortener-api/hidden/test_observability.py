@@ -7,7 +7,9 @@ compare two scrapes around their own requests (counters only grow), so earlier t
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -51,6 +53,15 @@ def test_each_request_writes_a_json_log_line_with_its_request_id(client: httpx.C
 
 # --- traces ---------------------------------------------------------------------------------------------
 
+TRACE_WAIT_S = 15.0  # batches leave every 0.5 s (OTEL_BSP_SCHEDULE_DELAY); a loaded machine may take seconds
+SILENT_APP_WAIT_S = 5.0  # when the app has exported no span at all this suite, do not wait 15 s per test
+
+
+def _trace_wait_s(traces: Traces) -> float:
+    """The full deadline once the app has exported anything; a short one for an app that never exports."""
+    return TRACE_WAIT_S if traces.receiver.count() > 0 else SILENT_APP_WAIT_S
+
+
 def _server_span(spans: list[ReceivedSpan], trace_id: str) -> ReceivedSpan | None:
     return next((span for span in spans if span.trace_id == trace_id and span.kind == "SERVER"), None)
 
@@ -79,7 +90,7 @@ def test_a_request_continues_the_callers_trace(client: httpx.Client, traces: Tra
     code = create_link(client)["code"]
     traceparent, trace_id, parent_id = traces.new_traceparent()
     assert client.get(f"/v1/links/{code}", headers={"traceparent": traceparent}).status_code == 200
-    server = traces.wait_for_span(kind="SERVER", trace_id=trace_id)
+    server = traces.wait_for_span(kind="SERVER", trace_id=trace_id, timeout_s=_trace_wait_s(traces))
     assert server.parent_span_id == parent_id, (
         f"the server span of a request sent with traceparent {traceparent!r} has parent "
         f"{server.parent_span_id!r}, not the caller's span {parent_id!r}: continue the incoming trace")
@@ -100,7 +111,7 @@ def test_the_safety_call_is_a_child_span_and_carries_the_trace(client: httpx.Cli
             for span in spans)
 
     traces.wait_for(has_upstream_child, f"a server span in trace {trace_id[:8]} with a CLIENT span below it "
-                                        "for the safety call")
+                                        "for the safety call", _trace_wait_s(traces))
     sent = [call.headers.get("traceparent", "") for call in check_calls(safety)]
     assert sent, "the app did not call the safety service"
     assert any(header.split("-")[1:2] == [trace_id] for header in sent), (
@@ -121,7 +132,8 @@ def test_database_calls_are_spans_of_the_request(client: httpx.Client, traces: T
             _is_database_span(span) and _descends_from(span, server, spans) for span in spans)
 
     traces.wait_for(has_database_child, f"a span with db.system 'postgresql' below the server span of trace "
-                                        f"{trace_id[:8]} (GET /v1/links/{{code}}/stats reads PostgreSQL)")
+                                        f"{trace_id[:8]} (GET /v1/links/{{code}}/stats reads PostgreSQL)",
+                    _trace_wait_s(traces))
 
 
 # --- metrics --------------------------------------------------------------------------------------------
@@ -129,6 +141,17 @@ def test_database_calls_are_spans_of_the_request(client: httpx.Client, traces: T
 REQUESTS = "http_requests_total"
 LATENCY_COUNT = "http_request_duration_seconds_count"
 REDIRECT_ROUTES = ("/{code}", "/<code>", "/:code")  # FastAPI/Starlette, Flask/Django and other spellings
+METRICS_WAIT_S = 10.0  # an app may count a request just after answering it: scrape again until then
+
+
+def _scrape_until(metrics: MetricsScraper, done: Callable[[MetricsSnapshot], bool]) -> MetricsSnapshot:
+    """Scrape until `done` holds or the deadline passes; the last snapshot either way."""
+    deadline = time.monotonic() + METRICS_WAIT_S
+    snapshot = metrics()
+    while not done(snapshot) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        snapshot = metrics()
+    return snapshot
 
 
 def _redirects_counted(snapshot: MetricsSnapshot, name: str) -> float:
@@ -142,7 +165,8 @@ def test_requests_are_counted_by_route_template(client: httpx.Client, metrics: M
     before = metrics()
     for _ in range(3):
         assert client.get(f"/{code}", follow_redirects=False).status_code == 302
-    after = metrics()
+    after = _scrape_until(metrics, lambda now: all(
+        _redirects_counted(now, name) - _redirects_counted(before, name) >= 3 for name in (REQUESTS, LATENCY_COUNT)))
     counted = _redirects_counted(after, REQUESTS) - _redirects_counted(before, REQUESTS)
     routes = sorted(after.label_values(REQUESTS, "route"))
     assert counted >= 3, (
@@ -164,7 +188,12 @@ def test_cache_hits_and_misses_are_counted(client: httpx.Client, metrics: Metric
     code = create_link(client)["code"]  # a new URL: the verdict cache misses
     for _ in range(3):  # the first redirect may miss the link cache, the next ones hit it
         assert client.get(f"/{code}", follow_redirects=False).status_code == 302
-    after = metrics()
+
+    def moved(name: str, now: MetricsSnapshot) -> float:
+        return now.total(name) - before.total(name)
+
+    after = _scrape_until(metrics, lambda now: moved("cache_hits_total", now) >= 1
+                          and moved("cache_misses_total", now) >= 1)
     hits = after.total("cache_hits_total") - before.total("cache_hits_total")
     misses = after.total("cache_misses_total") - before.total("cache_misses_total")
     assert hits >= 1 and misses >= 1, (
