@@ -3,8 +3,9 @@
 Both references (FastAPI with a Redis-list worker, Flask with RQ) must pass every hidden test (>= 95), each
 flawed solution must fail exactly its expected tests with its flaw as the lowest category, `flawed_margin`
 below the reference, and its report must name what the probes observed: a redirect that waits on a blocked
-database write, two safety calls for one URL, a health check stalled by a hanging upstream call. The starter
-must fail the hidden suite.
+database write, two safety calls for one URL, a health check stalled by a hanging upstream call, a request
+whose trace never reached the grader's OTLP receiver, a /metrics that is not there. The starter must fail
+the hidden suite.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ OBSERVED = {
     "flawed-sync-clicks": ["did not answer while the grader blocked writes", "waited on a database write"],
     "flawed-naive-upstream": ["made 2 safety calls", "/health did not answer",
                               "answered 201: the rate limit lives in the process", "when the app got SIGTERM"],
+    "flawed-no-observability": ["did not export a span with kind 'SERVER'", "GET /metrics answered 404"],
 }
 
 

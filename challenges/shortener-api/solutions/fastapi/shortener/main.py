@@ -1,4 +1,4 @@
-"""The web app: create links (checked by the safety service), redirect, stats, health and readiness."""
+"""The web app: create links (checked by the safety service), redirect, stats, health, readiness, metrics."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import httpx
 from fastapi import FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, field_validator
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -26,6 +27,7 @@ from shortener.logging_setup import configure_logging
 from shortener.middleware import RequestContextMiddleware
 from shortener.ratelimit import RateLimiter
 from shortener.safety import SafetyClient, SafetyUnavailable, Verdict
+from shortener.telemetry import QUEUE_DEPTH, cache_lookup, db_span, flush_traces, setup_tracing
 
 logger = logging.getLogger("shortener")
 
@@ -82,6 +84,7 @@ def _state(request: Request) -> State:
 def create_app(settings: Settings | None = None, safety_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
     """The ASGI app; `settings` default to the environment, `safety_transport` lets tests fake the service."""
     configure_logging()
+    setup_tracing()
     config = settings or load_settings()
 
     @asynccontextmanager
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None, safety_transport: httpx.AsyncBa
             finally:
                 await redis.aclose()
                 await pool.close()
+                flush_traces()
 
     app = FastAPI(title="Shortener API", lifespan=lifespan)
     app.add_middleware(RequestContextMiddleware)
@@ -135,7 +139,8 @@ def _add_routes(app: FastAPI) -> None:
         checks = {"database": "ok", "redis": "ok"}
         try:
             async with state.pool.acquire(timeout=2) as connection:
-                await connection.fetchval("SELECT 1")
+                with db_span("SELECT", "SELECT 1"):
+                    await connection.fetchval("SELECT 1")
         except (OSError, asyncpg.PostgresError, TimeoutError):
             checks["database"] = "unavailable"
         try:
@@ -177,11 +182,20 @@ def _add_routes(app: FastAPI) -> None:
     async def link_stats(request: Request, code: str) -> dict[str, Any]:
         state = _state(request)
         row = await _find_link(state.pool, code)
+        statement = "SELECT day, clicks FROM click_counts WHERE link_id = $1 ORDER BY day"
         async with state.pool.acquire() as connection:
-            days = await connection.fetch(
-                "SELECT day, clicks FROM click_counts WHERE link_id = $1 ORDER BY day", row["id"])
+            with db_span("SELECT", statement):
+                days = await connection.fetch(statement, row["id"])
         daily = [{"date": day["day"].isoformat(), "clicks": day["clicks"]} for day in days]
         return {"code": row["code"], "total_clicks": sum(day["clicks"] for day in daily), "daily": daily}
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        try:
+            QUEUE_DEPTH.set(await _state(request).redis.llen(clicks.QUEUE))  # type: ignore[misc]
+        except (OSError, ConnectionError, TimeoutError):
+            logger.warning("queue depth unavailable")
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/{code}")
     async def follow(request: Request, code: str) -> Response:
@@ -193,12 +207,13 @@ def _add_routes(app: FastAPI) -> None:
 
 async def _insert_link(pool: asyncpg.Pool, url: str) -> asyncpg.Record:
     """Insert with a fresh random code, retrying on the (unlikely) collision."""
+    statement = ("INSERT INTO links (code, url) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING "
+                 "RETURNING id, code, url, created_at")
     for _ in range(5):
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         async with pool.acquire() as connection:
-            row: asyncpg.Record | None = await connection.fetchrow(
-                "INSERT INTO links (code, url) VALUES ($1, $2) ON CONFLICT (code) DO NOTHING "
-                "RETURNING id, code, url, created_at", code, url)
+            with db_span("INSERT", statement):
+                row: asyncpg.Record | None = await connection.fetchrow(statement, code, url)
         if row is not None:
             return row
     raise ApiError(500, "internal_error", "could not allocate a code")
@@ -207,9 +222,10 @@ async def _insert_link(pool: asyncpg.Pool, url: str) -> asyncpg.Record:
 async def _find_link(pool: asyncpg.Pool, code: str) -> asyncpg.Record:
     if not CODE_PATTERN.fullmatch(code):
         raise ApiError(404, "not_found", "no such link")
+    statement = "SELECT id, code, url, created_at FROM links WHERE code = $1"
     async with pool.acquire() as connection:
-        row: asyncpg.Record | None = await connection.fetchrow(
-            "SELECT id, code, url, created_at FROM links WHERE code = $1", code)
+        with db_span("SELECT", statement):
+            row: asyncpg.Record | None = await connection.fetchrow(statement, code)
     if row is None:
         raise ApiError(404, "not_found", "no such link")
     return row
@@ -219,6 +235,7 @@ async def _cached_target(state: State, code: str) -> tuple[int, str]:
     """(link id, URL) from Redis; on a miss from PostgreSQL, then cached (links never change)."""
     key = f"link:{code}"
     cached = await state.redis.hgetall(key)  # type: ignore[misc]  # redis-py types the sync and async API as one
+    cache_lookup("link", hit=bool(cached))
     if cached:
         return int(cached[b"id"]), cached[b"url"].decode()
     row = await _find_link(state.pool, code)

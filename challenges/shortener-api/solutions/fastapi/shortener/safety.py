@@ -8,7 +8,11 @@ import logging
 from enum import Enum
 
 import httpx
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from redis.asyncio import Redis
+
+from shortener.telemetry import cache_lookup, tracer
 
 logger = logging.getLogger("shortener.safety")
 
@@ -45,6 +49,7 @@ class SafetyClient:
         """The cached verdict, else the service's (then cached); raises SafetyUnavailable."""
         key = "safety:" + hashlib.sha256(url.encode()).hexdigest()
         cached = await self.redis.get(key)
+        cache_lookup("verdict", hit=cached is not None)
         if cached is not None:
             return Verdict(cached.decode() if isinstance(cached, bytes) else cached)
         verdict = await self._ask_with_retries(url)
@@ -62,10 +67,26 @@ class SafetyClient:
         raise SafetyUnavailable(f"no verdict after {self.attempts} attempts")
 
     async def _ask_once(self, url: str) -> Verdict:
-        try:
-            response = await self.http.post(f"{self.base_url}/v1/check", json={"url": url}, timeout=self.timeout_s)
-        except httpx.TransportError as exc:  # timeouts, refused or dropped connections
-            raise _Retryable(type(exc).__name__) from exc
+        """One attempt, as a client span whose context travels to the service in `traceparent`."""
+        target = f"{self.base_url}/v1/check"
+        with tracer.start_as_current_span("POST /v1/check", kind=SpanKind.CLIENT) as span:
+            span.set_attribute("http.request.method", "POST")
+            span.set_attribute("url.full", target)
+            headers: dict[str, str] = {}
+            propagate.inject(headers)
+            try:
+                response = await self.http.post(target, json={"url": url}, headers=headers, timeout=self.timeout_s)
+            except httpx.TransportError as exc:  # timeouts, refused or dropped connections
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise _Retryable(type(exc).__name__) from exc
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+        return self._read(response)
+
+    @staticmethod
+    def _read(response: httpx.Response) -> Verdict:
+        """The verdict in an answer; _Retryable for a 5xx, 429 or malformed answer."""
         if response.status_code >= 500 or response.status_code == 429:
             raise _Retryable(f"status {response.status_code}")
         if response.status_code != 200:

@@ -1,4 +1,5 @@
-"""The web process: create links (after the safety check), redirect from the cache, stats, health, ready."""
+"""The web process: create links (after the safety check), redirect from the cache, stats, health, ready,
+metrics; each request traced (a server span continuing the caller's `traceparent`) and counted."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ import secrets
 import string
 import time
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
 import httpx
 import psycopg
 from flask import Flask, Response, g, jsonify, redirect, request
+from opentelemetry import context, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 from redis import Redis
@@ -27,6 +32,16 @@ from linkshort.jobs import QUEUE_NAME, record_click
 from linkshort.logs import configure_logging
 from linkshort.ratelimit import RateLimiter
 from linkshort.safety import SafetyClient, SafetyUnavailable
+from linkshort.telemetry import (
+    LATENCY,
+    QUEUE_DEPTH,
+    REQUESTS,
+    cache_lookup,
+    db_span,
+    route_label,
+    setup_tracing,
+    tracer,
+)
 
 logger = logging.getLogger("linkshort")
 CODE_ALPHABET = string.ascii_letters + string.digits
@@ -85,7 +100,9 @@ class Services:
 
     def rows(self, sql: LiteralString, params: tuple[Any, ...]) -> list[dict[str, Any]]:
         """Every row of one statement, as dicts (a write commits when the block ends)."""
-        with self.pool.connection() as connection, connection.cursor(row_factory=dict_row) as cursor:
+        operation = sql.split(None, 1)[0].upper()
+        with (self.pool.connection() as connection, connection.cursor(row_factory=dict_row) as cursor,
+              db_span(operation, sql)):
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
 
@@ -112,6 +129,7 @@ class Services:
         """(link id, URL) from the Redis cache; a miss reads PostgreSQL once (links never change)."""
         key = f"link:{code}"
         cached: dict[bytes, bytes] = self.redis.hgetall(key)  # type: ignore[assignment]  # sync client
+        cache_lookup("link", hit=bool(cached))
         if cached:
             return int(cached[b"id"]), cached[b"url"].decode()
         row = self.find_link(code)
@@ -129,6 +147,7 @@ def create_app(settings: Settings | None = None, safety_transport: httpx.BaseTra
                queue: Queue | None = None) -> Flask:
     """The WSGI app (`gunicorn 'linkshort.app:create_app()'`); tests pass settings, a fake transport, a queue."""
     configure_logging()
+    setup_tracing()
     services = Services(settings or load_settings(), safety_transport, queue)
     app = Flask(__name__)
     app.extensions["linkshort"] = services
@@ -145,14 +164,45 @@ def _add_request_context(app: Flask) -> None:
         sent = request.headers.get("X-Request-ID")
         g.request_id = sent if sent and REQUEST_ID_PATTERN.fullmatch(sent) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        span = tracer.start_span(request.method, kind=SpanKind.SERVER,
+                                 context=propagate.extract(_lower_case(request.headers)))
+        g.span, g.span_token = span, context.attach(trace.set_span_in_context(span))
 
     @app.after_request
     def finish(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.request_id
+        route = route_label(request.url_rule.rule if request.url_rule else None)
+        elapsed_s = time.perf_counter() - g.started
+        REQUESTS.labels(method=request.method, route=route, status=str(response.status_code)).inc()
+        LATENCY.labels(method=request.method, route=route).observe(elapsed_s)
+        _describe(g.span, route, response.status_code)
         logger.log(logging.ERROR if response.status_code >= 500 else logging.INFO, "request", extra={
             "method": request.method, "path": request.path, "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - g.started) * 1000, 2)})
+            "duration_ms": round(elapsed_s * 1000, 2)})
         return response
+
+    @app.teardown_request
+    def end_span(exc: BaseException | None) -> None:
+        span = g.pop("span", None)
+        if span is not None:
+            span.end()
+            context.detach(g.pop("span_token"))
+
+
+def _lower_case(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Header names in lower case, as the W3C propagator looks them up (`traceparent`)."""
+    return {name.lower(): value for name, value in headers}
+
+
+def _describe(span: trace.Span, route: str, status: int) -> None:
+    """Name the server span after the route template, with the request's attributes."""
+    span.update_name(f"{request.method} {route}")
+    span.set_attribute("http.request.method", request.method)
+    span.set_attribute("http.route", route)
+    span.set_attribute("url.path", request.path)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
 
 
 def _add_error_handlers(app: Flask) -> None:
@@ -222,6 +272,14 @@ def _add_routes(app: Flask, services: Services) -> None:
         days = services.rows("SELECT day, clicks FROM click_counts WHERE link_id = %s ORDER BY day", (link["id"],))
         daily = [{"date": day["day"].isoformat(), "clicks": day["clicks"]} for day in days]
         return jsonify({"code": link["code"], "total_clicks": sum(d["clicks"] for d in daily), "daily": daily})
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        try:
+            QUEUE_DEPTH.set(services.queue.count)
+        except RedisError:
+            logger.warning("queue depth unavailable")
+        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
     @app.get("/<code>")
     def follow(code: str) -> WerkzeugResponse:

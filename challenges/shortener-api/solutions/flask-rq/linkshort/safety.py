@@ -7,7 +7,11 @@ import logging
 import time
 
 import httpx
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from redis import Redis
+
+from linkshort.telemetry import cache_lookup, tracer
 
 logger = logging.getLogger("linkshort.safety")
 
@@ -37,6 +41,7 @@ class SafetyClient:
         """The cached verdict, else the service's (then cached); raises SafetyUnavailable."""
         key = "verdict:" + hashlib.sha256(url.encode()).hexdigest()
         cached = self.redis.get(key)
+        cache_lookup("verdict", hit=cached is not None)
         if cached is not None:
             return cached == b"1"
         safe = self._ask_with_retries(url)
@@ -54,10 +59,26 @@ class SafetyClient:
         raise SafetyUnavailable(f"no verdict after {self.attempts} attempts")
 
     def _ask(self, url: str) -> bool:
-        try:
-            response = self.http.post(f"{self.base_url}/v1/check", json={"url": url}, timeout=self.timeout_s)
-        except httpx.TransportError as exc:
-            raise _Retryable(type(exc).__name__) from exc
+        """One attempt, as a client span whose context travels to the service in `traceparent`."""
+        target = f"{self.base_url}/v1/check"
+        with tracer.start_as_current_span("POST /v1/check", kind=SpanKind.CLIENT) as span:
+            span.set_attribute("http.request.method", "POST")
+            span.set_attribute("url.full", target)
+            headers: dict[str, str] = {}
+            propagate.inject(headers)
+            try:
+                response = self.http.post(target, json={"url": url}, headers=headers, timeout=self.timeout_s)
+            except httpx.TransportError as exc:
+                span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+                raise _Retryable(type(exc).__name__) from exc
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.set_status(Status(StatusCode.ERROR))
+        return self._read(response)
+
+    @staticmethod
+    def _read(response: httpx.Response) -> bool:
+        """The verdict in an answer; _Retryable for a 5xx, 429 or malformed answer."""
         if response.status_code >= 500 or response.status_code == 429:
             raise _Retryable(f"status {response.status_code}")
         if response.status_code != 200:
