@@ -315,16 +315,7 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 def _left_the_group(pgid: int) -> set[int]:
     """Live processes of session `pgid` in another process group (which `killpg` does not reach)."""
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        return set()
-    moved = set()
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(entry / "stat")
-            if len(fields) >= 4 and fields[0] not in ("Z", "X") and int(fields[3]) == pgid != int(fields[2]):
-                moved.add(int(entry.name))
-    return moved
+    return {pid for pid, group, session in _live_processes() if session == pgid != group}
 
 
 def group_members(pgid: int) -> set[int]:
@@ -342,18 +333,19 @@ def group_members(pgid: int) -> set[int]:
         except PermissionError:
             pass
         return {pgid}
-    members = set()
+    return {pid for pid, group, session in _live_processes() if pgid in (group, session)}
+
+
+def _live_processes() -> Iterator[tuple[int, int, int]]:
+    """(pid, process group, session) of every live, non-zombie process /proc shows (none without /proc)."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        return
     for entry in proc.iterdir():
-        if entry.name.isdigit() and _in_group(entry / "stat", pgid):
-            members.add(int(entry.name))
-    return members
-
-
-def _in_group(stat_file: Path, pgid: int) -> bool:
-    fields = _stat_fields(stat_file)
-    if len(fields) < 4 or fields[0] in ("Z", "X"):
-        return False
-    return pgid in (int(fields[2]), int(fields[3]))
+        if entry.name.isdigit():
+            fields = _stat_fields(entry / "stat")
+            if len(fields) >= 4 and fields[0] not in ("Z", "X"):
+                yield int(entry.name), int(fields[2]), int(fields[3])
 
 
 def _stat_fields(stat_file: Path) -> list[str]:
