@@ -8,6 +8,8 @@ Needs a Docker engine and the base image; uses the grader's normal cache (`$GRAD
 
 `--cohort N [--seed S] [--jobs 1,2] [--write PATH]` runs the cold-cohort benchmark instead (benchmarks/cold.py):
 N generated submissions with distinct dependency sets, graded cold in a fresh cache, then warm, at each -j.
+`--references CHALLENGE [--warm N] [--write PATH]`: a bundled challenge's references cold, then warm
+(benchmarks/references.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from benchmarks.cold import run_cohort
 from benchmarks.machine import describe, engine_costs
 from benchmarks.memory import MemorySampler, Peaks
 from benchmarks.naive import naive_run
+from benchmarks.references import run_references
 from benchmarks.report import Figures, render, targets
 from benchmarks.workload import BULK_MIX, REPO_ROOT, make_cohort, prepare, solution_names
 from grader.challenge import load_challenge
@@ -160,9 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="--cohort: the generator's seed")
     parser.add_argument("--jobs", type=_jobs, default=[1, 2], help="--cohort: the -j values to run, e.g. 1,2")
     parser.add_argument("--write", type=Path, help="--cohort: also write the figures to PATH (Markdown) and PATH.json")
+    parser.add_argument("--references", metavar="CHALLENGE",
+                        help="grade a bundled challenge's references cold, then warm (benchmarks/references.py)")
+    parser.add_argument("--warm", type=int, default=3, help="--references: warm gradings per reference (median)")
     args = parser.parse_args(argv)
     if args.cohort is not None:
         return run_cohort(args.cohort, args.seed, args.jobs, args.write)
+    if args.references is not None:
+        return run_references(args.references, args.warm, args.write)
     started = time.perf_counter()
     connect().close()  # a clear sentence when no engine answers
     client = docker.from_env(timeout=60)  # the benchmark's own measurements read the engine directly
