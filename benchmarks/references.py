@@ -97,7 +97,7 @@ def measure_reference(client: Any, challenge: str, name: str, scratch: Path, war
         figures.leaked += leaked
         figures.warm_walls_s.append(wall)
         figures.warm_steps = steps_of(result)
-        figures.overall = (result.get("score") or {}).get("overall")
+        figures.overall = result.get("overall")
     say(f"  {challenge}/{name}: cold {figures.cold_wall_s:.1f} s (environment reused: "
         f"{figures.cold_reused_environment}), warm median {figures.warm_median_s:.1f} s "
         f"of {[round(w, 1) for w in figures.warm_walls_s]}")
