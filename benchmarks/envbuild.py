@@ -68,11 +68,7 @@ def main() -> None:
     parser.add_argument("wheelset", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--base", default="grader-base:py3.11")
-    parser.add_argument("--dockerfile", type=Path, help="a variant of env.Dockerfile to time instead")
     args = parser.parse_args()
-    if args.dockerfile is not None:
-        text = args.dockerfile.read_bytes()
-        environment.dockerfile = lambda name: text  # type: ignore[assignment]
     runs = []
     for _ in range(args.repeat):
         load = os.getloadavg()[0]

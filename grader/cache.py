@@ -141,10 +141,11 @@ def entry_lock(group: LockedGroup, name: str, on_wait: Callable[[], None] | None
 # --- keys -------------------------------------------------------------------------------------------------
 
 
-# Bumped when `grader/sandbox/env.Dockerfile` builds images differently, so images built the old way (reused
-# by key, and a checkout's version string may not change) are built again (2: no `chmod -R` over the venv;
-# a pin of pip or setuptools replaces the base venv's copy instead of mixing with it).
-IMAGE_LAYOUT = 2
+# Bumped when environment images are made differently (grader.sandbox.images.environment), so images made the
+# old way (reused by key, and a checkout's version string may not change) are made again (2: no `chmod -R` over
+# the venv; a pin of pip or setuptools replaces the base venv's copy instead of mixing with it; 3: pip in a
+# container that is committed, instead of a two-stage `docker build`).
+IMAGE_LAYOUT = 3
 
 
 def image_key(base_image_id: str, python: str, requirements: Iterable[str]) -> str:

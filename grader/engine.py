@@ -232,6 +232,14 @@ class Container:
         with contextlib.suppress(Exception):
             self._handle.kill(signal=signal_name)
 
+    def commit(self, reference: str, changes: Sequence[str]) -> str:
+        """Save this (stopped) container's filesystem as the image `reference` (`repo:tag`), with Dockerfile-like
+        `changes` applied to its configuration; the new image's id."""
+        repository, _, tag = reference.rpartition(":")
+        with _translated():
+            image = self._handle.commit(repository=repository, tag=tag, changes=list(changes), pause=False)
+        return str(image.id)
+
     def start(self) -> None:
         """Start it again after it stopped, its volumes kept; EngineError when the engine refuses."""
         with _translated():
@@ -310,12 +318,14 @@ class Image:
     tags: tuple[str, ...]
     labels: Mapping[str, str]
     size: int  # bytes, shared layers included
+    command: tuple[str, ...] = ()  # its CMD
 
     @classmethod
     def of(cls, handle: Any) -> Image:
         """The grader's view of an SDK image."""
-        return cls(str(handle.id), tuple(handle.tags or ()), dict(handle.labels or {}),
-                   int((handle.attrs or {}).get("Size", 0) or 0))
+        attrs = handle.attrs or {}
+        return cls(str(handle.id), tuple(handle.tags or ()), dict(handle.labels or {}), int(attrs.get("Size", 0) or 0),
+                   tuple((attrs.get("Config") or {}).get("Cmd") or ()))
 
 
 # --- the engine ---------------------------------------------------------------------------------------------
@@ -359,6 +369,15 @@ class Engine:
                     self._client.containers.get(spec.name).remove(force=True, v=True)
                 time.sleep(0.2 * attempt)
         raise AssertionError("unreachable")
+
+    def run_install(self, spec: ContainerSpec) -> Container:
+        """Start `spec` as root with a writable root filesystem: an environment's install step, which writes into
+        the image's root-owned venv to be committed. What a `docker build` RUN step had, minus every capability;
+        the rest of the hardening, the network and the limits are the spec's."""
+        options = {**spec.options(), "user": "root", "read_only": False}
+        with _translated():
+            handle = self._client.containers.run(spec.image, list(spec.command), **options)
+        return Container(handle)
 
     def containers(self, label: str) -> list[Container]:
         """Every container (running or not) carrying `label` (`name` or `name=value`); one removed while they

@@ -1,39 +1,45 @@
 """Environment and runner images: the base image plus one set of requirements, built once per key.
 
 `grader-env:<key>` holds the candidate's requirements, `grader-runner:<key>` the grader's own tools (pytest,
-httpx, the checks' tools). Both are installed from wheels the host already downloaded, in a build that has no
-network (`env.Dockerfile`), and reused by every later grading with the same key (decided by `grader.environments`).
+httpx, the checks' tools). Both are installed from wheels the host already downloaded, by pip in a container with
+no network that is then committed, and reused by every later grading with the same key (decided by
+`grader.environments`).
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
+import os
 import re
+import shutil
+import tempfile
+import uuid
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import __version__
-from grader.engine import Engine, EngineError, Image
+from grader import __version__, cache
+from grader.engine import ContainerSpec, Engine, EngineError, Image, Mount
 from grader.errors import SandboxError
 from grader.sandbox.base import Role
-from grader.sandbox.images.building import (
-    BuildFailed,
-    Log,
-    build_context,
-    dockerfile,
-    key_lock,
-    run_build,
-    short,
-)
+from grader.sandbox.docker_pod import MANAGED_LABEL, RUN_LABEL
+from grader.sandbox.images.building import Log, key_lock, short
+from grader.sandbox.owner import owner_labels
 
-ENV_DOCKERFILE = "env.Dockerfile"
-# What `python3 -m venv` seeds the base venv with (base.Dockerfile). A pin of one of these makes pip replace
-# the base's copy, and stage 1's COPY only adds files: the final stage then starts from an empty /opt/venv.
-BASE_VENV_PACKAGES = frozenset({"pip", "setuptools", "wheel", "distribute"})
-_FINAL_COPY = b"\nCOPY --from=0 /opt/venv /opt/venv\n"
-_FRESH_VENV_COPY = b"\nRUN rm -rf /opt/venv\nCOPY --from=0 /opt/venv /opt/venv\n"
-_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+INSTALL_INPUTS = "/tmp/grader-install"  # requirements.txt and wheels/, mounted read-only
+# umask 022: every file pip writes is readable by the sandbox user (no `chmod -R`, which copied the base venv
+# up into the layer). --only-binary: never run a package's setup.py (the requirements come from the candidate).
+# --no-deps: requirements.txt holds the whole resolution (exact pins, see grader.resolve), nothing more.
+# An empty requirements.txt is valid: the image is then the base venv alone.
+INSTALL_SCRIPT = (
+    f"umask 022 && if [ -s {INSTALL_INPUTS}/requirements.txt ]; then "
+    "/opt/venv/bin/python -m pip install --no-index --no-cache-dir --only-binary=:all: --no-deps "
+    f"--disable-pip-version-check --find-links {INSTALL_INPUTS}/wheels -r {INSTALL_INPUTS}/requirements.txt; fi"
+)
+INSTALL_TIMEOUT_S = 1800  # a big wheel set on a loaded machine; pip prints nothing while it unpacks
+INSTALL_MEMORY_MB = 2048
+INSTALL_PIDS = 256
+TAIL_LINES = 12
 # Image keys become tags and label values: keep them to what a Docker tag accepts.
 _KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -117,63 +123,83 @@ def _build_python_image(
     requirements: Sequence[str],
     log: Log,
 ) -> str:
-    lines = "".join(f"{requirement.strip()}\n" for requirement in requirements)
-    files: dict[str, bytes | Path] = {"requirements.txt": lines.encode()}
-    if wheels_dir is not None:
-        if not wheels_dir.is_dir():
-            raise SandboxError(f"the wheels directory {wheels_dir} does not exist")
-        for wheel in sorted(wheels_dir.iterdir()):
-            if wheel.is_file():
-                files[f"wheels/{wheel.name}"] = wheel
+    """Install `requirements` into the base image's venv in a container with no network, then commit it.
+
+    One container and one commit: a `docker build` of the same install (a context upload, a stage per step,
+    a second stage copying the venv, the removal of the first) took about twice as long for the same wheels
+    (benchmarks/notes.md, "Cold cohorts"). The wheels are mounted, never copied, so no layer holds them, and
+    pip replaces a base venv package (pip, setuptools) the candidate pins the ordinary way.
+    """
+    base_image = engine.image(base)
+    if base_image is None:
+        raise SandboxError(f"could not build {tag}: the base image {base} is missing; run `grader sandbox bootstrap`")
+    if wheels_dir is not None and not wheels_dir.is_dir():
+        raise SandboxError(f"the wheels directory {wheels_dir} does not exist")
+    with tempfile.TemporaryDirectory(prefix="install-", dir=cache.scratch_dir()) as scratch_name:
+        inputs = _install_inputs(Path(scratch_name), wheels_dir, requirements)
+        container = engine.run_install(ContainerSpec(
+            base, ["sh", "-c", INSTALL_SCRIPT], labels=_install_labels(key),
+            mounts=(Mount(str(inputs), INSTALL_INPUTS),), memory_mb=INSTALL_MEMORY_MB, pids=INSTALL_PIDS,
+            cpus=float(os.cpu_count() or 1),
+        ))
+        try:
+            code = container.wait(INSTALL_TIMEOUT_S)  # None: the timeout
+            output = container.logs()
+            for line in output.splitlines():
+                log(line)
+            if code != 0:
+                raise SandboxError(_install_failure(tag, code, output))
+            return container.commit(tag, _image_config(base_image, role, key))
+        finally:
+            container.discard()
+
+
+def _install_inputs(scratch: Path, wheels_dir: Path | None, requirements: Sequence[str]) -> Path:
+    """A read-only input tree for the install container: `requirements.txt` and `wheels/` (hard links)."""
+    inputs = scratch / "in"
+    (inputs / "wheels").mkdir(parents=True)
+    (inputs / "requirements.txt").write_text("".join(f"{requirement.strip()}\n" for requirement in requirements))
+    for wheel in sorted(wheels_dir.iterdir()) if wheels_dir is not None else ():
+        if wheel.is_file():
+            _link_or_copy(wheel, inputs / "wheels" / wheel.name)
+    for directory, _dirs, names in os.walk(inputs):
+        os.chmod(directory, 0o755)
+        for name in names:
+            os.chmod(os.path.join(directory, name), 0o644)
+    return inputs
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
     try:
-        with build_context(env_dockerfile(requirements), files, dirs=("wheels",)) as context:
-            return run_build(
-                engine,
-                context,
-                tag=tag,
-                buildargs={"BASE": base, "ROLE": role, "KEY": key, "VERSION": __version__},
-                pull=False,
-                network_mode="none",  # the host downloaded every wheel; nothing is fetched in here
-                log=log,
-            )
-    except BuildFailed as failure:
-        if failure.at_from:
-            raise SandboxError(
-                f"could not build {tag}: the base image {base} is missing; run `grader sandbox bootstrap`"
-                f"\n{failure.message}"
-            ) from None
-        raise SandboxError(
-            failure.describe(f"could not build {tag}: pip could not install the requirements from the wheels")
-        ) from None
-    finally:
-        _remove_install_stage(engine, key)
+        os.link(source, target)
+    except OSError:  # another filesystem
+        shutil.copy2(source, target)
 
 
-def env_dockerfile(requirements: Sequence[str]) -> bytes:
-    """env.Dockerfile, its final stage emptying /opt/venv first when `requirements` replace a base venv package
-    (rare: the extra step costs a container run and a layer)."""
-    text = dockerfile(ENV_DOCKERFILE)
-    if not replaces_base_packages(requirements):
-        return text
-    if _FINAL_COPY not in text:
-        raise SandboxError(f"{ENV_DOCKERFILE} lacks its final COPY of /opt/venv")
-    return text.replace(_FINAL_COPY, _FRESH_VENV_COPY)
+def _install_labels(key: str) -> dict[str, str]:
+    """The install container is the grader's like any other: an orphan (its grader killed) is cleaned up."""
+    return {MANAGED_LABEL: "1", RUN_LABEL: f"install-{uuid.uuid4().hex[:12]}", "grader.role": "install",
+            "grader.build-key": key, "grader.version": __version__, **owner_labels()}
 
 
-def replaces_base_packages(requirements: Sequence[str]) -> bool:
-    """Whether any requirement names a package the base venv was seeded with (pip, setuptools)."""
-    for requirement in requirements:
-        match = _NAME.match(requirement)
-        if match and re.sub(r"[-_.]+", "-", match.group(1)).lower() in BASE_VENV_PACKAGES:
-            return True
-    return False
+def _image_config(base_image: Image, role: Role, key: str) -> list[str]:
+    """The committed image's configuration: the base's command again (the container's was the install), the
+    image's own labels, and the install container's labels emptied (a commit keeps a container's labels)."""
+    cleared = {label: "" for label in _install_labels(key) if label not in {"grader.role", "grader.version"}}
+    labels = {**cleared, "grader.role": role, "grader.key": key, "grader.version": __version__}
+    return [f"CMD {json.dumps(base_image.command or ['bash'])}",
+            "LABEL " + " ".join(f"{name}={json.dumps(value)}" for name, value in labels.items())]
 
 
-def _remove_install_stage(engine: Engine, key: str) -> None:
-    """Delete the install stage's leftover images: they hold the wheels and nothing needs them any more."""
-    for image in engine.images(["grader.stage=install", f"grader.build-key={key}"], dangling=True):
-        with contextlib.suppress(EngineError):  # already gone, or a concurrent build of this key holds it
-            engine.remove_image(image.id)
+def _install_failure(tag: str, code: int | None, output: str) -> str:
+    """One sentence, then what pip printed last (where it says what it could not find)."""
+    reason = "the install timed out" if code is None else f"pip exited with code {code}"
+    lines = [f"could not build {tag}: pip could not install the requirements from the wheels ({reason})."]
+    tail = [line for line in output.splitlines() if line.strip()][-TAIL_LINES:]
+    if tail:
+        lines.append("last output of the install:")
+        lines.extend(f"  {line}" for line in tail)
+    return "\n".join(lines)
 
 
 def remove_images(engine: Engine, roles: Iterable[Role], *, keys: Collection[str] | None = None) -> int:

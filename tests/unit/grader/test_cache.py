@@ -185,7 +185,7 @@ def test_store_paths_are_where_the_layout_says(own_cache: Path) -> None:
 
 
 def test_a_new_image_layout_changes_every_image_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Images built by an older env.Dockerfile are not reused: the layout is part of the key."""
+    """Images made the older way are not reused: the layout is part of the key."""
     monkeypatch.setattr(cache, "__version__", "1.2.3")
     current = cache.image_key("sha256:abc", "3.11", ("a==2",))
     monkeypatch.setattr(cache, "IMAGE_LAYOUT", cache.IMAGE_LAYOUT - 1)
@@ -193,10 +193,11 @@ def test_a_new_image_layout_changes_every_image_key(monkeypatch: pytest.MonkeyPa
 
 
 def test_keys_stay_what_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Images and venvs built by an earlier grader of the same version are found again: same payload, same hash."""
+    """Images and venvs built by an earlier grader of the same version and image layout are found again: same
+    payload, same hash (the image key changes with IMAGE_LAYOUT on purpose)."""
     monkeypatch.setattr(cache, "__version__", "1.2.3")
     assert cache.image_key("sha256:abc", "3.11", ("b==1", "a==2")) == (
-        "593e7f11f2eb63b9c92680f231efb27bdc0f0e9e14c2295822a6c7e8087b99b7")
+        "fed80fa32900c43255185e000c47213e469cbdba4ac504a312d19e8069543ad7")
     assert cache.venv_key("3.11", ["b==1", "a==2"]) == (
         "3ba868fdbcbf7a1256d6fd5bd1b81fa37391dd56817cfa63e78bb30a9f775fee")
 

@@ -1,24 +1,42 @@
-"""Which Dockerfile an environment image is built from (the builds themselves: tests/docker/grader/sandbox)."""
+"""How an environment image is made (the installs themselves: tests/docker/grader/sandbox/test_images.py)."""
 
 from __future__ import annotations
 
-import pytest
+import json
+import shlex
+from pathlib import Path
 
+from grader.engine import Image
+from grader.sandbox.docker_pod import MANAGED_LABEL
 from grader.sandbox.images import environment
+from grader.sandbox.owner import OWNER_PID_LABEL
 
 
-@pytest.mark.parametrize("requirements", [["setuptools==65.6.0"], ["six==1.16.0", "pip==24.0"],
-                                          ["Setup_Tools==1"], ["  wheel==0.42.0"]])
-def test_a_pin_of_a_base_venv_package_empties_the_venv_before_the_final_copy(requirements: list[str]) -> None:
-    name = requirements[-1].strip().split("==")[0]
-    text = environment.env_dockerfile(requirements).decode()
-    expect_fresh = name.lower().replace("_", "-") in {"setuptools", "pip", "wheel"}
-    assert ("RUN rm -rf /opt/venv\nCOPY --from=0 /opt/venv /opt/venv" in text) == expect_fresh
+def test_the_install_never_builds_a_source_archive_nor_reaches_an_index() -> None:
+    words = shlex.split(environment.INSTALL_SCRIPT)
+    assert {"--no-index", "--only-binary=:all:", "--no-deps"} <= set(words)
+    assert "chmod" not in words  # the umask does it, without copying the base venv up into the layer
 
 
-def test_other_requirements_keep_the_plain_final_copy() -> None:
-    text = environment.env_dockerfile(["six==1.16.0", "setuptools-scm==8.0", "pipx==1.0"]).decode()
-    steps = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert "RUN rm -rf /opt/venv" not in steps
-    assert "COPY --from=0 /opt/venv /opt/venv" in steps
-    assert not any("chmod" in step for step in steps)
+def test_the_committed_image_gets_the_bases_command_back_and_none_of_the_install_containers_labels() -> None:
+    base = Image("sha256:base", ("grader-base:py3.11",), {"grader.role": "base"}, 0, ("bash",))
+    changes = environment._image_config(base, "env", "k" * 40)
+    assert changes[0] == 'CMD ["bash"]'
+    labels = dict(pair.split("=", 1) for pair in shlex.split(changes[1].removeprefix("LABEL ")))
+    assert labels["grader.role"] == "env" and labels["grader.key"] == "k" * 40
+    # A commit keeps the container's labels: cleanup would otherwise take the image for a leftover container's.
+    assert labels[MANAGED_LABEL] == "" and labels[OWNER_PID_LABEL] == ""
+    assert json.loads(changes[0].removeprefix("CMD ")) == ["bash"]
+
+
+def test_the_inputs_are_hard_links_readable_by_everyone(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    wheel = wheels / "six-1.16.0-py2.py3-none-any.whl"
+    wheel.write_bytes(b"zip")
+    wheel.chmod(0o600)
+    inputs = environment._install_inputs(tmp_path / "scratch", wheels, ["six==1.16.0"])
+    linked = inputs / "wheels" / wheel.name
+    assert linked.stat().st_ino == wheel.stat().st_ino
+    assert (inputs / "requirements.txt").read_text() == "six==1.16.0\n"
+    assert oct(linked.stat().st_mode & 0o777) == oct(0o644)
