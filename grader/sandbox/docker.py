@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from checks.formats import POD_UPSTREAM_PORT, StopOutcome, with_upstream_port
+from checks.formats import POD_UPSTREAM_PORT, StopOutcome, own_tests_environment
 from grader import cache
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import MAX_REPORT_BYTES, write_plan
@@ -311,8 +311,10 @@ def _static_spec(image: str, job: StaticJob, out_dir: Path, network: str, servic
     return ContainerSpec(
         image, list(job.argv),
         network=network,
-        # `{upstream_port}`: nothing serves it here, so the candidate's own tests meet an unreachable upstream
-        environment={**app_environment_for(with_upstream_port(dict(job.app_env), POD_UPSTREAM_PORT), 0, services_env),
+        # `{upstream_port}`: nothing serves it here, so the candidate's own tests meet an unreachable upstream (and
+        # the check is told which variables name it, to find the tests that called it for real)
+        environment={**app_environment_for(own_tests_environment(dict(job.app_env), POD_UPSTREAM_PORT), 0,
+                                           services_env),
                      "PYTHONPATH": RUNNER_LIB,
                      **({"GRADER_MYPY_SEED": SEED_MOUNT} if seed is not None else {})},
         working_dir="/tmp",  # not the submission: a candidate package named `checks` must not shadow ours
