@@ -50,11 +50,14 @@ from grader.sandbox.base import (
     EnvironmentRequest,
     Environments,
     Foundation,
+    ImageJob,
+    ImageOutcome,
     RunOutcome,
     Sandbox,
     SandboxError,
     StaticJob,
 )
+from grader.sandbox.candidate_image import build_and_check
 from grader.sandbox.control import STOP_LOG_CHARS, ControlServer
 from grader.sandbox.docker_pod import (
     APP_DATA_DIR,
@@ -182,6 +185,12 @@ class DockerSandbox(Sandbox):
     def launcher(self, run_id: str) -> Launcher:
         """What starts the containers of run `run_id`, with this session's labels."""
         return Launcher(self.engine, run_id, self.session, self.log)
+
+    def build_candidate_image(self, job: ImageJob) -> ImageOutcome:
+        """Build the submission's Dockerfile on the engine (no network for its steps) and check its container
+        answers the health path (`grader.sandbox.candidate_image`); the image and containers are removed."""
+        with _engine_errors_as_sandbox_errors():
+            return build_and_check(self.engine, self.launcher(uuid.uuid4().hex[:12]), job, self.log)
 
     def run(self, request: AppRunRequest) -> RunOutcome:
         """Start the pod, wait for the app's health path, run the suite, always remove everything."""

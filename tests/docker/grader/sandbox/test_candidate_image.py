@@ -1,0 +1,93 @@
+"""The candidate's own Dockerfile on the Docker backend (`[docker] build = true`): built on the engine with no
+network for its RUN steps, its container started as the app is and asked for /health, everything removed after.
+On this engine no registry answers: a base image it lacks makes the build "skipped", never the candidate's
+failure. The local backend's skip: tests/unit/grader/steps/test_candidate_image.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from grader.challenge import load_challenge
+from grader.models import CheckResult, GradeResult
+from grader.pipeline import grade_submission
+from grader.sandbox.candidate_image import IMAGE_REPOSITORY
+from grader.sandbox.docker import DockerSandbox
+from grader.scoring import score_categories
+from tests.conftest import REPO_ROOT, of_this_run
+
+CHALLENGE = load_challenge(str(REPO_ROOT / "tests" / "fixtures" / "dockerfile-challenge"))
+SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "submissions"
+ABSENT_BASE = "python:3.11-slim"
+LOCAL_BASE = "grader-base:py3.11"
+pytestmark = [pytest.mark.slow, pytest.mark.docker]
+
+
+def image_result(result: GradeResult) -> CheckResult:
+    """The Dockerfile's result, after checking it is worth no points: the scores are those without it."""
+    assert result.status == "graded", result.error
+    [image] = [check for check in result.checks if check.id == "docker_build/infrastructure"]
+    assert (image.category, image.score, image.max_score, image.deductions) == ("infrastructure", 0, 0, [])
+    others = [check for check in result.checks if check is not image]
+    categories, overall, _ = score_categories(others, CHALLENGE.scorecard, app_ran=result.app is not None
+                                              and result.app.started)
+    assert overall == result.overall
+    assert [(c.id, c.score, c.note) for c in categories] == [(c.id, c.score, c.note) for c in result.categories]
+    return image
+
+
+def left_over(docker_client: Any) -> list[str]:
+    """This test session's containers, and every candidate image (none may outlive its grading)."""
+    containers = [c.name for c in docker_client.containers.list(all=True, filters=of_this_run())]
+    images = [tag for image in docker_client.images.list(name=IMAGE_REPOSITORY) for tag in image.tags]
+    return containers + images
+
+
+def grade(fixture: str, docker_client: Any, tmp_path: Path) -> GradeResult:
+    before = left_over(docker_client)
+    sandbox = DockerSandbox(python=CHALLENGE.python, client=docker_client)
+    result = grade_submission(SUBMISSIONS / fixture, CHALLENGE, sandbox, tmp_path, log=lambda _: None, force=True)
+    assert set(left_over(docker_client)) - set(before) == set()
+    return result
+
+
+def test_a_dockerfile_on_a_base_image_the_engine_has_is_built_started_and_answers(
+    docker_client: Any, tmp_path: Path
+) -> None:
+    """Its RUN step fails unless the loopback is the only interface: the build passing proves no network."""
+    base_id = docker_client.images.get(LOCAL_BASE).id
+    image = image_result(grade("dockerfile-local-base", docker_client, tmp_path))
+    assert image.status == "passed", image.findings
+    assert image.summary == "built; its container started and answered /health"
+    assert docker_client.images.get(LOCAL_BASE).id == base_id  # the shared base image is untouched
+
+
+def test_a_base_image_the_engine_cannot_get_is_skipped_not_the_candidates_failure(
+    docker_client: Any, tmp_path: Path
+) -> None:
+    present = [image for image in docker_client.images.list(name="python") if ABSENT_BASE in image.tags]
+    if present:
+        pytest.skip(f"{ABSENT_BASE} is on this engine: the test needs an engine without it")
+    result = grade("dockerfile-absent-base", docker_client, tmp_path)
+    image = image_result(result)
+    assert image.status == "skipped"
+    assert image.summary.startswith(f"not built: base image unavailable (Step 1/4 : FROM {ABSENT_BASE}"), image.summary
+    assert [f.severity for f in image.findings] == ["info"]
+    assert not any(ABSENT_BASE in image.tags for image in docker_client.images.list(name="python"))  # not pulled
+
+
+@pytest.mark.parametrize(("fixture", "summary", "log_says"), [
+    ("dockerfile-broken-build", "the Dockerfile did not build (the step exited with code 3).",
+     "installing the service"),
+    ("dockerfile-exits", "built, but its container exited with code 1", "missing configuration: SECRET_KEY"),
+])
+def test_a_dockerfile_that_does_not_build_or_start_is_a_finding_worth_no_points(
+    fixture: str, summary: str, log_says: str, docker_client: Any, tmp_path: Path
+) -> None:
+    image = image_result(grade(fixture, docker_client, tmp_path))
+    assert (image.status, image.summary) == ("failed", summary)
+    assert image.findings[0].file == "Dockerfile" and image.findings[0].severity == "warning"
+    assert any(log_says in f.message for f in image.findings), image.findings
