@@ -1,7 +1,8 @@
 """The candidate's own Dockerfile on the Docker backend (`[docker] build = true`): built on the engine with no
 network for its RUN steps, its container started as the app is and asked for /health, everything removed after.
 On this engine no registry answers: a base image it lacks makes the build "skipped", never the candidate's
-failure. The local backend's skip: tests/unit/grader/steps/test_candidate_image.py.
+failure. The local backend's skip: tests/network/grader/sandbox/test_candidate_image.py; without an engine:
+tests/unit/grader/sandbox/test_candidate_image.py.
 """
 
 from __future__ import annotations
@@ -11,32 +12,16 @@ from typing import Any
 
 import pytest
 
-from grader.challenge import load_challenge
-from grader.models import CheckResult, GradeResult
+from grader.models import GradeResult
 from grader.pipeline import grade_submission
 from grader.sandbox.candidate_image import IMAGE_REPOSITORY
 from grader.sandbox.docker import DockerSandbox
-from grader.scoring import score_categories
-from tests.conftest import REPO_ROOT, of_this_run
+from tests.conftest import of_this_run
+from tests.network.grader.sandbox.test_candidate_image import CHALLENGE, SUBMISSIONS, image_result
 
-CHALLENGE = load_challenge(str(REPO_ROOT / "tests" / "fixtures" / "dockerfile-challenge"))
-SUBMISSIONS = REPO_ROOT / "tests" / "fixtures" / "submissions"
 ABSENT_BASE = "python:3.11-slim"
 LOCAL_BASE = "grader-base:py3.11"
 pytestmark = [pytest.mark.slow, pytest.mark.docker]
-
-
-def image_result(result: GradeResult) -> CheckResult:
-    """The Dockerfile's result, after checking it is worth no points: the scores are those without it."""
-    assert result.status == "graded", result.error
-    [image] = [check for check in result.checks if check.id == "docker_build/infrastructure"]
-    assert (image.category, image.score, image.max_score, image.deductions) == ("infrastructure", 0, 0, [])
-    others = [check for check in result.checks if check is not image]
-    categories, overall, _ = score_categories(others, CHALLENGE.scorecard, app_ran=result.app is not None
-                                              and result.app.started)
-    assert overall == result.overall
-    assert [(c.id, c.score, c.note) for c in categories] == [(c.id, c.score, c.note) for c in result.categories]
-    return image
 
 
 def left_over(docker_client: Any) -> list[str]:
