@@ -35,6 +35,7 @@ from grader.checks.suite import wait_for_app_command
 from grader.engine import Container, ContainerSpec, Engine, EngineError, Mount
 from grader.paths import checks_dir
 from grader.sandbox.base import ImageJob, ImageOutcome
+from grader.sandbox.cleanup import CANDIDATE_IMAGE_ROLE
 from grader.sandbox.docker_pod import (
     APP_DATA_DIR,
     PRIVATE_TMPFS,
@@ -85,7 +86,7 @@ def _build(engine: Engine, launcher: Launcher, job: ImageJob, tag: str, layers: 
     """None when the image was built, else why not (skipped when the base image is unavailable)."""
     try:
         with _context(job.project_dir) as context:
-            run_candidate_build(engine, context, tag, launcher.labels("candidate-image"), job.limits.memory_mb,
+            run_candidate_build(engine, context, tag, launcher.labels(CANDIDATE_IMAGE_ROLE), job.limits.memory_mb,
                                 layers, log)
     except ContextTooLarge:
         return ImageOutcome("failed", f"not built: the project's files are over {CONTEXT_LIMIT_BYTES // 2**20} MB, "
