@@ -7,15 +7,22 @@ tests/unit/grader/sandbox/test_candidate_image.py.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from grader.engine import Engine
 from grader.models import GradeResult
 from grader.pipeline import grade_submission
-from grader.sandbox.candidate_image import IMAGE_REPOSITORY
+from grader.sandbox.candidate_image import IMAGE_REPOSITORY, run_candidate_build
+from grader.sandbox.cleanup import CANDIDATE_IMAGE_ROLE, remove_orphans
 from grader.sandbox.docker import DockerSandbox
+from grader.sandbox.docker_pod import Launcher
+from grader.sandbox.images.building import build_context
+from grader.sandbox.owner import OWNER_STARTED_LABEL
 from tests.conftest import of_this_run
 from tests.network.grader.sandbox.test_candidate_image import CHALLENGE, SUBMISSIONS, image_result
 
@@ -76,3 +83,25 @@ def test_a_dockerfile_that_does_not_build_or_start_is_a_finding_worth_no_points(
     assert (image.status, image.summary) == ("failed", summary)
     assert image.findings[0].file == "Dockerfile" and image.findings[0].severity == "warning"
     assert any(log_says in f.message for f in image.findings), image.findings
+
+
+def test_a_candidate_image_whose_grader_is_gone_is_removed_as_an_orphan(docker_client: Any) -> None:
+    """A grader killed during the smoke check leaves the image: `remove_orphans` (what `grader sandbox cleanup`
+    and a worker run) removes it by its labels, and nothing of the base image it was built on."""
+    engine = Engine(docker_client)
+    base_id = docker_client.images.get(LOCAL_BASE).id
+    run = f"orphan-{uuid.uuid4().hex[:8]}"
+    tag = f"{IMAGE_REPOSITORY}:{run}"
+    labels = {**Launcher(engine, run, "session", lambda _: None).labels(CANDIDATE_IMAGE_ROLE),
+              OWNER_STARTED_LABEL: "1.000"}  # this pid, started at another time: its grader is gone
+    dockerfile = f"FROM {LOCAL_BASE}\nLABEL purpose=orphan-test\n".encode()
+    with build_context(dockerfile) as context:
+        run_candidate_build(engine, context, tag, labels, 256, [], lambda _: None)
+    try:
+        removed = remove_orphans(engine)
+        assert ("image", tag) in {(r.kind, r.name) for r in removed}
+        assert engine.image(tag) is None
+        assert docker_client.images.get(LOCAL_BASE).id == base_id
+    finally:
+        with contextlib.suppress(Exception):
+            engine.remove_image(tag)
