@@ -39,7 +39,16 @@ the code has no branches), all three 0 when no test ran (coverage from imports a
 work: a `coverage-without-tests` finding gives the measured figure); `http_tests` (1 when the tests call
 HTTP endpoints: FastAPI/Starlette TestClient, Flask test_client(), Django/DRF Client, httpx
 AsyncClient/ASGI transports, or `client.get("/...")`-style calls); `mocks_used` (1 when unittest.mock,
-mock, pytest-mock's `mocker`, `monkeypatch`, respx, responses, freezegun or pytest-httpx appear).
+mock, pytest-mock's `mocker`, `monkeypatch`, respx, responses, freezegun or pytest-httpx appear, and no test
+called the challenge's upstream for real: see below); `upstream_calls` (how many tests did; -1 when the
+challenge declares no upstream).
+
+The challenge's upstream: the variables of its `[app] env` whose value holds `{upstream_port}` (their names in
+$GRADER_UPSTREAMS, `checks.formats.UPSTREAMS_ENV`) point the suite at a port nothing serves. A failed test
+whose report shows a refused connection and names that address (its URL, `host:port`, urllib3's `host='H',
+port=P`) or the variable called the real service instead of a mock: a `calls-real-upstream` finding names it,
+and `mocks_used` is 0. A test that called it through an app which turned the refusal into a status code
+without logging it leaves no such trace and is not named.
 
 Outcomes that are the candidate's, reported as findings with exit 0: no tests, failing tests, collection
 errors, a suite that produced no report, a run that stopped before its tests (a settings error, a test
@@ -60,6 +69,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import urllib.parse
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -80,7 +90,7 @@ from checks._common import (
     run_tool,
     share,
 )
-from checks.formats import FindingDict
+from checks.formats import UPSTREAMS_ENV, FindingDict
 from checks.runner_choice import (
     DJANGO,
     PYTEST_DJANGO,
@@ -219,6 +229,7 @@ class CaseProblem:
     file: str | None = None
     line: int | None = None
     ran: bool = True  # False: a module that did not import or a class whose set-up failed
+    detail: str = ""  # the runner's whole report of the failure (traceback, exception chain), when it gives one
 
 
 OUTCOMES = ("passed", "failed", "errors", "skipped")
@@ -243,11 +254,14 @@ def read_junit(path: Path) -> tuple[SuiteCounts, list[CaseProblem]] | None:
     problems: list[CaseProblem] = []
     for case in root.iter("testcase"):
         outcome = _case_outcome(case)
-        message = next((child.get("message", "") for child in case if child.tag in ("failure", "error")), "")
+        failure = next((child for child in case if child.tag in ("failure", "error")), None)
+        message = failure.get("message", "") if failure is not None else ""
         ran = not (outcome == "errors" and message == COLLECTION_FAILURE)
         counts.add(outcome, ran)
         if outcome in ("failed", "errors"):
-            problems.append(CaseProblem(case.get("classname", ""), case.get("name", ""), outcome, message, ran=ran))
+            detail = (failure.text or "") if failure is not None else ""
+            problems.append(CaseProblem(case.get("classname", ""), case.get("name", ""), outcome, message, ran=ran,
+                                        detail=detail))
     return counts, problems
 
 
@@ -290,8 +304,10 @@ def read_shim_report(path: Path) -> ShimReport | None:
         counts.add(outcome, ran)
         if outcome in ("failed", "errors"):
             file, line = _safe_location(record.get("file"), record.get("line"))
+            detail = record.get("detail")
             problems.append(CaseProblem("", one_line(str(record.get("id", "")), 300), outcome,
-                                        str(record.get("message") or ""), file, line, ran))
+                                        str(record.get("message") or ""), file, line, ran,
+                                        detail if isinstance(detail, str) else ""))
     error = data.get("error")
     return ShimReport(counts, problems, one_line(error, 300) if isinstance(error, str) and error else None)
 
@@ -322,11 +338,67 @@ def locate(problem: CaseProblem, tests: dict[str, ParsedFile]) -> tuple[str | No
 
 def problem_finding(problem: CaseProblem, tests: dict[str, ParsedFile]) -> FindingDict:
     """A finding for a failed or errored test, located in its file when possible."""
-    name = ".".join(part for part in (problem.classname, problem.name) if part)
+    name = test_name(problem)
     what = "failed" if problem.outcome == "failed" else "errored"
     rule = "test-failed" if problem.outcome == "failed" else "test-error"
     file, line = locate(problem, tests)
     return finding(f"test `{name}` {what}: {one_line(problem.message, 200)}", file, line, rule, CATEGORY)
+
+
+def test_name(problem: CaseProblem) -> str:
+    """The test as its runner names it: `module.Class.test` (pytest's classname and name), or the shim's id."""
+    return ".".join(part for part in (problem.classname, problem.name) if part)
+
+
+# --- the challenge's upstream: tests that called it for real --------------------------------------------------
+
+# How HTTP clients report a connection nothing accepted: the OS's words, httpx/httpcore, urllib3/requests,
+# aiohttp, asyncio.
+REFUSED = re.compile(r"connection refused|ConnectionRefusedError|ConnectError|Errno 111\b|NewConnectionError|"
+                     r"Failed to establish a new connection|Cannot connect to host|Connect call failed", re.IGNORECASE)
+
+
+def declared_upstreams(environ: dict[str, str]) -> dict[str, str]:
+    """{variable: address} of the challenge's upstream, from the variables $GRADER_UPSTREAMS names."""
+    names = [name.strip() for name in environ.get(UPSTREAMS_ENV, "").split(",") if name.strip()]
+    return {name: environ[name] for name in names if environ.get(name)}
+
+
+def upstream_markers(name: str, address: str) -> tuple[str, ...]:
+    """How a failure's text may name the upstream: its variable, its URL, and its host and port as clients
+    print them (`host:port`, urllib3's `host='H', port=P`, asyncio's `('H', P)`)."""
+    markers = [name, address.rstrip("/")]
+    with contextlib.suppress(ValueError):
+        parts = urllib.parse.urlsplit(address)
+        if parts.hostname and parts.port:
+            markers += [f"{parts.hostname}:{parts.port}", f"host='{parts.hostname}', port={parts.port}",
+                        f"('{parts.hostname}', {parts.port})"]
+    return tuple(marker for marker in markers if marker)
+
+
+def called_upstream(problem: CaseProblem, upstreams: dict[str, str]) -> str | None:
+    """The variable of the upstream a failed test tried to reach for real (its report shows a refused
+    connection and names that upstream), else None."""
+    text = f"{problem.message}\n{problem.detail}"
+    if not REFUSED.search(text):
+        return None
+    return next((name for name, address in upstreams.items()
+                 if any(marker in text for marker in upstream_markers(name, address))), None)
+
+
+def upstream_call_findings(problems: Sequence[CaseProblem], upstreams: dict[str, str],
+                           tests: dict[str, ParsedFile]) -> list[FindingDict]:
+    """A `calls-real-upstream` finding per test that called the challenge's upstream instead of a mock."""
+    findings = []
+    for problem in problems:
+        name = called_upstream(problem, upstreams)
+        if name is not None and problem.ran:
+            file, line = locate(problem, tests)
+            findings.append(finding(
+                f"test `{test_name(problem)}` called the real service at ${name} ({upstreams[name]}, unreachable "
+                "while the tests run) instead of a mock: replace it with one (respx, httpx.MockTransport, "
+                "unittest.mock)", file, line, "calls-real-upstream", CATEGORY))
+    return findings
 
 
 # --- coverage -------------------------------------------------------------------------------------------------
@@ -422,7 +494,7 @@ def _copy_file(source: Path, target: Path, budget: int) -> int:
 def candidate_env() -> dict[str, str]:
     """The sandbox's environment for the candidate's suite, minus the grader's own paths and tool settings."""
     env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("COVERAGE_", "PYTEST_")) and name != "PYTHONPATH"}
+           if not name.startswith(("COVERAGE_", "PYTEST_")) and name not in ("PYTHONPATH", UPSTREAMS_ENV)}
     paths = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep)
              if entry and os.path.realpath(entry) != os.path.realpath(LIB_DIR)]
     if paths:
@@ -628,12 +700,16 @@ def analyse(submission: Path, out: Path, args: argparse.Namespace) -> Report:
                                 category=CATEGORY))
     failures = sorted((problem_finding(problem, by_rel) for problem in suite.problems), key=importance_key)
     findings += failures[:MAX_FAILURE_FINDINGS]
+    upstreams = declared_upstreams(dict(os.environ))
+    real_calls = upstream_call_findings(suite.problems, upstreams, by_rel)
+    findings += real_calls[:MAX_FAILURE_FINDINGS]
     findings += [finding(note, rule="runner-notes", category=CATEGORY) for note in choice.notes]
     if parsed_tests:
         findings += [finding(message, rule=rule, category=CATEGORY, severity="info") for ok, message, rule in (
             (http, "no test exercises the HTTP endpoints", "no-http-tests"),
             (mocks, "no test uses mocks or monkeypatching", "no-mocks")) if not ok]
-    metrics = suite_metrics(suite.counts, coverage, http, mocks)
+    metrics = suite_metrics(suite.counts, coverage, http, mocks and not real_calls)
+    metrics["upstream_calls"] = float(len(real_calls)) if upstreams else -1.0
     if suite.counts.found == 0 and coverage and coverage["coverage_percent"] > 0:
         findings.append(finding(f"{coverage['coverage_percent']:g}% coverage was measured although no test ran (code "
                                 "imported by conftest.py, settings or test modules): it is not counted",

@@ -126,6 +126,10 @@ POD_OTLP_PORT = 4318  # the OTLP/HTTP port in a Docker pod (the pod's own loopba
 UPSTREAM_PORT_ENV = "GRADER_UPSTREAM_PORT"  # where `fake_upstream()` serves, for the runner
 UPSTREAM_PORT_PLACEHOLDER = "{upstream_port}"  # in a challenge's `[app] env` values: that port, per grading
 POD_UPSTREAM_PORT = 18080  # the fake upstream's port in a Docker pod (the pod's own loopback)
+# For the candidate's own tests: the names of the `[app] env` variables that hold the upstream's address,
+# comma-separated; their `{upstream_port}` is a port nothing serves (checks.candidate_tests names the tests whose
+# failure shows they called it for real).
+UPSTREAMS_ENV = "GRADER_UPSTREAMS"
 # With `[app] replicas` > 1: the replicas' base URLs, comma-separated; the runner serves a round-robin proxy over
 # them (checks.replicas) at the app's URL. Unset with one replica: the suite talks to the app directly.
 REPLICA_URLS_ENV = "GRADER_REPLICA_URLS"
@@ -179,3 +183,11 @@ def with_upstream_port(app_env: dict[str, str], port: int) -> dict[str, str]:
     """The challenge's `[app] env` with `{upstream_port}` filled in: the port the suite's `fake_upstream()`
     serves in this grading (one of its own with the local backend, so concurrent gradings never collide)."""
     return {name: value.replace(UPSTREAM_PORT_PLACEHOLDER, str(port)) for name, value in app_env.items()}
+
+
+def own_tests_environment(app_env: dict[str, str], port: int) -> dict[str, str]:
+    """The challenge's `[app] env` for the candidate's own tests, `{upstream_port}` filled with `port` (where
+    nothing serves), plus UPSTREAMS_ENV naming the variables that hold the upstream's address, when any do."""
+    filled = with_upstream_port(app_env, port)
+    upstreams = sorted(name for name, value in app_env.items() if UPSTREAM_PORT_PLACEHOLDER in value)
+    return {**filled, UPSTREAMS_ENV: ",".join(upstreams)} if upstreams else filled

@@ -21,7 +21,8 @@ by wrapping `unittest.TestResult`'s methods (every runner's result class derives
 it), in this process only (Django's parallel workers replay their events here), and write `--report` as
 JSON:
 
-    {"tests": [{"id", "outcome": passed|failed|errors|skipped, "ran": bool, "file", "line", "message"}],
+    {"tests": [{"id", "outcome": passed|failed|errors|skipped, "ran": bool, "file", "line", "message",
+                "detail": the failure's traceback with its exception chain (its last MAX_DETAIL characters)}],
      "error": null or "what stopped the run"}
 
 `ran` is false for a module that failed to import and for a class or module whose set-up failed: no test
@@ -57,6 +58,7 @@ if TYPE_CHECKING:  # annotations only: this file also runs on interpreters older
     ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 MAX_MESSAGE = 500
+MAX_DETAIL = 8000
 TRACEBACK_HEADER = "Traceback (most recent call last)"
 TRACEBACK_FILE = re.compile(r'File "([^"]+)", line (\d+)')
 NO_TESTS_EXIT = 5
@@ -110,7 +112,8 @@ class Recorder:
         if message is None and err is not None:
             message = _exception_line(err)
         self.records.append({"id": _test_id(test), "outcome": outcome, "ran": ran and outcome != "skipped",
-                             "file": file, "line": line, "message": (message or "")[:MAX_MESSAGE]})
+                             "file": file, "line": line, "message": (message or "")[:MAX_MESSAGE],
+                             "detail": _exception_detail(err)})
 
     def relative(self, filename: str | None) -> str | None:
         """`filename` relative to the root, in posix form, or None when it lies outside."""
@@ -184,6 +187,17 @@ def _exception_line(err: ExcInfo) -> str:
     if TRACEBACK_HEADER in text:
         text = [line for line in text.splitlines() if line.strip()][-1]
     return " ".join(text.split())
+
+
+def _exception_detail(err: ExcInfo | None) -> str:
+    """The failure's whole traceback with its chain (where a client's connection error names the address it
+    tried), its end kept when long."""
+    if err is None:
+        return ""
+    try:
+        return "".join(traceback.format_exception(*err))[-MAX_DETAIL:]
+    except Exception:  # a hostile exception whose formatting fails: no detail
+        return ""
 
 
 def install(recorder: Recorder) -> None:

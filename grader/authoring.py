@@ -45,7 +45,8 @@ KIT_GUIDE = "CHECKING.md"
 # The runner's own packages: psycopg and redis let a suite read the grading's services from the grader's side.
 ALLOWED_SUITE_IMPORTS = frozenset({"pytest", "_pytest", "httpx", "checks", "psycopg", "redis"})
 # Candidates see what is asked of them and how it is scored: the practices asked for included.
-PUBLIC_MANIFEST_KEYS = ("id", "title", "python", "app", "services", "limits", "scorecard", "scoring", "practices")
+PUBLIC_MANIFEST_KEYS = ("id", "title", "python", "app", "services", "limits", "scorecard", "scoring", "practices",
+                        "docker")
 PUBLIC_SCORING_KEYS = ("hidden_points", "rules")  # needed for the same scores; hiring bands stay private
 JUNK_NAMES = frozenset({"__pycache__", ".DS_Store", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv"})
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)

@@ -22,7 +22,7 @@ import logging
 import os
 import shlex
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -439,14 +439,24 @@ class Engine:
         return list(report.get("Images") or [])
 
     def build(self, context: IO[bytes], *, tag: str, buildargs: Mapping[str, str], pull: bool,
-              network_mode: str | None) -> Iterator[dict[str, Any]]:
+              network_mode: str | None, labels: Mapping[str, str] | None = None,
+              memory_mb: int | None = None, silent_timeout_s: float | None = None
+              ) -> Generator[dict[str, Any], None, None]:
         """Build the tar `context` (a Dockerfile at its root) as `tag`; yield the engine's progress messages
-        (`stream` lines, an `error`). Intermediate containers are removed, also when a step fails."""
+        (`stream` lines, an `error`). Intermediate containers are removed, also when a step fails. `labels` go on
+        the image, `memory_mb` caps each step's container (swap included), and `silent_timeout_s` ends the build
+        (the connection is dropped, so the engine cancels it) when it prints nothing for that long."""
+        extra: dict[str, Any] = {}
+        if labels:
+            extra["labels"] = dict(labels)
+        if memory_mb is not None:
+            extra["container_limits"] = {"memory": memory_mb * 2**20, "memswap": memory_mb * 2**20}
         with _translated():
             yield from self._client.api.build(
                 fileobj=context, custom_context=True, tag=tag, buildargs=dict(buildargs), pull=pull,
                 network_mode=network_mode, rm=True, forcerm=True, decode=True,
-                timeout=None,  # a silent pip install of a big wheel may take minutes
+                timeout=silent_timeout_s,  # None: a silent pip install of a big wheel may take minutes
+                **extra,
             )
 
     def import_image(self, tarball: Path, *, repository: str, tag: str, changes: Sequence[str]) -> str:

@@ -224,6 +224,15 @@ class SimilaritySettings(Strict):
                               "the submission) that are not evidence, beside the starter and framework boilerplate.")
 
 
+class DockerSettings(Strict):
+    """`[docker]`: what the grader does with the candidate's own Dockerfile (docs/scoring.md, "The candidate's
+    Dockerfile")."""
+
+    build: bool = Field(False, description="Build the submission's Dockerfile on the engine (RUN steps without "
+                        "network) and check that its container starts and answers the health path: an "
+                        "infrastructure finding, never points. Skipped where the base image is unavailable.")
+
+
 class Challenge(Strict):
     """A validated challenge bundle. `root` is where the bundle lives on disk (not read from the toml)."""
 
@@ -241,6 +250,7 @@ class Challenge(Strict):
         description="Services started per grading beside the app (DATABASE_URL, REDIS_URL, ...).",
     )
     similarity: SimilaritySettings = Field(default_factory=SimilaritySettings)  # type: ignore[arg-type]
+    docker: DockerSettings = Field(default_factory=DockerSettings)  # type: ignore[arg-type]
     flawed_margin: float | None = Field(
         None, ge=0, le=100,
         description="Every flawed solution must score at least this many points below the lowest reference.",

@@ -109,8 +109,9 @@ DEFAULT_RULES: tuple[Rule, ...] = (
          "line+branch coverage of application code by the candidate's tests (%)", zero_unless="tests_found"),
     Rule("candidate_tests", "http_tests", "testing", 15, 1, 0, "tests exercise HTTP endpoints (1 = yes)",
          zero_unless="tests_found"),
+    # 0 as well when a test called the challenge's upstream for real: the tests that did are its evidence.
     Rule("candidate_tests", "mocks_used", "testing", 5, 1, 0, "tests isolate collaborators with mocks/monkeypatch",
-         zero_unless="tests_found"),
+         zero_unless="tests_found", evidence=("calls-real-upstream", "no-mocks")),
     Rule("practices", "has_ci_config", "testing", 15, 1, 0, "a CI configuration runs the tests (1 = yes)",
          evidence=("no-ci",), practice="ci"),
     # --- infrastructure ------------------------------------------------------------------------------

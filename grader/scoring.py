@@ -77,7 +77,9 @@ def _score_category(category: str, weight: int, checks: Sequence[CheckResult]) -
     feeding = [c for c in checks if c.category == category]
     scored = [c for c in feeding if c.status in SCORED_STATUSES and c.max_score > 0]
     if not scored:
-        note = "no check measured this category" if not feeding else "its checks could not run"
+        # A result worth no points (the candidate's Dockerfile) is information: it measured nothing.
+        measuring = [c for c in feeding if c.max_score > 0 or c.status == CheckStatus.ERROR]
+        note = "no check measured this category" if not measuring else "its checks could not run"
         return CategoryScore(
             id=category, weight=weight, score=None, evaluated=False, checks=[c.id for c in feeding], note=note
         )

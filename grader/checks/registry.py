@@ -41,7 +41,8 @@ PRACTICES = StaticCheckSpec(
 CANDIDATE_TESTS = StaticCheckSpec(
     id="candidate_tests", runs_in="candidate", timeout_s=300.0,  # the module stops the suite at 225 s
     metrics=("tests_found", "tests_passed", "tests_failed", "tests_errors", "tests_skipped", "collection_errors",
-             "pass_rate", "http_tests", "mocks_used", "coverage_percent", "line_coverage", "branch_coverage"),
+             "pass_rate", "http_tests", "mocks_used", "upstream_calls", "coverage_percent", "line_coverage",
+             "branch_coverage"),
 )
 HIDDEN_TESTS = SuiteCheckSpec()
 

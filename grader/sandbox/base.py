@@ -27,8 +27,9 @@ if TYPE_CHECKING:
     from grader.resolve import Builder
 
 __all__ = [  # SandboxError is defined in grader.errors (the gateways raise it too) and re-exported here
-    "APP_CODE_DIR", "AppRunRequest", "Environment", "EnvironmentRequest", "Environments", "Foundation", "Role",
-    "RunOutcome", "Sandbox", "SandboxError", "StaticJob", "loopback_url", "replica_runner_env",
+    "APP_CODE_DIR", "AppRunRequest", "Environment", "EnvironmentRequest", "Environments", "Foundation",
+    "ImageJob", "ImageOutcome", "Role", "RunOutcome", "Sandbox", "SandboxError", "StaticJob", "loopback_url",
+    "replica_runner_env",
 ]
 
 Role = Literal["env", "runner"]  # the candidate's requirements, or the grader's own tools
@@ -175,6 +176,34 @@ class RunOutcome:
     findings: tuple[Finding, ...] = ()
 
 
+@dataclass(frozen=True)
+class ImageJob:
+    """The candidate's own Dockerfile to build, and how its container is checked: started with the app's
+    environment and limits, its health path asked until the start-up timeout (challenge `[docker] build`)."""
+
+    project_dir: Path  # the build context: the project's folder of the read-only snapshot, its Dockerfile at the top
+    environments: Environments  # the runner's image asks the health path
+    port: int
+    health_path: str
+    app_env: Mapping[str, str]
+    limits: Limits
+
+
+ImageStatus = Literal["passed", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    """What became of the candidate's Dockerfile: built and answering (passed), not built or not answering
+    (failed, with the build's or the container's last lines), or not tried for a reason that is not the
+    candidate's (skipped: no base image, no engine)."""
+
+    status: ImageStatus
+    summary: str  # one sentence
+    log_tail: str = ""
+    duration_s: float = 0.0
+
+
 class Sandbox(abc.ABC):
     """A backend that builds environments and runs gradings in them."""
 
@@ -237,6 +266,11 @@ class Sandbox(abc.ABC):
     def describe_image(self) -> str | None:
         """The base image this backend runs on, if any."""
         return None
+
+    def build_candidate_image(self, job: ImageJob) -> ImageOutcome:
+        """Build the submission's Dockerfile and check its container answers; default: skipped, a backend without
+        an engine builds no images."""
+        return ImageOutcome("skipped", f"not built: the {self.name} backend builds no images (use --sandbox docker)")
 
     def abort(self) -> None:
         """Stop every run in progress now and refuse new ones (Ctrl-C during a batch); default: nothing."""

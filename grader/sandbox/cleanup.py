@@ -1,4 +1,5 @@
-"""`grader sandbox cleanup`: find the grader's containers, volumes and networks, and remove the orphans.
+"""`grader sandbox cleanup`: find the grader's containers, candidate images, volumes and networks, and remove
+the orphans.
 
 An orphan is a resource whose owning grader (see `grader.sandbox.owner`) ran on this host and is gone:
 killed with SIGKILL, or its machine rebooted. Resources of gradings still running, in another terminal or a
@@ -12,12 +13,35 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
-from grader.engine import Container, Engine, EngineError, Network, Volume
-from grader.sandbox.docker_pod import MANAGED_LABEL, RUN_LABEL
+from grader.engine import Container, Engine, EngineError, Image, Network, Volume
+from grader.sandbox.docker_pod import MANAGED_LABEL, ROLE_LABEL, RUN_LABEL
 from grader.sandbox.owner import TEST_RUN_LABEL, OwnerState, describe_owner, labels_of_test_run, owner_state
 
-Kind = Literal["container", "volume", "network"]
-REMOVAL_ORDER: tuple[Kind, ...] = ("container", "volume", "network")  # a volume in use cannot be removed
+Kind = Literal["container", "image", "volume", "network"]
+# A volume in use cannot be removed, nor an image a container runs.
+REMOVAL_ORDER: tuple[Kind, ...] = ("container", "image", "volume", "network")
+CANDIDATE_IMAGE_ROLE = "candidate-image"  # the candidate's own Dockerfile built (grader.sandbox.candidate_image)
+
+
+class CandidateImage:
+    """An image built from a candidate's Dockerfile, found by its labels (a grading killed before removing it)."""
+
+    def __init__(self, engine: Engine, image: Image) -> None:
+        self._engine, self._image = engine, image
+
+    @property
+    def name(self) -> str:
+        """Its tag, else its id."""
+        return self._image.tags[0] if self._image.tags else self._image.id
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Its labels: the grading's (run, session, owner)."""
+        return dict(self._image.labels)
+
+    def remove(self) -> None:
+        """Remove it (untagged layers of its own go with it); EngineError when refused or gone."""
+        self._engine.remove_image(self._image.id)
 
 
 @dataclass(frozen=True)
@@ -28,7 +52,7 @@ class Resource:
     name: str
     labels: dict[str, str]
     owner: OwnerState
-    handle: Container | Volume | Network
+    handle: Container | Volume | Network | CandidateImage
 
     def describe(self) -> str:
         """`container grader-3f9c-app (run 3f9c; grader pid 1234 on host, started ...: gone)`."""
@@ -54,10 +78,12 @@ def grader_resources(engine: Engine) -> list[Resource]:
         found.append(_resource("volume", volume))
     for network in engine.networks(MANAGED_LABEL):
         found.append(_resource("network", network))
+    for image in engine.images([MANAGED_LABEL, f"{ROLE_LABEL}={CANDIDATE_IMAGE_ROLE}"]):
+        found.append(_resource("image", CandidateImage(engine, image)))
     return found
 
 
-def _resource(kind: Kind, handle: Container | Volume | Network) -> Resource:
+def _resource(kind: Kind, handle: Container | Volume | Network | CandidateImage) -> Resource:
     labels = handle.labels
     return Resource(kind, handle.name, labels, owner_state(labels), handle)
 

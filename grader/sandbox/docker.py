@@ -36,7 +36,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from checks.formats import POD_UPSTREAM_PORT, StopOutcome, with_upstream_port
+from checks.formats import POD_UPSTREAM_PORT, StopOutcome, own_tests_environment
 from grader import cache
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import MAX_REPORT_BYTES, write_plan
@@ -50,11 +50,14 @@ from grader.sandbox.base import (
     EnvironmentRequest,
     Environments,
     Foundation,
+    ImageJob,
+    ImageOutcome,
     RunOutcome,
     Sandbox,
     SandboxError,
     StaticJob,
 )
+from grader.sandbox.candidate_image import build_and_check
 from grader.sandbox.control import STOP_LOG_CHARS, ControlServer
 from grader.sandbox.docker_pod import (
     APP_DATA_DIR,
@@ -182,6 +185,12 @@ class DockerSandbox(Sandbox):
     def launcher(self, run_id: str) -> Launcher:
         """What starts the containers of run `run_id`, with this session's labels."""
         return Launcher(self.engine, run_id, self.session, self.log)
+
+    def build_candidate_image(self, job: ImageJob) -> ImageOutcome:
+        """Build the submission's Dockerfile on the engine (no network for its steps) and check its container
+        answers the health path (`grader.sandbox.candidate_image`); the image and containers are removed."""
+        with _engine_errors_as_sandbox_errors():
+            return build_and_check(self.engine, self.launcher(uuid.uuid4().hex[:12]), job, self.log)
 
     def run(self, request: AppRunRequest) -> RunOutcome:
         """Start the pod, wait for the app's health path, run the suite, always remove everything."""
@@ -311,8 +320,10 @@ def _static_spec(image: str, job: StaticJob, out_dir: Path, network: str, servic
     return ContainerSpec(
         image, list(job.argv),
         network=network,
-        # `{upstream_port}`: nothing serves it here, so the candidate's own tests meet an unreachable upstream
-        environment={**app_environment_for(with_upstream_port(dict(job.app_env), POD_UPSTREAM_PORT), 0, services_env),
+        # `{upstream_port}`: nothing serves it here, so the candidate's own tests meet an unreachable upstream (and
+        # the check is told which variables name it, to find the tests that called it for real)
+        environment={**app_environment_for(own_tests_environment(dict(job.app_env), POD_UPSTREAM_PORT), 0,
+                                           services_env),
                      "PYTHONPATH": RUNNER_LIB,
                      **({"GRADER_MYPY_SEED": SEED_MOUNT} if seed is not None else {})},
         working_dir="/tmp",  # not the submission: a candidate package named `checks` must not shadow ours

@@ -36,6 +36,7 @@ from grader.sandbox.services import ServiceRequest
 MANAGED_LABEL = "grader.managed"
 RUN_LABEL = "grader.run"
 SESSION_LABEL = "grader.session"  # one DockerSandbox object: every container of one `grade` command
+ROLE_LABEL = "grader.role"
 APP_DATA_DIR = "/data"
 RUNNER_TESTS = "/grader/tests"
 RUNNER_LIB = "/grader/lib"
@@ -75,7 +76,7 @@ class Launcher:
 
     def labels(self, role: str) -> dict[str, str]:
         """The labels of this run's resource of `role`."""
-        return {MANAGED_LABEL: "1", RUN_LABEL: self.run_id, SESSION_LABEL: self.session, "grader.role": role,
+        return {MANAGED_LABEL: "1", RUN_LABEL: self.run_id, SESSION_LABEL: self.session, ROLE_LABEL: role,
                 "grader.version": __version__, **owner_labels()}
 
     def start(self, role: str, spec: ContainerSpec) -> Container:

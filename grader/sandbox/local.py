@@ -23,7 +23,14 @@ import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from checks.formats import OTLP_PORT_ENV, UPSTREAM_PORT_ENV, StopOutcome, otlp_app_environment, with_upstream_port
+from checks.formats import (
+    OTLP_PORT_ENV,
+    UPSTREAM_PORT_ENV,
+    StopOutcome,
+    otlp_app_environment,
+    own_tests_environment,
+    with_upstream_port,
+)
 from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import write_plan
 from grader.models import AppRun, Finding, Severity, WorkerRun
@@ -177,8 +184,9 @@ class LocalSandbox(Sandbox):
             else:
                 venv = venv_of(job.environments.candidate)
                 services = stack.enter_context(self.services.provision(job.services))
-                # `{upstream_port}`: a free port nothing serves, so its own tests meet an unreachable upstream
-                own_env = with_upstream_port(dict(job.app_env), free_port())
+                # `{upstream_port}`: a free port nothing serves, so its own tests meet an unreachable upstream (and
+                # the check is told which variables name it, to find the tests that called it for real)
+                own_env = own_tests_environment(dict(job.app_env), free_port())
                 env = app_environment(venv, data, free_port(), {**services.app_env, **own_env})
                 preexec = rlimit_setter(app_rlimits(job.limits))
             token = uuid.uuid4().hex

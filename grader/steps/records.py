@@ -37,7 +37,7 @@ from grader.models import (
 )
 from grader.project import ProjectRoot
 from grader.results import result_dir
-from grader.sandbox.base import Environments, RunOutcome, Sandbox
+from grader.sandbox.base import Environments, ImageOutcome, RunOutcome, Sandbox
 from grader.sandbox.services import ServiceRequest
 from grader.similarity.store import SubmissionPrints
 
@@ -252,6 +252,7 @@ class Runs:
     static_seconds: float
     outcome: RunOutcome | None  # None: there was no start command, so the app was not started
     app: AppRun  # what happened to the app, with why it never became ready (or was never started)
+    image: ImageOutcome | None = None  # the candidate's Dockerfile (challenge `[docker] build`), else None
 
     @property
     def intake(self) -> Intake:

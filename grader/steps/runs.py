@@ -24,7 +24,16 @@ from grader.checks.static import StaticCheckSpec, Where, plan_checks, plan_comma
 from grader.checks.suite import SuiteCheckSpec, wait_for_app_command
 from grader.detect import NO_START_PROBLEM, AppSpec
 from grader.models import AppRun, CheckRun
-from grader.sandbox.base import APP_CODE_DIR, AppRunRequest, RunOutcome, SandboxError, StaticJob, loopback_url
+from grader.sandbox.base import (
+    APP_CODE_DIR,
+    AppRunRequest,
+    ImageJob,
+    ImageOutcome,
+    RunOutcome,
+    SandboxError,
+    StaticJob,
+    loopback_url,
+)
 from grader.steps.records import GradingRequest, Prepared, Runs, Suite
 
 OVERLAP_ENV = "GRADER_OVERLAP"
@@ -56,7 +65,26 @@ def run_checks_and_app(request: GradingRequest, prepared: Prepared) -> Runs:
         static_seconds = round(max(job.finished for job in runs) - started, 3)
         outcome = app()
     request.hooks.checkpoint()
-    return Runs(prepared, tuple(static), static_seconds, outcome, _app_run(outcome, prepared))
+    image = build_candidate_image(request, prepared)  # after the app's run: its build never slows the suite
+    return Runs(prepared, tuple(static), static_seconds, outcome, _app_run(outcome, prepared), image)
+
+
+def build_candidate_image(request: GradingRequest, prepared: Prepared) -> ImageOutcome | None:
+    """The submission's own Dockerfile built and its container asked for health, when the challenge says
+    `[docker] build = true` (None otherwise). The backend's failure to try is a skip, never the candidate's."""
+    challenge = request.challenge
+    if not challenge.docker.build:
+        return None
+    job = ImageJob(project_dir=prepared.intake.project_dir, environments=prepared.environments,
+                   port=challenge.app.port, health_path=challenge.app.health_path, app_env=dict(challenge.app.env),
+                   limits=challenge.limits)
+    request.log(f"{request.name}: building its Dockerfile")
+    try:
+        outcome = request.sandbox.build_candidate_image(job)
+    except SandboxError as exc:
+        outcome = ImageOutcome("skipped", f"not built: the engine failed ({exc})")
+    request.log(f"{request.name}: Dockerfile {outcome.status}: {outcome.summary}")
+    return outcome
 
 
 def static_jobs() -> list[tuple[Where, tuple[StaticCheckSpec, ...]]]:

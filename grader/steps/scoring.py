@@ -7,9 +7,10 @@ import tempfile
 from pathlib import Path
 
 from grader.checks.spec import CheckContext, CheckOutput
-from grader.models import Challenge, CheckResult
+from grader.models import Challenge, CheckResult, CheckStatus, Finding, Severity
 from grader.processes import run as run_process
 from grader.rules import effective_rules, hidden_points
+from grader.sandbox.base import ImageOutcome
 from grader.scoring import scale_hidden_results, score_categories, score_check_runs
 from grader.steps.records import GradingError, GradingRequest, Runs, Scored, Suite, hidden_suite
 from grader.steps.runs import no_command_problem, suite_check
@@ -22,10 +23,30 @@ def score(request: GradingRequest, runs: Runs) -> Scored:
     challenge = request.challenge
     rules = effective_rules(challenge.scoring, challenge.practices)
     hidden = scale_hidden_results(suite_results(request, runs), hidden_points(challenge.scoring))
-    checks = (*hidden, *score_check_runs(runs.static, rules))
+    checks = (*hidden, *score_check_runs(runs.static, rules), *image_results(runs.image))
     # An app that never became ready: the categories its suite measures count as 0 (docs/scoring.md).
     categories, overall, evaluated = score_categories(checks, challenge.scorecard, app_ran=runs.app.started)
     return Scored(runs, checks, tuple(categories), overall, evaluated)
+
+
+IMAGE_CHECK = "docker_build"
+IMAGE_SEVERITY = {"passed": Severity.INFO, "failed": Severity.WARNING, "skipped": Severity.INFO}
+
+
+def image_results(image: ImageOutcome | None) -> tuple[CheckResult, ...]:
+    """The candidate's Dockerfile as an infrastructure result worth no points: a finding for the reviewer
+    (built and answering, not built or not answering, or skipped for a reason that is not the candidate's)."""
+    if image is None:
+        return ()
+    finding = Finding(message=image.summary, rule=f"dockerfile-{image.status}", category="infrastructure",
+                      severity=IMAGE_SEVERITY[image.status], file="Dockerfile" if image.status != "skipped" else None)
+    findings = [finding]
+    if image.log_tail:
+        findings.append(Finding(message=f"its last lines: {image.log_tail[-400:]}", rule="dockerfile-log",
+                                category="infrastructure", severity=Severity.INFO))
+    return (CheckResult(id=f"{IMAGE_CHECK}/infrastructure", category="infrastructure",
+                        status=CheckStatus(image.status), score=0, max_score=0, summary=image.summary,
+                        duration_s=image.duration_s, findings=findings),)
 
 
 def suite_results(request: GradingRequest, runs: Runs) -> list[CheckResult]:

@@ -92,3 +92,33 @@ def test_own_tests_that_the_read_only_mount_or_discovery_used_to_miss(
     own = next(check for check in result.checks if check.id == "candidate_tests/testing")
     assert (own.metrics["tests_found"], own.metrics["pass_rate"], own.metrics["coverage_percent"]) == (2, 100, 100)
     assert any(finding.message.startswith(runner) for finding in own.findings if finding.rule == "test-runner")
+
+
+UPSTREAM_CHALLENGE = REPO_ROOT / "tests" / "fixtures" / "upstream-own-tests-challenge"
+OWN_TESTS = REPO_ROOT / "tests" / "fixtures" / "candidate_tests"
+
+
+@pytest.mark.parametrize(("fixture", "named"), [
+    ("upstream-called", {"tests.test_safety.test_a_safe_url_is_accepted", "tests.test_safety.test_the_service_is_up"}),
+    ("upstream-mocked", set()),
+])
+def test_own_tests_that_call_the_challenges_upstream_lose_the_mocks_rule_with_their_names(
+    fixture: str, named: set[str], tmp_path: Path, docker_client: Any,
+) -> None:
+    """`{upstream_port}` in the challenge's env: in the candidate's container nothing serves it; the tests that
+    called it are the mocks rule's evidence, the tests that mocked it pass and keep its points."""
+    challenge = load_challenge(str(UPSTREAM_CHALLENGE))
+    sandbox = DockerSandbox(python=challenge.python, client=docker_client)
+    result = grade_submission(OWN_TESTS / fixture, challenge, sandbox, tmp_path, log=lambda _: None, force=True)
+    session = {"label": f"{SESSION_LABEL}={sandbox.session}"}
+    assert not docker_client.containers.list(all=True, filters=session)
+    own = next(check for check in result.checks if check.id == "candidate_tests/testing")
+    callers = {f.message.split("`")[1] for f in own.findings if f.rule == "calls-real-upstream"}
+    assert callers == named, own.findings
+    assert all("http://127.0.0.1:18080" in f.message for f in own.findings if f.rule == "calls-real-upstream")
+    mocks = next((d for d in own.deductions if d.rule == "candidate_tests.mocks_used"), None)
+    if named:
+        assert mocks is not None and mocks.points == 5
+        assert {e.message.split("`")[1] for e in mocks.evidence if e.rule == "calls-real-upstream"} == named
+    else:
+        assert mocks is None and own.metrics["tests_found"] == 3 and own.metrics["pass_rate"] == 100

@@ -12,6 +12,7 @@ import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -275,3 +276,88 @@ def test_stand_ins_without_a_mock_library_count_as_mocks(code: str) -> None:
     plain = "def test_add():\n    assert 1 + 1 == 2\n"
     parsed = [ParsedFile(SourceFile(Path("tests/test_sum.py"), "tests/test_sum.py"), ast.parse(plain), plain, 2)]
     assert in_sandbox.test_code_facts(parsed)[1] is False
+
+
+# --- the challenge's upstream: tests that call it for real ------------------------------------------------------
+
+UPSTREAM = {"GRADER_UPSTREAMS": "SAFETY_API_URL", "SAFETY_API_URL": "http://127.0.0.1:9"}  # port 9: discard, unserved
+REAL_CALLERS = {"tests.test_safety.test_a_safe_url_is_accepted", "tests.test_safety.test_the_service_is_up"}
+
+
+def real_callers(run: CheckRun) -> set[str]:
+    return {f["message"].split("`")[1] for f in run.findings if f["rule"] == "calls-real-upstream"}
+
+
+def deductions_of(run: CheckRun) -> dict[str, Any]:
+    [testing] = score_check_runs([CheckRun_(id="candidate_tests", status="ok", metrics=run.metrics,
+                                            findings=[Finding.model_validate(f) for f in run.findings])],
+                                 DEFAULT_RULES)
+    return {d.rule: d for d in testing.deductions}
+
+
+def test_tests_that_call_the_declared_upstream_for_real_are_named_and_cost_the_mocks_rule(tmp_path: Path) -> None:
+    """httpx through the code (its failure shows the variable in the code's line) and requests (its failure
+    names host and port): both named, with their file; a failure of another kind is not."""
+    run = run_check("candidate_tests", RUNNER_FIXTURES / "upstream-called", tmp_path / "out", env=UPSTREAM)
+    assert run.returncode == 0, run.stderr
+    assert (run.metrics["tests_found"], run.metrics["tests_failed"]) == (4, 3)
+    assert (run.metrics["upstream_calls"], run.metrics["mocks_used"]) == (2, 0)
+    assert real_callers(run) == REAL_CALLERS
+    named = [f for f in run.findings if f["rule"] == "calls-real-upstream"]
+    assert all(f["file"] == "tests/test_safety.py" and "$SAFETY_API_URL (http://127.0.0.1:9" in f["message"]
+               for f in named), named
+    mocks = deductions_of(run)["candidate_tests.mocks_used"]
+    assert mocks.points == 5
+    assert {e.message.split("`")[1] for e in mocks.evidence if e.rule == "calls-real-upstream"} == REAL_CALLERS
+
+
+def test_tests_that_mock_the_declared_upstream_pass_and_keep_the_mocks_rule(tmp_path: Path) -> None:
+    run = run_check("candidate_tests", RUNNER_FIXTURES / "upstream-mocked", tmp_path / "out", env=UPSTREAM)
+    assert run.returncode == 0, run.stderr
+    assert (run.metrics["tests_found"], run.metrics["tests_passed"]) == (3, 3)
+    assert (run.metrics["upstream_calls"], run.metrics["mocks_used"]) == (0, 1)
+    assert real_callers(run) == set()
+    assert "candidate_tests.mocks_used" not in deductions_of(run)
+
+
+def test_without_a_declared_upstream_nothing_is_named(tmp_path: Path) -> None:
+    """A challenge without `{upstream_port}`: the metric says "not applicable", and no test is named."""
+    run = run_check("candidate_tests", RUNNER_FIXTURES / "upstream-called", tmp_path / "out",
+                    env={"SAFETY_API_URL": "http://127.0.0.1:9"})
+    assert run.metrics["upstream_calls"] == -1 and real_callers(run) == set()
+
+
+def test_the_candidates_tests_do_not_see_which_variables_name_the_upstream(tmp_path: Path) -> None:
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "test_env.py").write_text(
+        "import os\n\n\ndef test_env():\n    assert 'GRADER_UPSTREAMS' not in os.environ\n"
+        "    assert os.environ['SAFETY_API_URL'] == 'http://127.0.0.1:9'\n")
+    run = run_check("candidate_tests", submission, tmp_path / "out", env=UPSTREAM)
+    assert (run.metrics["tests_found"], run.metrics["tests_passed"]) == (1, 1), run.findings
+
+
+def test_a_unittest_suite_that_calls_the_upstream_is_named_from_its_traceback(tmp_path: Path) -> None:
+    """The unittest runner's record keeps the failure's traceback: httpx's one-line error names no address,
+    the line that made the call does."""
+    submission = tmp_path / "sub"
+    submission.mkdir()
+    (submission / "test_safety.py").write_text(
+        "import os\nimport unittest\n\nimport httpx\n\n\nclass SafetyTest(unittest.TestCase):\n"
+        "    def test_real_call(self):\n        httpx.get(os.environ['SAFETY_API_URL'] + '/health', timeout=1)\n\n"
+        "    def test_own_failure(self):\n        self.assertEqual(1, 2)\n")
+    run = run_check("candidate_tests", submission, tmp_path / "out", env=UPSTREAM)
+    assert (run.metrics["tests_failed"], run.metrics["tests_errors"]) == (1, 1), run.findings  # unittest: an error
+    assert run.metrics["upstream_calls"] == 1
+    assert real_callers(run) == {"test_safety.SafetyTest.test_real_call"}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ClientConnectorError: Cannot connect to host 127.0.0.1:9 ssl:default", "SAFETY_API_URL"),  # aiohttp
+    ("ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 9)", "SAFETY_API_URL"),
+    ("ConnectionRefusedError: [Errno 111] Connect call failed ('127.0.0.1', 5432)", None),  # the database
+    ("AssertionError: 503 != 201 for http://127.0.0.1:9/v1/check", None),  # no refused connection
+])
+def test_a_failure_names_the_upstream_when_it_shows_a_refused_connection_to_it(text: str, expected: str | None) -> None:
+    problem = in_sandbox.CaseProblem("tests.test_x", "test_x", "failed", text)
+    assert in_sandbox.called_upstream(problem, {"SAFETY_API_URL": "http://127.0.0.1:9"}) == expected

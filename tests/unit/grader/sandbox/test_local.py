@@ -391,6 +391,26 @@ def test_a_static_run_killed_before_its_clean_up_leaves_no_temporary_files(
     assert left.name.startswith("grader-tests-") and not left.exists()
 
 
+
+def test_the_candidates_own_tests_meet_an_unreachable_upstream_and_are_named_when_they_call_it(
+    environment: Environment, tmp_path: Path
+) -> None:
+    """`{upstream_port}` in the challenge's env: the candidate_tests check gets a port nothing serves and the
+    names of the variables that hold it, so it can name the tests that called the service for real."""
+    out, snapshot = tmp_path / "out", tmp_path / "snapshot"
+    shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "candidate_tests" / "upstream-called", snapshot)
+    job = StaticJob(environments=Environments(environment, None), where="candidate", snapshot=snapshot, plan=(),
+                    argv=(sys.executable, "-m", "checks.candidate_tests", "--submission", str(snapshot),
+                          "--out", str(out)),
+                    timeout_s=240, limits=Limits(), output_dir=out,
+                    app_env={"SAFETY_API_URL": "http://127.0.0.1:{upstream_port}/", "MODE": "test"})
+    LocalSandbox().run_static(job)
+    report = json.loads((out / "candidate_tests.json").read_text())
+    assert (report["metrics"]["upstream_calls"], report["metrics"]["mocks_used"]) == (2, 0), report["findings"]
+    named = [f["message"] for f in report["findings"] if f["rule"] == "calls-real-upstream"]
+    assert len(named) == 2 and all("$SAFETY_API_URL (http://127.0.0.1:" in m for m in named), named
+    assert not any("{upstream_port}" in m for m in named), named
+
 # --- observability: the runner's OTLP receiver and the app's metrics ----------------------------------------
 
 OBSERVABILITY = REPO_ROOT / "tests" / "fixtures" / "observability-challenge"
