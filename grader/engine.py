@@ -318,7 +318,7 @@ class Image:
     tags: tuple[str, ...]
     labels: Mapping[str, str]
     size: int  # bytes, shared layers included
-    command: tuple[str, ...] = ()  # its CMD
+    cmd: tuple[str, ...] = ()  # its CMD
 
     @classmethod
     def of(cls, handle: Any) -> Image:

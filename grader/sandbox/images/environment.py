@@ -188,7 +188,7 @@ def _image_config(base_image: Image, role: Role, key: str) -> list[str]:
     image's own labels, and the install container's labels emptied (a commit keeps a container's labels)."""
     cleared = {label: "" for label in _install_labels(key) if label not in {"grader.role", "grader.version"}}
     labels = {**cleared, "grader.role": role, "grader.key": key, "grader.version": __version__}
-    return [f"CMD {json.dumps(base_image.command or ['bash'])}",
+    return [f"CMD {json.dumps(base_image.cmd or ['bash'])}",
             "LABEL " + " ".join(f"{name}={json.dumps(value)}" for name, value in labels.items())]
 
 
