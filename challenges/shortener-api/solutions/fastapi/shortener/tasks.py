@@ -1,0 +1,121 @@
+"""The click queue on Celery with its Redis broker: a redirect enqueues `count_click`, the worker runs it.
+
+What keeps every click:
+- `task_acks_late` with a prefetch of 1: a message leaves Redis only once its task has returned. On SIGTERM
+  Celery's warm shutdown finishes the task in hand and puts back the message it had prefetched; a worker
+  killed outright (SIGKILL, out of memory) leaves its message unacknowledged, and the broker hands it out
+  again after VISIBILITY_TIMEOUT_S.
+- `task_reject_on_worker_lost`: a task whose process died is requeued rather than acknowledged as failed.
+- A database that is down, or a schema the web process has not migrated yet, is retried with backoff (the
+  retry is published before the original is acknowledged).
+Delivery is at least once: a worker killed between the commit and the acknowledgement counts that click
+again when the message comes back. Results are not stored: nothing reads them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date
+
+import asyncpg
+from celery import Celery
+from redis.asyncio import Redis
+
+from shortener import clicks
+
+QUEUE = "clicks"  # also the Redis list holding the waiting messages (the queue depth metric reads it)
+VISIBILITY_TIMEOUT_S = 300  # far above a task's run time (one upsert), or a slow task would run twice
+# Failures that pass: the database restarting or unreachable, or the migrations not applied yet.
+RETRYABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+             asyncpg.UndefinedTableError)
+logger = logging.getLogger("shortener.tasks")
+
+celery_app = Celery("shortener")
+celery_app.conf.update(
+    task_default_queue=QUEUE,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    task_serializer="json",
+    accept_content=["json"],
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+    worker_hijack_root_logger=False,  # the JSON logging of shortener.logging_setup stays in place
+)
+
+
+def use_broker(redis_url: str) -> None:
+    """Point the queue at this Redis (before the first message is sent or consumed)."""
+    celery_app.conf.broker_url = redis_url
+
+
+async def enqueue_click(link_id: int, day: str) -> None:
+    """Publish one `count_click` (no database work in the request).
+
+    Celery publishes synchronously (kombu on redis-py), so the publish runs on a thread of the loop's
+    executor: the event loop goes on serving other requests while Redis answers.
+    """
+    await asyncio.to_thread(count_click.apply_async, args=(link_id, day))
+
+
+async def queue_depth(redis: Redis) -> int:
+    """Clicks published and not yet taken by a worker: the length of the queue's Redis list."""
+    depth: int = await redis.llen(QUEUE)  # type: ignore[misc]  # redis-py types the sync and async API as one
+    return depth
+
+
+class ClickStore:
+    """The worker's asyncpg pool and the event loop it lives on: Celery runs tasks as plain functions.
+
+    One loop and one pool for the life of the worker, so a task costs one statement, not a new connection.
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+        self._loop = asyncio.new_event_loop()
+        self._pool: asyncpg.Pool | None = None
+
+    def add(self, link_id: int, day: date, count: int = 1) -> None:
+        """Add `count` clicks to (link, day), connecting first if needed."""
+        self._loop.run_until_complete(self._add(link_id, day, count))
+
+    async def _add(self, link_id: int, day: date, count: int) -> None:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=1)
+        await clicks.add_clicks(self._pool, link_id, day, count)
+
+    def close(self) -> None:
+        """Close the pool and the loop (at worker shutdown)."""
+        if self._pool is not None:
+            self._loop.run_until_complete(self._pool.close())
+            self._pool = None
+        self._loop.close()
+
+
+_store: ClickStore | None = None
+
+
+def use_database(database_url: str) -> None:
+    """Open the store `count_click` writes to (the worker calls this at start; tests too)."""
+    global _store
+    close_database()
+    _store = ClickStore(database_url)
+
+
+def close_database() -> None:
+    """Close the store, if one is open."""
+    global _store
+    if _store is not None:
+        _store.close()
+        _store = None
+
+
+@celery_app.task(name="shortener.count_click", autoretry_for=RETRYABLE, retry_backoff=1, retry_backoff_max=30,
+                 retry_jitter=True, max_retries=20)
+def count_click(link_id: int, day: str) -> None:
+    """Count one click of `link_id` on `day` (an ISO date)."""
+    if _store is None:
+        raise RuntimeError("no click store: the worker calls use_database() at start")
+    _store.add(link_id, date.fromisoformat(day))
