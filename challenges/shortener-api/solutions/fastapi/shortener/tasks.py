@@ -10,6 +10,10 @@ What keeps every click:
   retry is published before the original is acknowledged).
 Delivery is at least once: a worker killed between the commit and the acknowledgement counts that click
 again when the message comes back. Results are not stored: nothing reads them.
+
+Traces cross the queue: the publish is a PRODUCER span whose context travels in the message's headers, and
+the worker continues it with a CONSUMER span (its upsert a database span below it), so a redirect's trace
+shows when its click was counted.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ import logging
 from datetime import date
 
 import asyncpg
-from celery import Celery
+from celery import Celery, Task
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 from redis.asyncio import Redis
 
 from shortener import clicks
+from shortener.telemetry import db_span, tracer
 
 QUEUE = "clicks"  # also the Redis list holding the waiting messages (the queue depth metric reads it)
 VISIBILITY_TIMEOUT_S = 300  # far above a task's run time (one upsert), or a slow task would run twice
@@ -57,7 +64,16 @@ async def enqueue_click(link_id: int, day: str) -> None:
     Celery publishes synchronously (kombu on redis-py), so the publish runs on a thread of the loop's
     executor: the event loop goes on serving other requests while Redis answers.
     """
-    await asyncio.to_thread(count_click.apply_async, args=(link_id, day))
+    await asyncio.to_thread(_publish_click, link_id, day)  # to_thread copies the context: the span's parent
+
+
+def _publish_click(link_id: int, day: str) -> None:
+    with tracer.start_as_current_span(f"{QUEUE} publish", kind=SpanKind.PRODUCER) as span:
+        span.set_attribute("messaging.system", "celery")
+        span.set_attribute("messaging.destination.name", QUEUE)
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
+        count_click.apply_async(args=(link_id, day), headers=headers)
 
 
 async def queue_depth(redis: Redis) -> int:
@@ -84,7 +100,8 @@ class ClickStore:
     async def _add(self, link_id: int, day: date, count: int) -> None:
         if self._pool is None:
             self._pool = await asyncpg.create_pool(self._database_url, min_size=1, max_size=1)
-        await clicks.add_clicks(self._pool, link_id, day, count)
+        with db_span("INSERT", clicks.UPSERT):
+            await clicks.add_clicks(self._pool, link_id, day, count)
 
     def close(self) -> None:
         """Close the pool and the loop (at worker shutdown)."""
@@ -112,10 +129,21 @@ def close_database() -> None:
         _store = None
 
 
-@celery_app.task(name="shortener.count_click", autoretry_for=RETRYABLE, retry_backoff=1, retry_backoff_max=30,
-                 retry_jitter=True, max_retries=20)
-def count_click(link_id: int, day: str) -> None:
+def _trace_headers(task: Task) -> dict[str, str]:
+    """The trace context the publisher put in the message's headers (where Celery exposes them)."""
+    headers = getattr(task.request, "headers", None) or {}
+    found = {name: getattr(task.request, name, None) or headers.get(name) for name in ("traceparent", "tracestate")}
+    return {name: value for name, value in found.items() if isinstance(value, str)}
+
+
+@celery_app.task(name="shortener.count_click", bind=True, autoretry_for=RETRYABLE, retry_backoff=1,
+                 retry_backoff_max=30, retry_jitter=True, max_retries=20)
+def count_click(self: Task, link_id: int, day: str) -> None:
     """Count one click of `link_id` on `day` (an ISO date)."""
-    if _store is None:
-        raise RuntimeError("no click store: the worker calls use_database() at start")
-    _store.add(link_id, date.fromisoformat(day))
+    context = propagate.extract(_trace_headers(self))
+    with tracer.start_as_current_span(f"{QUEUE} process", context=context, kind=SpanKind.CONSUMER) as span:
+        span.set_attribute("messaging.system", "celery")
+        span.set_attribute("messaging.destination.name", QUEUE)
+        if _store is None:
+            raise RuntimeError("no click store: the worker calls use_database() at start")
+        _store.add(link_id, date.fromisoformat(day))

@@ -1,8 +1,9 @@
 """The Celery worker's entry point: `celery -A shortener.worker worker --pool solo --concurrency 1`.
 
-It reads the same environment as the web process (REDIS_URL for the broker, DATABASE_URL for the counts),
-logs JSON like it, and opens the click store when the worker starts. SIGTERM is Celery's warm shutdown: the
-task in hand finishes (and is acknowledged), what was prefetched goes back to the queue, then it exits.
+It reads the same environment as the web process (REDIS_URL for the broker, DATABASE_URL for the counts,
+the OTEL_* variables for traces), logs JSON like it, and opens the click store when the worker starts.
+SIGTERM is Celery's warm shutdown: the task in hand finishes (and is acknowledged), what was prefetched
+goes back to the queue, then it exits.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from celery.signals import setup_logging, worker_init, worker_shutdown
 from shortener import tasks
 from shortener.config import load_settings
 from shortener.logging_setup import configure_logging
+from shortener.telemetry import flush_traces, setup_tracing
 
 logger = logging.getLogger("shortener.worker")
 settings = load_settings()
@@ -28,12 +30,14 @@ def _json_logs(**_: Any) -> None:
 
 
 def _open_store(**_: Any) -> None:
+    setup_tracing()
     tasks.use_database(settings.database_url)
     logger.info("click worker started", extra={"queue": tasks.QUEUE})
 
 
 def _close_store(**_: Any) -> None:
     tasks.close_database()
+    flush_traces()
     logger.info("click worker stopped")
 
 

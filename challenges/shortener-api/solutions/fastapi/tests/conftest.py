@@ -17,12 +17,15 @@ import httpx
 import pytest
 from celery.contrib.testing.worker import start_worker
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from redis.asyncio import Redis
 
 from shortener import tasks
 from shortener.config import Settings
 from shortener.main import create_app
 from shortener.migrate import migrate
+from shortener.telemetry import setup_tracing
 
 SafetyHandler = Callable[[httpx.Request], httpx.Response]
 
@@ -112,3 +115,17 @@ async def running_worker() -> AsyncIterator[None]:
         yield
     finally:
         await asyncio.to_thread(worker.__exit__, None, None, None)
+
+
+_EXPORTER = InMemorySpanExporter()
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    """The spans the app and an in-process worker end from now on (the tracer provider is the app's own)."""
+    provider = setup_tracing()
+    if not getattr(provider, "_test_exporter_added", False):
+        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+        provider._test_exporter_added = True  # type: ignore[attr-defined]
+    _EXPORTER.clear()
+    return _EXPORTER

@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 import httpx
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, format_trace_id
 from redis.asyncio import Redis
 
 from shortener import tasks
@@ -52,6 +54,23 @@ async def test_a_redirect_queues_a_task_that_a_real_worker_counts(client: httpx.
     today = datetime.now(UTC).date().isoformat()
     assert stats == {"code": code, "total_clicks": 3, "daily": [{"date": today, "clicks": 3}]}
     assert await tasks.queue_depth(redis) == 0
+
+
+async def test_the_redirects_trace_continues_in_the_worker(client: httpx.AsyncClient, click_store: None,
+                                                           spans: InMemorySpanExporter) -> None:
+    code = await _create(client)
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = await client.get(f"/{code}", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    assert response.status_code == 302
+    async with running_worker():
+        await _wait_for_total(client, code, 1)
+    ended = [span for span in spans.get_finished_spans() if format_trace_id(span.context.trace_id) == trace_id]
+    by_kind = {span.kind: span for span in ended}
+    producer, consumer = by_kind[SpanKind.PRODUCER], by_kind[SpanKind.CONSUMER]
+    assert producer.parent is not None and by_kind[SpanKind.SERVER].context.span_id == producer.parent.span_id
+    assert consumer.parent is not None and consumer.parent.span_id == producer.context.span_id
+    upsert = next(span for span in ended if span.attributes and span.attributes.get("db.operation.name") == "INSERT")
+    assert upsert.parent is not None and upsert.parent.span_id == consumer.context.span_id
 
 
 async def test_a_click_counts_on_the_day_it_happened(client: httpx.AsyncClient, pool: asyncpg.Pool,
