@@ -1,11 +1,12 @@
 """The click queue on Celery with its Redis broker: a redirect enqueues `count_click`, the worker runs it.
 
 What keeps every click:
-- `task_acks_late` with a prefetch of 1: a message leaves Redis only once its task has returned. On SIGTERM
-  Celery's warm shutdown finishes the task in hand and puts back the message it had prefetched; a worker
-  killed outright (SIGKILL, out of memory) leaves its message unacknowledged, and the broker hands it out
-  again after VISIBILITY_TIMEOUT_S.
-- `task_reject_on_worker_lost`: a task whose process died is requeued rather than acknowledged as failed.
+- `task_acks_late` with a prefetch of 1: a worker holds one message at a time, and it leaves Redis only once
+  its task has returned. On SIGTERM Celery's warm shutdown finishes the task in hand, the other messages
+  never left the queue; a worker killed outright (SIGKILL, out of memory) leaves its message unacknowledged,
+  and the broker hands it out again after VISIBILITY_TIMEOUT_S.
+- `task_reject_on_worker_lost`: with a prefork pool, a child that dies mid-task puts its message back
+  instead of failing it (the solo pool of the Procfile has no children; it keeps the setting for a switch).
 - A database that is down, or a schema the web process has not migrated yet, is retried with backoff (the
   retry is published before the original is acknowledged).
 Delivery is at least once: a worker killed between the commit and the acknowledgement counts that click
@@ -19,7 +20,6 @@ shows when its click was counted.
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import date
 
 import asyncpg
@@ -36,7 +36,6 @@ VISIBILITY_TIMEOUT_S = 300  # far above a task's run time (one upsert), or a slo
 # Failures that pass: the database restarting or unreachable, or the migrations not applied yet.
 RETRYABLE = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
              asyncpg.UndefinedTableError)
-logger = logging.getLogger("shortener.tasks")
 
 celery_app = Celery("shortener")
 celery_app.conf.update(

@@ -2,8 +2,8 @@
 
 It reads the same environment as the web process (REDIS_URL for the broker, DATABASE_URL for the counts,
 the OTEL_* variables for traces), logs JSON like it, and opens the click store when the worker starts.
-SIGTERM is Celery's warm shutdown: the task in hand finishes (and is acknowledged), what was prefetched
-goes back to the queue, then it exits.
+SIGTERM is Celery's warm shutdown: the task in hand finishes (and is acknowledged), then it exits; the other
+messages stay in the queue.
 """
 
 from __future__ import annotations
