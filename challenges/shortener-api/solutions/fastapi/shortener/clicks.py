@@ -15,7 +15,6 @@ def click_day(at: datetime | None = None) -> str:
     return (at or datetime.now(UTC)).astimezone(UTC).date().isoformat()
 
 
-async def add_clicks(pool: asyncpg.Pool, link_id: int, day: date, clicks: int = 1) -> None:
+async def add_clicks(connection: asyncpg.Connection, link_id: int, day: date, clicks: int = 1) -> None:
     """Add `clicks` to the (link, day) count in one statement (atomic, safe with concurrent workers)."""
-    async with pool.acquire() as connection:
-        await connection.execute(UPSERT, link_id, day, clicks)
+    await connection.execute(UPSERT, link_id, day, clicks)
