@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
@@ -124,3 +125,24 @@ async def test_a_worker_killed_with_a_task_in_hand_leaves_its_click_with_the_bro
     # The click is still the broker's: kombu's Redis transport keeps a delivered message in its `unacked` hash
     # until the worker acknowledges it (after the task: acks_late) and requeues it after the visibility timeout.
     assert await redis.hlen("unacked") == 1  # type: ignore[misc]
+
+
+async def test_a_click_outlives_a_database_outage(client: httpx.AsyncClient, settings: Settings,
+                                                  pool: asyncpg.Pool, redis: Redis) -> None:
+    code = (await client.post("/v1/links", json={"url": "https://example.com/o"}, headers=KEY)).json()["code"]
+    assert (await client.get(f"/{code}")).status_code == 302
+    unreachable = replace(settings, database_url="postgresql://app@127.0.0.1:9/app")  # nothing listens there
+    async with _worker(unreachable) as worker:
+        async def taken() -> bool:
+            return await tasks.queue_depth(redis) == 0
+
+        await _eventually(taken, "the worker took no click")
+        await asyncio.sleep(1)  # let it fail at least once and schedule its retry
+        assert await _stop(worker) == 0
+    assert await _total(pool) == 0
+    async with _worker(settings) as worker:
+        async def counted() -> bool:
+            return await _total(pool) == 1
+
+        await _eventually(counted, "the click retried after the outage was not counted")
+        assert await _stop(worker) == 0
