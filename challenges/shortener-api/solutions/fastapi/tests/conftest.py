@@ -118,14 +118,14 @@ async def running_worker() -> AsyncIterator[None]:
 
 
 _EXPORTER = InMemorySpanExporter()
+_exporting: list[bool] = []  # whether _EXPORTER is attached to the (process-wide) tracer provider
 
 
 @pytest.fixture
 def spans() -> InMemorySpanExporter:
     """The spans the app and an in-process worker end from now on (the tracer provider is the app's own)."""
-    provider = setup_tracing()
-    if not getattr(provider, "_test_exporter_added", False):
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-        provider._test_exporter_added = True  # type: ignore[attr-defined]
+    if not _exporting:
+        setup_tracing().add_span_processor(SimpleSpanProcessor(_EXPORTER))
+        _exporting.append(True)
     _EXPORTER.clear()
     return _EXPORTER
