@@ -20,6 +20,7 @@ shows when its click was counted.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
@@ -111,22 +112,27 @@ class ClickStore:
         self._loop.close()
 
 
-_store: ClickStore | None = None
+@dataclass
+class _Opened:
+    """The store of this process, once the worker (or a test) opened it."""
+
+    store: ClickStore | None = None
+
+
+_opened = _Opened()
 
 
 def use_database(database_url: str) -> None:
     """Open the store `count_click` writes to (the worker calls this at start; tests too)."""
-    global _store
     close_database()
-    _store = ClickStore(database_url)
+    _opened.store = ClickStore(database_url)
 
 
 def close_database() -> None:
     """Close the store, if one is open."""
-    global _store
-    if _store is not None:
-        _store.close()
-        _store = None
+    if _opened.store is not None:
+        _opened.store.close()
+        _opened.store = None
 
 
 def _trace_headers(task: Task) -> dict[str, str]:
@@ -144,6 +150,6 @@ def count_click(self: Task, link_id: int, day: str) -> None:
     with tracer.start_as_current_span(f"{QUEUE} process", context=context, kind=SpanKind.CONSUMER) as span:
         span.set_attribute("messaging.system", "celery")
         span.set_attribute("messaging.destination.name", QUEUE)
-        if _store is None:
+        if _opened.store is None:
             raise RuntimeError("no click store: the worker calls use_database() at start")
-        _store.add(link_id, date.fromisoformat(day))
+        _opened.store.add(link_id, date.fromisoformat(day))

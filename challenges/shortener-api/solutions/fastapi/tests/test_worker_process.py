@@ -60,6 +60,13 @@ async def _total(pool: asyncpg.Pool) -> int:
     return total
 
 
+async def _upsert_waiting(pool: asyncpg.Pool) -> bool:
+    """Whether the worker's upsert is running and waiting on the test's lock: a task in hand."""
+    waiting: int = await pool.fetchval("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                       "AND query LIKE 'INSERT INTO click_counts%'")
+    return waiting > 0
+
+
 async def _stop(process: subprocess.Popen[bytes]) -> int:
     process.send_signal(signal.SIGTERM)
     return await asyncio.to_thread(process.wait, DEADLINE_S)
@@ -89,10 +96,7 @@ async def test_sigterm_lets_the_task_in_hand_finish_and_leaves_the_rest_queued(
         try:
             await blocker.execute("LOCK TABLE click_counts IN SHARE MODE")  # the worker's upsert waits on this
 
-            async def one_taken() -> bool:
-                return await tasks.queue_depth(redis) == 2
-
-            await _eventually(one_taken, "the worker took no click")
+            await _eventually(lambda: _upsert_waiting(pool), "the worker's upsert never ran")
             worker.send_signal(signal.SIGTERM)
             await asyncio.sleep(0.5)
             assert worker.poll() is None, "the worker exited with a task in hand"
@@ -113,10 +117,7 @@ async def test_a_worker_killed_with_a_task_in_hand_leaves_its_click_with_the_bro
         try:
             await blocker.execute("LOCK TABLE click_counts IN SHARE MODE")
 
-            async def taken() -> bool:
-                return await tasks.queue_depth(redis) == 0
-
-            await _eventually(taken, "the worker took no click")
+            await _eventually(lambda: _upsert_waiting(pool), "the worker's upsert never ran")
             worker.kill()
             await asyncio.to_thread(worker.wait, DEADLINE_S)
         finally:
@@ -124,6 +125,7 @@ async def test_a_worker_killed_with_a_task_in_hand_leaves_its_click_with_the_bro
     assert await _total(pool) == 0
     # The click is still the broker's: kombu's Redis transport keeps a delivered message in its `unacked` hash
     # until the worker acknowledges it (after the task: acks_late) and requeues it after the visibility timeout.
+    assert await tasks.queue_depth(redis) == 0
     assert await redis.hlen("unacked") == 1  # type: ignore[misc]
 
 
