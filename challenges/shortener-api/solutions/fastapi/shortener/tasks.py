@@ -10,7 +10,9 @@ What keeps every click:
 - A database that is down, or a schema the web process has not migrated yet, is retried with backoff (the
   retry is published before the original is acknowledged).
 Delivery is at least once: a worker killed between the commit and the acknowledgement counts that click
-again when the message comes back. Results are not stored: nothing reads them.
+again when the message comes back. One gap is kombu's: its Redis transport pops a message (BRPOP) and then
+records it as unacknowledged, so a worker killed outright between the two loses that one message. Results
+are not stored: nothing reads them.
 
 Traces cross the queue: the publish is a PRODUCER span whose context travels in the message's headers, and
 the worker continues it with a CONSUMER span (its upsert a database span below it), so a redirect's trace
