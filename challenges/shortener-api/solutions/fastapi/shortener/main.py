@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, field_validator
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shortener import clicks
+from shortener import clicks, tasks
 from shortener.config import Settings, load_settings
 from shortener.errors import ApiError, error_response
 from shortener.logging_setup import configure_logging
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, safety_transport: httpx.AsyncBa
     configure_logging()
     setup_tracing()
     config = settings or load_settings()
+    tasks.use_broker(config.redis_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -192,7 +193,7 @@ def _add_routes(app: FastAPI) -> None:
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
         try:
-            QUEUE_DEPTH.set(await _state(request).redis.llen(clicks.QUEUE))  # type: ignore[misc]
+            QUEUE_DEPTH.set(await tasks.queue_depth(_state(request).redis))
         except (OSError, ConnectionError, TimeoutError):
             logger.warning("queue depth unavailable")
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -201,7 +202,7 @@ def _add_routes(app: FastAPI) -> None:
     async def follow(request: Request, code: str) -> Response:
         state = _state(request)
         link_id, url = await _cached_target(state, code)
-        await clicks.record_click(state.redis, link_id)
+        await tasks.enqueue_click(link_id, clicks.click_day())
         return RedirectResponse(url, status_code=302)
 
 

@@ -1,63 +1,47 @@
-"""`python -m shortener.worker`: aggregates queued clicks into PostgreSQL until SIGTERM/SIGINT.
+"""The Celery worker's entry point: `celery -A shortener.worker worker --pool solo --concurrency 1`.
 
-On a stop signal it finishes the batch in hand, then exits; a batch interrupted harder is requeued at the
-next start (see shortener.clicks), so no click is lost.
+It reads the same environment as the web process (REDIS_URL for the broker, DATABASE_URL for the counts,
+the OTEL_* variables for traces), logs JSON like it, and opens the click store when the worker starts.
+SIGTERM is Celery's warm shutdown: the task in hand finishes (and is acknowledged), then it exits; the other
+messages stay in the queue.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import signal
+from typing import Any
 
-import asyncpg
-from redis.asyncio import Redis
+from celery.signals import setup_logging, worker_init, worker_shutdown
 
-from shortener import clicks
+from shortener import tasks
 from shortener.config import load_settings
 from shortener.logging_setup import configure_logging
+from shortener.telemetry import flush_traces, setup_tracing
 
 logger = logging.getLogger("shortener.worker")
-RETRY_DELAY_S = 1.0
+settings = load_settings()
+tasks.use_broker(settings.redis_url)
+app = tasks.celery_app  # what `celery -A shortener.worker` looks for
 
 
-async def run_worker(stop: asyncio.Event) -> None:
-    """Process batches until `stop` is set."""
-    settings = load_settings()
-    redis = Redis.from_url(settings.redis_url)
-    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
-    try:
-        requeued = await clicks.requeue_unfinished(redis)
-        logger.info("worker started", extra={"requeued": requeued})
-        while not stop.is_set():
-            try:
-                written = await clicks.process_one_batch(redis, pool)
-            except (OSError, asyncpg.PostgresError, ConnectionError):
-                logger.exception("batch failed; requeued")
-                await clicks.requeue_unfinished(redis)
-                await asyncio.sleep(RETRY_DELAY_S)
-                continue
-            if written:
-                logger.info("clicks written", extra={"clicks": written})
-    finally:
-        await pool.close()
-        await redis.aclose()
-        logger.info("worker stopped")
-
-
-async def _main() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await run_worker(stop)
-
-
-def main() -> None:
-    """Entry point."""
+def _json_logs(**_: Any) -> None:
+    """Replace Celery's own log setup with the app's JSON lines on stdout."""
     configure_logging()
-    asyncio.run(_main())
 
 
-if __name__ == "__main__":
-    main()
+def _open_store(**_: Any) -> None:
+    setup_tracing()
+    tasks.use_database(settings.database_url)
+    logger.info("click worker started", extra={"queue": tasks.QUEUE})
+
+
+def _close_store(**_: Any) -> None:
+    tasks.close_database()
+    flush_traces()
+    logger.info("click worker stopped")
+
+
+# Connected by call rather than as decorators: Celery's signals are untyped. weak=False: kept for the process.
+setup_logging.connect(_json_logs, weak=False)
+worker_init.connect(_open_store, weak=False)
+worker_shutdown.connect(_close_store, weak=False)

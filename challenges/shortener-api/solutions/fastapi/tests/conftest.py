@@ -1,22 +1,31 @@
 """Tests run the real app in-process (ASGI) on the real PostgreSQL and Redis named by DATABASE_URL and
-REDIS_URL (the database is emptied before each test); the safety service is an httpx mock transport."""
+REDIS_URL (the database is emptied before each test); the safety service is an httpx mock transport. Click
+tasks go through the real Celery broker (that Redis), and `running_worker` runs a real Celery worker on a
+thread of the test process."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
 import pytest
+from celery.contrib.testing.worker import start_worker
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from redis.asyncio import Redis
 
+from shortener import tasks
 from shortener.config import Settings
 from shortener.main import create_app
 from shortener.migrate import migrate
+from shortener.telemetry import setup_tracing
 
 SafetyHandler = Callable[[httpx.Request], httpx.Response]
 
@@ -86,3 +95,37 @@ async def pool(settings: Settings) -> AsyncIterator[asyncpg.Pool]:
     created = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
     yield created
     await created.close()
+
+
+@pytest.fixture
+async def click_store(settings: Settings) -> AsyncIterator[None]:
+    """The database `count_click` writes to, as the worker opens it at start."""
+    await asyncio.to_thread(tasks.use_database, settings.database_url)
+    yield
+    await asyncio.to_thread(tasks.close_database)  # its loop cannot run on the test's running loop's thread
+
+
+@asynccontextmanager
+async def running_worker() -> AsyncIterator[None]:
+    """A real Celery worker (solo pool, the app's queue and settings) consuming on a thread until the block ends."""
+    worker = start_worker(tasks.celery_app, pool="solo", concurrency=1, perform_ping_check=False,
+                          shutdown_timeout=30)
+    await asyncio.to_thread(worker.__enter__)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(worker.__exit__, None, None, None)
+
+
+_EXPORTER = InMemorySpanExporter()
+_exporting: list[bool] = []  # whether _EXPORTER is attached to the (process-wide) tracer provider
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    """The spans the app and an in-process worker end from now on (the tracer provider is the app's own)."""
+    if not _exporting:
+        setup_tracing().add_span_processor(SimpleSpanProcessor(_EXPORTER))
+        _exporting.append(True)
+    _EXPORTER.clear()
+    return _EXPORTER

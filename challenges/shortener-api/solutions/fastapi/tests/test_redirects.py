@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import httpx
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, format_trace_id
 from redis.asyncio import Redis
 
-from shortener import clicks
+from shortener import tasks
+from tests.conftest import running_worker
 
 KEY = {"X-API-Key": "test-key"}
+
+
+async def _link_id(pool: asyncpg.Pool, code: str) -> int:
+    link_id: int = await pool.fetchval("SELECT id FROM links WHERE code = $1", code)
+    return link_id
+
+
+async def _wait_for_total(client: httpx.AsyncClient, code: str, expected: int) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        stats: dict[str, Any] = (await client.get(f"/v1/links/{code}/stats")).json()
+        if stats["total_clicks"] >= expected or asyncio.get_running_loop().time() > deadline:
+            assert stats["total_clicks"] == expected, f"the worker counted {stats['total_clicks']} of {expected}"
+            return stats
+        await asyncio.sleep(0.05)
 
 
 async def _create(client: httpx.AsyncClient, url: str = "https://example.com/r") -> str:
@@ -20,20 +40,57 @@ async def _create(client: httpx.AsyncClient, url: str = "https://example.com/r")
     return code
 
 
-async def test_redirect_queues_a_click_and_the_worker_counts_it(client: httpx.AsyncClient, redis: Redis,
-                                                                 pool: asyncpg.Pool) -> None:
+async def test_a_redirect_queues_a_task_that_a_real_worker_counts(client: httpx.AsyncClient, redis: Redis,
+                                                                   click_store: None) -> None:
     code = await _create(client)
     for _ in range(3):
         response = await client.get(f"/{code}")
         assert response.status_code == 302
         assert response.headers["location"] == "https://example.com/r"
-    assert await redis.llen(clicks.QUEUE) == 3
+    assert await tasks.queue_depth(redis) == 3  # three messages in Redis, nothing counted yet
     assert (await client.get(f"/v1/links/{code}/stats")).json()["total_clicks"] == 0
-    assert await clicks.process_one_batch(redis, pool, wait_s=0.1) == 3
-    stats = (await client.get(f"/v1/links/{code}/stats")).json()
+    assert "click_queue_depth 3.0" in (await client.get("/metrics")).text
+    async with running_worker():
+        stats = await _wait_for_total(client, code, 3)
     today = datetime.now(UTC).date().isoformat()
     assert stats == {"code": code, "total_clicks": 3, "daily": [{"date": today, "clicks": 3}]}
-    assert await redis.llen(clicks.PROCESSING) == 0
+    assert await tasks.queue_depth(redis) == 0
+
+
+async def test_the_redirects_trace_continues_in_the_worker(client: httpx.AsyncClient, click_store: None,
+                                                           spans: InMemorySpanExporter) -> None:
+    code = await _create(client)
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    response = await client.get(f"/{code}", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
+    assert response.status_code == 302
+    async with running_worker():
+        await _wait_for_total(client, code, 1)
+    ended = [span for span in spans.get_finished_spans() if format_trace_id(span.context.trace_id) == trace_id]
+    by_kind = {span.kind: span for span in ended}
+    producer, consumer = by_kind[SpanKind.PRODUCER], by_kind[SpanKind.CONSUMER]
+    assert producer.parent is not None and by_kind[SpanKind.SERVER].context.span_id == producer.parent.span_id
+    assert consumer.parent is not None and consumer.parent.span_id == producer.context.span_id
+    upsert = next(span for span in ended if span.attributes and span.attributes.get("db.operation.name") == "INSERT")
+    assert upsert.parent is not None and upsert.parent.span_id == consumer.context.span_id
+
+
+async def test_a_click_counts_on_the_day_it_happened(client: httpx.AsyncClient, pool: asyncpg.Pool,
+                                                     click_store: None) -> None:
+    code = await _create(client)
+    link_id = await _link_id(pool, code)
+    await asyncio.to_thread(tasks.count_click.apply, args=(link_id, "2026-01-02"), throw=True)
+    await asyncio.to_thread(tasks.count_click.apply, args=(link_id, "2026-01-02"), throw=True)
+    stats = (await client.get(f"/v1/links/{code}/stats")).json()
+    assert stats["daily"] == [{"date": "2026-01-02", "clicks": 2}]
+
+
+async def test_a_malformed_click_fails_without_counting(client: httpx.AsyncClient, pool: asyncpg.Pool,
+                                                         click_store: None) -> None:
+    code = await _create(client)
+    link_id = await _link_id(pool, code)
+    result = await asyncio.to_thread(tasks.count_click.apply, args=(link_id, "not a day"))
+    assert result.failed()
+    assert (await client.get(f"/v1/links/{code}/stats")).json()["total_clicks"] == 0
 
 
 async def test_redirect_is_served_from_the_cache(client: httpx.AsyncClient, redis: Redis) -> None:
@@ -47,22 +104,6 @@ async def test_redirect_is_served_from_the_cache(client: httpx.AsyncClient, redi
 async def test_unknown_code_is_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/missing")).status_code == 404
     assert (await client.get("/v1/links/missing/stats")).status_code == 404
-
-
-async def test_an_interrupted_batch_is_requeued(redis: Redis, pool: asyncpg.Pool, client: httpx.AsyncClient) -> None:
-    code = await _create(client)
-    await client.get(f"/{code}")
-    await client.get(f"/{code}")
-    assert len(await clicks.take_batch(redis, 0.1)) == 2  # taken, then the worker "dies" before committing
-    assert await clicks.requeue_unfinished(redis) == 2
-    assert await clicks.process_one_batch(redis, pool, wait_s=0.1) == 2
-    assert (await client.get(f"/v1/links/{code}/stats")).json()["total_clicks"] == 2
-
-
-async def test_malformed_queue_entries_are_dropped(redis: Redis, pool: asyncpg.Pool) -> None:
-    await redis.rpush(clicks.QUEUE, b"garbage", b'{"link_id": "x"}')
-    assert await clicks.process_one_batch(redis, pool, wait_s=0.1) == 0
-    assert await clicks.process_one_batch(redis, pool, wait_s=0.05) == 0
 
 
 async def test_health_ready_and_request_ids(client: httpx.AsyncClient) -> None:

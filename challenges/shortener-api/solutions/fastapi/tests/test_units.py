@@ -1,14 +1,14 @@
-"""Pure pieces: configuration, the worker's aggregation, the request-id rule, the JSON log format."""
+"""Pure pieces: configuration, the day a click counts on, the request-id rule, the JSON log format."""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import date
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shortener.clicks import aggregate
+from shortener.clicks import click_day
 from shortener.config import ConfigError, load_settings
 from shortener.logging_setup import JsonFormatter, request_id_var
 from shortener.middleware import choose_request_id
@@ -29,9 +29,10 @@ def test_bad_settings_are_refused(env: dict[str, str]) -> None:
         load_settings(env)
 
 
-def test_aggregate_counts_per_link_and_day() -> None:
-    batch = [b'{"link_id": 1, "day": "2026-01-02"}'] * 2 + [b'{"link_id": 2, "day": "2026-01-02"}']
-    assert aggregate(batch) == {(1, date(2026, 1, 2)): 2, (2, date(2026, 1, 2)): 1}
+def test_a_click_is_dated_by_its_utc_day() -> None:
+    assert click_day(datetime(2026, 1, 2, 23, 59, tzinfo=UTC)) == "2026-01-02"
+    two_hours_east = timezone(timedelta(hours=2))
+    assert click_day(datetime(2026, 1, 3, 0, 30, tzinfo=two_hours_east)) == "2026-01-02"
 
 
 def test_request_ids() -> None:
