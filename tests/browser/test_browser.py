@@ -1,7 +1,7 @@
 """The reports in a real browser: Debian's Chromium, headless, from disk.
 
 Skipped locally when Chromium is missing; in CI (`CI=true`) a missing Chromium fails instead. Screenshots and
-PDFs are kept as artifacts ($GRADER_TEST_ARTIFACTS, else the session's temp directory).
+PDFs are kept as artifacts (`browser/` under $GRADER_TEST_ARTIFACTS, else under `test-artifacts/` in the checkout).
 """
 
 from __future__ import annotations
