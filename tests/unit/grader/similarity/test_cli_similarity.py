@@ -157,3 +157,19 @@ def test_k_and_window_from_the_challenge_recompute_the_fingerprints(tmp_path: Pa
     default, changed = counts("defaults", ""), counts("k30", "[similarity]\nk = 30\nwindow = 4\n")
     assert (default["k"], default["window"], changed["k"], changed["window"]) == (20, 8, 30, 4)
     assert all(default[name] != changed[name] for name in NAMES)
+
+
+def test_the_cohort_page_groups_submissions_that_share_code(tmp_path: Path) -> None:
+    """The cluster view: three submissions that are copies of each other are one group, the fourth none."""
+    out, cache = build_out(tmp_path)
+    write_result(graded_result("third"), out / "third")
+    write_prints(compute_prints(FIXTURES / "original", 20, 8), out / "third")
+    shutil.copytree(FIXTURES / "original", cache / "snapshots" / "third-feedbeef")
+    assert run_grader("similarity", str(out), cache=cache).returncode == 0
+    assert json.loads((out / "similarity.json").read_text())["clusters"] == [["original", "renamed", "third"]]
+    proc = run_grader("report", str(out), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    index = (out / "index.html").read_text()
+    groups = index[index.index('<ul class="clusters">'):]
+    groups = groups[:groups.index("</ul>")]
+    assert groups.count("<li>") == 1 and "original · renamed · third" in groups and "unrelated" not in groups
