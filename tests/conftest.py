@@ -39,6 +39,18 @@ GROUPS = ("unit", "network", "docker", "browser", "adversarial")
 # Fixtures that need more than the unit group has, and the group whose tests may ask for them.
 HEAVY_FIXTURES = {"docker_client": "docker", "chromium": "browser", "graded_dir": "browser",
                   "local_postgres": "network", "local_redis": "network"}
+# Evidence a reviewer opens after a run (the browser tests' screenshots and PDFs): kept in the checkout, which
+# .gitignore leaves out, unless this variable names another folder.
+ARTIFACTS_ENV = "GRADER_TEST_ARTIFACTS"
+
+
+def artifacts_dir() -> Path:
+    """Where tests keep their artifacts: $GRADER_TEST_ARTIFACTS, else `test-artifacts/` in the checkout.
+
+    Not pytest's temp directory: it is removed three runs later, and CI leaves it on the machine it ran on.
+    """
+    explicit = os.environ.get(ARTIFACTS_ENV)
+    return Path(explicit) if explicit else REPO_ROOT / "test-artifacts"
 
 
 # --- the layout: every test in a group folder, no heavy need in the unit group ------------------------------

@@ -67,6 +67,62 @@ def category_chart(categories: Sequence[CategoryScore]) -> Chart:
     return Chart(CHART_WIDTH, 24 + len(bars) * CHART_ROW, CHART_LABEL, bars)
 
 
+@dataclass(frozen=True)
+class ProfileBar:
+    """One category's column of a candidate's profile, in SVG user units; `fill` is 0 when not scored."""
+
+    title: str
+    score: float | None  # None: not evaluated
+    x: float
+    y: float  # top of the filled part
+    fill: float
+    pattern: str
+    counts_as_zero: bool = False
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A candidate's categories as a small bar chart: one column per category of the cohort, in the heat map's
+    column order, every column on the same 0-100 scale, so rows compare at a glance."""
+
+    width: int
+    height: int
+    plot: int  # height of the 0-100 scale
+    bars: list[ProfileBar]
+
+    def label(self) -> str:
+        """What a screen reader says, and what a reader without the colours or patterns still gets."""
+        return "; ".join(f"{bar.title} {_profile_value(bar)}" for bar in self.bars)
+
+
+PROFILE_BAR = 12
+PROFILE_GAP = 4
+PROFILE_PLOT = 36
+
+
+def profile_chart(scores: dict[str, CategoryScore], category_ids: Sequence[str]) -> Profile:
+    """The profile of one candidate: a column per category id (absent or not evaluated: an empty dashed track)."""
+    bars = []
+    for index, category_id in enumerate(category_ids):
+        category = scores.get(category_id)
+        counted = category is not None and (category.evaluated or category.counts_as_zero)
+        score = (category.score or 0.0) if counted and category is not None else None
+        fill = round(PROFILE_PLOT * (score or 0.0) / 100, 1)
+        bars.append(ProfileBar(
+            title=category_title(category_id), score=score, x=index * (PROFILE_BAR + PROFILE_GAP),
+            y=round(PROFILE_PLOT - fill, 1), fill=fill, pattern=BAND_PATTERNS[bar_band(score)],
+            counts_as_zero=category is not None and category.counts_as_zero,
+        ))
+    width = max(0, len(bars) * (PROFILE_BAR + PROFILE_GAP) - PROFILE_GAP)
+    return Profile(width, PROFILE_PLOT + 2, PROFILE_PLOT, bars)
+
+
+def _profile_value(bar: ProfileBar) -> str:
+    if bar.score is None:
+        return "not evaluated"
+    return f"{bar.score:g}/100" + (" (counted as 0: the app did not run)" if bar.counts_as_zero else "")
+
+
 BAND_COLORS = {"strong-hire": "#1e8e5a", "hire": "#4caf7d", "lean-no": "#e0a030", "no": "#d0543c",
                "did-not-run": "#7a2219", "none": "#c5cbd3"}
 # The SVG pattern each band's bars are filled with (ids defined in `_patterns.html`): told apart in print

@@ -23,7 +23,7 @@ from grader.models import (
     category_title,
 )
 from grader.paths import resource_dir
-from grader.report.charts import score_histogram
+from grader.report.charts import profile_chart, score_histogram
 from grader.report.facts import Band, challenge_title, display_name, result_band, result_bands
 
 
@@ -65,12 +65,14 @@ def cohort_context(
     for row in graded:
         band_counts[row.band.label] = band_counts.get(row.band.label, 0) + 1
     challenges = sorted({challenge_title(r.result) for r in rows})
+    categories = _cohort_categories(results)
     return {
         "rows": rows,
         "graded": graded,
         "errored": [r for r in rows if r.result.status != "graded"],
         "not_run": [r for r in rows if r.result.did_not_run],
-        "categories": [(cid, category_title(cid)) for cid in _cohort_categories(results)],
+        "categories": [(cid, category_title(cid)) for cid in categories],
+        "profiles": [profile_chart(row.scores, categories) for row in graded],
         "weights": _cohort_weights(results),
         "histogram": score_histogram(scored, bands),
         "bands": bands,

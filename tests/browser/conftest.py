@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, skip_or_fail
+from tests.conftest import REPO_ROOT, artifacts_dir, skip_or_fail
 from tests.unit.grader.report.test_cli_report import run_grader
 
 from .browser import find_chromium
@@ -48,9 +48,9 @@ def chromium() -> str:
 
 
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where screenshots and PDFs go: $GRADER_TEST_ARTIFACTS, else a session temp directory."""
-    explicit = os.environ.get("GRADER_TEST_ARTIFACTS")
-    path = Path(explicit) if explicit else tmp_path_factory.getbasetemp() / "report-artifacts"
+def artifacts() -> Path:
+    """Where screenshots and PDFs go: `browser/` under $GRADER_TEST_ARTIFACTS, else under `test-artifacts/`
+    in the checkout, where they outlive the run (tests/conftest.py, `artifacts_dir`)."""
+    path = artifacts_dir() / "browser"
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -1,7 +1,7 @@
 """The reports in a real browser: Debian's Chromium, headless, from disk.
 
 Skipped locally when Chromium is missing; in CI (`CI=true`) a missing Chromium fails instead. Screenshots and
-PDFs are kept as artifacts ($GRADER_TEST_ARTIFACTS, else the session's temp directory).
+PDFs are kept as artifacts (`browser/` under $GRADER_TEST_ARTIFACTS, else under `test-artifacts/` in the checkout).
 """
 
 from __future__ import annotations
@@ -96,6 +96,28 @@ def test_reports_load_with_no_errors_and_fetch_nothing(browser: Browser, graded_
     browser.open(graded_dir / "fastapi-flawed" / "report.html")
     pdf = browser.pdf(artifacts / "fastapi-flawed-report.pdf")
     assert pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_the_heat_map_draws_a_profile_per_candidate_on_one_scale(browser: Browser, graded_dir: Path,
+                                                                  artifacts: Path) -> None:
+    """Issue 21: each graded candidate's categories as a small chart, every column on the same 0-100 scale."""
+    browser.open(graded_dir / "index.html")
+    assert browser.errors() == []
+    names = browser.evaluate("[...document.querySelectorAll('svg.profile')].map(s => s.dataset.name)")
+    assert {"fastapi-ref", "fastapi-flawed"} <= set(names) and "no-code" not in names
+
+    def fill_height(name: str, category: str) -> float:
+        height: float = browser.evaluate(
+            f"(document.querySelector('svg.profile[data-name=\"{name}\"] g[data-category=\"{category}\"]"
+            " .profile-fill') || {getBoundingClientRect: () => ({height: 0})}).getBoundingClientRect().height")
+        return height
+
+    reference, flawed = fill_height("fastapi-ref", "API design"), fill_height("fastapi-flawed", "API design")
+    assert reference > 20 and flawed / reference == pytest.approx(0.7, abs=0.03)  # 70 and 100 out of 100
+    label = browser.evaluate("document.querySelector('svg.profile[data-name=\"fastapi-flawed\"]')"
+                             ".getAttribute('aria-label')")
+    assert "API design 70/100" in label
+    browser.screenshot(artifacts / "cohort-heat-map-profiles.png")
 
 
 def test_leaderboard_sorts_by_clicked_column_and_filters(browser: Browser, graded_dir: Path) -> None:

@@ -1,6 +1,6 @@
 """The compare view and a report with reviewer overrides, in a real Chromium, from real results (graded once per
 session by tests/browser/conftest.py with the local backend). Screenshots are kept as artifacts
-($GRADER_TEST_ARTIFACTS, else the session's temp directory)."""
+(`browser/` under $GRADER_TEST_ARTIFACTS, else under `test-artifacts/` in the checkout)."""
 
 from __future__ import annotations
 

@@ -5,9 +5,11 @@ Collection applies it to the real tree; here it is applied to paths that break i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.conftest import TESTS_DIR, misplaced
+from tests.conftest import ARTIFACTS_ENV, REPO_ROOT, TESTS_DIR, artifacts_dir, misplaced
 
 
 @pytest.mark.parametrize(("where", "markers", "fixtures", "advice"), [
@@ -37,3 +39,17 @@ def test_a_test_in_the_group_of_its_needs_is_in_place(
     where: str, markers: tuple[str, ...], fixtures: tuple[str, ...],
 ) -> None:
     assert misplaced(TESTS_DIR / where, markers, fixtures) is None
+
+
+def test_browser_artifacts_outlive_the_run_in_an_ignored_folder_of_the_checkout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Screenshots and PDFs of the browser tests are the evidence a reviewer opens after CI: they go to one
+    known folder of the checkout (not pytest's temp directory, rotated after three runs), which git ignores."""
+    monkeypatch.delenv(ARTIFACTS_ENV, raising=False)
+    default = artifacts_dir()
+    assert default == REPO_ROOT / "test-artifacts"
+    ignored = (REPO_ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "/test-artifacts/" in ignored, "test-artifacts/ must be listed in .gitignore"
+    monkeypatch.setenv(ARTIFACTS_ENV, "/somewhere/else")
+    assert artifacts_dir() == Path("/somewhere/else")

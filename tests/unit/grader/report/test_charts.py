@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from grader import report
 from grader.models import Bands, CategoryScore
-from grader.report.charts import BAND_PATTERNS, category_chart, score_histogram
+from grader.report.charts import BAND_PATTERNS, category_chart, profile_chart, score_histogram
 from tests.factories import graded_result
 
 
@@ -35,3 +35,35 @@ def test_every_band_has_a_pattern_and_a_label_on_the_cohort_page() -> None:
     assert 'class="hist-seg" data-band="hire"' in html  # alice and bob score 75.5
     page = report.render_candidate_html(results[0])
     assert "weight 20% of the overall" in page and "fill=\"url(#band-" in page
+
+
+def test_a_profile_draws_each_category_on_one_scale_in_the_heat_maps_order() -> None:
+    scores = {"api_design": CategoryScore(id="api_design", weight=20, score=50, evaluated=True),
+              "testing": CategoryScore(id="testing", weight=10, score=100, evaluated=True),
+              "databases": CategoryScore(id="databases", weight=20, score=0, evaluated=False, counts_as_zero=True),
+              "observability": CategoryScore(id="observability", weight=10, score=None, evaluated=False)}
+    profile = profile_chart(scores, ["testing", "api_design", "databases", "observability", "infrastructure"])
+    testing, api, databases, observability, infrastructure = profile.bars
+    assert [bar.title for bar in profile.bars] == ["Testing", "API design", "Databases", "Observability",
+                                                   "Infrastructure"]
+    assert testing.fill == profile.plot and api.fill == profile.plot / 2  # the weight never scales a bar
+    assert testing.y == 0 and api.y == profile.plot / 2  # bottoms aligned
+    assert (testing.pattern, api.pattern) == ("band-strong-hire", "band-lean-no")
+    assert databases.score == 0 and databases.fill == 0 and databases.counts_as_zero
+    assert observability.score is None and infrastructure.score is None and observability.fill == 0
+    assert [bar.x for bar in profile.bars] == sorted({bar.x for bar in profile.bars})  # side by side
+    assert profile.label() == ("Testing 100/100; API design 50/100; Databases 0/100 (counted as 0: the app did "
+                               "not run); Observability not evaluated; Infrastructure not evaluated")
+
+
+def test_the_cohort_page_has_a_profile_per_graded_candidate() -> None:
+    """Issue 21: a chart per candidate in the cohort view comparing categories, readable without colour."""
+    results = [graded_result("alice"), graded_result("bob")]
+    html = report.render_cohort_html(results)
+    for name in ("alice", "bob"):
+        start = html.index(f'<svg class="profile" data-name="{name}"')
+        svg = html[start:html.index("</svg>", start)]
+        assert svg.count('class="profile-bar"') == 6  # one per category column of the heat map
+        assert "API design 50/100" in svg and "Infrastructure not evaluated" in svg  # aria-label: the numbers
+        assert 'fill="url(#band-' in svg and "<title>API design: 50 / 100</title>" in svg
+    assert html.index('data-name="alice"') < html.index('<svg class="profile" data-name="alice"')

@@ -114,3 +114,62 @@ def test_a_new_comparison_removes_the_pages_of_the_last_one(tmp_path: Path) -> N
     proc = run_grader("similarity", str(out), cache=cache)
     assert proc.returncode == 0, proc.stderr
     assert not stale.exists() and (out / "similarity" / "pair-001.html").is_file()
+
+
+def challenge_with(tmp_path: Path, table: str) -> Path:
+    """A copy of the hello-api bundle (without its solutions) whose challenge.toml ends with `table`."""
+    bundle = tmp_path / "bundle"
+    shutil.copytree(Path(load_challenge("hello-api").root), bundle, ignore=shutil.ignore_patterns("solutions"))
+    with (bundle / "challenge.toml").open("a", encoding="utf-8") as handle:
+        handle.write("\n" + table)
+    return bundle
+
+
+@pytest.mark.parametrize(("table", "flagged"), [
+    ("", [("original", "renamed")]),  # the defaults: the bundle's own settings below are what changes it
+    ("[similarity]\nthreshold = 0.99\n", []),
+    ("[similarity]\nignore = [\"circulation.py\"]\n", []),
+    ("[similarity]\nmin_matches = 100000\n", []),
+])
+def test_the_challenges_similarity_table_is_honoured(tmp_path: Path, table: str,
+                                                     flagged: list[tuple[str, str]]) -> None:
+    out, cache = build_out(tmp_path)
+    bundle = challenge_with(tmp_path, table)
+    proc = run_grader("similarity", str(out), "--challenge", str(bundle), cache=cache)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "similarity.json").read_text())
+    assert [(p["a"], p["b"]) for p in data["pairs"] if p["flagged"]] == flagged
+
+
+def test_k_and_window_from_the_challenge_recompute_the_fingerprints(tmp_path: Path) -> None:
+    """Fingerprints kept beside a result were made with other k/window: they are made again from the snapshot."""
+    out, cache = build_out(tmp_path)
+
+    def counts(label: str, table: str) -> dict[str, int]:
+        bundle = challenge_with(tmp_path / label, table)
+        proc = run_grader("similarity", str(out), "--challenge", str(bundle), cache=cache)
+        assert proc.returncode == 0, proc.stderr
+        data = json.loads((out / "similarity.json").read_text())
+        assert [(p["a"], p["b"]) for p in data["pairs"] if p["flagged"]] == [("original", "renamed")]
+        return {s["name"]: s["fingerprints"] for s in data["submissions"]} | {
+            "k": data["settings"]["k"], "window": data["settings"]["window"]}
+
+    default, changed = counts("defaults", ""), counts("k30", "[similarity]\nk = 30\nwindow = 4\n")
+    assert (default["k"], default["window"], changed["k"], changed["window"]) == (20, 8, 30, 4)
+    assert all(default[name] != changed[name] for name in NAMES)
+
+
+def test_the_cohort_page_groups_submissions_that_share_code(tmp_path: Path) -> None:
+    """The cluster view: three submissions that are copies of each other are one group, the fourth none."""
+    out, cache = build_out(tmp_path)
+    write_result(graded_result("third"), out / "third")
+    write_prints(compute_prints(FIXTURES / "original", 20, 8), out / "third")
+    shutil.copytree(FIXTURES / "original", cache / "snapshots" / "third-feedbeef")
+    assert run_grader("similarity", str(out), cache=cache).returncode == 0
+    assert json.loads((out / "similarity.json").read_text())["clusters"] == [["original", "renamed", "third"]]
+    proc = run_grader("report", str(out), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    index = (out / "index.html").read_text()
+    groups = index[index.index('<ul class="clusters">'):]
+    groups = groups[:groups.index("</ul>")]
+    assert groups.count("<li>") == 1 and "original · renamed · third" in groups and "unrelated" not in groups
