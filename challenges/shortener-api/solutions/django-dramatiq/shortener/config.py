@@ -1,0 +1,48 @@
+"""Reading the environment: required variables, positive numbers, DATABASE_URL as Django's settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def required(name: str, env: Mapping[str, str] | None = None) -> str:
+    """The variable's value; ImproperlyConfigured when it is unset or empty."""
+    value = (os.environ if env is None else env).get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(f"{name} is not set: export it (see .env.example)")
+    return value
+
+
+def positive_number(name: str, default: float, env: Mapping[str, str] | None = None) -> float:
+    """The variable as a positive number, `default` when unset; ImproperlyConfigured when malformed."""
+    raw = (os.environ if env is None else env).get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ImproperlyConfigured(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def database_from_url(url: str) -> dict[str, Any]:
+    """Django's DATABASES entry for a `postgresql://user:password@host:port/name?option=value` URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
+        raise ImproperlyConfigured("DATABASE_URL must be a postgresql://user:password@host:port/name URL")
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+        "OPTIONS": dict(parse_qsl(parts.query)),
+    }
