@@ -27,7 +27,7 @@ class DjangoConnections(dramatiq.Middleware):
 def broker() -> RedisBroker:
     """The process's broker: Dramatiq's default middleware and the database connection hygiene."""
     middleware = [factory() for factory in default_middleware] + [DjangoConnections()]
-    return RedisBroker(url=settings.REDIS_URL, middleware=middleware)  # type: ignore[no-untyped-call]
+    return RedisBroker(url=settings.REDIS_URL, middleware=middleware)
 
 
 def install_broker() -> None:

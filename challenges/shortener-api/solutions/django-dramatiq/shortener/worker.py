@@ -17,6 +17,7 @@ import django
 
 logger = logging.getLogger("shortener.worker")
 WORKER_THREADS = 2
+POLL_MS = 500  # how long a worker thread or consumer waits for a message before checking whether to stop
 STOP_TIMEOUT_MS = 20_000
 
 
@@ -36,7 +37,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=WORKER_THREADS)
+    worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=WORKER_THREADS, worker_timeout=POLL_MS)
     worker.start()
     logger.info("click worker started", extra={"threads": WORKER_THREADS})
     while not stop.wait(0.5):  # wake up now and then: signal handlers run in this thread
