@@ -12,6 +12,7 @@ from shortener.config import database_from_url, positive_number, required
 
 DATABASE_URL = required("DATABASE_URL")
 REDIS_URL = required("REDIS_URL")
+REDIS_TIMEOUTS = {"socket_timeout": 5, "socket_connect_timeout": 5}  # a hung Redis fails a request, not hangs it
 SAFETY_API_URL = required("SAFETY_API_URL").rstrip("/")
 SAFETY_TIMEOUT_S = positive_number("SAFETY_TIMEOUT_S", 2.0)
 SAFETY_ATTEMPTS = 3
@@ -47,6 +48,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "shortener",
         "TIMEOUT": LINK_CACHE_TTL_S,
+        "OPTIONS": REDIS_TIMEOUTS,
     },
 }
 

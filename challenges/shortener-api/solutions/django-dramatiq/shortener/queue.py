@@ -7,13 +7,15 @@ from typing import Any
 
 import dramatiq
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import default_middleware
+from redis import Redis
 
 
 class DjangoConnections(dramatiq.Middleware):
-    """Drop broken or expired database connections around each message (what Django does per request)."""
+    """Drop broken or expired database connections around each message (what Django does per request),
+    and close a worker thread's connections when the thread stops."""
 
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         close_old_connections()
@@ -22,12 +24,16 @@ class DjangoConnections(dramatiq.Middleware):
                               exception: BaseException | None = None) -> None:
         close_old_connections()
 
+    def before_worker_thread_shutdown(self, broker: dramatiq.Broker, thread: Any) -> None:
+        connections.close_all()
+
 
 @functools.cache
 def broker() -> RedisBroker:
     """The process's broker: Dramatiq's default middleware and the database connection hygiene."""
     middleware = [factory() for factory in default_middleware] + [DjangoConnections()]
-    return RedisBroker(url=settings.REDIS_URL, middleware=middleware)
+    client = Redis.from_url(settings.REDIS_URL, **settings.REDIS_TIMEOUTS)
+    return RedisBroker(client=client, middleware=middleware)
 
 
 def install_broker() -> None:

@@ -46,7 +46,7 @@ class RateLimiter:
 @functools.cache
 def redis_client() -> Redis:
     """The process's Redis client for what the cache framework does not cover (scripts, pings)."""
-    return Redis.from_url(settings.REDIS_URL)
+    return Redis.from_url(settings.REDIS_URL, **settings.REDIS_TIMEOUTS)
 
 
 def rate_limiter() -> RateLimiter:
