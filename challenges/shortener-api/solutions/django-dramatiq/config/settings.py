@@ -38,7 +38,10 @@ WSGI_APPLICATION = "config.wsgi.application"
 DATABASES = {"default": database_from_url(DATABASE_URL)}
 DATABASES["default"].update({
     "CONN_MAX_AGE": 60,  # one connection per gunicorn thread, kept between requests
-    "CONN_HEALTH_CHECKS": True,  # checked lazily, at a request's first query (a cache hit runs none)
+    # No health checks: they cost a `SELECT 1` before the first query of each request and of each worker
+    # message. A connection that broke fails one query; Django then drops it (errors_occurred) at the end
+    # of the request, the worker's middleware after the message, which Dramatiq retries.
+    "CONN_HEALTH_CHECKS": False,
 })
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
