@@ -44,5 +44,7 @@ def database_from_url(url: str) -> dict[str, Any]:
         "PASSWORD": unquote(parts.password or ""),
         "HOST": parts.hostname or "",
         "PORT": str(parts.port or ""),
-        "OPTIONS": {"connect_timeout": 5, **dict(parse_qsl(parts.query))},  # an unreachable server fails fast
+        # connect_timeout: an unreachable server fails fast. The session's time zone set at connection (as
+        # settings.TIME_ZONE): otherwise Django sends `SELECT set_config('TimeZone', ...)` on every new one.
+        "OPTIONS": {"connect_timeout": 5, "options": "-c timezone=UTC", **dict(parse_qsl(parts.query))},
     }

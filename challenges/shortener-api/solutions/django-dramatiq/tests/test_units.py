@@ -17,7 +17,7 @@ def test_database_url_becomes_django_settings() -> None:
     database = database_from_url("postgresql://app:p%40ss@db.local:5433/links?sslmode=require")
     assert (database["NAME"], database["USER"], database["PASSWORD"]) == ("links", "app", "p@ss")
     assert (database["HOST"], database["PORT"]) == ("db.local", "5433")
-    assert database["OPTIONS"] == {"connect_timeout": 5, "sslmode": "require"}
+    assert database["OPTIONS"] == {"connect_timeout": 5, "options": "-c timezone=UTC", "sslmode": "require"}
 
 
 @pytest.mark.parametrize("url", ["mysql://x/y", "postgresql://host", "not a url"])
