@@ -33,10 +33,11 @@ def positive_number(name: str, default: float, env: Mapping[str, str] | None = N
 
 
 def database_from_url(url: str) -> dict[str, Any]:
-    """Django's DATABASES entry for a `postgresql://user:password@host:port/name?option=value` URL."""
+    """Django's DATABASES entry for a postgresql:// URL (user, password, host, port and database name; libpq
+    options as query parameters)."""
     parts = urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
-        raise ImproperlyConfigured("DATABASE_URL must be a postgresql://user:password@host:port/name URL")
+        raise ImproperlyConfigured("DATABASE_URL must be a postgresql:// URL that names the database")
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(parts.path.lstrip("/")),

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -51,13 +52,15 @@ class SafetyClient:
         return safe
 
     def _ask_with_retries(self, url: str) -> bool:
+        waits = backoff(self.backoff_s, self.attempts - 1)
         for attempt in range(1, self.attempts + 1):
             try:
                 return self._ask(url)
             except _Retryable as exc:
                 logger.warning("safety check failed", extra={"attempt": attempt, "reason": str(exc)})
-            if attempt < self.attempts:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))  # a gunicorn thread: only this request waits
+            wait_s = next(waits, None)
+            if wait_s is not None:
+                time.sleep(wait_s)  # a gunicorn thread: only this request waits
         raise SafetyUnavailable(f"no verdict after {self.attempts} attempts")
 
     def _ask(self, url: str) -> bool:
@@ -77,6 +80,14 @@ class SafetyClient:
             if response.status_code >= 500:
                 span.set_status(Status(StatusCode.ERROR))
         return _verdict(response)
+
+
+def backoff(first_s: float, count: int) -> Iterator[float]:
+    """`count` waits between attempts: `first_s`, then doubled each time."""
+    wait_s = first_s
+    for _ in range(count):
+        yield wait_s
+        wait_s *= 2
 
 
 def _verdict(response: httpx.Response) -> bool:

@@ -7,6 +7,7 @@ made (so `traceparent` propagates) but not exported. OTEL_SERVICE_NAME names the
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -29,14 +30,10 @@ CACHE_HITS = Counter("cache_hits", "Lookups answered from the Redis cache.", ["c
 CACHE_MISSES = Counter("cache_misses", "Lookups the Redis cache could not answer.", ["cache"])
 QUEUE_DEPTH = Gauge("click_queue_depth", "Click messages not yet processed in the Dramatiq queue (read at scrape).")
 
-_provider: TracerProvider | None = None
 
-
+@functools.cache
 def setup_tracing() -> TracerProvider:
     """Install the tracer provider once per process (with an exporter only when an endpoint is set)."""
-    global _provider
-    if _provider is not None:
-        return _provider
     name = os.environ.get("OTEL_SERVICE_NAME") or SERVICE_NAME
     provider = TracerProvider(resource=Resource.create({"service.name": name}))
     if os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
@@ -44,7 +41,6 @@ def setup_tracing() -> TracerProvider:
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    _provider = provider
     return provider
 
 

@@ -28,7 +28,7 @@ def main() -> None:
 
     import dramatiq
 
-    import shortener.tasks  # noqa: F401  # declares the actors the worker consumes
+    from shortener.tasks import record_click  # declares the actor the worker consumes
 
     stop = threading.Event()
 
@@ -39,7 +39,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, request_stop)
     worker = dramatiq.Worker(dramatiq.get_broker(), worker_threads=WORKER_THREADS, worker_timeout=POLL_MS)
     worker.start()
-    logger.info("click worker started", extra={"threads": WORKER_THREADS})
+    logger.info("click worker started", extra={"threads": WORKER_THREADS, "actors": [record_click.actor_name]})
     while not stop.wait(0.5):  # wake up now and then: signal handlers run in this thread
         pass
     logger.info("click worker stopping: finishing messages in hand, requeueing the rest")

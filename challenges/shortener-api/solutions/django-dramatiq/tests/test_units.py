@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from shortener.config import database_from_url, positive_number, required
 from shortener.logs import JsonFormatter, request_id
+from shortener.safety import backoff
 from shortener.telemetry import route_template
 
 
@@ -53,3 +54,8 @@ def test_a_log_line_is_one_json_object_with_the_request_id() -> None:
     finally:
         request_id.reset(token)
     assert (line["message"], line["status"], line["level"], line["request_id"]) == ("hi there", 201, "INFO", "rid-1")
+
+
+def test_the_backoff_doubles() -> None:
+    assert list(backoff(0.2, 3)) == [0.2, 0.4, 0.8]
+    assert list(backoff(0.2, 0)) == []
