@@ -17,7 +17,7 @@ import django
 
 logger = logging.getLogger("shortener.worker")
 WORKER_THREADS = 2
-POLL_MS = 500  # how long a worker thread or consumer waits for a message before checking whether to stop
+POLL_MS = 250  # how long a worker thread or consumer waits for a message before checking whether to stop
 STOP_TIMEOUT_MS = 20_000
 
 
