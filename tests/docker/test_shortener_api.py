@@ -2,10 +2,10 @@
 
 The three references (FastAPI with a Redis-list worker, Flask with RQ, Django with Dramatiq) must pass every
 hidden test (>= 95), each flawed solution must fail exactly its expected tests with its flaw as the lowest
-category, `flawed_margin` below the reference, and its report must name what the probes observed: a redirect that waits on a blocked
-database write, two safety calls for one URL, a health check stalled by a hanging upstream call, a request
-whose trace never reached the grader's OTLP receiver, a /metrics that is not there. The starter must fail
-the hidden suite.
+category, `flawed_margin` below the reference, and its report must name what the probes observed: a redirect
+that waits on a blocked database write, two safety calls for one URL, a health check stalled by a hanging
+upstream call, a request whose trace never reached the grader's OTLP receiver, a /metrics that is not there.
+The starter must fail the hidden suite.
 """
 
 from __future__ import annotations
