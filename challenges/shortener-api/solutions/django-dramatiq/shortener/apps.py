@@ -1,4 +1,4 @@
-"""The app's start-up: JSON logging, tracing and the Dramatiq broker, once per process."""
+"""The app's start-up: JSON logging and the Dramatiq broker, once per process."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ class ShortenerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        """Configure what every process (web, worker, tests) shares before any request or message."""
+        """Configure what every process (web, worker, tests) shares before any request or message (tracing is
+        the web process's alone: config/wsgi.py)."""
         from shortener.logs import configure_logging
         from shortener.queue import install_broker
-        from shortener.telemetry import setup_tracing
 
         configure_logging()
-        setup_tracing()
         install_broker()
