@@ -1,11 +1,11 @@
 """The shortener-api bundle proves itself: `grader challenge validate shortener-api` in the Docker sandbox.
 
-Both references (FastAPI with Celery, Flask with RQ) must pass every hidden test (>= 95), each
-flawed solution must fail exactly its expected tests with its flaw as the lowest category, `flawed_margin`
-below the reference, and its report must name what the probes observed: a redirect that waits on a blocked
-database write, two safety calls for one URL, a health check stalled by a hanging upstream call, a request
-whose trace never reached the grader's OTLP receiver, a /metrics that is not there. The starter must fail
-the hidden suite.
+The three references (FastAPI with Celery, Flask with RQ, Django with Dramatiq) must pass every
+hidden test (>= 95), each flawed solution must fail exactly its expected tests with its flaw as the lowest
+category, `flawed_margin` below the reference, and its report must name what the probes observed: a redirect
+that waits on a blocked database write, two safety calls for one URL, a health check stalled by a hanging
+upstream call, a request whose trace never reached the grader's OTLP receiver, a /metrics that is not there.
+The starter must fail the hidden suite.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_shortener_api_validates_in_docker(docker_client: Any, tmp_path: Path) -
 
     results = {p.parent.name: json.loads(p.read_text()) for p in tmp_path.glob("solutions/*/result.json")}
     references = [name for name, expected in SHORTENER.solutions.items() if expected.kind == "reference"]
-    assert sorted(references) == ["fastapi", "flask-rq"]
+    assert sorted(references) == ["django-dramatiq", "fastapi", "flask-rq"]
     for name in references:
         assert results[name]["overall"] >= 95, name
         hidden = [t for c in results[name]["checks"] if c["id"].startswith("hidden-tests/") for t in c["tests"]]

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from grader.challenge import ChallengeError, challenge_content_hash, list_shipped_challenges, load_challenge
+from grader.detect import detect_app
 from grader.models import DEFAULT_WEIGHTS
 from tests.conftest import REPO_ROOT
 
@@ -96,3 +97,18 @@ def test_app_replicas_out_of_range_is_a_clear_error(tmp_path: Path, value: str) 
     assert "field 'app.replicas'" in message
     if value != '"two"':
         assert "must be between 1 and 4" in message, message
+
+
+def test_shipped_shortener_api_has_a_reference_per_framework_each_declaring_its_worker() -> None:
+    """Issue 19: a reference on each framework the README allows, each with a declared worker process
+    (the clicks are aggregated outside the request), and each detected as the framework its entry names."""
+    challenge = load_challenge("shortener-api")
+    references = {name: solution for name, solution in challenge.solutions.items() if solution.kind == "reference"}
+    assert {solution.framework for solution in references.values()} == {"fastapi", "flask", "django"}
+    for name, solution in references.items():
+        folder = Path(challenge.root) / "solutions" / name
+        requirements = [line.strip() for line in (folder / "requirements.txt").read_text().splitlines()
+                        if line.strip() and not line.startswith("#")] if (folder / "requirements.txt").exists() else []
+        spec = detect_app(folder, requirements)
+        assert spec.worker_command, f"{name} declares no worker"
+        assert spec.framework == solution.framework, name
