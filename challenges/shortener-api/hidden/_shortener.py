@@ -1,8 +1,9 @@
 """What the hidden suite shares: the fake safety service, unique test data and polling for the stats.
 
 The app reaches the safety service at SAFETY_API_URL, which challenge.toml points at the grading's upstream
-port (`{upstream_port}`); the `safety` fixture (conftest.py) serves that port for one test with the grader's `FakeUpstream`
-(checks.upstream), answering "safe" unless the test says otherwise, and records every call the app made.
+port (`{upstream_port}`); the `safety` fixture (conftest.py) serves that port for one test with the grader's
+`FakeUpstream` (checks.upstream), answering "safe" unless the test says otherwise, and records every call the
+app made. The app runs as two replicas: `client` alternates between them, `instance(url)` talks to one.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 import httpx
 
 from checks.upstream import FakeUpstream, UpstreamCall, UpstreamReply
+from checks.wait_for_app import wait_for_health
 
 CHECK_PATH = "/v1/check"
 RATE_LIMIT = 10  # challenge.toml: RATE_LIMIT_PER_MINUTE = "10"
 STATS_DEADLINE_S = 20.0  # "correct within a few seconds", with room for a loaded machine
+REPLICA_WAIT_S = 60.0  # challenge.toml's startup_timeout_s: every instance back after a stop
 
 
 def safe_reply(call: UpstreamCall) -> UpstreamReply:
@@ -68,7 +71,7 @@ def stats(client: httpx.Client, code: str) -> dict[str, Any]:
     return body
 
 
-def wait_for_total(client: httpx.Client, code: str, expected: int) -> dict[str, Any]:
+def wait_for_total(client: httpx.Client, code: str, expected: int, context: str = "") -> dict[str, Any]:
     """Poll the stats until total_clicks reaches `expected`; fail, naming the last total, at the deadline."""
     deadline = time.monotonic() + STATS_DEADLINE_S
     body = stats(client, code)
@@ -76,9 +79,23 @@ def wait_for_total(client: httpx.Client, code: str, expected: int) -> dict[str, 
         time.sleep(0.25)
         body = stats(client, code)
     assert body.get("total_clicks") == expected, (
-        f"{expected} redirects were made but the stats show total_clicks={body.get('total_clicks')!r} "
+        f"{expected} redirects were made{context} but the stats show total_clicks={body.get('total_clicks')!r} "
         f"after {STATS_DEADLINE_S:g} s: clicks are lost or never aggregated ({body!r})")
     return body
+
+
+def instance(url: str, timeout_s: float = 30.0) -> httpx.Client:
+    """A client bound to one app instance (a `replicas` URL), not the round-robin proxy `client` goes through:
+    per-process state (metrics counters, an in-memory cache) is only comparable on one instance."""
+    return httpx.Client(base_url=url, timeout=timeout_s)
+
+
+def wait_for_every_replica(replicas: list[str], health_path: str = "/health") -> None:
+    """After a stop: every instance answers again (the grader waits for the proxy's URL, which one answers)."""
+    for url in replicas:
+        ready, detail = wait_for_health(url + health_path, REPLICA_WAIT_S)
+        assert ready, f"the instance at {url} did not answer {health_path} within {REPLICA_WAIT_S:g} s of a " \
+                      f"restart (last: {detail})"
 
 
 def assert_json_error(response: httpx.Response, status: int) -> dict[str, Any]:

@@ -1,20 +1,22 @@
 """Data: clicks aggregated by a background worker (never written in the redirect), the redirect served from
-the cache without a statement, data that outlives the process."""
+the cache without a statement, data and queued clicks that outlive a SIGTERM."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from _shortener import (
     create_link,
+    instance,
     stats,
+    wait_for_every_replica,
     wait_for_total,
 )
 
+from checks.pytest_plugin import AppStopper
 from checks.services_access import GraderDatabase
 from checks.upstream import FakeUpstream
 
@@ -61,28 +63,39 @@ def test_a_redirect_answers_while_database_writes_are_blocked(
 
 @pytest.mark.category("databases", weight=3)
 def test_a_cached_redirect_runs_no_database_statement(
-        client: httpx.Client, safety: FakeUpstream, database: GraderDatabase) -> None:
-    link = create_link(client)
-    assert client.get(f"/{link['code']}").status_code == 302  # the first redirect may fill the cache
-    wait_for_total(client, link["code"], 1)
-    with database.writes_blocked():  # the worker's own writes wait: count only the request's statements
-        try:
-            response, statements = database.count_app_statements(
-                lambda: client.get(f"/{link['code']}", timeout=8.0))
-        except httpx.TimeoutException:
-            pytest.fail("a redirect of a link already followed waited on a database write (the grader held "
-                        "writes) instead of being served from the Redis cache", pytrace=False)
+        replicas: list[str], safety: FakeUpstream, database: GraderDatabase) -> None:
+    with instance(replicas[0], timeout_s=8.0) as http:  # one instance: its cache, whichever kind it is
+        link = create_link(http)
+        assert http.get(f"/{link['code']}").status_code == 302  # the first redirect may fill the cache
+        wait_for_total(http, link["code"], 1)
+        with database.writes_blocked():  # the worker's own writes wait: count only the request's statements
+            try:
+                response, statements = database.count_app_statements(lambda: http.get(f"/{link['code']}"))
+            except httpx.TimeoutException:
+                pytest.fail("a redirect of a link already followed waited on a database write (the grader held "
+                            "writes) instead of being served from the Redis cache", pytrace=False)
     assert response.status_code == 302
     assert statements == 0, (
         f"a redirect of a link already followed ran {statements} database statement(s): serve the hot path "
         "from the Redis cache")
 
 
-def test_links_and_clicks_survive_a_restart(client: httpx.Client, safety: FakeUpstream,
-                                            restart_app: Callable[[], None]) -> None:
+CLICKS_BEFORE_STOP = 20
+STOP_GRACE_S = 10.0  # SIGKILL only after this: a worker that finishes its batch exits long before
+
+
+@pytest.mark.category("databases", weight=2)
+def test_no_click_is_lost_when_the_app_and_worker_get_sigterm(
+        client: httpx.Client, safety: FakeUpstream, replicas: list[str], stop_app: AppStopper) -> None:
     link = create_link(client)
-    for _ in range(3):
-        client.get(f"/{link['code']}")
-    restart_app()
-    assert client.get(f"/{link['code']}").status_code == 302
-    wait_for_total(client, link["code"], 4)
+    for _ in range(CLICKS_BEFORE_STOP):  # right before the signal: some are likely still queued
+        assert client.get(f"/{link['code']}").status_code == 302
+    record = stop_app(signal="SIGTERM", grace_s=STOP_GRACE_S)
+    wait_for_every_replica(replicas)
+    assert client.get(f"/{link['code']}").status_code == 302, "the link did not survive the restart"
+    worker = record.worker
+    ended = "" if worker is None else (
+        f" (the worker {'exited' if worker['exited'] else 'was killed after the grace'} with code "
+        f"{worker['exit_code']} on SIGTERM)")
+    wait_for_total(client, link["code"], CLICKS_BEFORE_STOP + 1,
+                   f", {CLICKS_BEFORE_STOP} of them just before SIGTERM to the app and its worker{ended},")
