@@ -191,12 +191,15 @@ def test_requests_are_served_while_a_safety_check_is_pending(replicas: list[str]
 
 
 def _refuses_connections(url: str) -> bool:
-    """True once the instance stopped listening (it got its stop signal), judged by a fresh connection."""
+    """True once the instance stopped listening (it got its stop signal), judged by a fresh connection; a
+    slow answer is not a refusal (a busy instance still holds its requests)."""
     try:
         with httpx.Client(base_url=url, timeout=2.0) as fresh:
             fresh.get("/health")
-    except httpx.TransportError:
+    except httpx.ConnectError:
         return True
+    except httpx.TransportError:
+        return False
     return False
 
 
