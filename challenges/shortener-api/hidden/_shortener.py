@@ -20,6 +20,7 @@ from checks.wait_for_app import wait_for_health
 CHECK_PATH = "/v1/check"
 RATE_LIMIT = 10  # challenge.toml: RATE_LIMIT_PER_MINUTE = "10"
 STATS_DEADLINE_S = 20.0  # "correct within a few seconds", with room for a loaded machine
+WRITE_HANG_S = 5.0  # a bound on a request held by the grader's write lock, not a latency target
 REPLICA_WAIT_S = 60.0  # challenge.toml's startup_timeout_s: every instance back after a stop
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from _shortener import (
+    WRITE_HANG_S,
     create_link,
     instance,
     stats,
@@ -46,7 +47,7 @@ def test_a_redirect_answers_while_database_writes_are_blocked(
 
     def follow() -> None:
         try:
-            answers.append(client.get(f"/{link['code']}", timeout=8.0).status_code)
+            answers.append(client.get(f"/{link['code']}", timeout=WRITE_HANG_S).status_code)
         except httpx.TimeoutException:
             answers.append(0)
 
@@ -64,7 +65,7 @@ def test_a_redirect_answers_while_database_writes_are_blocked(
 @pytest.mark.category("databases", weight=3)
 def test_a_cached_redirect_runs_no_database_statement(
         replicas: list[str], safety: FakeUpstream, database: GraderDatabase) -> None:
-    with instance(replicas[0], timeout_s=8.0) as http:  # one instance: its cache, whichever kind it is
+    with instance(replicas[0], timeout_s=WRITE_HANG_S) as http:  # one instance: its cache, whichever kind it is
         link = create_link(http)
         assert http.get(f"/{link['code']}").status_code == 302  # the first redirect may fill the cache
         wait_for_total(http, link["code"], 1)

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from _shortener import (
     RATE_LIMIT,
+    WRITE_HANG_S,
     api_key,
     assert_json_error,
     check_calls,
@@ -39,6 +40,7 @@ SLOW_S = 3.0  # far beyond the app's SAFETY_TIMEOUT_S=1 from challenge.toml
 HOLD_S = 4.0  # how long a held safety call lasts at most (for an app that never times out): a bound, not a target
 STALL_RATIO = 10.0  # a free event loop answers within a few baseline latencies; a blocked one waits out the call
 STOP_GRACE_S = 10.0  # SIGKILL only after this: an app that finishes its requests exits long before
+RECEIVED_WAIT_S = 10.0  # for the requests to reach the safety service (milliseconds when they do at all)
 
 
 @pytest.mark.category("infrastructure", weight=2)
@@ -111,7 +113,7 @@ def test_the_rate_limit_holds_across_replicas(replicas: list[str], safety: FakeU
 @pytest.mark.category("infrastructure", weight=4)
 def test_a_link_followed_on_one_replica_is_served_from_the_cache_by_the_other(
         replicas: list[str], safety: FakeUpstream, database: GraderDatabase) -> None:
-    with instance(replicas[0]) as first, instance(replicas[-1], timeout_s=8.0) as second:
+    with instance(replicas[0]) as first, instance(replicas[-1], timeout_s=WRITE_HANG_S) as second:
         code = create_link(first)["code"]
         assert first.get(f"/{code}").status_code == 302  # the first instance fills the cache
         wait_for_total(first, code, 1)
@@ -167,10 +169,10 @@ def test_requests_are_served_while_a_safety_check_is_pending(replicas: list[str]
         timer = threading.Timer(HOLD_S, release.set)
         try:
             deadline = time.monotonic() + 10
-            while len(check_calls(safety)) == calls_before and time.monotonic() < deadline:
+            while len(check_calls(safety)) == calls_before and not posted.is_set() and time.monotonic() < deadline:
                 time.sleep(0.02)
             pending_calls = len(check_calls(safety))
-            assert pending_calls > calls_before, "the app never called the safety service"
+            assert pending_calls > calls_before, "POST /v1/links of a new URL never called the safety service"
             timer.start()
             response, latency = _timed_get(http, path)
             pending = not release.is_set() and not posted.is_set() and len(check_calls(safety)) == pending_calls
@@ -230,7 +232,7 @@ def test_a_request_in_flight_finishes_when_the_app_is_stopped(
     watcher.start()
     try:
         record = stop_app.during(create, n=len(replicas), received=lambda: len(check_calls(safety)) >= len(replicas),
-                                 signal="SIGTERM", grace_s=STOP_GRACE_S)
+                                 signal="SIGTERM", grace_s=STOP_GRACE_S, wait_s=RECEIVED_WAIT_S)
     finally:
         release.set()
         watcher.join(30)
