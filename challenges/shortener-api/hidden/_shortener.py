@@ -8,12 +8,17 @@ app made. The app runs as two replicas: `client` alternates between them, `insta
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import pytest
 
+from checks.pytest_plugin import AppStopper, StopRecord
 from checks.upstream import FakeUpstream, UpstreamCall, UpstreamReply
 from checks.wait_for_app import wait_for_health
 
@@ -115,3 +120,91 @@ def retry_after_seconds(response: httpx.Response) -> int:
     assert value is not None, f"the {response.status_code} has no Retry-After header"
     assert value.isdigit() and int(value) > 0, f"Retry-After must be a positive number of seconds, got {value!r}"
     return int(value)
+
+
+# --- one SIGTERM for two tests --------------------------------------------------------------------------
+# A stop costs the suite a restart of every replica and the worker (10 s and more on a loaded machine), so
+# the SIGTERM tests share one: clicks are made, requests are put in flight, then the app and its worker get
+# SIGTERM once. test_databases reads whether the clicks survived, test_infrastructure how the requests ended.
+
+CLICKS_BEFORE_STOP = 20
+STOP_GRACE_S = 10.0  # SIGKILL only after this: an app that finishes its requests exits long before
+RECEIVED_WAIT_S = 10.0  # for the requests in flight to reach the safety service (milliseconds when they do)
+
+
+@dataclass(frozen=True)
+class SigtermProbe:
+    """What one SIGTERM, with clicks just queued and a request in flight on each instance, left behind."""
+
+    code: str  # the link clicked CLICKS_BEFORE_STOP times just before the signal
+    record: StopRecord  # how the app, its worker and the requests in flight ended
+    problem: str | None  # why no request could be put in flight (the app was then stopped with none)
+
+
+_sigterm_probes: list[SigtermProbe] = []
+
+
+def _refuses_connections(url: str) -> bool:
+    """True once the instance stopped listening (it got its stop signal), judged by a fresh connection; a
+    slow answer is not a refusal (a busy instance still holds its requests)."""
+    try:
+        with httpx.Client(base_url=url, timeout=2.0) as fresh:
+            fresh.get("/health")
+    except httpx.ConnectError:
+        return True
+    except httpx.TransportError:
+        return False
+    return False
+
+
+def _release_once_stopping(replicas: list[str], release: threading.Event, until_s: float = 60.0) -> None:
+    """Set `release` when an instance stops accepting connections: its held requests can then finish."""
+    deadline = time.monotonic() + until_s
+    while not release.is_set() and time.monotonic() < deadline:
+        if any(_refuses_connections(url) for url in replicas):
+            break
+        time.sleep(0.05)
+    release.set()
+
+
+def _stop_with_requests_in_flight(safety: FakeUpstream, stop_app: AppStopper, replicas: list[str]) -> StopRecord:
+    """SIGTERM while a POST /v1/links waits on the safety service on each instance (sent to it directly, not
+    through the proxy, so a request cut off shows as a transport error rather than the proxy's 502)."""
+    release = threading.Event()  # every safety check waits until an instance has been told to stop
+    safety.responder = lambda call: UpstreamReply(200, safe_reply(call).body, release=release)
+    targets = itertools.cycle(replicas)
+    lock = threading.Lock()
+
+    def create(http: httpx.Client) -> httpx.Response:
+        with lock:
+            url = next(targets)
+        return http.post(f"{url}/v1/links", json={"url": unique_url()}, headers={"X-API-Key": api_key()})
+
+    watcher = threading.Thread(target=_release_once_stopping, args=(replicas, release), daemon=True)
+    watcher.start()
+    try:
+        return stop_app.during(create, n=len(replicas), received=lambda: len(check_calls(safety)) >= len(replicas),
+                               signal="SIGTERM", grace_s=STOP_GRACE_S, wait_s=RECEIVED_WAIT_S)
+    finally:
+        release.set()
+        watcher.join(10)
+        safety.responder = safe_reply
+
+
+def sigterm_probe(client: httpx.Client, safety: FakeUpstream, stop_app: AppStopper,
+                  replicas: list[str]) -> SigtermProbe:
+    """The suite's one SIGTERM (made by the first test that asks, then shared)."""
+    if _sigterm_probes:
+        return _sigterm_probes[0]
+    code = create_link(client)["code"]
+    for _ in range(CLICKS_BEFORE_STOP):  # right before the signal: some are likely still queued
+        assert client.get(f"/{code}").status_code == 302
+    problem = None
+    try:
+        record = _stop_with_requests_in_flight(safety, stop_app, replicas)
+    except pytest.fail.Exception as exc:  # no request reached the safety service: stop with none in flight
+        problem = str(exc)
+        record = stop_app(signal="SIGTERM", grace_s=STOP_GRACE_S)
+    wait_for_every_replica(replicas)
+    _sigterm_probes.append(SigtermProbe(code, record, problem))
+    return _sigterm_probes[0]

@@ -9,11 +9,12 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 from _shortener import (
+    CLICKS_BEFORE_STOP,
     WRITE_HANG_S,
     create_link,
     instance,
+    sigterm_probe,
     stats,
-    wait_for_every_replica,
     wait_for_total,
 )
 
@@ -81,22 +82,14 @@ def test_a_cached_redirect_runs_no_database_statement(
         "from the Redis cache")
 
 
-CLICKS_BEFORE_STOP = 20
-STOP_GRACE_S = 10.0  # SIGKILL only after this: a worker that finishes its batch exits long before
-
-
 @pytest.mark.category("databases", weight=2)
 def test_no_click_is_lost_when_the_app_and_worker_get_sigterm(
         client: httpx.Client, safety: FakeUpstream, replicas: list[str], stop_app: AppStopper) -> None:
-    link = create_link(client)
-    for _ in range(CLICKS_BEFORE_STOP):  # right before the signal: some are likely still queued
-        assert client.get(f"/{link['code']}").status_code == 302
-    record = stop_app(signal="SIGTERM", grace_s=STOP_GRACE_S)
-    wait_for_every_replica(replicas)
-    assert client.get(f"/{link['code']}").status_code == 302, "the link did not survive the restart"
-    worker = record.worker
+    probe = sigterm_probe(client, safety, stop_app, replicas)  # clicks, then SIGTERM (shared with test_infrastructure)
+    assert client.get(f"/{probe.code}").status_code == 302, "the link did not survive the restart"
+    worker = probe.record.worker
     ended = "" if worker is None else (
         f" (the worker {'exited' if worker['exited'] else 'was killed after the grace'} with code "
         f"{worker['exit_code']} on SIGTERM)")
-    wait_for_total(client, link["code"], CLICKS_BEFORE_STOP + 1,
+    wait_for_total(client, probe.code, CLICKS_BEFORE_STOP + 1,
                    f", {CLICKS_BEFORE_STOP} of them just before SIGTERM to the app and its worker{ended},")

@@ -8,7 +8,6 @@ catch takes a whole instance's correctness or availability down (see challenge.t
 from __future__ import annotations
 
 import contextlib
-import itertools
 import statistics
 import threading
 import time
@@ -25,8 +24,8 @@ from _shortener import (
     instance,
     retry_after_seconds,
     safe_reply,
+    sigterm_probe,
     unique_url,
-    wait_for_every_replica,
     wait_for_total,
 )
 
@@ -39,8 +38,6 @@ pytestmark = pytest.mark.category("infrastructure")
 SLOW_S = 3.0  # far beyond the app's SAFETY_TIMEOUT_S=1 from challenge.toml
 HOLD_S = 4.0  # how long a held safety call lasts at most (for an app that never times out): a bound, not a target
 STALL_RATIO = 10.0  # a free event loop answers within a few baseline latencies; a blocked one waits out the call
-STOP_GRACE_S = 10.0  # SIGKILL only after this: an app that finishes its requests exits long before
-RECEIVED_WAIT_S = 10.0  # for the requests to reach the safety service (milliseconds when they do at all)
 
 
 @pytest.mark.category("infrastructure", weight=2)
@@ -192,53 +189,15 @@ def test_requests_are_served_while_a_safety_check_is_pending(replicas: list[str]
 # --- SIGTERM ----------------------------------------------------------------------------------------------
 
 
-def _refuses_connections(url: str) -> bool:
-    """True once the instance stopped listening (it got its stop signal), judged by a fresh connection; a
-    slow answer is not a refusal (a busy instance still holds its requests)."""
-    try:
-        with httpx.Client(base_url=url, timeout=2.0) as fresh:
-            fresh.get("/health")
-    except httpx.ConnectError:
-        return True
-    except httpx.TransportError:
-        return False
-    return False
-
-
-def _release_once_stopping(replicas: list[str], release: threading.Event, until_s: float = 30.0) -> None:
-    """Set `release` when an instance stops accepting connections: its held requests can then finish."""
-    deadline = time.monotonic() + until_s
-    while not release.is_set() and time.monotonic() < deadline:
-        if any(_refuses_connections(url) for url in replicas):
-            break
-        time.sleep(0.05)
-    release.set()
-
-
 @pytest.mark.category("infrastructure", weight=2)
 def test_a_request_in_flight_finishes_when_the_app_is_stopped(
-        replicas: list[str], safety: FakeUpstream, stop_app: AppStopper) -> None:
-    release = threading.Event()  # every safety check waits until an instance has been told to stop
-    safety.responder = lambda call: UpstreamReply(200, {"safe": True}, release=release)
-    targets = itertools.cycle(replicas)  # one request per instance, sent to it directly (not through the proxy)
-    lock = threading.Lock()
-
-    def create(http: httpx.Client) -> httpx.Response:
-        with lock:
-            url = next(targets)
-        return http.post(f"{url}/v1/links", json={"url": unique_url()}, headers={"X-API-Key": api_key()})
-
-    watcher = threading.Thread(target=_release_once_stopping, args=(replicas, release), daemon=True)
-    watcher.start()
-    try:
-        record = stop_app.during(create, n=len(replicas), received=lambda: len(check_calls(safety)) >= len(replicas),
-                                 signal="SIGTERM", grace_s=STOP_GRACE_S, wait_s=RECEIVED_WAIT_S)
-    finally:
-        release.set()
-        watcher.join(30)
-    wait_for_every_replica(replicas)
+        client: httpx.Client, safety: FakeUpstream, replicas: list[str], stop_app: AppStopper) -> None:
+    probe = sigterm_probe(client, safety, stop_app, replicas)  # shared with test_databases' click test
+    if probe.problem is not None:
+        pytest.fail(f"no request could be put in flight before SIGTERM: {probe.problem}", pytrace=False)
+    requests = probe.record.requests
     # Any HTTP answer (201, or 503 if the app's own retries ran out first) means the request was finished;
     # a transport error means the process died under it.
-    assert len(record.requests) == len(replicas) and all(outcome.isdigit() for outcome in record.requests), (
-        f"{len(replicas)} POST /v1/links in flight when the app got SIGTERM ended as {record.requests}: finish "
+    assert len(requests) == len(replicas) and all(outcome.isdigit() for outcome in requests), (
+        f"{len(replicas)} POST /v1/links in flight when the app got SIGTERM ended as {requests}: finish "
         "in-flight requests before exiting (exec the server from the start command so it receives the signal)")
