@@ -1,11 +1,12 @@
 """The shortener-api bundle proves itself: `grader challenge validate shortener-api` in the Docker sandbox.
 
-The three references (FastAPI with Celery, Flask with RQ, Django with Dramatiq) must pass every
-hidden test (>= 95), each flawed solution must fail exactly its expected tests with its flaw as the lowest
-category, `flawed_margin` below the reference, and its report must name what the probes observed: a redirect
-that waits on a blocked database write, two safety calls for one URL, a health check stalled by a hanging
-upstream call, a request whose trace never reached the grader's OTLP receiver, a /metrics that is not there.
-The starter must fail the hidden suite.
+The three references (FastAPI with Celery, Flask with RQ, Django with Dramatiq) must pass every hidden test
+(>= 95), each
+flawed solution must fail exactly its expected tests with its flaw as the lowest category, `flawed_margin`
+below the reference, and its report must name what the probes observed: a redirect that waits on a blocked
+database write, two safety calls for one URL (one per replica), a rate limit each replica counts alone, a
+health check and a redirect stalled by a pending upstream call, a request whose trace never reached the
+grader's OTLP receiver, a /metrics that is not there. The starter must fail the hidden suite.
 """
 
 from __future__ import annotations
@@ -28,9 +29,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.docker]
 # What each flawed solution's report must say it observed (a substring of a deduction's reason).
 OBSERVED = {
     "flawed-sync-clicks": ["did not answer while the grader blocked writes", "waited on a database write"],
-    "flawed-naive-upstream": ["made 2 safety calls", "/health did not answer",
-                              "answered 201: the rate limit lives in the process", "when the app got SIGTERM"],
+    "flawed-naive-upstream": ["made 2 safety calls", "the health check stalled",
+                              "each instance counts only its own requests", "when the app got SIGTERM"],
     "flawed-no-observability": ["did not export a span with kind 'SERVER'", "GET /metrics answered 404"],
+    "flawed-in-process-state": ["made 2 safety calls", "each instance counts only its own requests",
+                                "the link cache lives in each process's memory"],
+    "flawed-blocking-async": ["the health check stalled", "a redirect stalled"],
 }
 
 

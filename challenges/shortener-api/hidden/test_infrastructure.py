@@ -1,31 +1,43 @@
-"""Production behaviour: an unreliable upstream (timeouts, retries, 503), shared state across restarts,
-an event loop the upstream cannot stall."""
+"""Production behaviour: an unreliable upstream (timeouts, retries, 503), state shared by the two replicas
+(challenge.toml's `[app] replicas = 2`: verdict cache, rate limit, link cache), an event loop a slow upstream
+cannot stall, and requests in flight finished on SIGTERM.
+
+Weights: the stateless-process and event-loop probes carry most of the category, because each flaw they
+catch takes a whole instance's correctness or availability down (see challenge.toml's scorecard)."""
 
 from __future__ import annotations
 
 import contextlib
+import statistics
 import threading
 import time
-from collections.abc import Callable
 
 import httpx
 import pytest
 from _shortener import (
     RATE_LIMIT,
+    WRITE_HANG_S,
     api_key,
     assert_json_error,
     check_calls,
     create_link,
+    instance,
     retry_after_seconds,
+    safe_reply,
+    sigterm_probe,
     unique_url,
+    wait_for_total,
 )
 
-from checks.upstream import FakeUpstream, UpstreamReply
+from checks.pytest_plugin import AppStopper
+from checks.services_access import GraderDatabase
+from checks.upstream import FakeUpstream, UpstreamCall, UpstreamReply
 
 pytestmark = pytest.mark.category("infrastructure")
 
-SLOW_S = 5.0  # far beyond the app's SAFETY_TIMEOUT_S=1 from challenge.toml
-HEALTH_WAIT_S = 20.0  # a bound on a hang, not a latency target: a free event loop answers at once
+SLOW_S = 3.0  # far beyond the app's SAFETY_TIMEOUT_S=1 from challenge.toml
+HOLD_S = 4.0  # how long a held safety call lasts at most (for an app that never times out): a bound, not a target
+STALL_RATIO = 10.0  # a free event loop answers within a few baseline latencies; a blocked one waits out the call
 
 
 @pytest.mark.category("infrastructure", weight=2)
@@ -62,103 +74,130 @@ def test_an_unavailable_safety_service_is_a_503_with_retry_after(client: httpx.C
     assert 2 <= calls <= 5, f"expected a few retries before giving up, saw {calls} call(s) to the safety service"
 
 
-@pytest.mark.category("infrastructure", weight=2)
-def test_a_verdict_is_cached_so_one_url_is_checked_once(client: httpx.Client, safety: FakeUpstream) -> None:
+# --- state shared by the replicas ----------------------------------------------------------------------
+
+
+@pytest.mark.category("infrastructure", weight=4)
+def test_a_verdict_is_cached_so_one_url_is_checked_once(replicas: list[str], safety: FakeUpstream) -> None:
     url = unique_url("popular")
-    create_link(client, url)
-    create_link(client, url)
+    with instance(replicas[0]) as first, instance(replicas[-1]) as second:
+        create_link(first, url)
+        create_link(second, url)
     calls = [call.json() for call in check_calls(safety)]
-    assert len(calls) == 1, f"two links for one URL made {len(calls)} safety calls ({calls!r}): cache verdicts in Redis"
+    assert len(calls) == 1, (
+        f"two links for one URL, one created on each of {len(replicas)} instances, made {len(calls)} safety calls "
+        f"({calls!r}): cache verdicts in Redis, where every instance finds them")
 
 
-@pytest.mark.category("infrastructure", weight=2)
-def test_the_rate_limit_holds_across_a_restart(client: httpx.Client, safety: FakeUpstream,
-                                            restart_app: Callable[[], None]) -> None:
+@pytest.mark.category("infrastructure", weight=4)
+def test_the_rate_limit_holds_across_replicas(replicas: list[str], safety: FakeUpstream) -> None:
     key = api_key()
-    before = RATE_LIMIT // 2
-    for _ in range(before):
-        create_link(client, key=key)
-    restart_app()
-    for _ in range(RATE_LIMIT - before):
-        create_link(client, key=key)
-    response = client.post("/v1/links", json={"url": unique_url()}, headers={"X-API-Key": key})
-    assert response.status_code == 429, (
-        f"{RATE_LIMIT + 1} links within a minute with one key, across a restart, answered {response.status_code}: "
-        f"the rate limit lives in the process, so two replicas (or a restart) reset it; keep it in Redis")
-
-
-@pytest.mark.category("infrastructure", weight=2)
-def test_health_answers_while_a_safety_check_hangs(client: httpx.Client, safety: FakeUpstream, base_url: str) -> None:
-    hang = threading.Event()  # the safety service answers nothing until the test sets it
-    safety.responder = lambda call: UpstreamReply(200, {"safe": True}, release=hang)
-
-    def create_slowly() -> None:
-        with httpx.Client(base_url=base_url, timeout=120.0) as other, contextlib.suppress(httpx.HTTPError):
-            other.post("/v1/links", json={"url": unique_url()}, headers={"X-API-Key": api_key()})
-
-    creator = threading.Thread(target=create_slowly, daemon=True)
-    creator.start()
+    clients = [instance(url) for url in replicas]
     try:
-        deadline = time.monotonic() + 10
-        while not check_calls(safety) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert check_calls(safety), "the app never called the safety service"
-        try:
-            health = client.get("/health", timeout=HEALTH_WAIT_S)
-        except httpx.TimeoutException:
-            pytest.fail(f"/health did not answer within {HEALTH_WAIT_S:g} s while a safety check hung: the upstream "
-                        "call blocks the event loop (use an async client, or a sync handler run in a thread)",
-                        pytrace=False)
-        assert health.status_code == 200, f"/health answered {health.status_code}"
+        for number in range(RATE_LIMIT):
+            create_link(clients[number % len(clients)], key=key)
+        answers = [http.post("/v1/links", json={"url": unique_url()}, headers={"X-API-Key": key}).status_code
+                   for http in clients]
     finally:
-        hang.set()
-        creator.join(60)
+        for http in clients:
+            http.close()
+    assert answers == [429] * len(clients), (
+        f"{RATE_LIMIT} links with one key spread over {len(clients)} instances, then one more on each, answered "
+        f"{answers}: each instance counts only its own requests, so N instances allow N times the limit; keep the "
+        "rate limit in Redis")
 
 
-def _refuses_connections(base_url: str) -> bool:
-    """True once the app stopped listening (it got its stop signal), judged by a fresh connection."""
-    try:
-        with httpx.Client(base_url=base_url, timeout=2.0) as fresh:
-            fresh.get("/health")
-    except httpx.TransportError:
-        return True
-    return False
+@pytest.mark.category("infrastructure", weight=4)
+def test_a_link_followed_on_one_replica_is_served_from_the_cache_by_the_other(
+        replicas: list[str], safety: FakeUpstream, database: GraderDatabase) -> None:
+    with instance(replicas[0]) as first, instance(replicas[-1], timeout_s=WRITE_HANG_S) as second:
+        code = create_link(first)["code"]
+        assert first.get(f"/{code}").status_code == 302  # the first instance fills the cache
+        wait_for_total(first, code, 1)
+        with database.writes_blocked():  # the worker's own writes wait: count only the request's statements
+            try:
+                response, statements = database.count_app_statements(lambda: second.get(f"/{code}"))
+            except httpx.TimeoutException:
+                pytest.fail("a redirect on the second instance of a link the first had served waited on a "
+                            "database write (the grader held writes) instead of being served from the cache",
+                            pytrace=False)
+    assert response.status_code == 302, f"GET /{code} on the second instance answered {response.status_code}"
+    assert statements == 0, (
+        f"a redirect on the second instance of a link the first instance had just served ran {statements} database "
+        "statement(s): the link cache lives in each process's memory; keep it in Redis, shared by every instance")
+
+
+# --- an event loop the upstream cannot stall ------------------------------------------------------------
+
+
+def _timed_get(http: httpx.Client, path: str) -> tuple[httpx.Response, float]:
+    started = time.monotonic()
+    response = http.get(path)
+    return response, time.monotonic() - started
+
+
+@pytest.mark.category("infrastructure", weight=6)
+@pytest.mark.parametrize("probe", ["health", "redirect"])
+def test_requests_are_served_while_a_safety_check_is_pending(replicas: list[str], safety: FakeUpstream,
+                                                            probe: str) -> None:
+    """Time a request while the same instance waits on the safety service, against the same request's
+    baseline: judged by order (did it answer while the call was still pending?) and ratio, never an absolute."""
+    release = threading.Event()  # the held safety call answers once the probe has answered (or after HOLD_S)
+    posted = threading.Event()
+    with instance(replicas[0], timeout_s=60.0) as http:
+        code = create_link(http)["code"]
+        path, expected, what = ("/health", 200, "the health check") if probe == "health" else \
+            (f"/{code}", 302, "a redirect")
+        http.get(path)  # warm: the connection open, the link cached
+        baseline = statistics.median(_timed_get(http, path)[1] for _ in range(3))
+        calls_before = len(check_calls(safety))
+
+        def held(call: UpstreamCall) -> UpstreamReply:
+            return UpstreamReply(200, safe_reply(call).body, release=release)
+
+        def create() -> None:
+            with instance(replicas[0], timeout_s=60.0) as other, contextlib.suppress(httpx.HTTPError):
+                other.post("/v1/links", json={"url": unique_url("slow")}, headers={"X-API-Key": api_key()})
+            posted.set()
+
+        safety.responder = held
+        creator = threading.Thread(target=create, daemon=True)
+        creator.start()
+        timer = threading.Timer(HOLD_S, release.set)
+        try:
+            deadline = time.monotonic() + 10
+            while len(check_calls(safety)) == calls_before and not posted.is_set() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            pending_calls = len(check_calls(safety))
+            assert pending_calls > calls_before, "POST /v1/links of a new URL never called the safety service"
+            timer.start()
+            response, latency = _timed_get(http, path)
+            pending = not release.is_set() and not posted.is_set() and len(check_calls(safety)) == pending_calls
+        finally:
+            release.set()
+            timer.cancel()
+            creator.join(60)
+    assert response.status_code == expected, f"GET {path} answered {response.status_code}"
+    ratio = latency / max(baseline, 1e-6)
+    assert pending or ratio <= STALL_RATIO, (
+        f"{what} stalled {latency:.1f} s while a safety call was pending ({ratio:.0f} times its "
+        f"{baseline * 1000:.0f} ms baseline) and answered only once the call had ended: a blocking call in an async "
+        "handler stalls the event loop, and every request on the instance waits (use an async client, or a sync "
+        "handler run in a thread)")
+
+
+# --- SIGTERM ----------------------------------------------------------------------------------------------
 
 
 @pytest.mark.category("infrastructure", weight=2)
 def test_a_request_in_flight_finishes_when_the_app_is_stopped(
-        client: httpx.Client, safety: FakeUpstream, base_url: str, restart_app: Callable[[], None]) -> None:
-    hang = threading.Event()  # every safety check waits until the app has been told to stop
-    safety.responder = lambda call: UpstreamReply(200, {"safe": True}, release=hang)
-    outcome: list[str] = []
-
-    def create() -> None:
-        with httpx.Client(base_url=base_url, timeout=60.0) as other:
-            try:
-                outcome.append(str(other.post("/v1/links", json={"url": unique_url()},
-                                              headers={"X-API-Key": api_key()}).status_code))
-            except httpx.TransportError as exc:
-                outcome.append(type(exc).__name__)
-
-    creator = threading.Thread(target=create, daemon=True)
-    creator.start()
-    restarter = threading.Thread(target=restart_app, daemon=True)
-    try:
-        deadline = time.monotonic() + 10
-        while not check_calls(safety) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert check_calls(safety), "the app never called the safety service"
-        restarter.start()  # SIGTERM now, SIGKILL after the grader's grace period
-        deadline = time.monotonic() + 30
-        while not _refuses_connections(base_url) and not outcome and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        hang.set()
-        creator.join(60)
-        if restarter.is_alive() or restarter.ident is not None:
-            restarter.join(120)
+        client: httpx.Client, safety: FakeUpstream, replicas: list[str], stop_app: AppStopper) -> None:
+    probe = sigterm_probe(client, safety, stop_app, replicas)  # shared with test_databases' click test
+    if probe.problem is not None:
+        pytest.fail(f"no request could be put in flight before SIGTERM: {probe.problem}", pytrace=False)
+    requests = probe.record.requests
     # Any HTTP answer (201, or 503 if the app's own retries ran out first) means the request was finished;
     # a transport error means the process died under it.
-    assert len(outcome) == 1 and outcome[0].isdigit(), (
-        f"a POST /v1/links in flight when the app got SIGTERM ended as {outcome or ['no answer']}: finish "
+    assert len(requests) == len(replicas) and all(outcome.isdigit() for outcome in requests), (
+        f"{len(replicas)} POST /v1/links in flight when the app got SIGTERM ended as {requests}: finish "
         "in-flight requests before exiting (exec the server from the start command so it receives the signal)")
