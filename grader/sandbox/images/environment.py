@@ -146,8 +146,8 @@ def _build_python_image(
             code = container.wait(INSTALL_TIMEOUT_S)  # None: the timeout
             output = container.logs()
             for line in output.splitlines():
-                if line.startswith("Successfully installed"):  # one line of pip's output, not every wheel's
-                    log(line)
+                if line.startswith("Successfully installed"):  # pip's summary, as a count: not every wheel's name
+                    log(f"installed {len(line.split()) - 2} packages")
             if code != 0:
                 raise SandboxError(_install_failure(tag, code, output))
             return container.commit(tag, _image_config(base_image, role, key))
