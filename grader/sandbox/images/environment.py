@@ -147,7 +147,7 @@ def _build_python_image(
             output = container.logs()
             for line in output.splitlines():
                 if line.startswith("Successfully installed"):  # pip's summary, as a count: not every wheel's name
-                    log(f"installed {len(line.split()) - 2} packages")
+                    log(f"installed {len(line.split()) - 2} package(s)")
             if code != 0:
                 raise SandboxError(_install_failure(tag, code, output))
             return container.commit(tag, _image_config(base_image, role, key))

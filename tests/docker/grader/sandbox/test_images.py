@@ -270,7 +270,7 @@ def test_env_image_installs_wheels_offline_and_is_reused(
 
     assert built.tag == f"grader-env:{key[:20]}"
     assert not built.reused
-    assert "installed 1 packages" in lines  # pip's summary, counted
+    assert "installed 1 package(s)" in lines  # pip's summary, counted
     output = _run(
         docker_client, built.tag, "import glob, os, six; print(six.__version__, os.getuid(), "
         "glob.glob('/tmp/**/*.whl', recursive=True))"
