@@ -351,8 +351,9 @@ class AppStopper:
     `stop_app.during(send, n=3, received=...)` with `n` requests in flight (each `send(client)` in a thread
     of its own, signalled once `received()` is true)."""
 
-    def __init__(self, directory: Path, base_url: str, timeout_s: float) -> None:
+    def __init__(self, directory: Path, base_url: str, health_urls: list[str], timeout_s: float) -> None:
         self.directory, self.base_url, self.timeout_s = directory, base_url, timeout_s
+        self.health_urls = health_urls  # one per replica: every instance must be back, not just one
 
     def __call__(self, signal: str = "SIGTERM", grace_s: float = 5.0) -> StopRecord:
         """Signal the app with nothing in flight; how it ended."""
@@ -393,20 +394,23 @@ class AppStopper:
             pytest.fail(str(exc), pytrace=False)
         for thread in threads:  # the process that held them is gone: each has ended or ends now
             thread.join(grace_s + STOP_SLACK_S)
-        ready, detail = wait_for_health(self.base_url + health_path(), self.timeout_s)
-        if not ready:
-            pytest.fail(f"the app did not answer its health path within {self.timeout_s:g} s of being started "
-                        f"again after {signal} (last: {detail})", pytrace=False)
+        for url in self.health_urls:
+            ready, detail = wait_for_health(url, self.timeout_s)
+            if not ready:
+                pytest.fail(f"the app did not answer its health path within {self.timeout_s:g} s of being started "
+                            f"again after {signal} (last: {detail})", pytrace=False)
         app = answer["app"]
         return StopRecord(signal=signal, grace_s=grace_s, requests=list(outcomes or []), exited=app["exited"],
                           exit_code=app["exit_code"], log=app["log"], worker=answer.get("worker"))
 
 
 @pytest.fixture
-def stop_app(base_url: str) -> AppStopper:
+def stop_app(base_url: str, replicas: list[str]) -> AppStopper:
     """Send the app (and its worker) a signal, with requests in flight or not, and see how it ended; the app is
-    started again afterwards. Skips outside the grader."""
-    return AppStopper(_control_or_skip("stopping the app"), base_url, startup_timeout_s())
+    started again afterwards (every replica answers its health path before the test goes on). Skips outside
+    the grader."""
+    return AppStopper(_control_or_skip("stopping the app"), base_url, [url + health_path() for url in replicas],
+                      startup_timeout_s())
 
 
 # --- the grading's services, from the grader's side (see checks.services_access) -----------------------

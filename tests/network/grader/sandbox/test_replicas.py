@@ -36,14 +36,15 @@ def hidden_tests(result: GradeResult) -> dict[str, Any]:
 
 
 def assert_replicas_ran(result: GradeResult) -> None:
-    """Every hidden test passed (proxy, direct URLs, separate state, restart) and the result counts two."""
+    """Every hidden test passed (proxy, direct URLs, separate state, restart, stop) and the result counts two."""
     tests = hidden_tests(result)
-    assert len(tests) == 5, tests
+    assert len(tests) == 6, tests
     for name, test in tests.items():
         assert test.outcome == "passed", (name, test.message)
     assert result.app is not None and result.app.started and result.app.replicas == 2
     assert result.app.exit_code is None
-    assert result.app.log_tail.count(": started") == 4  # two replicas, each started twice (the restart)
+    # two replicas, each started three times (the restart, then the stop)
+    assert result.app.log_tail.count(": started") == 6
 
 
 def test_local_runs_two_replicas_behind_the_proxy(tmp_path: Path) -> None:
