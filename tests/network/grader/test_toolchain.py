@@ -13,7 +13,7 @@ import pytest
 
 from grader.environments import sandbox_target
 from grader.resolve import resolve
-from grader.toolchain import RUNNER_TOOLS, locked_versions, runner_request, tools_lock
+from grader.toolchain import RUNNER_TOOLS, lock_hash, locked_versions, runner_request, tools_lock
 from tests.conftest import REPO_ROOT
 
 
@@ -24,7 +24,7 @@ def grade(source: Path, out: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_a_result_from_other_tool_versions_is_not_reused(tmp_path: Path) -> None:
+def test_a_result_from_other_tool_versions_or_another_lock_is_not_reused(tmp_path: Path) -> None:
     source = REPO_ROOT / "challenges" / "hello-api" / "starter"
     out = tmp_path / "out"
     assert grade(source, out).returncode == 0
@@ -37,6 +37,12 @@ def test_a_result_from_other_tool_versions_is_not_reused(tmp_path: Path) -> None
     regraded = grade(source, out)
     assert regraded.returncode == 0 and "result reused" not in regraded.stdout + regraded.stderr
     assert json.loads(path.read_text())["tools"]["ruff"] == locked_versions()["ruff"]
+    result = json.loads(path.read_text())
+    result["tools_lock"] = "sha256:" + "0" * 64  # same tool versions, another lock (their dependencies moved)
+    path.write_text(json.dumps(result))
+    regraded = grade(source, out)
+    assert regraded.returncode == 0 and "result reused" not in regraded.stdout + regraded.stderr
+    assert json.loads(path.read_text())["tools_lock"] == lock_hash()
 
 
 def test_the_runner_environment_is_resolved_to_the_lock_not_to_the_host() -> None:
