@@ -225,6 +225,8 @@ def client(base_url: str) -> Iterator[httpx.Client]:
 # --- the grader's hooks: the app's output and restarts (see checks.app_control) -------------------------
 
 LOG_REQUEST_TIMEOUT_S = 30.0
+LOG_WAIT_S = 10.0  # how long `json_lines(until=...)` waits for a line the app writes after its response
+LOG_POLL_S = 0.2
 RESTART_REQUEST_TIMEOUT_S = 60.0
 STOP_SLACK_S = 60.0  # beyond a stop's grace: the SIGKILL, the start again, a loaded machine
 
@@ -251,8 +253,24 @@ class AppLog:
         except ControlError as exc:
             pytest.fail(str(exc), pytrace=False)
 
-    def json_lines(self) -> list[dict[str, Any]]:
-        """Every output line that is a JSON object, parsed; other lines are left out."""
+    def json_lines(self, until: Callable[[list[dict[str, Any]]], bool] | None = None,
+                   timeout_s: float = LOG_WAIT_S) -> list[dict[str, Any]]:
+        """Every output line that is a JSON object, parsed; other lines are left out.
+
+        With `until`, the log is read again until `until(lines)` holds or `timeout_s` passed, and the last
+        lines are returned either way (the test's own assertion then says what is missing): an app may write
+        a request's line just after its response (a middleware's `finally`, a queued log handler), and the
+        engine's log copier may deliver it a moment later still, so a line read at once can be missing from a
+        correct app on a loaded machine.
+        """
+        deadline = time.monotonic() + timeout_s
+        records = self._json_lines()
+        while until is not None and not until(records) and time.monotonic() < deadline:
+            time.sleep(LOG_POLL_S)
+            records = self._json_lines()
+        return records
+
+    def _json_lines(self) -> list[dict[str, Any]]:
         records = []
         for line in self.text().splitlines():
             line = line.strip()

@@ -4,6 +4,7 @@ installs of the same grader that score a submission identically (the tools are p
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,6 +19,13 @@ from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 INSTALL_TIMEOUT_S = 1800  # a fresh venv downloads the grader's pinned dependencies
+
+
+def away_from_the_checkout() -> dict[str, str]:
+    """This process's environment without what would make an installed grader import the checkout instead
+    (PYTHONPATH pointing at a worktree, the suite's own venv): a candidate's shell has neither."""
+    return {name: value for name, value in os.environ.items()
+            if name not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV")}
 
 
 def guide_commands(guide: str) -> list[str]:
@@ -45,7 +53,7 @@ def installed_kit(kit: Path) -> Path:
     commands = guide_commands((kit / "CHECKING.md").read_text())
     for command in commands[:-1]:  # every line but the check itself
         done = subprocess.run(command, shell=True, cwd=kit, capture_output=True, text=True,
-                              timeout=INSTALL_TIMEOUT_S, check=False)
+                              timeout=INSTALL_TIMEOUT_S, check=False, env=away_from_the_checkout())
         assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
     return kit / ".grader-venv"
 
@@ -54,10 +62,11 @@ def test_the_kit_installs_its_own_grader_and_checks_the_starter(kit: Path, insta
     wheels = list((kit / "grader-dist").glob("takehome_grader-*-py3-none-any.whl"))
     assert len(wheels) == 1
     where = subprocess.run([str(installed_kit / "bin" / "python"), "-c", "import grader; print(grader.__file__)"],
-                           capture_output=True, text=True, check=True, cwd=kit)
+                           capture_output=True, text=True, check=True, cwd=kit, env=away_from_the_checkout())
     assert str(installed_kit) in where.stdout and str(REPO_ROOT) not in where.stdout
     check = guide_commands((kit / "CHECKING.md").read_text())[-1]
-    done = subprocess.run(check, shell=True, cwd=kit, capture_output=True, text=True, timeout=1800, check=False)
+    done = subprocess.run(check, shell=True, cwd=kit, capture_output=True, text=True, timeout=1800, check=False,
+                          env=away_from_the_checkout())
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "overall" in done.stdout.lower() or "overall" in done.stderr.lower(), done.stdout
 
@@ -67,7 +76,8 @@ def check_with(venv: Path, kit: Path, out: Path) -> dict[str, Any]:
     source = REPO_ROOT / "challenges" / "hello-api" / "solutions" / "flask-ref"
     done = subprocess.run([str(venv / "bin" / "grader"), "check", str(source), "--challenge", str(kit),
                            "--sandbox", "local", "--out", str(out)],
-                          capture_output=True, text=True, timeout=1800, check=False, cwd=out.parent)
+                          capture_output=True, text=True, timeout=1800, check=False, cwd=out.parent,
+                          env=away_from_the_checkout())
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     result: dict[str, Any] = json.loads((out / "flask-ref" / "result.json").read_text())
     return result
@@ -77,10 +87,10 @@ def test_two_fresh_installs_score_alike_with_their_tools_recorded(
     kit: Path, installed_kit: Path, tmp_path: Path
 ) -> None:
     second = tmp_path / "second-venv"
-    subprocess.run([sys.executable, "-m", "venv", str(second)], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "venv", str(second)], check=True, timeout=300, env=away_from_the_checkout())
     wheel = next((kit / "grader-dist").glob("*.whl"))
     done = subprocess.run([str(second / "bin" / "pip"), "install", "-q", str(wheel)], capture_output=True,
-                          text=True, timeout=INSTALL_TIMEOUT_S, check=False)
+                          text=True, timeout=INSTALL_TIMEOUT_S, check=False, env=away_from_the_checkout())
     assert done.returncode == 0, done.stderr[-3000:]
     first_result = check_with(installed_kit, kit, tmp_path / "first-out")
     second_result = check_with(second, kit, tmp_path / "second-out")

@@ -49,7 +49,11 @@ def test_an_unusable_request_id_is_replaced(client: httpx.Client) -> None:
 
 
 def _line_for(app_log: Any, request_id: str) -> dict[str, Any]:
-    lines = [line for line in app_log.json_lines() if line.get("request_id") == request_id and "status" in line]
+    def wanted(line: dict[str, Any]) -> bool:
+        return line.get("request_id") == request_id and "status" in line
+
+    # a correct app may write the line just after its response: wait for it (app_log.json_lines, `until`)
+    lines = [line for line in app_log.json_lines(until=lambda written: any(map(wanted, written))) if wanted(line)]
     assert lines, f"no JSON log line with request_id {request_id!r} and a status was written"
     found: dict[str, Any] = lines[-1]
     return found
@@ -81,5 +85,6 @@ def test_log_lines_carry_the_request_id_of_concurrent_requests(client: httpx.Cli
     ids = [unique("many") for _ in range(5)]
     for request_id in ids:
         client.get(f"/v1/products/{product['id']}", headers={"X-Request-ID": request_id})
-    logged = {line.get("request_id") for line in app_log.json_lines()}
+    logged = {line.get("request_id") for line in app_log.json_lines(
+        until=lambda lines: set(ids) <= {line.get("request_id") for line in lines})}
     assert set(ids) <= logged, f"requests without a log line: {sorted(set(ids) - logged)}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -48,7 +49,12 @@ def test_ready_is_200_when_the_database_and_redis_answer(client: httpx.Client) -
 def test_each_request_writes_a_json_log_line_with_its_request_id(client: httpx.Client, app_log: AppLog) -> None:
     sent = f"log-{uuid.uuid4().hex}"
     client.get("/v1/links/doesNotExist42/stats", headers={"X-Request-ID": sent})
-    lines = [line for line in app_log.json_lines() if sent in map(str, line.values())]
+    def carries_it(line: dict[str, Any]) -> bool:
+        return sent in map(str, line.values())
+
+    # a correct app may write the line just after its response: wait for it (app_log.json_lines, `until`)
+    written = app_log.json_lines(until=lambda lines: any(map(carries_it, lines)))
+    lines = [line for line in written if carries_it(line)]
     assert lines, f"no JSON log line carries the request id {sent!r}: log each request as one JSON object"
 
 

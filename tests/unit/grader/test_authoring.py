@@ -16,6 +16,7 @@ from grader.authoring import (
     AuthoringError,
     band_problems,
     foreign_imports,
+    kit_guide,
     margin_verdict,
     new_challenge,
     solution_verdict,
@@ -198,3 +199,14 @@ def test_flawed_margin_is_measured_from_the_lowest_reference() -> None:
     close = margin_verdict(challenge, {"ref-a": 95, "ref-b": 91, "bad": 77.5})
     assert not close.ok and "bad 77.5" in close.detail
     assert not margin_verdict(challenge, {"bad": 10}).ok
+
+
+# --- challenge export: the kit's guide ------------------------------------------------------------------------
+
+
+def test_the_kit_guide_names_service_urls_only_for_a_challenge_with_services() -> None:
+    """Without Docker a candidate names servers of their own: the guide shows the flag for each service."""
+    orders = kit_guide(load_challenge("orders-api"), "takehome_grader-1-py3-none-any.whl")
+    assert "--service-url postgres=postgresql://" in orders and "may create databases" in orders
+    assert ".grader-venv/bin/pip install grader-dist/takehome_grader-1-py3-none-any.whl" in orders
+    assert "--service-url" not in kit_guide(HELLO, "takehome_grader-1-py3-none-any.whl")
