@@ -99,8 +99,9 @@ class CohortFigures:
     runs: list[Run] = field(default_factory=list)
 
 
-def measure_cohort(n: int, seed: int, jobs_list: list[int], client: Any) -> CohortFigures:
-    """Write the cohort, then for each -j: a fresh cache, the untimed prewarm, the cold run, the warm run."""
+def measure_cohort(n: int, seed: int, jobs_list: list[int], client: Any, warm: bool = True) -> CohortFigures:
+    """Write the cohort, then for each -j: a fresh cache, the untimed prewarm, the cold run, the warm run
+    (unless `warm` is False: a large cohort's warm run doubles the benchmark's time)."""
     figures = CohortFigures(n, seed, os.cpu_count() or 1, [])
     images_before = env_images(client)
     with tempfile.TemporaryDirectory(prefix="grader-cold-") as tmp:
@@ -121,7 +122,7 @@ def measure_cohort(n: int, seed: int, jobs_list: list[int], client: Any) -> Coho
             prewarm(scratch, env)
             figures.prewarm_s[jobs] = time.perf_counter() - started
             say(f"  prewarm (fastapi-ref, fresh cache) {figures.prewarm_s[jobs]:.1f} s")
-            for label in ("cold", "warm"):
+            for label in ("cold", "warm") if warm else ("cold",):
                 run = grade_run(client, scratch / "cohort", scratch / f"{label}-j{jobs}", jobs, label, env, members)
                 figures.runs.append(run)
                 built |= {m_image for m_image in _images_of(scratch / f"{label}-j{jobs}") if m_image}
@@ -313,7 +314,7 @@ def write_figures(figures: CohortFigures, path: Path) -> None:
     path.with_suffix(path.suffix + ".json").write_text(json.dumps(asdict(figures), indent=1, default=str))
 
 
-def run_cohort(n: int, seed: int, jobs_list: list[int], write: Path | None) -> int:
+def run_cohort(n: int, seed: int, jobs_list: list[int], write: Path | None, warm: bool = True) -> int:
     """The `--cohort N` entry point of benchmarks.run."""
     import docker
 
@@ -321,7 +322,7 @@ def run_cohort(n: int, seed: int, jobs_list: list[int], write: Path | None) -> i
 
     connect().close()  # a clear sentence when no engine answers
     client = docker.from_env(timeout=120)
-    figures = measure_cohort(n, seed, jobs_list, client)
+    figures = measure_cohort(n, seed, jobs_list, client, warm)
     say(render(figures))
     if write is not None:
         write_figures(figures, write)
