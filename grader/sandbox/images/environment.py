@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import uuid
 from collections.abc import Collection, Iterable, Sequence
@@ -156,25 +157,31 @@ def _build_python_image(
 
 
 def _install_inputs(scratch: Path, wheels_dir: Path | None, requirements: Sequence[str]) -> Path:
-    """A read-only input tree for the install container: `requirements.txt` and `wheels/` (hard links)."""
+    """A read-only input tree for the install container: `requirements.txt` and `wheels/`, readable by anyone
+    (an engine remapping users may not run the install as the host's root)."""
     inputs = scratch / "in"
     (inputs / "wheels").mkdir(parents=True)
     (inputs / "requirements.txt").write_text("".join(f"{requirement.strip()}\n" for requirement in requirements))
     for wheel in sorted(wheels_dir.iterdir()) if wheels_dir is not None else ():
         if wheel.is_file():
-            _link_or_copy(wheel, inputs / "wheels" / wheel.name)
-    for directory, _dirs, names in os.walk(inputs):
-        os.chmod(directory, 0o755)
-        for name in names:
-            os.chmod(os.path.join(directory, name), 0o644)
+            _readable_copy(wheel, inputs / "wheels" / wheel.name)
+    for path in (inputs, inputs / "wheels"):
+        path.chmod(0o755)
+    (inputs / "requirements.txt").chmod(0o644)
     return inputs
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:  # another filesystem
-        shutil.copy2(source, target)
+def _readable_copy(source: Path, target: Path) -> None:
+    """A hard link where the stored wheel is readable by anyone already, else a copy made so: the store's
+    own files are never changed (not even their mode: a link shares it)."""
+    if source.stat().st_mode & stat.S_IROTH:
+        try:
+            os.link(source, target)
+            return
+        except OSError:  # another filesystem: copy
+            pass
+    shutil.copyfile(source, target)
+    target.chmod(0o644)
 
 
 def _install_labels(key: str) -> dict[str, str]:

@@ -29,14 +29,18 @@ def test_the_committed_image_gets_the_bases_command_back_and_none_of_the_install
     assert json.loads(changes[0].removeprefix("CMD ")) == ["bash"]
 
 
-def test_the_inputs_are_hard_links_readable_by_everyone(tmp_path: Path) -> None:
+def test_the_inputs_are_readable_by_everyone_and_the_store_is_left_as_it_was(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     wheels.mkdir()
-    wheel = wheels / "six-1.16.0-py2.py3-none-any.whl"
-    wheel.write_bytes(b"zip")
-    wheel.chmod(0o600)
-    inputs = environment._install_inputs(tmp_path / "scratch", wheels, ["six==1.16.0"])
-    linked = inputs / "wheels" / wheel.name
-    assert linked.stat().st_ino == wheel.stat().st_ino
-    assert (inputs / "requirements.txt").read_text() == "six==1.16.0\n"
-    assert oct(linked.stat().st_mode & 0o777) == oct(0o644)
+    shared = wheels / "six-1.16.0-py2.py3-none-any.whl"
+    private = wheels / "idna-3.7-py3-none-any.whl"
+    for wheel, mode in ((shared, 0o644), (private, 0o600)):
+        wheel.write_bytes(b"zip")
+        wheel.chmod(mode)
+    inputs = environment._install_inputs(tmp_path / "scratch", wheels, ["six==1.16.0", "idna==3.7"])
+    assert (inputs / "wheels" / shared.name).stat().st_ino == shared.stat().st_ino  # readable: linked
+    assert (inputs / "wheels" / private.name).stat().st_ino != private.stat().st_ino  # private: copied
+    assert oct(private.stat().st_mode & 0o777) == oct(0o600), "the store's wheel was changed"
+    for path in (inputs / "wheels" / private.name, inputs / "requirements.txt"):
+        assert path.stat().st_mode & 0o444 == 0o444, path
+    assert (inputs / "requirements.txt").read_text() == "six==1.16.0\nidna==3.7\n"
