@@ -144,8 +144,9 @@ def entry_lock(group: LockedGroup, name: str, on_wait: Callable[[], None] | None
 # Bumped when environment images are made differently (grader.sandbox.images.environment), so images made the
 # old way (reused by key, and a checkout's version string may not change) are made again (2: no `chmod -R` over
 # the venv; a pin of pip or setuptools replaces the base venv's copy instead of mixing with it; 3: pip in a
-# container that is committed, instead of a two-stage `docker build`).
-IMAGE_LAYOUT = 3
+# container that is committed, instead of a two-stage `docker build`; 4: that container's inputs mounted so
+# that no VOLUME is declared in the committed image).
+IMAGE_LAYOUT = 4
 
 
 def image_key(base_image_id: str, python: str, requirements: Iterable[str]) -> str:

@@ -374,7 +374,13 @@ class Engine:
         """Start `spec` as root with a writable root filesystem: an environment's install step, which writes into
         the image's root-owned venv to be committed. What a `docker build` RUN step had, minus every capability;
         the rest of the hardening, the network and the limits are the spec's."""
+        from docker.types import Mount as SdkMount
+
         options = {**spec.options(), "user": "root", "read_only": False}
+        # As mounts, not `volumes`: the SDK turns `volumes` into the container's VOLUME declarations too, which
+        # a commit writes into the image, and every container of it would get an anonymous volume there.
+        options.pop("volumes", None)
+        options["mounts"] = [SdkMount(m.target, m.source, type="bind", read_only=not m.writable) for m in spec.mounts]
         with _translated():
             handle = self._client.containers.run(spec.image, list(spec.command), **options)
         return Container(handle)

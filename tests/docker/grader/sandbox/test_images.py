@@ -281,6 +281,7 @@ def test_env_image_installs_wheels_offline_and_is_reused(
     assert image.labels["grader.key"] == key
     assert image.labels.get("grader.managed", "") == "", "the image carries the install container's labels"
     assert image.attrs["Config"]["Cmd"] == docker_client.images.get(base_image).attrs["Config"]["Cmd"]
+    assert not image.attrs["Config"].get("Volumes"), "the install's mounts became the image's volumes"
     assert docker_client.containers.list(all=True, filters={"label": f"grader.build-key={key}"}) == [], (
         "the install container was left behind")
 
