@@ -13,7 +13,7 @@ MAIN = "<module> (grader/__main__.py:5);grade (grader/cli/grading.py:130);Queue.
 
 
 def test_a_stack_goes_to_the_first_category_it_matches() -> None:
-    assert categorize(BUILD) == "building the environment image (docker build)"
+    assert categorize(BUILD) == "building the environment image (install container and commit; docker build before)"
     assert categorize(LOCKED).startswith("waiting for another grading's lock")
     assert categorize(WORKER) == "other"
 
@@ -23,7 +23,7 @@ def test_the_main_thread_and_foreign_stacks_are_not_counted(tmp_path: Path) -> N
     profile.write_text(f"{BUILD} 30\n{LOCKED} 10\n{MAIN} 500\nselect (selectors.py:1) 7\n")
     counts = read_profile(profile)
     assert sum(counts.values()) == 40
-    assert counts["building the environment image (docker build)"] == 30
+    assert counts["building the environment image (install container and commit; docker build before)"] == 30
 
 
 def test_workers_only_leaves_out_the_threads_a_grading_starts(tmp_path: Path) -> None:
