@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -99,9 +100,11 @@ class CohortFigures:
     runs: list[Run] = field(default_factory=list)
 
 
-def measure_cohort(n: int, seed: int, jobs_list: list[int], client: Any, warm: bool = True) -> CohortFigures:
+def measure_cohort(n: int, seed: int, jobs_list: list[int], client: Any, warm: bool = True,
+                   profiles: Path | None = None) -> CohortFigures:
     """Write the cohort, then for each -j: a fresh cache, the untimed prewarm, the cold run, the warm run
-    (unless `warm` is False: a large cohort's warm run doubles the benchmark's time)."""
+    (unless `warm` is False: a large cohort's warm run doubles the benchmark's time). `profiles`: a folder for
+    a py-spy profile of each run (benchmarks/waits.py reads them)."""
     figures = CohortFigures(n, seed, os.cpu_count() or 1, [])
     images_before = env_images(client)
     with tempfile.TemporaryDirectory(prefix="grader-cold-") as tmp:
@@ -123,7 +126,9 @@ def measure_cohort(n: int, seed: int, jobs_list: list[int], client: Any, warm: b
             figures.prewarm_s[jobs] = time.perf_counter() - started
             say(f"  prewarm (fastapi-ref, fresh cache) {figures.prewarm_s[jobs]:.1f} s")
             for label in ("cold", "warm") if warm else ("cold",):
-                run = grade_run(client, scratch / "cohort", scratch / f"{label}-j{jobs}", jobs, label, env, members)
+                profile = profiles / f"{label}-j{jobs}.txt" if profiles is not None else None
+                run = grade_run(client, scratch / "cohort", scratch / f"{label}-j{jobs}", jobs, label, env, members,
+                                profile)
                 figures.runs.append(run)
                 built |= {m_image for m_image in _images_of(scratch / f"{label}-j{jobs}") if m_image}
                 say(summary_line(run))
@@ -147,8 +152,9 @@ def cli(*args: str) -> list[str]:
 
 
 def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: dict[str, str],
-              members: list[Member]) -> Run:
-    """One `grader grade COHORT --force -jN`, timed from process start to exit, memory sampled, leaks counted."""
+              members: list[Member], profile: Path | None = None) -> Run:
+    """One `grader grade COHORT --force -jN`, timed from process start to exit, memory sampled, leaks counted;
+    with `profile`, py-spy samples the grader process into that file the whole time."""
     run_id = f"bench-cold-{uuid.uuid4().hex[:10]}"
     argv = cli("grade", str(cohort), "--challenge", "hello-api", "--sandbox", "docker", "--force", "-j", str(jobs),
                "--format", "json", "--out", str(out))
@@ -157,9 +163,12 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**env, "GRADER_TEST_RUN": run_id})
     sampler = MemorySampler(client, Path(env["GRADER_CACHE_DIR"]), proc.pid).start()
+    spy = start_profile(proc.pid, profile) if profile is not None else None
     _, stderr = proc.communicate()
     wall = time.perf_counter() - started
     peaks = sampler.stop()
+    if spy is not None and profile is not None:
+        finish_profile(spy, profile)
     run = Run(label, jobs, wall, proc.returncode, load_before, os.getloadavg(),
               peak_grader_side_mib=peaks.grader_side / 2**20, peak_grader_processes_mib=peaks.processes / 2**20,
               cpu_busy=peaks.cpu_busy, leaks=leaks(client, run_id), base_changed=base_image_id(client) != base_before)
@@ -170,6 +179,36 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
         say(f"  the {label} -j{jobs} run exited with {proc.returncode}: {stderr[-1500:]}")
     run.members = [read_member(out, member) for member in members]
     return run
+
+
+def start_profile(pid: int, profile: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling `pid` (its threads too, waiting ones included: what they wait on is the question) until
+    it exits, into `profile` as collapsed stacks."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy on PATH: pip install py-spy (it is in the [dev] extra)")
+    profile.parent.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen([spy, "record", "--idle", "--format", "raw", "-r", "20", "-o", str(profile),
+                             "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def finish_profile(spy: subprocess.Popen[bytes], profile: Path) -> None:
+    """Wait for py-spy to write the profile (it stops when the grader exits), then print where the time went."""
+    from benchmarks.waits import read_profile
+
+    try:
+        _, stderr = spy.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        _, stderr = spy.communicate()
+    if not profile.is_file():
+        say(f"  py-spy wrote no profile ({stderr.decode(errors='replace').strip()[-300:]})")
+        return
+    counts = read_profile(profile, workers_only=True)
+    total = sum(counts.values()) or 1
+    say(f"  profile {profile}: the gradings' own threads, {total} samples")
+    for name, count in counts.most_common():
+        say(f"    {count / total:6.1%}  {name}")
 
 
 def read_member(out: Path, member: Member) -> Graded:
@@ -314,7 +353,8 @@ def write_figures(figures: CohortFigures, path: Path) -> None:
     path.with_suffix(path.suffix + ".json").write_text(json.dumps(asdict(figures), indent=1, default=str))
 
 
-def run_cohort(n: int, seed: int, jobs_list: list[int], write: Path | None, warm: bool = True) -> int:
+def run_cohort(n: int, seed: int, jobs_list: list[int], write: Path | None, warm: bool = True,
+               profiles: Path | None = None) -> int:
     """The `--cohort N` entry point of benchmarks.run."""
     import docker
 
@@ -322,7 +362,7 @@ def run_cohort(n: int, seed: int, jobs_list: list[int], write: Path | None, warm
 
     connect().close()  # a clear sentence when no engine answers
     client = docker.from_env(timeout=120)
-    figures = measure_cohort(n, seed, jobs_list, client, warm)
+    figures = measure_cohort(n, seed, jobs_list, client, warm, profiles)
     say(render(figures))
     if write is not None:
         write_figures(figures, write)

@@ -164,12 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=_jobs, default=[1, 2], help="--cohort: the -j values to run, e.g. 1,2")
     parser.add_argument("--write", type=Path, help="--cohort: also write the figures to PATH (Markdown) and PATH.json")
     parser.add_argument("--cold-only", action="store_true", help="--cohort: skip the warm runs")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="--cohort: a py-spy profile of each run into DIR, split by what the gradings wait on")
     parser.add_argument("--references", metavar="CHALLENGE",
                         help="grade a bundled challenge's references cold, then warm (benchmarks/references.py)")
     parser.add_argument("--warm", type=int, default=3, help="--references: warm gradings per reference (median)")
     args = parser.parse_args(argv)
     if args.cohort is not None:
-        return run_cohort(args.cohort, args.seed, args.jobs, args.write, warm=not args.cold_only)
+        return run_cohort(args.cohort, args.seed, args.jobs, args.write, warm=not args.cold_only,
+                          profiles=args.profile)
     if args.references is not None:
         return run_references(args.references, args.warm, args.write)
     started = time.perf_counter()

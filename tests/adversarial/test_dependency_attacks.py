@@ -81,9 +81,10 @@ def test_with_docker_the_archive_is_built_in_a_container_never_on_the_host(
 
 
 def test_environments_install_wheels_only_and_offline() -> None:
-    from grader.sandbox.images.environment import INSTALL_SCRIPT
+    from grader.sandbox.images.environment import PIP_INSTALL_SCRIPT, UV_INSTALL_SCRIPT
 
-    assert "--only-binary=:all:" in INSTALL_SCRIPT and "--no-index" in INSTALL_SCRIPT
+    assert "--only-binary=:all:" in PIP_INSTALL_SCRIPT and "--no-index" in PIP_INSTALL_SCRIPT
+    assert "--no-build" in UV_INSTALL_SCRIPT and "--no-index" in UV_INSTALL_SCRIPT and "--offline" in UV_INSTALL_SCRIPT
     local = (REPO_ROOT / "grader" / "sandbox" / "venvs.py").read_text()
     assert '"--no-index"' in local and '"--only-binary=:all:"' in local
     resolver = (REPO_ROOT / "grader" / "uv.py").read_text()

@@ -28,6 +28,7 @@ import pytest
 from grader.engine import Engine, connect
 from grader.sandbox import images
 from grader.sandbox.base import SandboxError
+from grader.sandbox.images import environment
 from tests.conftest import IN_CI, REPO_ROOT, skip_or_fail
 
 pytestmark = pytest.mark.docker
@@ -252,8 +253,26 @@ def test_base_image_has_the_venv_the_user_and_the_path(docker_client: Any, base_
 # --- environment images --------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["chosen", "pip"])
+def installer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The installer the grader picks for this engine (uv, on a Linux host), then pip, which a host whose uv
+    cannot run in the engine's containers (macOS, another architecture) gets."""
+    if request.param == "chosen":
+        return environment.choose_installer(connect()).name
+    pip = environment.Installer("pip", environment.PIP_INSTALL_SCRIPT, None)
+    monkeypatch.setattr(environment, "choose_installer", lambda engine: pip)
+    return "pip"
+
+
+def test_on_a_linux_host_the_graders_own_uv_installs(docker_client: Any) -> None:
+    if sys.platform != "linux":
+        pytest.skip("the host's uv runs in the engine's containers only on a Linux host")
+    chosen = environment.choose_installer(Engine(docker_client))
+    assert chosen.name == "uv" and chosen.binary is not None and os.access(chosen.binary, os.X_OK)
+
+
 def test_env_image_installs_wheels_offline_and_is_reused(
-    docker_client: Any, base_image: str, six_wheels: Path, new_key: Callable[[], str]
+    docker_client: Any, base_image: str, six_wheels: Path, new_key: Callable[[], str], installer: str
 ) -> None:
     key = new_key()
     lines: list[str] = []
@@ -270,12 +289,14 @@ def test_env_image_installs_wheels_offline_and_is_reused(
 
     assert built.tag == f"grader-env:{key[:20]}"
     assert not built.reused
-    assert "installed 1 package(s)" in lines  # pip's summary, counted
+    assert "installed 1 package(s)" in lines  # the installer's summary, counted
     output = _run(
         docker_client, built.tag, "import glob, os, six; print(six.__version__, os.getuid(), "
-        "glob.glob('/tmp/**/*.whl', recursive=True))"
+        "glob.glob('/tmp/**/*.whl', recursive=True), glob.glob('/tmp/grader-install/*'), "
+        "len(glob.glob(os.path.dirname(six.__file__) + '/__pycache__/six.*.pyc')), os.path.exists('/opt/venv/.lock'))"
     )
-    assert output == "1.16.0 10001 []", "the wheels stayed in the image"
+    # No wheel, no installer left in the image; the bytecode compiled (the sandbox's root is read-only).
+    assert output == "1.16.0 10001 [] [] 1 False", installer
     image = docker_client.images.get(built.tag)
     assert image.labels["grader.role"] == "env"
     assert image.labels["grader.key"] == key
@@ -300,7 +321,7 @@ def test_env_image_installs_wheels_offline_and_is_reused(
 
 
 def test_env_image_layout_serves_the_sandbox_user_and_the_candidates_pins_win(
-    docker_client: Any, base_image: str, tmp_path: Path, new_key: Callable[[], str]
+    docker_client: Any, base_image: str, tmp_path: Path, new_key: Callable[[], str], installer: str
 ) -> None:
     """Without a `chmod -R` over the venv, files a wheel packs owner-only are still readable by the sandbox user;
     a candidate's pin of a package the base venv has (setuptools) replaces it, and pip still works."""
@@ -321,8 +342,8 @@ def test_env_image_layout_serves_the_sandbox_user_and_the_candidates_pins_win(
     assert bytes(pip).decode().startswith("pip ")
 
 
-def test_missing_wheel_fails_with_pips_error(
-    docker_client: Any, base_image: str, six_wheels: Path, new_key: Callable[[], str]
+def test_missing_wheel_fails_with_the_installers_error(
+    docker_client: Any, base_image: str, six_wheels: Path, new_key: Callable[[], str], installer: str
 ) -> None:
     key = new_key()
     with pytest.raises(SandboxError) as caught:
@@ -336,7 +357,7 @@ def test_missing_wheel_fails_with_pips_error(
             log=_quiet,
         )
     message = str(caught.value)
-    assert message.splitlines()[0].startswith(f"could not build grader-env:{key[:20]}: pip could not install")
+    assert message.splitlines()[0].startswith(f"could not build grader-env:{key[:20]}: {installer} could not install")
     assert "grader-no-such-package" in message
     assert not images.image_exists(Engine(docker_client), f"grader-env:{key[:20]}")
     assert docker_client.containers.list(all=True, filters={"label": f"grader.build-key={key}"}) == [], (

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import platform
 import shlex
+import sys
 from pathlib import Path
+from typing import Any
 
 from grader.engine import Image
 from grader.sandbox.docker_pod import MANAGED_LABEL
@@ -13,9 +16,50 @@ from grader.sandbox.owner import OWNER_PID_LABEL
 
 
 def test_the_install_never_builds_a_source_archive_nor_reaches_an_index() -> None:
-    words = shlex.split(environment.INSTALL_SCRIPT)
-    assert {"--no-index", "--only-binary=:all:", "--no-deps"} <= set(words)
-    assert "chmod" not in words  # the umask does it, without copying the base venv up into the layer
+    pip = shlex.split(environment.PIP_INSTALL_SCRIPT)
+    uv = shlex.split(environment.UV_INSTALL_SCRIPT.format(timeout=environment.INSTALL_TIMEOUT_S))
+    assert {"--no-index", "--only-binary=:all:", "--no-deps"} <= set(pip)
+    assert {"--no-index", "--no-build", "--no-deps", "--offline", "--no-config", "--compile-bytecode"} <= set(uv)
+    assert f"UV_COMPILE_BYTECODE_TIMEOUT={environment.INSTALL_TIMEOUT_S}" in uv
+    for words in (pip, uv):
+        assert "chmod" not in words  # the umask does it, without copying the base venv up into the layer
+
+
+def test_both_installers_summaries_are_counted() -> None:
+    assert environment.installed_count("Resolved 2\nSuccessfully installed idna-3.7 six-1.16.0\n") == 2
+    assert environment.installed_count("Prepared 18 packages in 30ms\nInstalled 18 packages in 41ms\n") == 18
+    assert environment.installed_count(" Installed 1 package in 3ms\n") == 1
+    assert environment.installed_count("error: no wheel for six\n") is None
+
+
+class _Engine:
+    """Stands beside the Docker test of the choice (tests/docker/grader/sandbox/test_images.py): an engine of
+    another architecture than this host's, which no test machine has."""
+
+    def __init__(self, arch: str) -> None:
+        self.arch = arch
+
+    def version(self) -> dict[str, str]:
+        return {"Arch": self.arch}
+
+
+def test_pip_installs_where_the_hosts_uv_cannot_run_in_the_engines_containers(monkeypatch: Any) -> None:
+    here = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    other = "s390x" if here != "s390x" else "amd64"
+    assert environment.choose_installer(_Engine(other)).name == "pip"  # type: ignore[arg-type]
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert environment.choose_installer(_Engine(here)).name == "pip"  # type: ignore[arg-type]
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert environment.choose_installer(_Engine(here)).name == "uv"  # type: ignore[arg-type]
+
+
+def test_the_uv_binary_is_linked_into_the_inputs_executable(tmp_path: Path) -> None:
+    uv = tmp_path / "uv"
+    uv.write_bytes(b"ELF")
+    uv.chmod(0o700)  # not executable by others: copied, the original left as it was
+    inputs = environment._install_inputs(tmp_path / "scratch", None, [], uv)
+    assert (inputs / "uv").stat().st_mode & 0o777 == 0o755 and uv.stat().st_mode & 0o777 == 0o700
+    assert (inputs / "uv").stat().st_ino != uv.stat().st_ino
 
 
 def test_the_committed_image_gets_the_bases_command_back_and_none_of_the_install_containers_labels() -> None:
