@@ -145,8 +145,8 @@ def entry_lock(group: LockedGroup, name: str, on_wait: Callable[[], None] | None
 # old way (reused by key, and a checkout's version string may not change) are made again (2: no `chmod -R` over
 # the venv; a pin of pip or setuptools replaces the base venv's copy instead of mixing with it; 3: pip in a
 # container that is committed, instead of a two-stage `docker build`; 4: that container's inputs mounted so
-# that no VOLUME is declared in the committed image).
-IMAGE_LAYOUT = 4
+# that no VOLUME is declared in the committed image; 5: uv installs and compiles instead of pip, where it can).
+IMAGE_LAYOUT = 5
 
 
 def image_key(base_image_id: str, python: str, requirements: Iterable[str]) -> str:

@@ -197,7 +197,7 @@ def test_keys_stay_what_they_were(monkeypatch: pytest.MonkeyPatch) -> None:
     payload, same hash (the image key changes with IMAGE_LAYOUT on purpose)."""
     monkeypatch.setattr(cache, "__version__", "1.2.3")
     assert cache.image_key("sha256:abc", "3.11", ("b==1", "a==2")) == (
-        "09286faf4606702fba6bc418f3b1455a449a8c1af11a131ebdb4831d09b0520a")
+        "459b09440ba07690928f4f37f637f4d8401e4fe9c1344bfd71f31b9bad4be4d7")
     assert cache.venv_key("3.11", ["b==1", "a==2"]) == (
         "3ba868fdbcbf7a1256d6fd5bd1b81fa37391dd56817cfa63e78bb30a9f775fee")
 
