@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cohort import SOLUTIONS, Member, write_cohort
+from benchmarks.cpusplit import CpuSplit, read_cpu, split
 from benchmarks.memory import MemorySampler
 
 TEST_RUN_LABEL = "grader.test-run"
@@ -74,6 +75,7 @@ class Run:
     peak_grader_side_mib: float = 0.0
     peak_grader_processes_mib: float = 0.0
     cpu_busy: float = 0.0
+    cpu: CpuSplit | None = None  # CPU seconds by where (benchmarks/cpusplit.py)
     leaks: dict[str, list[str]] = field(default_factory=dict)
     base_changed: bool = False  # the base image was replaced during the run (another session): keys changed
 
@@ -159,6 +161,7 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
     argv = cli("grade", str(cohort), "--challenge", "hello-api", "--sandbox", "docker", "--force", "-j", str(jobs),
                "--format", "json", "--out", str(out))
     load_before, base_before = os.getloadavg(), base_image_id(client)
+    cpu_before = read_cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**env, "GRADER_TEST_RUN": run_id})
@@ -166,12 +169,14 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
     spy = start_profile(proc.pid, profile) if profile is not None else None
     _, stderr = proc.communicate()
     wall = time.perf_counter() - started
+    cpu = split(cpu_before, read_cpu())  # before py-spy is reaped: its time is not the grader's
     peaks = sampler.stop()
     if spy is not None and profile is not None:
         finish_profile(spy, profile)
     run = Run(label, jobs, wall, proc.returncode, load_before, os.getloadavg(),
               peak_grader_side_mib=peaks.grader_side / 2**20, peak_grader_processes_mib=peaks.processes / 2**20,
-              cpu_busy=peaks.cpu_busy, leaks=leaks(client, run_id), base_changed=base_image_id(client) != base_before)
+              cpu_busy=peaks.cpu_busy, cpu=cpu, leaks=leaks(client, run_id),
+              base_changed=base_image_id(client) != base_before)
     if run.base_changed:
         say(f"  warning: {BASE_IMAGE} was replaced during the {label} -j{jobs} run (by other work on the engine): "
             "every environment key changed, so this run built its images and runner again")
@@ -330,12 +335,33 @@ def render(figures: CohortFigures) -> str:
               "| run | " + " | ".join(s.removesuffix("_s") for s in STEPS) + " |", "|---|" + "---|" * len(STEPS)]
     for run in figures.runs:
         lines.append(f"| {run.label} -j{run.jobs} | " + " | ".join(f"{run.mean(s):.1f}" for s in STEPS) + " |")
+    lines += ["", "CPU seconds per member, by where (benchmarks/cpusplit.py; containers: every container on the "
+              "engine; engine: dockerd and containerd; grader: its process and what it ran on the host; other: the "
+              "rest of the machine's busy time, containers' shims and the kernel's work for them included):", "",
+              "| run | containers | engine | grader | other | busy | floor at 100% of the CPUs (s per member) |",
+              "|---|---|---|---|---|---|---|"]
+    for run in figures.runs:
+        lines.append(cpu_row(run, figures.cpus))
     lines += ["", "Members that did not grade normally:", ""]
     for run in figures.runs[:1]:
         for m in run.members:
             if m.status != "graded" or m.outcome != "ran":
                 lines.append(f"- {m.name} (meant to: {m.expect}): {m.status}, {m.outcome}: {m.reason}")
     return "\n".join(lines) + "\n"
+
+
+def cpu_row(run: Run, cpus: int) -> str:
+    """One run's CPU split, per member."""
+    n = len(run.members) or 1
+    cpu = run.cpu
+    if cpu is None:
+        return f"| {run.label} -j{run.jobs} | - | - | - | - | - | - |"
+
+    def each(value: float | None) -> str:
+        return "-" if value is None else f"{value / n:.2f}"
+
+    return (f"| {run.label} -j{run.jobs} | {each(cpu.containers)} | {each(cpu.engine)} | {each(cpu.grader)} | "
+            f"{each(cpu.other)} | {each(cpu.busy)} | {cpu.busy / n / cpus:.2f} |")
 
 
 def _counts(run: Run) -> str:
