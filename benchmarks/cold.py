@@ -189,12 +189,17 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
 def start_profile(pid: int, profile: Path) -> subprocess.Popen[bytes]:
     """py-spy sampling `pid` (its threads too, waiting ones included: what they wait on is the question) until
     it exits, into `profile` as collapsed stacks."""
-    spy = shutil.which("py-spy")
-    if spy is None:
-        raise SystemExit("--profile needs py-spy on PATH: pip install py-spy (it is in the [dev] extra)")
     profile.parent.mkdir(parents=True, exist_ok=True)
-    return subprocess.Popen([spy, "record", "--idle", "--format", "raw", "-r", "20", "-o", str(profile),
+    return subprocess.Popen([py_spy(), "record", "--idle", "--format", "raw", "-r", "20", "-o", str(profile),
                              "--pid", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def py_spy() -> str:
+    """The py-spy executable: beside this interpreter (a venv not activated) or on PATH."""
+    spy = shutil.which("py-spy", path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy (it is in the [dev] extra)")
+    return spy
 
 
 def finish_profile(spy: subprocess.Popen[bytes], profile: Path) -> None:
@@ -387,6 +392,8 @@ def run_cohort(n: int, seed: int, jobs_list: list[int], write: Path | None, warm
     from grader.engine import connect
 
     connect().close()  # a clear sentence when no engine answers
+    if profiles is not None:
+        py_spy()  # before anything runs: a missing py-spy must not stop the benchmark halfway
     client = docker.from_env(timeout=120)
     figures = measure_cohort(n, seed, jobs_list, client, warm, profiles)
     say(render(figures))
