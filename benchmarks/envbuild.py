@@ -1,4 +1,5 @@
-"""Time the steps of one environment image build (issue 20): `python -m benchmarks.envbuild WHEELSET [--repeat N]`.
+"""Time the steps of one environment image build (issue 20): `python -m benchmarks.envbuild WHEELSET [--repeat N]`;
+`--installers pip,uv` builds the set with each installer in turn and prints the totals.
 
 Builds `grader-env` images for the wheel set's pins under throwaway keys (so every build is cold), stamps each
 line of the engine's build stream with the time it arrived, prints the seconds each Dockerfile step took (the
@@ -63,12 +64,45 @@ def one_build(wheels_dir: Path, base: str) -> dict[str, float]:
     return steps
 
 
+def forced_installer(name: str) -> environment.Installer:
+    """The installer `name` ("uv" or "pip") as the grader would run it on this engine."""
+    if name == "pip":
+        return environment.Installer("pip", environment.PIP_INSTALL_SCRIPT, None)
+    chosen = environment.choose_installer(connect())
+    if chosen.name != "uv":
+        raise SystemExit("the grader's uv cannot run in this engine's containers (another OS or architecture)")
+    return chosen
+
+
+def compare_installers(wheels_dir: Path, base: str, names: list[str], repeat: int) -> None:
+    """Build the same wheel set with each installer in turn, `repeat` rounds, and print each total."""
+    totals: dict[str, list[float]] = {name: [] for name in names}
+    chooser = environment.choose_installer
+    try:
+        for _ in range(repeat):
+            for name in names:
+                installer = forced_installer(name)
+                environment.choose_installer = lambda engine, chosen=installer: chosen  # type: ignore[misc]
+                load = os.getloadavg()[0]
+                totals[name].append(one_build(wheels_dir, base)["total"])
+                print(f"load {load:.1f}: {name} {totals[name][-1]:.2f} s", file=sys.stderr)
+    finally:
+        environment.choose_installer = chooser
+    for name, values in totals.items():
+        each = ", ".join(f"{value:.1f}" for value in values)
+        print(f"{name}: {each} (median {statistics.median(values):.1f} s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("wheelset", type=Path)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--base", default="grader-base:py3.11")
+    parser.add_argument("--installers", help="compare installers in turn, e.g. pip,uv (the whole build each)")
     args = parser.parse_args()
+    if args.installers:
+        compare_installers(args.wheelset, args.base, args.installers.split(","), args.repeat)
+        return
     runs = []
     for _ in range(args.repeat):
         load = os.getloadavg()[0]
