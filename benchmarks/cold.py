@@ -76,6 +76,7 @@ class Run:
     peak_grader_processes_mib: float = 0.0
     cpu_busy: float = 0.0
     cpu: CpuSplit | None = None  # CPU seconds by where (benchmarks/cpusplit.py)
+    cpu_by_role: dict[str, float] = field(default_factory=dict)  # the grader's containers, sampled every 0.2 s
     leaks: dict[str, list[str]] = field(default_factory=dict)
     base_changed: bool = False  # the base image was replaced during the run (another session): keys changed
 
@@ -175,7 +176,7 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
         finish_profile(spy, profile)
     run = Run(label, jobs, wall, proc.returncode, load_before, os.getloadavg(),
               peak_grader_side_mib=peaks.grader_side / 2**20, peak_grader_processes_mib=peaks.processes / 2**20,
-              cpu_busy=peaks.cpu_busy, cpu=cpu, leaks=leaks(client, run_id),
+              cpu_busy=peaks.cpu_busy, cpu=cpu, cpu_by_role=peaks.cpu_by_role, leaks=leaks(client, run_id),
               base_changed=base_image_id(client) != base_before)
     if run.base_changed:
         say(f"  warning: {BASE_IMAGE} was replaced during the {label} -j{jobs} run (by other work on the engine): "
@@ -347,6 +348,14 @@ def render(figures: CohortFigures) -> str:
               "|---|---|---|---|---|---|---|"]
     for run in figures.runs:
         lines.append(cpu_row(run, figures.cpus))
+    roles = sorted({role for run in figures.runs for role in run.cpu_by_role})
+    lines += ["", "CPU seconds per member in the grader's containers, by role (sampled every 0.2 s, so a container "
+              "that lived less than that is missing, and the last 0.2 s of each is too):", "",
+              "| run | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
+    for run in figures.runs:
+        n = len(run.members) or 1
+        lines.append(f"| {run.label} -j{run.jobs} | "
+                     + " | ".join(f"{run.cpu_by_role.get(role, 0.0) / n:.2f}" for role in roles) + " |")
     lines += ["", "Members that did not grade normally:", ""]
     for run in figures.runs[:1]:
         for m in run.members:

@@ -34,6 +34,7 @@ class Peaks:
     samples: int = 0
     roles: dict[str, int] = field(default_factory=dict)  # peak per container role, one container
     cpu_busy: float = 0.0  # share of all CPUs' time that was busy during the run (the whole machine)
+    cpu_by_role: dict[str, float] = field(default_factory=dict)  # CPU seconds per container role, as last sampled
 
 
 class MemorySampler:
@@ -46,6 +47,7 @@ class MemorySampler:
         self.interval_s = interval_s
         self.peaks = Peaks()
         self._known: dict[str, str | None] = {}  # container id -> role (None: not ours)
+        self._cpu: dict[str, float] = {}  # container id -> CPU seconds at its last sample
         self._sessions: set[str] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -60,6 +62,9 @@ class MemorySampler:
         """Stop sampling and return the peaks."""
         self._stop.set()
         self._thread.join()
+        for cid, seconds in self._cpu.items():
+            role = self._known.get(cid) or "other"
+            self.peaks.cpu_by_role[role] = self.peaks.cpu_by_role.get(role, 0.0) + seconds
         busy, total = (end - start for end, start in zip(cpu_times(), self._cpu_start, strict=True))
         self.peaks.cpu_busy = busy / total if total else 0.0
         return self.peaks
@@ -77,6 +82,9 @@ class MemorySampler:
                 continue
             used = _cgroup_usage(directory)
             self.peaks.roles[role] = max(self.peaks.roles.get(role, 0), used)
+            seconds = _cgroup_cpu(directory)
+            if seconds is not None:
+                self._cpu[cid] = max(self._cpu.get(cid, 0.0), seconds)
             if role == "app":
                 app += used
             else:
@@ -144,6 +152,18 @@ def _cgroup_usage(directory: Path) -> int:
         return max(0, usage - int(stats.get(stat_key, 0)))
     except (OSError, ValueError):
         return 0
+
+
+def _cgroup_cpu(memory_directory: Path) -> float | None:
+    """CPU seconds the container has used so far (its cpuacct cgroup beside the memory one; v2: one directory)."""
+    v1 = Path(str(memory_directory).replace("/sys/fs/cgroup/memory/", "/sys/fs/cgroup/cpuacct/", 1))
+    try:
+        if v1 != memory_directory:
+            return int((v1 / "cpuacct.usage").read_text()) / 1e9
+        usage = dict(line.split() for line in (memory_directory / "cpu.stat").read_text().splitlines())
+        return int(usage["usage_usec"]) / 1e6
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def process_tree_rss(root_pid: int) -> int:
