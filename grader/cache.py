@@ -57,6 +57,9 @@ RUNS_MIN_AGE_S = 3_600.0  # a younger scratch dir may belong to a grading runnin
 # Used by running gradings without a lock of their own: kept while younger than RUNS_MIN_AGE_S, even with --all.
 IN_USE_WHILE_YOUNG = frozenset({"runs", "worker-challenges", "worker-submissions"})
 DEFAULT_PRUNE_DAYS = 30.0
+# A configured cache size (`grader grade --cache-max-size`) never removes what was used this recently: a
+# grading in flight may be between building its image and starting its first container on it.
+RECENT_USE_S = 600.0
 
 # The entries written under a lock, and the prefix of that lock's name (a lock file is `<prefix>-<name>`).
 LockedGroup = Literal["wheelsets", "venvs", "mypy", "built", "images", "worker-results"]
@@ -178,8 +181,9 @@ def mark_image_used(key: str) -> None:
 
 
 def _image_last_used(key: str, created: float) -> float:
+    """This cache's mark of the image's last use (set whenever a grading builds or reuses it), else its creation."""
     try:
-        return max(created, (cache_root() / "usage" / f"image-{key}").stat().st_mtime)
+        return (cache_root() / "usage" / f"image-{key}").stat().st_mtime
     except OSError:
         return created
 
@@ -315,7 +319,7 @@ class PruneReport:
 def prune(older_than_days: float | None, everything: bool, images: ImageCache | None, now: float | None = None,
           max_bytes: int | None = None) -> PruneReport:
     """Remove cache entries not used for `older_than_days` days (default 30), or all of them; then, with
-    `max_bytes`, the least recently used of the rest until the disk caches fit in that many bytes.
+    `max_bytes`, the least recently used of the rest until the disk caches and the images fit in that many bytes.
 
     The base image, entries locked by a running grading and images a container uses are kept. Scratch
     dirs of running gradings (`runs/`) and a worker's bundles and incoming submissions younger than an hour
@@ -328,25 +332,72 @@ def prune(older_than_days: float | None, everything: bool, images: ImageCache | 
     for group in disk_groups():
         for entry in group.entries:
             _prune_disk_entry(entry, cutoff, now, report)
-    if max_bytes is not None:
-        _prune_to_size(max_bytes, now, report)
     if images is not None:
         _prune_images(images, cutoff, report)
+    if max_bytes is not None:
+        _prune_to_size(max_bytes, now, report, images)
     return report
 
 
-def _prune_to_size(max_bytes: int, now: float, report: PruneReport) -> None:
-    """Remove disk entries, least recently used first, until what is left fits in `max_bytes`."""
+def fit(max_bytes: int, images: ImageCache | None, keep_used_within_s: float = RECENT_USE_S,
+        now: float | None = None) -> PruneReport:
+    """Remove the least recently used entries, on disk and the environment and runner images, until the cache
+    fits in `max_bytes` (a grading's configured cache size). Only images this cache has used count (another
+    cache directory's gradings on the same engine keep theirs). Entries used in the last `keep_used_within_s`
+    seconds are kept (a grading in flight may still need them: the limit is then exceeded by what it uses),
+    as are entries a running grading locks and images a container uses."""
+    now = time.time() if now is None else now
+    report = PruneReport()
+    own = _OwnImages(images) if images is not None else None
+    _prune_to_size(max_bytes, now, report, own, keep_after=now - keep_used_within_s)
+    return report
+
+
+class _OwnImages:
+    """The images of an engine that this cache directory has used (it holds their last-use marks)."""
+
+    def __init__(self, images: ImageCache) -> None:
+        self._images = images
+
+    def records(self) -> list[ImageRecord]:
+        usage = cache_root() / "usage"
+        return [record for record in self._images.records()
+                if record.key is not None and (usage / f"image-{record.key}").exists()]
+
+    def remove(self, role: str, keys: Collection[str]) -> int:
+        return self._images.remove(role, keys)
+
+
+def _prune_to_size(max_bytes: int, now: float, report: PruneReport, images: ImageCache | None = None,
+                   keep_after: float | None = None) -> None:
+    """Remove entries, least recently used first, until what is left fits in `max_bytes`: the disk caches,
+    and with `images` the environment and runner images too. With `keep_after`, nothing used since then goes."""
     entries = [entry for group in disk_groups() for entry in group.entries]
+    if images is not None:
+        entries += [entry for group in image_groups(images)[: len(IMAGE_ROLES)] for entry in group.entries]
     total = sum(entry.size for entry in entries)
     skipped = {(entry.group, entry.name) for entry in report.skipped}
     for entry in sorted(entries, key=lambda e: e.last_used):
-        if total <= max_bytes:
+        if total <= max_bytes or (keep_after is not None and entry.last_used > keep_after):
             return
-        if (entry.group, entry.name) in skipped:
-            continue
-        if _prune_disk_entry(entry, now, now, report):
+        if (entry.group, entry.name) in skipped or entry.group in ("locks", "usage"):
+            continue  # empty files: a lock removed while held stops excluding; a use mark goes with its image
+        if entry.image_key is not None and images is not None:
+            removed = _remove_image(images, entry, report)
+        else:
+            removed = _prune_disk_entry(entry, now, now, report)
+        if removed:
             total -= entry.size
+
+
+def _remove_image(images: ImageCache, entry: CacheEntry, report: PruneReport) -> bool:
+    """Delete one environment or runner image unless a container uses it; True if it went."""
+    role = "env" if entry.group.startswith("env") else "runner"
+    if entry.image_key is not None and images.remove(role, {entry.image_key}):
+        report.removed.append(entry)
+        return True
+    report.skipped.append(entry)
+    return False
 
 
 def _prune_disk_entry(entry: CacheEntry, cutoff: float, now: float, report: PruneReport) -> bool:
@@ -376,13 +427,8 @@ def _lock_name(entry: CacheEntry) -> str:
 def _prune_images(images: ImageCache, cutoff: float, report: PruneReport) -> None:
     for group in image_groups(images)[: len(IMAGE_ROLES)]:
         for entry in group.entries:
-            if entry.last_used > cutoff or entry.image_key is None:
-                continue
-            role = "env" if group.name.startswith("env") else "runner"
-            if images.remove(role, {entry.image_key}):
-                report.removed.append(entry)
-            else:
-                report.skipped.append(entry)
+            if entry.last_used <= cutoff and entry.image_key is not None:
+                _remove_image(images, entry, report)
 
 
 def remove_tree(path: Path) -> None:

@@ -226,7 +226,9 @@ def prepare_environments(sandbox: Sandbox, python: str, wheels: WheelSet, log: L
         tools = prepare_wheels(runner_request(sandbox_target(python, sandbox.wheel_target)), None, log)
         runner = build_environment(sandbox, foundation, "runner", python, tools.installable, tools.directory)
     candidate = build_environment(sandbox, foundation, "env", python, wheels.installable, wheels.directory)
-    cache.mark_image_used(candidate.key)  # last use, for `grader cache prune`
+    for environment in (candidate, runner):  # last use, for `grader cache prune` and a configured cache size
+        if environment is not None:
+            cache.mark_image_used(environment.key)
     return Environments(candidate, runner)
 
 

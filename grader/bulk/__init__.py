@@ -21,6 +21,8 @@
   in the calling thread.
 - **Failure isolation.** A grading that cannot be graded gets an error `result.json` saying why; an
   unexpected exception in one grading is recorded the same way and the others go on.
+- **Cache size.** With a `CacheLimit` (`--cache-max-size`), the cache is fitted to it every few finished
+  gradings and at the end (`grader.cache.fit`: least recently used first, nothing used in the last 10 minutes).
 - **Ctrl-C.** Queued gradings are cancelled, the running ones are told to stop (`GradingHooks.cancel`),
   the sandbox removes every container of this session at once (`Sandbox.abort`), finished results stay.
 
@@ -28,7 +30,16 @@ The rooms: `survey` (the input), `runner` (the batch and its worker threads), `d
 """
 
 from grader.bulk.display import LiveDisplay, PlainDisplay, format_seconds, make_display, outcome_text
-from grader.bulk.runner import Batch, BatchItem, Display, Runner, default_jobs, plan_batch, run_batch
+from grader.bulk.runner import (
+    Batch,
+    BatchItem,
+    CacheLimit,
+    Display,
+    Runner,
+    default_jobs,
+    plan_batch,
+    run_batch,
+)
 from grader.bulk.survey import (
     Survey,
     batch_names,
@@ -42,6 +53,7 @@ from grader.bulk.survey import (
 __all__ = [
     "Batch",
     "BatchItem",
+    "CacheLimit",
     "Display",
     "LiveDisplay",
     "PlainDisplay",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal, Protocol
 
-from grader import __version__
+from grader import __version__, cache
 from grader.bulk.survey import batch_names
 from grader.challenge import challenge_content_hash
 from grader.hooks import GradingCancelled, GradingHooks, Stage
@@ -139,6 +139,47 @@ def plan_batch(sources: Sequence[Path], jobs: int) -> Batch:
 
 
 @dataclass
+class CacheLimit:
+    """A configured cache size kept during a batch: the cache is fitted to it (least recently used entries
+    removed, on disk and images) after every `every` finished gradings and once the batch ends."""
+
+    max_bytes: int
+    images: cache.ImageCache | None
+    every: int = 5
+    finished: int = 0
+    removed: int = 0
+    freed: int = 0
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)
+    _fit_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def after_grading(self, log: Callable[[str], None]) -> None:
+        """Count a finished grading; fit the cache when it is the `every`-th."""
+        with self._count_lock:
+            self.finished += 1
+            due = self.finished % self.every == 0
+        if due:
+            self.fit(log)
+
+    def fit(self, log: Callable[[str], None]) -> None:
+        """Fit the cache now, unless another thread is doing it; say what went."""
+        if not self._fit_lock.acquire(blocking=False):
+            return
+        try:
+            report = cache.fit(self.max_bytes, self.images)
+        except Exception as exc:  # the engine or the disk: the gradings go on, the cache stays as it is
+            log(f"cache: could not keep it within {cache.human_size(self.max_bytes)}: {exc}")
+            return
+        finally:
+            self._fit_lock.release()
+        if report.removed:
+            self.removed += len(report.removed)
+            self.freed += report.freed
+            log(f"cache: removed {len(report.removed)} least recently used entr"
+                f"{'y' if len(report.removed) == 1 else 'ies'} ({cache.human_size(report.freed)}) to stay within "
+                f"{cache.human_size(self.max_bytes)}")
+
+
+@dataclass
 class Runner:
     """Everything one grading of the batch needs; shared by the worker threads."""
 
@@ -149,6 +190,7 @@ class Runner:
     display: Display
     cancel: threading.Event = field(default_factory=threading.Event)
     options: GradingOptions = field(default_factory=GradingOptions)
+    cache_limit: CacheLimit | None = None
 
     def grade(self, batch: Batch, item: BatchItem) -> None:
         """Grade one item; any failure becomes its error result, cancellation leaves no result."""
@@ -168,6 +210,8 @@ class Runner:
         with batch.lock:
             item.finished, item.state, item.active = time.monotonic(), final, []
         self.display.changed(item)
+        if self.cache_limit is not None and final != "cancelled":
+            self.cache_limit.after_grading(lambda message: self.display.log(None, message))
 
     def _stage_listener(self, batch: Batch, item: BatchItem) -> Callable[[Stage, bool], None]:
         def listener(stage: Stage, active: bool) -> None:
@@ -231,6 +275,8 @@ def run_batch(batch: Batch, runner: Runner, on_finished: Callable[[BatchItem], N
             _run_threaded(batch, runner, on_finished)
         else:
             _run_inline(batch, runner, on_finished)
+        if runner.cache_limit is not None and not batch.interrupted:
+            runner.cache_limit.fit(lambda message: runner.display.log(None, message))
     finally:
         runner.display.stop()
     return batch

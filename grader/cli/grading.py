@@ -17,6 +17,7 @@ import click
 from grader.bulk import (
     Batch,
     BatchItem,
+    CacheLimit,
     Display,
     LiveDisplay,
     PlainDisplay,
@@ -100,6 +101,9 @@ from grader.sandbox.base import Sandbox
 @resolve_as_of_option
 @click.option("--root", "root", default=None, metavar="DIR",
               help="The Python project's folder inside each submission (default: found; see README).")
+@click.option("--cache-max-size", "cache_max_size", envvar="GRADER_CACHE_MAX_SIZE", default=None, metavar="SIZE",
+              help="Keep the grader's cache (wheels, environments, images) within SIZE (e.g. 20GiB) during the batch: "
+                   "the least recently used entries go, none used in the last 10 minutes. Default: no limit.")
 @broker_option(required=False)
 @queue_option
 @max_artifact_option
@@ -109,8 +113,9 @@ from grader.sandbox.base import Sandbox
 def grade(
     submissions: tuple[Path, ...], challenge_ref: str, sandbox_kind: str, out_dir: Path, formats: tuple[str, ...],
     force: bool, fail_under: float | None, jobs: int | None, service_urls: dict[str, str],
-    resolve_as_of: datetime | Literal["now"] | None, root: str | None, broker_url: str | None, queue: str,
-    max_artifact_mb: int, artifacts_url: str | None, artifacts_endpoint: str | None,
+    resolve_as_of: datetime | Literal["now"] | None, root: str | None, cache_max_size: str | None,
+    broker_url: str | None, queue: str, max_artifact_mb: int, artifacts_url: str | None,
+    artifacts_endpoint: str | None,
 ) -> None:
     """Grade SUBMISSIONS (directories, zip or tar (gz, bz2, xz) archives or git repositories, or folders of them).
 
@@ -130,6 +135,7 @@ def grade(
         listed = "; every entry was skipped, for the reasons above" if survey.skipped else ""
         fail(f"no submission found in the given folder(s){listed}", 2)
     options = GradingOptions(resolve_as_of, root)
+    max_cache_bytes = cache_size_limit(cache_max_size)
     if artifacts_given_alone(broker_url, artifacts_endpoint):  # $GRADER_ARTIFACTS_URL alone is no error
         fail("--artifacts and --artifacts-endpoint are for grading on workers: give --broker URL too", EXIT_USAGE)
     if broker_url:
@@ -141,7 +147,8 @@ def grade(
     else:
         sandbox = make_sandbox(sandbox_kind, challenge.python, service_urls)
         sandbox.describe_services(challenge_services(challenge))  # the images, or a missing URL, once up front
-        batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs, options)
+        batch = grade_batch(sources, challenge, sandbox, out_dir, force, jobs, options,
+                            cache_limit(sandbox, max_cache_bytes))
     if batch.output_error is not None:
         fail(escape(str(batch.output_error)), EXIT_USAGE)
     finished = [item for item in batch.items if item.result is not None]
@@ -157,6 +164,29 @@ def grade(
     if errored:
         fail(f"{errored} of {len(sources)} submission(s) could not be graded (see above)", EXIT_SOME_ERRORED)
     enforce_fail_under(results, fail_under)
+
+
+def cache_size_limit(text: str | None) -> int | None:
+    """--cache-max-size as bytes; a value that is no size is one sentence and exit code 2."""
+    from grader.cache import parse_size
+
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_size(text)
+    except ValueError:
+        fail(f"--cache-max-size {text!r} is not a size: give a number with a unit, e.g. 500MiB or 20GiB", EXIT_USAGE)
+
+
+def cache_limit(sandbox: Sandbox, max_bytes: int | None) -> CacheLimit | None:
+    """The batch's cache size, with the engine's images when the sandbox is Docker's."""
+    if max_bytes is None:
+        return None
+    from grader.sandbox.docker import DockerSandbox
+    from grader.sandbox.images import EngineImages
+
+    engine_images = EngineImages(sandbox.engine) if isinstance(sandbox, DockerSandbox) else None
+    return CacheLimit(max_bytes, engine_images)
 
 
 def compare_cohort(out_dir: Path, challenge: Challenge) -> None:
@@ -192,7 +222,7 @@ def record_cohort(out_dir: Path, survey: Survey) -> None:
 
 def grade_batch(
     sources: list[Path], challenge: Challenge, sandbox: Sandbox, out_dir: Path, force: bool, jobs: int | None,
-    options: GradingOptions | None = None,
+    options: GradingOptions | None = None, limit: CacheLimit | None = None,
 ) -> Batch:
     """Grade `sources` in parallel with a progress display (a live table on a terminal, lines otherwise)."""
     if jobs and jobs > 1 and not sandbox.concurrent_runs:
@@ -204,7 +234,8 @@ def grade_batch(
 
         if isinstance(sandbox, DockerSandbox):  # image builds show under the table, not as scrolling lines
             sandbox.log = lambda message: display.log(None, message)
-    runner = Runner(challenge, sandbox, out_dir, force, display, options=options or GradingOptions())
+    runner = Runner(challenge, sandbox, out_dir, force, display, options=options or GradingOptions(),
+                    cache_limit=limit)
     live = isinstance(display, LiveDisplay)  # the table shows each result; the summary lines follow it
 
     def finished(item: BatchItem) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import _thread
 import json
+import os
 import tarfile
 import threading
 import time
@@ -20,6 +21,7 @@ import grader.steps.environment
 from grader.bulk import (
     Batch,
     BatchItem,
+    CacheLimit,
     PlainDisplay,
     Runner,
     Survey,
@@ -310,3 +312,29 @@ def test_cohort_json_keeps_one_record_per_folder_and_a_regrade_replaces_it(tmp_p
     (out / "cohort.json").write_text("{ not json")
     assert skipped_in([out]) == []  # an unreadable record shows no list rather than failing the report
     assert record_folders(out, []) is None
+
+
+@pytest.mark.usefixtures("no_downloads")
+def test_a_configured_cache_size_is_kept_during_the_batch_and_at_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(root))
+    stale = []
+    for n, days in enumerate((9, 7, 5)):
+        entry = root / "worker-results" / f"k-{n}"
+        entry.mkdir(parents=True)
+        (entry / "result.json").write_bytes(b"x" * 100_000)
+        stamp = time.time() - days * 86_400
+        os.utime(entry, (stamp, stamp))
+        stale.append(entry)
+    limit = CacheLimit(max_bytes=1, images=None, every=5)
+    display = Recorder()
+    batch = plan_batch(runnable(tmp_path, *(f"ok-{n}" for n in range(6))), jobs=2)
+    run_batch(batch, Runner(load_challenge("hello-api"), FakeSandbox(), tmp_path / "out", False, display,
+                            cache_limit=limit), lambda item: None)
+    assert limit.finished == 6 and limit.removed == 3 and limit.freed >= 300_000
+    assert not any(entry.exists() for entry in stale)
+    assert any("cache: removed 3 least recently used entries" in line for line in display.lines), display.lines
+    # What the gradings themselves wrote (their snapshots) was used moments ago: kept though over the size.
+    assert (root / "snapshots").is_dir() and any((root / "snapshots").iterdir())

