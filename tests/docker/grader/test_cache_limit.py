@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from grader import cache
-from grader.paths import cache_root
 from grader.engine import Engine
+from grader.paths import cache_root
 from grader.sandbox import images
 from tests.conftest import REPO_ROOT
 from tests.docker.grader.sandbox.test_images import SIX, _download, base_image  # noqa: F401 (a fixture)

@@ -15,11 +15,11 @@ import pytest
 
 import grader.environments
 from grader import cache
-from grader.paths import cache_root
 from grader.cache import ImageRecord, LockedGroup, cache_info, prune
 from grader.environments import DependencyError, WheelSet, prepare_wheels
 from grader.filelocks import file_lock
 from grader.models import Finding, Severity
+from grader.paths import cache_root
 from grader.resolve import Resolution, Resolved, ResolveRequest
 from grader.uv import ResolverUnavailable, Target
 
