@@ -57,11 +57,14 @@ artifacts_endpoint_option = click.option(
                    "challenges' limits).")
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="Retries of a grading that failed on the engine, before it is recorded as an error.")
+@click.option("--cache-max-size", "cache_max_size", envvar="GRADER_CACHE_MAX_SIZE", default=None, metavar="SIZE",
+              help="Keep this host's grader cache (wheels, environments, images) within SIZE (e.g. 20GiB): the "
+                   "least recently used entries go every few gradings, none used in the last 10 minutes.")
 @max_artifact_option
 @artifacts_endpoint_option
 @friendly_errors
 def worker(broker_url: str, concurrency: int, queue: str, sandbox_kind: str, name: str | None,
-           visibility_timeout: float | None, retries: int, max_artifact_mb: int,
+           visibility_timeout: float | None, retries: int, cache_max_size: str | None, max_artifact_mb: int,
            artifacts_endpoint: str | None) -> None:
     """Grade tasks from the broker on this host, with its Docker engine and caches (Ctrl-C stops it)."""
     from grader.distributed.protocol import shipped_limits
@@ -71,8 +74,10 @@ def worker(broker_url: str, concurrency: int, queue: str, sandbox_kind: str, nam
     if sandbox_kind == "local":
         err.print("[yellow]warning:[/] the local backend runs the candidate's code as a plain process on this "
                   "machine: it is not an isolation boundary", markup=True, soft_wrap=True)
+    from grader.cli.grading import cache_size_limit
+
     settings = WorkerSettings(sandbox_kind=sandbox_kind, max_bytes=max_artifact_mb * MIB, retries=retries,
-                              artifacts_endpoint=artifacts_endpoint)
+                              artifacts_endpoint=artifacts_endpoint, cache_max_bytes=cache_size_limit(cache_max_size))
     timeout = visibility_timeout or timeout_for(shipped_limits())
     app = make_app(broker_url, queue, timeout, settings)
     logging.getLogger("grader").setLevel(logging.INFO)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader import __version__
+from grader.bulk.runner import CacheLimit
 from grader.cache import entry_lock, touch, worker_challenge_dir, worker_result_dir
 from grader.challenge import challenge_content_hash, load_challenge
 from grader.distributed.artifacts import ArtifactStore, RedisArtifactStore, pack_directory, unpack_directory
@@ -66,6 +67,8 @@ class WorkerSettings:
     max_bytes: int = 200 * 1024 * 1024
     retries: int = 2
     artifacts_endpoint: str | None = None  # --artifacts-endpoint; else AWS_ENDPOINT_URL, else AWS
+    cache_max_bytes: int | None = None  # --cache-max-size: this host's cache kept within it
+    cache_limit: CacheLimit | None = None  # made with the first sandbox (its engine's images count)
     sandboxes: dict[str, Sandbox] = field(default_factory=dict)  # per Python version, made on first use
     stores: dict[str, ArtifactStore] = field(default_factory=dict)  # per location named by tasks, made once
 
@@ -137,6 +140,7 @@ def run_task(task: Any, message: dict[str, Any], settings: WorkerSettings, broke
             out_root.mkdir(parents=True, exist_ok=True)
             touch(out_root)  # last use, for `grader cache prune`
             result = _grade_or_retry(task, grading, challenge, source, out_root, settings, redis, hostname)
+        keep_cache_size(settings, challenge.python)
     except GradingCancelled:
         log.info("%s: cancelled by the coordinator; no result", grading.name)
         raise Ignore() from None
@@ -170,6 +174,20 @@ def _grade_or_retry(task: Any, grading: GradingTask, challenge: Challenge, sourc
             raise task.retry(exc=exc, countdown=RETRY_DELAY_S) from exc
         message = f"worker {hostname} could not grade it after {settings.retries + 1} attempts: {exc}"
         return engine_error_result(challenge, grading.name, out_root, message)
+
+
+def keep_cache_size(settings: WorkerSettings, python: str) -> None:
+    """With --cache-max-size: count the grading, and every few fit this host's cache to the size."""
+    if settings.cache_max_bytes is None:
+        return
+    if settings.cache_limit is None:
+        from grader.sandbox.docker import DockerSandbox
+        from grader.sandbox.images import EngineImages
+
+        sandbox = settings.sandboxes.get(python)
+        images = EngineImages(sandbox.engine) if isinstance(sandbox, DockerSandbox) else None
+        settings.cache_limit = CacheLimit(settings.cache_max_bytes, images)
+    settings.cache_limit.after_grading(log.info)
 
 
 def task_store(grading: GradingTask, redis: Any, settings: WorkerSettings) -> ArtifactStore:
