@@ -191,7 +191,7 @@ def cache_info() -> None:
               help="Remove what was not used for DAYS days (default 30).")
 @click.option("--all", "everything", is_flag=True, help="Remove every cache entry (not the base image).")
 @click.option("--max-size", "max_size", default=None, metavar="SIZE",
-              help="Then remove the least recently used entries until the disk caches fit in SIZE (e.g. 20GiB).")
+              help="Then remove the least recently used entries until the caches and images fit in SIZE (e.g. 20GiB).")
 @friendly_errors
 def cache_prune(days: float | None, everything: bool, max_size: str | None) -> None:
     """Remove unused cache entries (a worker's results and bundles included); entries and images in use by
