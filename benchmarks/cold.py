@@ -77,6 +77,7 @@ class Run:
     cpu_busy: float = 0.0
     cpu: CpuSplit | None = None  # CPU seconds by where (benchmarks/cpusplit.py)
     cpu_by_role: dict[str, float] = field(default_factory=dict)  # the grader's containers, sampled every 0.2 s
+    cache_bytes: int | None = None  # the run's cache when it ended: its disk and the images it marked used
     leaks: dict[str, list[str]] = field(default_factory=dict)
     base_changed: bool = False  # the base image was replaced during the run (another session): keys changed
 
@@ -104,7 +105,7 @@ class CohortFigures:
 
 
 def measure_cohort(n: int, seed: int, jobs_list: list[int], client: Any, warm: bool = True,
-                   profiles: Path | None = None) -> CohortFigures:
+                   profiles: Path | None = None, cache_max_size: str | None = None) -> CohortFigures:
     """Write the cohort, then for each -j: a fresh cache, the untimed prewarm, the cold run, the warm run
     (unless `warm` is False: a large cohort's warm run doubles the benchmark's time). `profiles`: a folder for
     a py-spy profile of each run (benchmarks/waits.py reads them)."""
@@ -124,6 +125,8 @@ def measure_cohort(n: int, seed: int, jobs_list: list[int], client: Any, warm: b
                 say(f"  removed {removed} grader-env image(s) this benchmark built, so the run is cold again")
             cache = scratch / f"cache-j{jobs}"
             env = {**os.environ, "GRADER_CACHE_DIR": str(cache)}
+            if cache_max_size:  # the gradings keep it (grader grade --cache-max-size), the prewarm too
+                env["GRADER_CACHE_MAX_SIZE"] = cache_max_size
             started = time.perf_counter()
             prewarm(scratch, env)
             figures.prewarm_s[jobs] = time.perf_counter() - started
@@ -184,7 +187,29 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
     if proc.returncode not in (0, 4):
         say(f"  the {label} -j{jobs} run exited with {proc.returncode}: {stderr[-1500:]}")
     run.members = [read_member(out, member) for member in members]
+    run.cache_bytes = cache_size(Path(env["GRADER_CACHE_DIR"]))
     return run
+
+
+def cache_size(cache_dir: Path) -> int:
+    """Bytes of a grader cache: its disk caches and the images it marked used (what --cache-max-size counts)."""
+    from grader import cache
+    from grader.engine import connect
+    from grader.sandbox.images import EngineImages
+
+    before = os.environ.get("GRADER_CACHE_DIR")
+    os.environ["GRADER_CACHE_DIR"] = str(cache_dir)
+    try:
+        disk = sum(group.size for group in cache.disk_groups())
+        usage = cache_dir / "usage"
+        images = sum(record.unique_size for record in EngineImages(connect()).records()
+                     if record.key and (usage / f"image-{record.key}").exists())
+    finally:
+        if before is None:
+            os.environ.pop("GRADER_CACHE_DIR", None)
+        else:
+            os.environ["GRADER_CACHE_DIR"] = before
+    return disk + images
 
 
 def start_profile(pid: int, profile: Path) -> subprocess.Popen[bytes]:
@@ -320,14 +345,16 @@ def summary_line(run: Run) -> str:
     n = len(run.members)
     return (f"  {run.label} -j{run.jobs}: {run.wall_s:.1f} s for {n} ({run.wall_s / n:.1f} s each), "
             f"{run.counts()}, load {_load(run.load_before)} -> {_load(run.load_after)}, "
-            f"peak grader side {run.peak_grader_side_mib:.0f} MiB, leaks {sum(map(len, run.leaks.values()))}")
+            f"peak grader side {run.peak_grader_side_mib:.0f} MiB, leaks {sum(map(len, run.leaks.values()))}, "
+            f"cache at the end {_mib(run.cache_bytes)}")
 
 
 def render(figures: CohortFigures) -> str:
     """The figures as Markdown (for benchmarks/notes.md; measured under whatever load the machine had)."""
     lines = [f"Cold cohort: {figures.n} generated hello-api submissions (seed {figures.seed}), {figures.cpus} CPUs.",
              "", "| run | wall (s) | per submission (s) | graded / errored | environments reused | "
-             "load 1-min before -> after | peak grader side | CPUs busy | leaked |", "|---" * 9 + "|"]
+             "load 1-min before -> after | peak grader side | CPUs busy | leaked | cache at the end |",
+             "|---" * 10 + "|"]
     for run in figures.runs:
         n = len(run.members)
         leaked = sum(map(len, run.leaks.values()))
@@ -335,7 +362,7 @@ def render(figures: CohortFigures) -> str:
         lines.append(f"| {label} | {run.wall_s:.1f} | {run.wall_s / n:.1f} | "
                      f"{_counts(run)} | {sum(m.reused_environment is True for m in run.members)} | "
                      f"{run.load_before[0]:.1f} -> {run.load_after[0]:.1f} | "
-                     f"{run.peak_grader_side_mib:.0f} MiB | {run.cpu_busy:.0%} | {leaked} |")
+                     f"{run.peak_grader_side_mib:.0f} MiB | {run.cpu_busy:.0%} | {leaked} | {_mib(run.cache_bytes)} |")
     lines += ["", "Mean seconds per graded submission, from result.json (`timings`, and the checks' `duration_s`; "
               "static tools and the candidate's tests overlap the app's start and the hidden suite):", "",
               "| run | " + " | ".join(s.removesuffix("_s") for s in STEPS) + " |", "|---|" + "---|" * len(STEPS)]
@@ -378,6 +405,10 @@ def cpu_row(run: Run, cpus: int) -> str:
             f"{each(cpu.other)} | {each(cpu.busy)} | {cpu.busy / n / cpus:.2f} |")
 
 
+def _mib(size: int | None) -> str:
+    return "-" if size is None else f"{size / 2**20:.0f} MiB"
+
+
 def _counts(run: Run) -> str:
     return ", ".join(f"{count} {what}" for what, count in sorted(run.counts().items()))
 
@@ -394,7 +425,7 @@ def write_figures(figures: CohortFigures, path: Path) -> None:
 
 
 def run_cohort(n: int, seed: int, jobs_list: list[int], write: Path | None, warm: bool = True,
-               profiles: Path | None = None) -> int:
+               profiles: Path | None = None, cache_max_size: str | None = None) -> int:
     """The `--cohort N` entry point of benchmarks.run."""
     import docker
 
@@ -404,7 +435,7 @@ def run_cohort(n: int, seed: int, jobs_list: list[int], write: Path | None, warm
     if profiles is not None:
         py_spy()  # before anything runs: a missing py-spy must not stop the benchmark halfway
     client = docker.from_env(timeout=120)
-    figures = measure_cohort(n, seed, jobs_list, client, warm, profiles)
+    figures = measure_cohort(n, seed, jobs_list, client, warm, profiles, cache_max_size)
     say(render(figures))
     if write is not None:
         write_figures(figures, write)

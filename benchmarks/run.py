@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=_jobs, default=[1, 2], help="--cohort: the -j values to run, e.g. 1,2")
     parser.add_argument("--write", type=Path, help="--cohort: also write the figures to PATH (Markdown) and PATH.json")
     parser.add_argument("--cold-only", action="store_true", help="--cohort: skip the warm runs")
+    parser.add_argument("--cache-max-size", metavar="SIZE",
+                        help="--cohort: grade with `--cache-max-size SIZE` and report each run's cache at its end")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="--cohort: a py-spy profile of each run into DIR, split by what the gradings wait on")
     parser.add_argument("--references", metavar="CHALLENGE",
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cohort is not None:
         return run_cohort(args.cohort, args.seed, args.jobs, args.write, warm=not args.cold_only,
-                          profiles=args.profile)
+                          profiles=args.profile, cache_max_size=args.cache_max_size)
     if args.references is not None:
         return run_references(args.references, args.warm, args.write)
     started = time.perf_counter()
