@@ -57,9 +57,14 @@ RUNS_MIN_AGE_S = 3_600.0  # a younger scratch dir may belong to a grading runnin
 # Used by running gradings without a lock of their own: kept while younger than RUNS_MIN_AGE_S, even with --all.
 IN_USE_WHILE_YOUNG = frozenset({"runs", "worker-challenges", "worker-submissions"})
 DEFAULT_PRUNE_DAYS = 30.0
-# A configured cache size (`grader grade --cache-max-size`) never removes what was used this recently: a
-# grading in flight may be between building its image and starting its first container on it.
+# A configured cache size never removes what was used this recently where the gradings in flight are not
+# known (a worker's other processes): one may be between building its image and starting a container on it.
 RECENT_USE_S = 600.0
+# Read by a grading without a lock of its own: the downloads store (a wheel is linked from it into a wheel set).
+# A batch fits its cache without them while gradings run, and with them once none does.
+UNLOCKED_WHILE_GRADING = ("files",)
+# One per grader version and needed by every grading: not counted in a configured cache size.
+PER_VERSION = ("mypy",)
 
 # The entries written under a lock, and the prefix of that lock's name (a lock file is `<prefix>-<name>`).
 LockedGroup = Literal["wheelsets", "venvs", "mypy", "built", "images", "worker-results"]
@@ -339,17 +344,21 @@ def prune(older_than_days: float | None, everything: bool, images: ImageCache | 
     return report
 
 
-def fit(max_bytes: int, images: ImageCache | None, keep_used_within_s: float = RECENT_USE_S,
-        now: float | None = None) -> PruneReport:
-    """Remove the least recently used entries, on disk and the environment and runner images, until the cache
-    fits in `max_bytes` (a grading's configured cache size). Only images this cache has used count (another
-    cache directory's gradings on the same engine keep theirs). Entries used in the last `keep_used_within_s`
-    seconds are kept (a grading in flight may still need them: the limit is then exceeded by what it uses),
-    as are entries a running grading locks and images a container uses."""
+def fit(max_bytes: int, images: ImageCache | None, keep_used_after: float | None = None,
+        spare_groups: Collection[str] = (), now: float | None = None) -> PruneReport:
+    """Remove the least recently used entries, on disk and the environment images, until what grows with the
+    submissions fits in `max_bytes` (a grading's configured cache size). Not counted: the runner image and its
+    mypy seed (one per grader version, needed by every grading; `prune` removes old ones by age), and images
+    only another cache directory used (its gradings on the same engine keep theirs). Nothing used after
+    `keep_used_after` (default: the last RECENT_USE_S seconds) goes, nor the `spare_groups`: gradings in flight
+    may still need them, and the limit is then exceeded by what they use. Entries a running grading locks and
+    images a container uses are kept too."""
     now = time.time() if now is None else now
     report = PruneReport()
     own = _OwnImages(images) if images is not None else None
-    _prune_to_size(max_bytes, now, report, own, keep_after=now - keep_used_within_s)
+    keep_after = now - RECENT_USE_S if keep_used_after is None else keep_used_after
+    _prune_to_size(max_bytes, now, report, own, keep_after=keep_after, spare_groups=(*spare_groups, *PER_VERSION),
+                   image_roles=("env",))
     return report
 
 
@@ -369,12 +378,15 @@ class _OwnImages:
 
 
 def _prune_to_size(max_bytes: int, now: float, report: PruneReport, images: ImageCache | None = None,
-                   keep_after: float | None = None) -> None:
-    """Remove entries, least recently used first, until what is left fits in `max_bytes`: the disk caches,
-    and with `images` the environment and runner images too. With `keep_after`, nothing used since then goes."""
-    entries = [entry for group in disk_groups() for entry in group.entries]
+                   keep_after: float | None = None, spare_groups: Collection[str] = (),
+                   image_roles: Collection[str] = IMAGE_ROLES) -> None:
+    """Remove entries, least recently used first, until what is left fits in `max_bytes`: the disk caches but
+    `spare_groups` (not counted), and with `images` those of `image_roles`. With `keep_after`, nothing used
+    since then goes."""
+    entries = [entry for group in disk_groups() if group.name not in spare_groups for entry in group.entries]
     if images is not None:
-        entries += [entry for group in image_groups(images)[: len(IMAGE_ROLES)] for entry in group.entries]
+        entries += [entry for group in image_groups(images)[: len(IMAGE_ROLES)]
+                    if group.name.split()[0] in image_roles for entry in group.entries]
     total = sum(entry.size for entry in entries)
     skipped = {(entry.group, entry.name) for entry in report.skipped}
     for entry in sorted(entries, key=lambda e: e.last_used):

@@ -22,7 +22,8 @@
 - **Failure isolation.** A grading that cannot be graded gets an error `result.json` saying why; an
   unexpected exception in one grading is recorded the same way and the others go on.
 - **Cache size.** With a `CacheLimit` (`--cache-max-size`), the cache is fitted to it every few finished
-  gradings and at the end (`grader.cache.fit`: least recently used first, nothing used in the last 10 minutes).
+  gradings and at the end (`grader.cache.fit`: least recently used first, nothing used since the oldest
+  running grading started).
 - **Ctrl-C.** Queued gradings are cancelled, the running ones are told to stop (`GradingHooks.cancel`),
   the sandbox removes every container of this session at once (`Sandbox.abort`), finished results stay.
 

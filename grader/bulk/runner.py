@@ -152,20 +152,23 @@ class CacheLimit:
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
     _fit_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def after_grading(self, log: Callable[[str], None]) -> None:
-        """Count a finished grading; fit the cache when it is the `every`-th."""
+    def after_grading(self, log: Callable[[str], None], in_flight_since: float | None = None) -> None:
+        """Count a finished grading; fit the cache when it is the `every`-th. `in_flight_since`: when the oldest
+        grading still running started (epoch seconds; None: the caller does not know)."""
         with self._count_lock:
             self.finished += 1
             due = self.finished % self.every == 0
         if due:
-            self.fit(log)
+            self.fit(log, in_flight_since, spare=cache.UNLOCKED_WHILE_GRADING)
 
-    def fit(self, log: Callable[[str], None]) -> None:
-        """Fit the cache now, unless another thread is doing it; say what went."""
-        if not self._fit_lock.acquire(blocking=False):
+    def fit(self, log: Callable[[str], None], keep_used_after: float | None = None,
+            spare: tuple[str, ...] = (), wait: bool = False) -> None:
+        """Fit the cache now, unless another thread is doing it (`wait`: after it); say what went. Nothing used
+        after `keep_used_after` goes (None: the last ten minutes), nor the groups in `spare`."""
+        if not self._fit_lock.acquire(blocking=wait):
             return
         try:
-            report = cache.fit(self.max_bytes, self.images)
+            report = cache.fit(self.max_bytes, self.images, keep_used_after, spare)
         except Exception as exc:  # the engine or the disk: the gradings go on, the cache stays as it is
             log(f"cache: could not keep it within {cache.human_size(self.max_bytes)}: {exc}")
             return
@@ -211,7 +214,7 @@ class Runner:
             item.finished, item.state, item.active = time.monotonic(), final, []
         self.display.changed(item)
         if self.cache_limit is not None and final != "cancelled":
-            self.cache_limit.after_grading(lambda message: self.display.log(None, message))
+            self.cache_limit.after_grading(lambda message: self.display.log(None, message), _in_flight_since(batch))
 
     def _stage_listener(self, batch: Batch, item: BatchItem) -> Callable[[Stage, bool], None]:
         def listener(stage: Stage, active: bool) -> None:
@@ -263,6 +266,16 @@ class Runner:
         return result
 
 
+def _in_flight_since(batch: Batch) -> float:
+    """When the oldest grading still running started (epoch seconds), or now when none runs: what a running
+    grading uses it has marked used since it started (its snapshot, wheel set, images, mypy seed)."""
+    now_monotonic, now = time.monotonic(), time.time()
+    with batch.lock:
+        starts = [item.started for item in batch.items
+                  if item.started is not None and item.state not in ("done", "reused", "error", "cancelled")]
+    return now - (now_monotonic - min(starts)) if starts else now
+
+
 def run_batch(batch: Batch, runner: Runner, on_finished: Callable[[BatchItem], None]) -> Batch:
     """Grade every item, `batch.jobs` at a time; `on_finished` runs in the calling thread per finished item.
 
@@ -275,8 +288,9 @@ def run_batch(batch: Batch, runner: Runner, on_finished: Callable[[BatchItem], N
             _run_threaded(batch, runner, on_finished)
         else:
             _run_inline(batch, runner, on_finished)
-        if runner.cache_limit is not None and not batch.interrupted:
-            runner.cache_limit.fit(lambda message: runner.display.log(None, message))
+        if runner.cache_limit is not None and not batch.interrupted:  # nothing runs: what the batch used may go
+            runner.cache_limit.fit(lambda message: runner.display.log(None, message), keep_used_after=time.time(),
+                                   wait=True)
     finally:
         runner.display.stop()
     return batch

@@ -103,7 +103,7 @@ from grader.sandbox.base import Sandbox
               help="The Python project's folder inside each submission (default: found; see README).")
 @click.option("--cache-max-size", "cache_max_size", envvar="GRADER_CACHE_MAX_SIZE", default=None, metavar="SIZE",
               help="Keep the grader's cache (wheels, environments, images) within SIZE (e.g. 20GiB) during the batch: "
-                   "the least recently used entries go, none used in the last 10 minutes. Default: no limit.")
+                   "the least recently used entries go, never what a running grading may use. Default: no limit.")
 @broker_option(required=False)
 @queue_option
 @max_artifact_option

@@ -294,19 +294,20 @@ def test_fitting_removes_disk_entries_and_images_least_recently_used_first_and_n
     images = FakeImages([
         ImageRecord("grader-env:old", "env", "old", 5000, 1000, now - 9 * 86_400, False),
         ImageRecord("grader-env:older", "env", "older", 5000, 1000, now - 9 * 86_400, False),
-        ImageRecord("grader-runner:fresh", "runner", "fresh", 5000, 1000, now - 9 * 86_400, False),
+        ImageRecord("grader-runner:tools", "runner", "tools", 5000, 1000, now - 9 * 86_400, False),
         ImageRecord("grader-env:theirs", "env", "theirs", 5000, 1000, now - 30 * 86_400, False),
         ImageRecord("grader-base:py3.11", None, None, 9000, 9000, now - 9 * 86_400, True),
     ])
-    for key, days in (("old", 2), ("older", 4), ("fresh", 60 / 86_400)):
+    for key, days in (("old", 2), ("older", 4), ("tools", 9)):
         used_days_ago(key, days)
-    report = cache.fit(1500, images, now=now)
-    # 5000 bytes: the older image, the oldest folder and the old image go in order of last use; then only
-    # entries used in the last 10 minutes are left, and they stay though their 2000 bytes exceed the 1500.
+    report = cache.fit(500, images, now=now)
+    # 4000 bytes count (not the runner image, needed by every grading): the older image, the oldest folder and
+    # the old image go in order of last use; the folder used 90 s ago stays though its 1000 bytes exceed 500.
     assert [e.name for e in report.removed] == ["grader-env:older", "k-oldest", "grader-env:old"]
     assert images.removed == [("env", {"older"}), ("env", {"old"})]
     assert not oldest_disk.exists() and recent_disk.exists()
     assert ("env", {"theirs"}) not in images.removed, "an image only another cache directory used is not ours"
+    assert ("runner", {"tools"}) not in images.removed
 
     over = FakeImages([ImageRecord("grader-env:new", "env", "new", 5000, 9000, now - 30, False)])
     used_days_ago("new", 30 / 86_400)
