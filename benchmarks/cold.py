@@ -78,6 +78,7 @@ class Run:
     cpu: CpuSplit | None = None  # CPU seconds by where (benchmarks/cpusplit.py)
     cpu_by_role: dict[str, float] = field(default_factory=dict)  # the grader's containers, sampled every 0.2 s
     cache_bytes: int | None = None  # the run's cache when it ended: its disk and the images it marked used
+    grader_rss_mib: list[float] = field(default_factory=list)  # the grader process's own memory at 0, 25 .. 100%
     leaks: dict[str, list[str]] = field(default_factory=dict)
     base_changed: bool = False  # the base image was replaced during the run (another session): keys changed
 
@@ -188,7 +189,16 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
         say(f"  the {label} -j{jobs} run exited with {proc.returncode}: {stderr[-1500:]}")
     run.members = [read_member(out, member) for member in members]
     run.cache_bytes = cache_size(Path(env["GRADER_CACHE_DIR"]))
+    run.grader_rss_mib = quartiles(peaks.grader_rss)
     return run
+
+
+def quartiles(samples: list[int]) -> list[float]:
+    """The samples at 0, 25, 50, 75 and 100% of the run (MiB): flat memory reads as five close figures."""
+    if not samples:
+        return []
+    return [samples[min(len(samples) - 1, round(share * (len(samples) - 1)))] / 2**20
+            for share in (0.0, 0.25, 0.5, 0.75, 1.0)]
 
 
 def cache_size(cache_dir: Path) -> int:
@@ -346,7 +356,8 @@ def summary_line(run: Run) -> str:
     return (f"  {run.label} -j{run.jobs}: {run.wall_s:.1f} s for {n} ({run.wall_s / n:.1f} s each), "
             f"{run.counts()}, load {_load(run.load_before)} -> {_load(run.load_after)}, "
             f"peak grader side {run.peak_grader_side_mib:.0f} MiB, leaks {sum(map(len, run.leaks.values()))}, "
-            f"cache at the end {_mib(run.cache_bytes)}")
+            f"cache at the end {_mib(run.cache_bytes)}, grader RSS over the run "
+            f"{' -> '.join(f'{value:.0f}' for value in run.grader_rss_mib)} MiB")
 
 
 def render(figures: CohortFigures) -> str:
@@ -383,6 +394,9 @@ def render(figures: CohortFigures) -> str:
         n = len(run.members) or 1
         lines.append(f"| {run.label} -j{run.jobs} | "
                      + " | ".join(f"{run.cpu_by_role.get(role, 0.0) / n:.2f}" for role in roles) + " |")
+    lines += ["", "The grader process's own memory (RSS, no children) at 0, 25, 50, 75 and 100% of each run, MiB:", ""]
+    for run in figures.runs:
+        lines.append(f"- {run.label} -j{run.jobs}: " + ", ".join(f"{value:.0f}" for value in run.grader_rss_mib))
     lines += ["", "Members that did not grade normally:", ""]
     for run in figures.runs[:1]:
         for m in run.members:

@@ -35,6 +35,7 @@ class Peaks:
     roles: dict[str, int] = field(default_factory=dict)  # peak per container role, one container
     cpu_busy: float = 0.0  # share of all CPUs' time that was busy during the run (the whole machine)
     cpu_by_role: dict[str, float] = field(default_factory=dict)  # CPU seconds per container role, as last sampled
+    grader_rss: list[int] = field(default_factory=list)  # the grader process alone (no children), every sample
 
 
 class MemorySampler:
@@ -90,6 +91,9 @@ class MemorySampler:
             else:
                 grader_side += used
         processes = process_tree_rss(self.root_pid) if self.root_pid else 0
+        if self.root_pid:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                self.peaks.grader_rss.append(int(Path(f"/proc/{self.root_pid}/statm").read_text().split()[1]) * PAGE)
         peaks = self.peaks
         peaks.samples += 1
         peaks.processes = max(peaks.processes, processes)
