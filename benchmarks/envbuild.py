@@ -77,11 +77,12 @@ def forced_installer(name: str) -> environment.Installer:
 def compare_installers(wheels_dir: Path, base: str, names: list[str], repeat: int) -> None:
     """Build the same wheel set with each installer in turn, `repeat` rounds, and print each total."""
     totals: dict[str, list[float]] = {name: [] for name in names}
+    installers = {name: forced_installer(name) for name in names}  # before the grader's choice is replaced
     chooser = environment.choose_installer
     try:
         for _ in range(repeat):
             for name in names:
-                installer = forced_installer(name)
+                installer = installers[name]
                 environment.choose_installer = lambda engine, chosen=installer: chosen  # type: ignore[misc]
                 load = os.getloadavg()[0]
                 totals[name].append(one_build(wheels_dir, base)["total"])
