@@ -9,20 +9,19 @@ from typing import Any
 from benchmarks.memory import MemorySampler
 from grader.sandbox.owner import TEST_RUN_LABEL
 from tests.conftest import this_test_run
+from tests.docker.grader.sandbox.test_images import base_image  # noqa: F401 (a fixture)
 
 BURN = "import time\nend = time.process_time() + 1.5\nwhile time.process_time() < end: pass\ntime.sleep(1)"
 
 
 def test_a_grader_containers_cpu_and_memory_are_counted_under_its_role(
-    docker_client: Any, tmp_path: Path
+    docker_client: Any, base_image: str, tmp_path: Path  # noqa: F811
 ) -> None:
-    images = docker_client.images.list(filters={"label": "grader.role=base"})
-    assert images, "no grader-base image: run `grader sandbox bootstrap`"
     mounted = tmp_path / "cache" / "runs"
     mounted.mkdir(parents=True)
     sampler = MemorySampler(docker_client, tmp_path / "cache", None, interval_s=0.1).start()
     container = docker_client.containers.run(
-        images[0].id, ["python3", "-c", BURN], detach=True, network_disabled=True,
+        base_image, ["python3", "-c", BURN], detach=True, network_disabled=True,
         labels={"grader.managed": "1", "grader.role": "static-tools", TEST_RUN_LABEL: this_test_run()},
         volumes={str(mounted): {"bind": "/mnt/cache", "mode": "ro"}},
     )
