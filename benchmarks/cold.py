@@ -78,6 +78,7 @@ class Run:
     cpu: CpuSplit | None = None  # CPU seconds by where (benchmarks/cpusplit.py)
     cpu_by_role: dict[str, float] = field(default_factory=dict)  # the grader's containers, sampled every 0.2 s
     cache_bytes: int | None = None  # the run's cache when it ended: its disk and the images it marked used
+    cache_counted_bytes: int | None = None  # of which what --cache-max-size counts (grader.cache.counted_size)
     grader_rss_mib: list[float] = field(default_factory=list)  # the grader process's own memory at 0, 25 .. 100%
     leaks: dict[str, list[str]] = field(default_factory=dict)
     base_changed: bool = False  # the base image was replaced during the run (another session): keys changed
@@ -188,7 +189,7 @@ def grade_run(client: Any, cohort: Path, out: Path, jobs: int, label: str, env: 
     if proc.returncode not in (0, 4):
         say(f"  the {label} -j{jobs} run exited with {proc.returncode}: {stderr[-1500:]}")
     run.members = [read_member(out, member) for member in members]
-    run.cache_bytes = cache_size(Path(env["GRADER_CACHE_DIR"]))
+    run.cache_bytes, run.cache_counted_bytes = cache_size(Path(env["GRADER_CACHE_DIR"]))
     run.grader_rss_mib = quartiles(peaks.grader_rss)
     return run
 
@@ -201,8 +202,9 @@ def quartiles(samples: list[int]) -> list[float]:
             for share in (0.0, 0.25, 0.5, 0.75, 1.0)]
 
 
-def cache_size(cache_dir: Path) -> int:
-    """Bytes of a grader cache: its disk caches and the images it marked used (what --cache-max-size counts)."""
+def cache_size(cache_dir: Path) -> tuple[int, int]:
+    """Bytes of a grader cache (its disk caches and the images it marked used), and of what --cache-max-size
+    counts of it (not the runner image and its mypy seed)."""
     from grader import cache
     from grader.engine import connect
     from grader.sandbox.images import EngineImages
@@ -212,14 +214,16 @@ def cache_size(cache_dir: Path) -> int:
     try:
         disk = sum(group.size for group in cache.disk_groups())
         usage = cache_dir / "usage"
-        images = sum(record.unique_size for record in EngineImages(connect()).records()
+        engine_images = EngineImages(connect())
+        images = sum(record.unique_size for record in engine_images.records()
                      if record.key and (usage / f"image-{record.key}").exists())
+        counted = cache.counted_size(engine_images)
     finally:
         if before is None:
             os.environ.pop("GRADER_CACHE_DIR", None)
         else:
             os.environ["GRADER_CACHE_DIR"] = before
-    return disk + images
+    return disk + images, counted
 
 
 def start_profile(pid: int, profile: Path) -> subprocess.Popen[bytes]:
@@ -356,7 +360,8 @@ def summary_line(run: Run) -> str:
     return (f"  {run.label} -j{run.jobs}: {run.wall_s:.1f} s for {n} ({run.wall_s / n:.1f} s each), "
             f"{run.counts()}, load {_load(run.load_before)} -> {_load(run.load_after)}, "
             f"peak grader side {run.peak_grader_side_mib:.0f} MiB, leaks {sum(map(len, run.leaks.values()))}, "
-            f"cache at the end {_mib(run.cache_bytes)}, grader RSS over the run "
+            f"cache at the end {_mib(run.cache_bytes)} ({_mib(run.cache_counted_bytes)} counted by the size), "
+            f"grader RSS over the run "
             f"{' -> '.join(f'{value:.0f}' for value in run.grader_rss_mib)} MiB")
 
 
@@ -373,7 +378,8 @@ def render(figures: CohortFigures) -> str:
         lines.append(f"| {label} | {run.wall_s:.1f} | {run.wall_s / n:.1f} | "
                      f"{_counts(run)} | {sum(m.reused_environment is True for m in run.members)} | "
                      f"{run.load_before[0]:.1f} -> {run.load_after[0]:.1f} | "
-                     f"{run.peak_grader_side_mib:.0f} MiB | {run.cpu_busy:.0%} | {leaked} | {_mib(run.cache_bytes)} |")
+                     f"{run.peak_grader_side_mib:.0f} MiB | {run.cpu_busy:.0%} | {leaked} | {_mib(run.cache_bytes)} "
+                     f"({_mib(run.cache_counted_bytes)} counted) |")
     lines += ["", "Mean seconds per graded submission, from result.json (`timings`, and the checks' `duration_s`; "
               "static tools and the candidate's tests overlap the app's start and the hidden suite):", "",
               "| run | " + " | ".join(s.removesuffix("_s") for s in STEPS) + " |", "|---|" + "---|" * len(STEPS)]

@@ -362,6 +362,17 @@ def fit(max_bytes: int, images: ImageCache | None, keep_used_after: float | None
     return report
 
 
+def counted_size(images: ImageCache | None) -> int:
+    """Bytes of what a configured cache size counts: the disk caches but the per-version ones, and the
+    environment images this cache used."""
+    spared = {"locks", "usage", *PER_VERSION}
+    total = sum(group.size for group in disk_groups() if group.name not in spared)
+    if images is not None:
+        total += sum(entry.size for group in image_groups(_OwnImages(images))[: len(IMAGE_ROLES)]
+                     if group.name.startswith("env") for entry in group.entries)
+    return total
+
+
 class _OwnImages:
     """The images of an engine that this cache directory has used (it holds their last-use marks)."""
 

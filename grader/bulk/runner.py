@@ -141,12 +141,16 @@ def plan_batch(sources: Sequence[Path], jobs: int) -> Batch:
 @dataclass
 class CacheLimit:
     """A configured cache size kept during a batch: the cache is fitted to it (least recently used entries
-    removed, on disk and images) after every `every` finished gradings and once the batch ends."""
+    removed, on disk and images) after every `every` finished gradings, at most once per `interval_s` (a fit
+    reads the size of every entry: 1-3 s on a large cache, spent in the grading thread that does it), and
+    once the batch ends."""
 
     max_bytes: int
     images: cache.ImageCache | None
     every: int = 5
+    interval_s: float = 60.0
     finished: int = 0
+    last_fit: float | None = None  # time.monotonic() of the last fit
     removed: int = 0
     freed: int = 0
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -157,7 +161,8 @@ class CacheLimit:
         grading still running started (epoch seconds; None: the caller does not know)."""
         with self._count_lock:
             self.finished += 1
-            due = self.finished % self.every == 0
+            recent = self.last_fit is not None and time.monotonic() - self.last_fit < self.interval_s
+            due = self.finished % self.every == 0 and not recent
         if due:
             self.fit(log, in_flight_since, spare=cache.UNLOCKED_WHILE_GRADING)
 
@@ -167,6 +172,7 @@ class CacheLimit:
         after `keep_used_after` goes (None: the last ten minutes), nor the groups in `spare`."""
         if not self._fit_lock.acquire(blocking=wait):
             return
+        self.last_fit = time.monotonic()
         try:
             report = cache.fit(self.max_bytes, self.images, keep_used_after, spare)
         except Exception as exc:  # the engine or the disk: the gradings go on, the cache stays as it is

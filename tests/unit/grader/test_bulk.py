@@ -362,3 +362,16 @@ def test_while_gradings_run_what_they_may_use_is_kept_and_the_downloads_store_to
     assert stored.exists(), "a stored download went while a grading may be linking it"
     limit.fit(lines.append, keep_used_after=time.time())  # the batch's end: nothing runs
     assert not since.exists() and not stored.exists()
+
+
+def test_a_cache_limit_fits_at_most_once_per_interval(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "cache"
+    monkeypatch.setenv("GRADER_CACHE_DIR", str(root))
+    limit, lines = CacheLimit(max_bytes=1, images=None, every=1, interval_s=3600), []
+    first = _cache_entry(root, "snapshots", "first", 2)
+    limit.after_grading(lines.append)
+    second = _cache_entry(root, "snapshots", "second", 2)
+    limit.after_grading(lines.append)  # an hour has not passed: this grading does not pay for a fit
+    assert not first.exists() and second.exists() and limit.finished == 2
+    limit.fit(lines.append, keep_used_after=time.time(), wait=True)  # the batch's end always fits
+    assert not second.exists()

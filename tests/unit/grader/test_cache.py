@@ -332,3 +332,17 @@ def test_fitting_skips_an_image_a_container_uses_and_goes_on(own_cache: Path) ->
     report = cache.fit(1000, images, now=now)
     assert [e.name for e in report.skipped] == ["grader-env:busy"]
     assert [e.name for e in report.removed] == ["grader-env:idle"]
+
+
+def test_the_counted_size_leaves_out_the_runner_its_mypy_seed_and_others_images(own_cache: Path) -> None:
+    now = time.time()
+    worker_entry(own_cache, "worker-results", "k-1", 1000, 1)
+    worker_entry(own_cache, "mypy", "seed", 5000, 1)
+    images = FakeImages([
+        ImageRecord("grader-env:ours", "env", "ours", 9000, 700, now, False),
+        ImageRecord("grader-env:theirs", "env", "theirs", 9000, 800, now, False),
+        ImageRecord("grader-runner:tools", "runner", "tools", 9000, 900, now, False),
+    ])
+    used_days_ago("ours", 1)
+    used_days_ago("tools", 1)
+    assert cache.counted_size(images) == 1000 + 700
