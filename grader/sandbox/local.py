@@ -35,7 +35,7 @@ from grader.checks.spec import CheckContext, RunsIn
 from grader.checks.static import write_plan
 from grader.models import AppRun, Finding, Severity, WorkerRun
 from grader.paths import checks_dir
-from grader.processes import ProcessGroup, kill_tagged, posix_groups
+from grader.processes import KILL_WAIT_S, ProcessGroup, kill_tagged, posix_groups
 from grader.sandbox.base import (
     AppRunRequest,
     Environment,
@@ -303,7 +303,9 @@ def _ended(group: ProcessGroup, deadline: float, log: Path, offset: int) -> Stop
     exit code is the leader's."""
     exited = group.gone_within(max(0.0, deadline - time.monotonic()))
     group.stop(grace_s=0)
-    return {"exited": exited, "exit_code": exit_code_of(group.poll()), "log": _read_from(log, offset)}
+    # wait, not poll: poll answers None while another thread is inside waitpid on the same process (CPython's
+    # lock), and a leader dead but not yet reaped read as "no exit code" under load.
+    return {"exited": exited, "exit_code": exit_code_of(group.wait(KILL_WAIT_S)), "log": _read_from(log, offset)}
 
 
 def _size(path: Path) -> int:

@@ -474,3 +474,22 @@ def test_the_fake_upstream_serves_at_the_port_upstream_port_names_not_a_fixed_on
     assert outcome.runner_problem is None, outcome.runner_log
     assert verdicts(outcome) == {"test_the_app_relays_this_gradings_upstream": ("passed", "infrastructure")}, \
         outcome.runner_log
+
+
+def test_a_stopped_apps_exit_code_is_read_while_another_thread_is_waiting_on_it(tmp_path: Path) -> None:
+    """stop_app on the local backend: the grader's SIGKILL after the grace reads 137, even when another thread
+    is inside waitpid on the same process at that moment (then `poll()` answers None: CPython lets one caller
+    wait at a time; a flake of the stop_app test under load)."""
+    import threading
+
+    from grader.processes import ProcessGroup
+    from grader.sandbox import local
+
+    group = ProcessGroup.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    log = tmp_path / "app.log"
+    log.write_text("")
+    busy = group.popen._waitpid_lock  # what another thread's wait() holds (CPython's subprocess)
+    busy.acquire()
+    threading.Timer(0.5, busy.release).start()
+    outcome = local._ended(group, time.monotonic(), log, 0)  # the grace is over: SIGKILL
+    assert outcome["exited"] is False and outcome["exit_code"] == 128 + signal.SIGKILL, outcome
