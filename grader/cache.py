@@ -365,12 +365,8 @@ def fit(max_bytes: int, images: ImageCache | None, keep_used_after: float | None
 def counted_size(images: ImageCache | None) -> int:
     """Bytes of what a configured cache size counts: the disk caches but the per-version ones, and the
     environment images this cache used."""
-    spared = {"locks", "usage", *PER_VERSION}
-    total = sum(group.size for group in disk_groups() if group.name not in spared)
-    if images is not None:
-        total += sum(entry.size for group in image_groups(_OwnImages(images))[: len(IMAGE_ROLES)]
-                     if group.name.startswith("env") for entry in group.entries)
-    return total
+    own = _OwnImages(images) if images is not None else None
+    return sum(entry.size for entry in _sized_entries(own, PER_VERSION, ("env",)))
 
 
 class _OwnImages:
@@ -394,23 +390,33 @@ def _prune_to_size(max_bytes: int, now: float, report: PruneReport, images: Imag
     """Remove entries, least recently used first, until what is left fits in `max_bytes`: the disk caches but
     `spare_groups` (not counted), and with `images` those of `image_roles`. With `keep_after`, nothing used
     since then goes."""
-    entries = [entry for group in disk_groups() if group.name not in spare_groups for entry in group.entries]
-    if images is not None:
-        entries += [entry for group in image_groups(images)[: len(IMAGE_ROLES)]
-                    if group.name.split()[0] in image_roles for entry in group.entries]
+    entries = _sized_entries(images, spare_groups, image_roles)
     total = sum(entry.size for entry in entries)
     skipped = {(entry.group, entry.name) for entry in report.skipped}
     for entry in sorted(entries, key=lambda e: e.last_used):
         if total <= max_bytes or (keep_after is not None and entry.last_used > keep_after):
             return
-        if (entry.group, entry.name) in skipped or entry.group in ("locks", "usage"):
-            continue  # empty files: a lock removed while held stops excluding; a use mark goes with its image
+        if (entry.group, entry.name) in skipped:
+            continue
         if entry.image_key is not None and images is not None:
             removed = _remove_image(images, entry, report)
         else:
             removed = _prune_disk_entry(entry, now, now, report)
         if removed:
             total -= entry.size
+
+
+def _sized_entries(images: ImageCache | None, spare_groups: Collection[str],
+                   image_roles: Collection[str]) -> list[CacheEntry]:
+    """What a size budget counts and may remove: the disk caches but `spare_groups`, locks and use marks (empty
+    files: a lock removed while held stops excluding; a use mark goes with its image), and with `images` those
+    of `image_roles`."""
+    spared = {"locks", "usage", *spare_groups}
+    entries = [entry for group in disk_groups() if group.name not in spared for entry in group.entries]
+    if images is not None:
+        entries += [entry for group in image_groups(images)[: len(IMAGE_ROLES)]
+                    if group.name.split()[0] in image_roles for entry in group.entries]
+    return entries
 
 
 def _remove_image(images: ImageCache, entry: CacheEntry, report: PruneReport) -> bool:

@@ -12,7 +12,7 @@ import click
 
 from grader import __version__
 from grader.challenge import list_shipped_challenges
-from grader.cli.console import err, escape, progress
+from grader.cli.console import err, escape, fail, progress
 from grader.sandbox.base import Sandbox, SandboxError
 
 
@@ -121,6 +121,18 @@ def make_sandbox(kind: str, python: str, service_urls: Mapping[str, str] | None 
         soft_wrap=True,
     )
     return LocalSandbox(service_urls=service_urls)
+
+
+def size_option(flag: str, text: str | None) -> int | None:
+    """A size option's value in bytes (None: not given); one that is no size is one sentence and exit code 2."""
+    from grader.cache import parse_size
+
+    if text is None or not text.strip():
+        return None
+    try:
+        return parse_size(text)
+    except ValueError:
+        fail(f"{flag} {text!r} is not a size: give a number with a unit, e.g. 500MiB or 20GiB", 2)
 
 
 def report_formats(value: str) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from grader.cli.base import main
+from grader.cli.base import main, size_option
 from grader.cli.console import err, escape, fail, friendly_errors, out
 from grader.distributed.protocol import BROKER_ENV, DEFAULT_QUEUE
 from grader.distributed.stores import STORE_ENV
@@ -74,10 +74,9 @@ def worker(broker_url: str, concurrency: int, queue: str, sandbox_kind: str, nam
     if sandbox_kind == "local":
         err.print("[yellow]warning:[/] the local backend runs the candidate's code as a plain process on this "
                   "machine: it is not an isolation boundary", markup=True, soft_wrap=True)
-    from grader.cli.grading import cache_size_limit
-
     settings = WorkerSettings(sandbox_kind=sandbox_kind, max_bytes=max_artifact_mb * MIB, retries=retries,
-                              artifacts_endpoint=artifacts_endpoint, cache_max_bytes=cache_size_limit(cache_max_size))
+                              artifacts_endpoint=artifacts_endpoint,
+                              cache_max_bytes=size_option("--cache-max-size", cache_max_size))
     timeout = visibility_timeout or timeout_for(shipped_limits())
     app = make_app(broker_url, queue, timeout, settings)
     logging.getLogger("grader").setLevel(logging.INFO)

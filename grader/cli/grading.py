@@ -40,6 +40,7 @@ from grader.cli.base import (
     report_formats,
     resolve_as_of_option,
     service_url_option,
+    size_option,
 )
 from grader.cli.console import (
     EXIT_CANNOT_RUN,
@@ -135,7 +136,7 @@ def grade(
         listed = "; every entry was skipped, for the reasons above" if survey.skipped else ""
         fail(f"no submission found in the given folder(s){listed}", 2)
     options = GradingOptions(resolve_as_of, root)
-    max_cache_bytes = cache_size_limit(cache_max_size)
+    max_cache_bytes = size_option("--cache-max-size", cache_max_size)
     if artifacts_given_alone(broker_url, artifacts_endpoint):  # $GRADER_ARTIFACTS_URL alone is no error
         fail("--artifacts and --artifacts-endpoint are for grading on workers: give --broker URL too", EXIT_USAGE)
     if broker_url:
@@ -164,18 +165,6 @@ def grade(
     if errored:
         fail(f"{errored} of {len(sources)} submission(s) could not be graded (see above)", EXIT_SOME_ERRORED)
     enforce_fail_under(results, fail_under)
-
-
-def cache_size_limit(text: str | None) -> int | None:
-    """--cache-max-size as bytes; a value that is no size is one sentence and exit code 2."""
-    from grader.cache import parse_size
-
-    if text is None or not text.strip():
-        return None
-    try:
-        return parse_size(text)
-    except ValueError:
-        fail(f"--cache-max-size {text!r} is not a size: give a number with a unit, e.g. 500MiB or 20GiB", EXIT_USAGE)
 
 
 def cache_limit(sandbox: Sandbox, max_bytes: int | None) -> CacheLimit | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from grader.cli.base import main
+from grader.cli.base import main, size_option
 from grader.cli.console import EXIT_SOME_ERRORED, err, escape, fail, friendly_errors, out, progress
 from grader.engine import Engine, connect
 from grader.sandbox import images
@@ -196,14 +196,11 @@ def cache_info() -> None:
 def cache_prune(days: float | None, everything: bool, max_size: str | None) -> None:
     """Remove unused cache entries (a worker's results and bundles included); entries and images in use by
     a running grading are kept."""
-    from grader.cache import human_size, parse_size, prune
+    from grader.cache import human_size, prune
 
     if everything and days is not None:
         fail("use either --older-than or --all", 2)
-    try:
-        max_bytes = parse_size(max_size) if max_size is not None else None
-    except ValueError:
-        fail(f"--max-size {max_size!r} is not a size: give a number with a unit, e.g. 500MiB or 20GiB", 2)
+    max_bytes = size_option("--max-size", max_size)
     report = prune(days, everything, _images_or_none(), max_bytes=max_bytes)
     for entry in report.removed:
         out.print(escape(f"removed {entry.group}/{entry.name} ({human_size(entry.size)})"), soft_wrap=True)
